@@ -1,0 +1,120 @@
+"""The one description of a stylization: a frozen dataclass that the CLI flags derive from.
+
+Every field's ``metadata["help"]`` is its CLI help; tuple fields are comma-separated on
+the command line. Validation that needs no network happens here, at construction.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from stylelab.errors import StylelabError
+
+INITS = ("content", "noise", "style")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def _opt(default: Any, help: str, **extra: Any) -> Any:
+    return field(default=default, metadata={"help": help, **extra})
+
+
+@dataclass(frozen=True)
+class StylizeConfig:
+    """Settings of one Gatys-style optimization (defaults give a good image at 256-512 px)."""
+
+    size: int = _opt(512, "longer edge of the output, in pixels")
+    style_scale: float = _opt(1.0, "style image size relative to --size")
+    backbone: str = _opt("vgg19", "feature network (see 'stylelab layers')")
+    weights: str = _opt("pretrained", "pretrained | torchvision | random | PATH to a state dict")
+    pooling: str = _opt("max", "max | avg pooling in VGG")
+    content_layers: tuple[str, ...] | None = _opt(
+        None, "comma-separated content layers (default: the backbone's, relu4_2 for VGG)"
+    )
+    style_layers: tuple[str, ...] | None = _opt(
+        None, "comma-separated style layers (default: the backbone's, relu1_1..relu5_1 for VGG)"
+    )
+    style_layer_weights: tuple[float, ...] | None = _opt(
+        None, "comma-separated weight per style layer (default 1/|L| each)"
+    )
+    content_weight: float = _opt(1.0, "alpha, weight of the content loss")
+    style_weight: float = _opt(30.0, "beta, weight of the style loss")
+    tv_weight: float = _opt(0.0, "gamma, weight of the total variation (mean over pixels)")
+    normalize_losses: bool = _opt(
+        True, "divide each layer's loss by its target's own size, so weights carry over"
+    )
+    style_blend: tuple[float, ...] | None = _opt(
+        None, "blend weights of several style images, e.g. 0.7,0.3 (default equal)"
+    )
+    optimizer: str = _opt("lbfgs", "lbfgs | adam | sgd | adagrad | adadelta | rmsprop")
+    lr: float | None = _opt(None, "learning rate (default: the optimizer's, see README)")
+    init: str = _opt("content", "content | noise | style | PATH to an image")
+    steps: int = _opt(300, "iterations (for L-BFGS: loss evaluations)")
+    seed: int = _opt(0, "seed for random weights and noise")
+    device: str = _opt("auto", "auto | cpu | cuda | mps")
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    def replace(self, **changes: Any) -> StylizeConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
+            for f in dataclasses.fields(self)
+        }
+
+
+def validate(config: StylizeConfig) -> None:
+    """Refuse values that can never work; each error names the option."""
+    from stylelab.optim import list_optimizers
+
+    for name in ("content_weight", "style_weight", "tv_weight", "style_scale"):
+        value = getattr(config, name)
+        if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise StylelabError(f"--{_flag(name)} must be a finite number >= 0, got {value!r}")
+    if config.style_scale <= 0:
+        raise StylelabError(f"--style-scale must be > 0, got {config.style_scale}")
+    for name in ("style_layer_weights", "style_blend"):
+        values = getattr(config, name)
+        if values is not None and (
+            not values or any(not math.isfinite(v) or v < 0 for v in values) or sum(values) <= 0
+        ):
+            raise StylelabError(
+                f"--{_flag(name)} needs finite non-negative numbers with a positive sum, "
+                f"got {values!r}"
+            )
+    if not isinstance(config.steps, int) or config.steps <= 0:
+        raise StylelabError(f"--steps must be a positive integer, got {config.steps!r}")
+    if not isinstance(config.size, int) or config.size < 16:
+        raise StylelabError(f"--size must be an integer >= 16, got {config.size!r}")
+    if config.lr is not None and (not math.isfinite(config.lr) or config.lr <= 0):
+        raise StylelabError(f"--lr must be a finite number > 0, got {config.lr!r}")
+    if config.optimizer not in list_optimizers():
+        raise StylelabError(
+            f"unknown optimizer {config.optimizer!r}; choose from: {', '.join(list_optimizers())}"
+        )
+    if config.device not in DEVICES:
+        raise StylelabError(f"unknown device {config.device!r}; choose from: {', '.join(DEVICES)}")
+    if config.pooling not in ("max", "avg"):
+        raise StylelabError(f"unknown pooling {config.pooling!r}; choose from: max, avg")
+    for name in ("content_layers", "style_layers"):
+        layers = getattr(config, name)
+        if layers is not None and not layers:
+            raise StylelabError(f"--{_flag(name)} is empty")
+    if (
+        config.style_layers is not None
+        and config.style_layer_weights is not None
+        and len(config.style_layers) != len(config.style_layer_weights)
+    ):
+        raise StylelabError(
+            f"--style-layer-weights has {len(config.style_layer_weights)} values for "
+            f"{len(config.style_layers)} style layers"
+        )
+
+
+def _flag(name: str) -> str:
+    return name.replace("_", "-")

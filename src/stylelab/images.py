@@ -1,0 +1,211 @@
+"""Images in and out: load anything Pillow reads, resize, convert, save atomically.
+
+Inside stylelab an image is a float32 tensor of shape (1, 3, H, W) with values in [0, 1],
+RGB. Converting to float right after decoding keeps 16-bit sources at full precision.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Union  # noqa: UP035
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from stylelab.errors import StylelabError
+
+MIN_SIDE = 16
+SAVE_FORMATS = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".webp": "WEBP",
+}
+EXAMPLE_PREFIX = "example:"
+
+ImageSource = Union[str, os.PathLike, Image.Image, torch.Tensor, np.ndarray]  # noqa: UP007
+
+
+def load_image(source: ImageSource) -> torch.Tensor:
+    """Load a path, ``example:NAME``, PIL image, array or tensor as a (1, 3, H, W) tensor.
+
+    Applies EXIF orientation, converts every Pillow mode to RGB (alpha is composited over
+    white; 16-bit gray keeps its precision), and refuses images under 16 px.
+    """
+    if isinstance(source, torch.Tensor):
+        tensor = _tensor_to_batch(source)
+    elif isinstance(source, np.ndarray):
+        tensor = _array_to_tensor(source)
+    elif isinstance(source, Image.Image):
+        tensor = pil_to_tensor(source)
+    elif isinstance(source, str) and source.startswith(EXAMPLE_PREFIX):
+        from stylelab.examples import example_image
+
+        tensor = pil_to_tensor(example_image(source[len(EXAMPLE_PREFIX) :]))
+    else:
+        tensor = pil_to_tensor(_open_path(Path(source)))
+    height, width = tensor.shape[-2:]
+    if min(height, width) < MIN_SIDE:
+        raise StylelabError(
+            f"{_describe(source)}: image is {width}x{height} px; both sides must be at least "
+            f"{MIN_SIDE} px"
+        )
+    return tensor
+
+
+def _describe(source: ImageSource) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return str(source)
+    return f"<{type(source).__name__}>"
+
+
+def _open_path(path: Path) -> Image.Image:
+    if not path.exists():
+        raise StylelabError(f"{path}: no such file")
+    if path.is_dir():
+        raise StylelabError(f"{path}: is a directory, not an image")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(path)
+            image.seek(0)  # first frame of animations
+            image.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise StylelabError(
+            f"{path}: refused as a possible decompression bomb (over "
+            f"{Image.MAX_IMAGE_PIXELS} pixels): {exc}"
+        ) from None
+    except UnidentifiedImageError:
+        raise StylelabError(f"{path}: not an image file Pillow can read") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise StylelabError(f"{path}: cannot decode image ({exc})") from None
+    return image
+
+
+def pil_to_tensor(image: Image.Image) -> torch.Tensor:
+    """PIL image of any mode -> (1, 3, H, W) float32 RGB in [0, 1]."""
+    image = ImageOps.exif_transpose(image) or image
+    mode = image.mode
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        array = np.asarray(image).astype(np.float32)
+        if mode != "F":
+            array = array / (65535.0 if mode.startswith("I;16") or array.max() > 255 else 255.0)
+        array = np.repeat(np.clip(array, 0, 1)[..., None], 3, axis=2)
+        return _array_to_tensor(array)
+    if mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    rgb = image.convert("RGB")
+    return _array_to_tensor(np.asarray(rgb, dtype=np.float32) / 255.0)
+
+
+def _array_to_tensor(array: np.ndarray) -> torch.Tensor:
+    array = np.asarray(array)
+    if array.dtype == np.uint8:
+        array = array.astype(np.float32) / 255.0
+    elif array.dtype == np.uint16:
+        array = array.astype(np.float32) / 65535.0
+    if array.ndim == 2:
+        array = np.repeat(array[..., None], 3, axis=2)
+    if array.ndim != 3 or array.shape[2] not in (1, 3, 4):
+        raise StylelabError(f"array of shape {array.shape} is not an H x W x {{1,3,4}} image")
+    if array.shape[2] == 1:
+        array = np.repeat(array, 3, axis=2)
+    if array.shape[2] == 4:
+        alpha = array[..., 3:4]
+        array = array[..., :3] * alpha + (1 - alpha)
+    tensor = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+    return tensor.permute(2, 0, 1).unsqueeze(0).clamp(0, 1).contiguous()
+
+
+def _tensor_to_batch(tensor: torch.Tensor) -> torch.Tensor:
+    tensor = tensor.detach().float().cpu()
+    if tensor.ndim == 3:
+        tensor = tensor.unsqueeze(0)
+    if tensor.ndim != 4 or tensor.shape[0] != 1 or tensor.shape[1] not in (1, 3):
+        raise StylelabError(
+            f"tensor of shape {tuple(tensor.shape)} is not a (3, H, W) or (1, 3, H, W) image"
+        )
+    if tensor.shape[1] == 1:
+        tensor = tensor.expand(1, 3, *tensor.shape[2:])
+    return tensor.clamp(0, 1).contiguous()
+
+
+def resize_long_edge(image: torch.Tensor, long_edge: int) -> torch.Tensor:
+    """Resize (1, 3, H, W) so that max(H, W) == long_edge, keeping the aspect ratio.
+
+    Bicubic with antialiasing (a Pillow-like filter when shrinking), clamped to [0, 1].
+    """
+    height, width = image.shape[-2:]
+    scale = long_edge / max(height, width)
+    size = (max(1, round(height * scale)), max(1, round(width * scale)))
+    if size == (height, width):
+        return image
+    resized = F.interpolate(image, size=size, mode="bicubic", antialias=True, align_corners=False)
+    return resized.clamp(0, 1)
+
+
+def tensor_to_pil(image: torch.Tensor) -> Image.Image:
+    """(1, 3, H, W) or (3, H, W) tensor in [0, 1] -> 8-bit RGB PIL image."""
+    array = image.detach().float().cpu().squeeze(0).clamp(0, 1).permute(1, 2, 0).numpy()
+    return Image.fromarray(np.round(array * 255).astype(np.uint8), mode="RGB")
+
+
+def check_output_path(path: str | os.PathLike) -> Path:
+    """Fail early (before minutes of work) on an output path that cannot be written."""
+    out = Path(path)
+    if out.suffix.lower() not in SAVE_FORMATS:
+        known = ", ".join(sorted(SAVE_FORMATS))
+        raise StylelabError(f"{out}: unknown output extension {out.suffix!r}; use one of {known}")
+    check_writable_folder(out.parent)
+    return out
+
+
+def check_writable_folder(folder: Path) -> None:
+    folder = folder if str(folder) else Path(".")
+    if not folder.exists():
+        raise StylelabError(f"{folder}: output folder does not exist")
+    if not folder.is_dir():
+        raise StylelabError(f"{folder}: output folder is not a directory")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise StylelabError(f"{folder}: output folder is not writable")
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; rename it over ``path`` on success.
+
+    On any error the temporary file is removed and whatever stood at ``path`` stays.
+    """
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_image(image: torch.Tensor | Image.Image, path: str | os.PathLike) -> Path:
+    """Save by extension (PNG, JPEG, TIFF, WebP), through a temp file and a rename."""
+    out = check_output_path(path)
+    pil = image if isinstance(image, Image.Image) else tensor_to_pil(image)
+    fmt = SAVE_FORMATS[out.suffix.lower()]
+    options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
+    with atomic_path(out) as tmp:
+        pil.save(tmp, format=fmt, **options)
+    return out

@@ -1,0 +1,345 @@
+"""Gatys-style optimization: images -> features -> targets -> losses -> optimizer -> image.
+
+L = alpha * sum_l content_l + beta * sum_l w_l E_l + gamma * TV   (Gatys et al. 2015)
+
+With ``normalize_losses`` (the default) each layer's term is divided by the same term
+evaluated at zero features, i.e. content_l = ||F - P||^2 / ||P||^2 and
+E_l = ||G - A||^2 / ||A||^2: a constant per-layer weight, so one set of user-facing weights
+works across backbones, weight sets and image sizes.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import platform
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+from torch import nn
+from tqdm import tqdm
+
+from stylelab import losses
+from stylelab.backbones import Backbone, load_backbone
+from stylelab.config import INITS, StylizeConfig
+from stylelab.errors import StylelabError
+from stylelab.images import (
+    ImageSource,
+    atomic_path,
+    check_output_path,
+    load_image,
+    resize_long_edge,
+    save_image,
+    tensor_to_pil,
+)
+from stylelab.optim import default_lr, make_optimizer, optimize
+
+ImageCallback = Callable[[int, torch.Tensor], None]
+
+
+@dataclass
+class StylizeResult:
+    """The stylized image, its per-iteration loss history and the resolved settings."""
+
+    tensor: torch.Tensor
+    history: list[dict[str, float]]
+    config: StylizeConfig
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def image(self) -> Image.Image:
+        return tensor_to_pil(self.tensor)
+
+    @property
+    def status(self) -> str:
+        return str(self.info.get("status", "done"))
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the image, ``<stem>.csv`` (one row per iteration) and ``<stem>.json``."""
+        out = save_image(self.tensor, path)
+        write_history_csv(self.history, out.with_suffix(".csv"))
+        write_json(self.summary(), out.with_suffix(".json"))
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        return {"config": self.config.to_dict(), **self.info}
+
+
+def write_history_csv(history: Sequence[dict[str, float]], path: str | os.PathLike) -> None:
+    columns: list[str] = []
+    for row in history:
+        columns.extend(key for key in row if key not in columns)
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns or ["iteration"])
+        writer.writeheader()
+        writer.writerows(history)
+
+
+def write_json(data: dict[str, Any], path: str | os.PathLike) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise StylelabError("--device cuda: no CUDA device is available")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise StylelabError("--device mps: no MPS device is available")
+    return torch.device(name)
+
+
+@dataclass(frozen=True)
+class LayerPlan:
+    """Resolved loss layers (canonical names) and the weight w_l of each style layer."""
+
+    content: tuple[str, ...]
+    style: tuple[str, ...]
+    style_weights: tuple[float, ...]
+
+
+def plan_layers(backbone: Backbone, config: StylizeConfig) -> LayerPlan:
+    content = tuple(
+        backbone.resolve(n) for n in config.content_layers or backbone.default_content_layers
+    )
+    style = tuple(backbone.resolve(n) for n in config.style_layers or backbone.default_style_layers)
+    if config.style_layer_weights is None:
+        weights = tuple(1.0 / len(style) for _ in style)
+    elif len(config.style_layer_weights) != len(style):
+        raise StylelabError(
+            f"--style-layer-weights has {len(config.style_layer_weights)} values for "
+            f"{len(style)} style layers ({', '.join(style)})"
+        )
+    else:
+        weights = tuple(float(w) for w in config.style_layer_weights)
+    return LayerPlan(content, style, weights)
+
+
+class GatysObjective:
+    """alpha * content + beta * sum_l w_l E_l + gamma * TV against fixed targets.
+
+    Targets (content features, blended style Grams) are computed once, at construction.
+    Returns the total and the weighted terms (``content``, ``style``, ``tv``, ``total``
+    and ``style_<layer>``), so that total = content + style + tv.
+    """
+
+    def __init__(
+        self,
+        extractor: nn.Module,
+        plan: LayerPlan,
+        content: torch.Tensor,
+        styles: Sequence[torch.Tensor],
+        blend: Sequence[float],
+        config: StylizeConfig,
+    ) -> None:
+        self.extractor = extractor
+        self.plan = plan
+        self.config = config
+        with torch.no_grad():
+            content_features = extractor(content)
+            self.content_targets = {n: content_features[n].detach() for n in plan.content}
+            grams: dict[str, torch.Tensor] = {}
+            for style, weight in zip(styles, blend, strict=True):
+                features = extractor(style)
+                for name in plan.style:
+                    gram = losses.gram_matrix(features[name]) * weight
+                    grams[name] = grams[name] + gram if name in grams else gram
+            self.style_targets = grams
+            # Per-layer scale: the loss at zero features (1 when not normalizing).
+            self.content_scale = {
+                n: self._reference(losses.content_loss(torch.zeros_like(t), t))
+                for n, t in self.content_targets.items()
+            }
+            self.style_scale = {
+                n: self._reference(losses.style_loss(torch.zeros_like(a), a))
+                for n, a in self.style_targets.items()
+            }
+
+    def _reference(self, value: torch.Tensor) -> float:
+        if not self.config.normalize_losses:
+            return 1.0
+        return max(float(value), 1e-12)
+
+    def __call__(self, image: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        cfg = self.config
+        features = self.extractor(image)
+        content = (
+            sum(
+                (
+                    losses.content_loss(features[n], t) / self.content_scale[n]
+                    for n, t in self.content_targets.items()
+                ),
+                torch.zeros((), device=image.device),
+            )
+            * cfg.content_weight
+        )
+        terms: dict[str, torch.Tensor] = {}
+        style = torch.zeros((), device=image.device)
+        for name, weight in zip(self.plan.style, self.plan.style_weights, strict=True):
+            gram = losses.gram_matrix(features[name])
+            layer = losses.style_loss(gram, self.style_targets[name]) / self.style_scale[name]
+            layer = layer * (weight * cfg.style_weight)
+            terms[f"style_{name}"] = layer.detach()
+            style = style + layer
+        tv = losses.total_variation(image, reduction="mean") * cfg.tv_weight
+        total = content + style + tv
+        head = {
+            "content": content.detach(),
+            "style": style.detach(),
+            "tv": tv.detach(),
+            "total": total.detach(),
+        }
+        return total, {**head, **terms}
+
+
+def initial_image(init: str, content: torch.Tensor, style: torch.Tensor, seed: int) -> torch.Tensor:
+    """content | noise (uniform, seeded) | style (resized to the content's shape) | PATH."""
+    size = content.shape[-2:]
+    if init == "content":
+        return content.clone()
+    if init == "noise":
+        generator = torch.Generator().manual_seed(seed)
+        return torch.rand(content.shape, generator=generator)
+    if init == "style":
+        source = style
+    elif os.path.exists(init) or init.startswith("example:"):
+        source = load_image(init)
+    else:
+        raise StylelabError(
+            f"unknown init {init!r}; choose from: {', '.join(INITS)}, or a PATH to an image"
+        )
+    return torch.nn.functional.interpolate(
+        source, size=tuple(size), mode="bicubic", antialias=True, align_corners=False
+    ).clamp(0, 1)
+
+
+def environment(device: torch.device) -> dict[str, Any]:
+    return {
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "device": str(device),
+        "device_name": torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else platform.processor() or platform.machine(),
+        "threads": torch.get_num_threads(),
+    }
+
+
+def stylize(
+    content: ImageSource,
+    style: ImageSource | Sequence[ImageSource],
+    config: StylizeConfig | None = None,
+    *,
+    progress: bool = False,
+    callback: ImageCallback | None = None,
+    **options: Any,
+) -> StylizeResult:
+    """Stylize ``content`` with ``style`` (one image or several to blend).
+
+    Images may be paths, ``example:NAME``, PIL images, arrays or tensors. Options are the
+    fields of :class:`StylizeConfig` (e.g. ``size=256, steps=100, optimizer="adam"``).
+    ``callback(iteration, image)`` is called after every iteration.
+    """
+    config = (
+        (config or StylizeConfig()).replace(**options) if options else (config or StylizeConfig())
+    )
+    started = time.perf_counter()
+    device = resolve_device(config.device)
+    styles_in: list[ImageSource] = (
+        list(style) if isinstance(style, (list, tuple)) else [style]  # type: ignore[list-item]
+    )
+    blend = _blend_weights(config.style_blend, len(styles_in))
+    content_image = resize_long_edge(load_image(content), config.size)
+    style_edge = max(16, round(config.size * config.style_scale))
+    style_images = [resize_long_edge(load_image(s), style_edge) for s in styles_in]
+    init = initial_image(config.init, content_image, style_images[0], config.seed)
+
+    backbone = load_backbone(config.backbone, config.weights, config.pooling, config.seed)
+    plan = plan_layers(backbone, config)
+    extractor = backbone.extractor(plan.content + plan.style).to(device)
+    objective = GatysObjective(
+        extractor,
+        plan,
+        content_image.to(device),
+        [s.to(device) for s in style_images],
+        blend,
+        config,
+    )
+    image = init.to(device).contiguous().requires_grad_(True)
+    optimizer = make_optimizer(config.optimizer, [image], config.lr)
+    history: list[dict[str, float]] = []
+    bar = tqdm(
+        total=config.steps,
+        disable=not progress,
+        desc="stylize",
+        unit="it",
+        dynamic_ncols=True,
+        leave=False,
+    )
+
+    def on_step(iteration: int, elapsed: float, terms: dict[str, float], x: torch.Tensor) -> None:
+        history.append({"iteration": iteration, "elapsed_s": round(elapsed, 4), **terms})
+        bar.update(1)
+        bar.set_postfix(loss=f"{terms['total']:.4g}", refresh=False)
+        if callback is not None:
+            callback(iteration, x.detach())
+
+    loop_start = time.perf_counter()
+    try:
+        outcome = optimize(
+            image, objective, optimizer, config.steps, on_step, clock_start=loop_start
+        )
+    finally:
+        bar.close()
+    loop_time = time.perf_counter() - loop_start
+    final = (
+        {k: v for k, v in history[-1].items() if k not in ("iteration", "elapsed_s")}
+        if history
+        else {}
+    )
+    info = {
+        "status": outcome.status,
+        "message": outcome.message,
+        "iterations": outcome.iterations,
+        "final_losses": final,
+        "wall_time_s": round(time.perf_counter() - started, 3),
+        "optimization_time_s": round(loop_time, 3),
+        "seconds_per_iteration": round(loop_time / max(1, outcome.iterations), 5),
+        "resolved": {
+            "content_layers": list(plan.content),
+            "style_layers": list(plan.style),
+            "style_layer_weights": list(plan.style_weights),
+            "style_blend": list(blend),
+            "lr": config.lr if config.lr is not None else default_lr(config.optimizer),
+            "weights_used": backbone.weights,
+            "preprocessing": backbone.preprocessing,
+            "output_size": list(content_image.shape[-2:]),
+            "style_sizes": [list(s.shape[-2:]) for s in style_images],
+        },
+        "environment": environment(device),
+    }
+    return StylizeResult(image.detach().cpu(), history, config, info)
+
+
+def _blend_weights(blend: Sequence[float] | None, count: int) -> tuple[float, ...]:
+    if blend is None:
+        return tuple(1.0 / count for _ in range(count))
+    if len(blend) != count:
+        raise StylelabError(f"--style-blend has {len(blend)} weights for {count} style images")
+    total = sum(blend)
+    return tuple(w / total for w in blend)
+
+
+__all__ = ["StylizeResult", "stylize", "check_output_path"]
