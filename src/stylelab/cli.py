@@ -121,6 +121,19 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
     demo.set_defaults(handler=cmd_demo)
 
+    score = sub.add_parser(
+        "evaluate",
+        help="score an output: style and content distances under a fixed reference network",
+        description="Relative Gram distance (relu1_1..relu5_1) and feature distance (relu4_2) "
+        "of OUTPUT to STYLE and CONTENT, on the Caffe VGG19 at a fixed size.",
+    )
+    score.add_argument("output", help="stylized image")
+    score.add_argument("content", help="content image")
+    score.add_argument("style", nargs="+", help="style image(s)")
+    score.add_argument("--size", type=int, default=512, help="reference size (default: 512)")
+    score.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    score.set_defaults(handler=cmd_evaluate)
+
     examples = sub.add_parser("examples", help="list the built-in example images")
     examples.set_defaults(handler=cmd_examples)
     return parser
@@ -226,6 +239,24 @@ def _save_triptych(result: Any, path: Path, size: int) -> None:
         for p in (resize_long_edge(q, size) for q in panels)
     ]
     save_image(torch.cat(scaled, dim=-1), path)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from stylelab.evaluate import evaluate
+
+    if args.size < 16:
+        raise StylelabError(f"--size must be >= 16, got {args.size}")
+    scores = evaluate(args.output, args.content, args.style, size=args.size)
+    if args.json:
+        print(json.dumps(scores, indent=2))
+        return 0
+    print(f"style distance    {scores['style_distance']:.4f}")
+    print(f"content distance  {scores['content_distance']:.4f}")
+    for layer, value in scores["style_distance_per_layer"].items():
+        print(f"  style {layer:<9} {value:.4f}")
+    return 0
 
 
 def cmd_examples(args: argparse.Namespace) -> int:
