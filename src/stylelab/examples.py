@@ -7,6 +7,7 @@ the tests need no image files and no network.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -24,13 +25,18 @@ def list_examples() -> tuple[str, ...]:
 
 def example_image(name: str) -> Image.Image:
     """Return the built-in example ``name`` as an RGB PIL image."""
-    if name in PHOTOS:
-        import skimage.data
+    if name in list_examples():
+        return _cached_example(name).copy()
+    raise StylelabError(f"unknown example {name!r}; choose from: {', '.join(list_examples())}")
 
-        return Image.fromarray(getattr(skimage.data, name)()).convert("RGB")
+
+@functools.lru_cache(maxsize=None)
+def _cached_example(name: str) -> Image.Image:
     if name == "strokes":
         return brush_strokes()
-    raise StylelabError(f"unknown example {name!r}; choose from: {', '.join(list_examples())}")
+    import skimage.data
+
+    return Image.fromarray(getattr(skimage.data, name)()).convert("RGB")
 
 
 def brush_strokes(size: int = 512, seed: int = 1889) -> Image.Image:

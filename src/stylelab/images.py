@@ -52,7 +52,7 @@ def load_image(source: ImageSource) -> torch.Tensor:
 
         tensor = pil_to_tensor(example_image(source[len(EXAMPLE_PREFIX) :]))
     else:
-        tensor = pil_to_tensor(_open_path(Path(source)))
+        tensor = _load_path(Path(source))
     height, width = tensor.shape[-2:]
     if min(height, width) < MIN_SIDE:
         raise StylelabError(
@@ -68,7 +68,7 @@ def _describe(source: ImageSource) -> str:
     return f"<{type(source).__name__}>"
 
 
-def _open_path(path: Path) -> Image.Image:
+def _load_path(path: Path) -> torch.Tensor:
     if not path.exists():
         raise StylelabError(f"{path}: no such file")
     if path.is_dir():
@@ -76,9 +76,10 @@ def _open_path(path: Path) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(path)
-            image.seek(0)  # first frame of animations
-            image.load()
+            with Image.open(path) as image:
+                image.seek(0)  # first frame of animations
+                image.load()
+                return pil_to_tensor(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise StylelabError(
             f"{path}: refused as a possible decompression bomb (over "
@@ -88,7 +89,6 @@ def _open_path(path: Path) -> Image.Image:
         raise StylelabError(f"{path}: not an image file Pillow can read") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise StylelabError(f"{path}: cannot decode image ({exc})") from None
-    return image
 
 
 def pil_to_tensor(image: Image.Image) -> torch.Tensor:

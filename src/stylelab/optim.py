@@ -30,10 +30,10 @@ class OptimizerSpec:
 # Default learning rates suit [0, 1] pixels under stylelab's default (normalized) losses.
 OPTIMIZERS: dict[str, OptimizerSpec] = {
     "lbfgs": OptimizerSpec(torch.optim.LBFGS, 1.0, (("max_iter", 1), ("history_size", 50))),
-    "adam": OptimizerSpec(torch.optim.Adam, 0.02),
-    "sgd": OptimizerSpec(torch.optim.SGD, 5e-3, (("momentum", 0.9),)),
+    "adam": OptimizerSpec(torch.optim.Adam, 0.05),
+    "sgd": OptimizerSpec(torch.optim.SGD, 0.02, (("momentum", 0.9),)),
     "adagrad": OptimizerSpec(torch.optim.Adagrad, 0.05),
-    "adadelta": OptimizerSpec(torch.optim.Adadelta, 50.0),
+    "adadelta": OptimizerSpec(torch.optim.Adadelta, 20.0),
     "rmsprop": OptimizerSpec(torch.optim.RMSprop, 0.005),
 }
 

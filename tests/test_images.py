@@ -1,0 +1,193 @@
+"""Loading every Pillow mode and format, EXIF orientation, errors, atomic saving."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from stylelab import images
+from stylelab.errors import StylelabError
+from tests.conftest import gradient_image
+
+
+def _check_rgb(tensor: torch.Tensor, height: int, width: int) -> None:
+    assert tensor.shape == (1, 3, height, width)
+    assert tensor.dtype == torch.float32
+    assert float(tensor.min()) >= 0.0 and float(tensor.max()) <= 1.0
+    assert tensor.is_contiguous()
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "P", "RGBA", "CMYK", "RGB", "1"])
+def test_every_mode_becomes_rgb(tmp_path: Path, mode: str) -> None:
+    path = tmp_path / f"img_{mode}.{'tif' if mode == 'CMYK' else 'png'}"
+    gradient_image(32, 24).convert(mode).save(path)
+    _check_rgb(images.load_image(path), 24, 32)
+
+
+def test_gray_is_replicated_over_channels(tmp_path: Path) -> None:
+    path = tmp_path / "gray.png"
+    Image.fromarray(np.full((20, 20), 128, np.uint8), mode="L").save(path)
+    tensor = images.load_image(path)
+    assert torch.allclose(tensor, torch.full_like(tensor, 128 / 255))
+
+
+def test_16_bit_gray_keeps_its_precision(tmp_path: Path) -> None:
+    array = np.linspace(0, 65535, 32 * 20).reshape(20, 32).astype(np.uint16)
+    path = tmp_path / "deep.png"
+    Image.fromarray(array).save(path)  # I;16
+    tensor = images.load_image(path)
+    _check_rgb(tensor, 20, 32)
+    expected = torch.from_numpy(array.astype(np.float32) / 65535)
+    assert torch.allclose(tensor[0, 0], expected, atol=1e-6)
+    assert float(tensor.max()) == pytest.approx(1.0)  # not clipped at 255/65535
+
+
+def test_alpha_is_composited_over_white(tmp_path: Path) -> None:
+    rgba = np.zeros((20, 20, 4), np.uint8)
+    rgba[..., 0] = 255  # red, fully transparent on the left half
+    rgba[:, 10:, 3] = 255
+    path = tmp_path / "alpha.png"
+    Image.fromarray(rgba, mode="RGBA").save(path)
+    tensor = images.load_image(path)
+    assert torch.allclose(tensor[0, :, 0, 0], torch.ones(3))  # transparent -> white
+    assert torch.allclose(tensor[0, :, 0, 15], torch.tensor([1.0, 0.0, 0.0]))
+
+
+def test_palette_with_transparency(tmp_path: Path) -> None:
+    image = Image.new("P", (20, 20), 0)
+    image.putpalette([0, 0, 0, 0, 255, 0] + [0] * 762)
+    image.paste(1, (10, 0, 20, 20))
+    path = tmp_path / "palette.png"
+    image.save(path, transparency=0)
+    tensor = images.load_image(path)
+    assert torch.allclose(tensor[0, :, 5, 5], torch.ones(3))
+    assert torch.allclose(tensor[0, :, 5, 15], torch.tensor([0.0, 1.0, 0.0]))
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".png", ".webp", ".tif", ".bmp", ".gif"])
+def test_every_format_loads(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"img{suffix}"
+    gradient_image(40, 30).save(path)
+    _check_rgb(images.load_image(path), 30, 40)
+
+
+def test_first_frame_of_an_animated_gif(tmp_path: Path) -> None:
+    frames = [Image.new("RGB", (20, 20), c) for c in ((255, 0, 0), (0, 0, 255))]
+    path = tmp_path / "anim.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100)
+    tensor = images.load_image(path)
+    assert float(tensor[0, 0].mean()) > 0.9 and float(tensor[0, 2].mean()) < 0.1
+
+
+def test_exif_orientation_is_applied(tmp_path: Path) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise on display
+    path = tmp_path / "rotated.jpg"
+    gradient_image(40, 20).save(path, exif=exif)
+    _check_rgb(images.load_image(path), 40, 20)
+
+
+def test_pil_array_and_tensor_inputs() -> None:
+    pil = gradient_image(30, 20)
+    from_pil = images.load_image(pil)
+    from_array = images.load_image(np.asarray(pil))
+    from_tensor = images.load_image(from_pil[0])
+    assert torch.allclose(from_pil, from_array) and torch.allclose(from_pil, from_tensor)
+    with pytest.raises(StylelabError, match="not a"):
+        images.load_image(torch.zeros(2, 5, 20, 20))
+
+
+def test_example_images_load() -> None:
+    _check_rgb(images.load_image("example:strokes"), 512, 512)
+    assert images.load_image("example:chelsea").shape[1] == 3
+    with pytest.raises(StylelabError, match="unknown example"):
+        images.load_image("example:mona_lisa")
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: p / "missing.png", "no such file"),
+        (lambda p: p, "is a directory"),
+        (lambda p: _write(p / "notes.png", b"this is text, not pixels"), "not an image"),
+        (lambda p: _truncated(p / "cut.jpg"), "cannot decode"),
+        (lambda p: _save(gradient_image(15, 40), p / "thin.png"), "at least 16 px"),
+    ],
+    ids=["missing", "directory", "not-an-image", "truncated", "too-small"],
+)
+def test_bad_images_give_clear_errors(tmp_path: Path, make, message: str) -> None:
+    with pytest.raises(StylelabError, match=message):
+        images.load_image(make(tmp_path))
+
+
+def test_decompression_bomb_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _save(gradient_image(64, 64), tmp_path / "bomb.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    with pytest.raises(StylelabError, match="decompression bomb"):
+        images.load_image(path)
+
+
+def test_resize_long_edge_keeps_aspect() -> None:
+    image = images.load_image(gradient_image(60, 30))
+    resized = images.resize_long_edge(image, 40)
+    assert resized.shape[-2:] == (20, 40)
+    assert images.resize_long_edge(image, 60) is image
+    assert float(resized.min()) >= 0 and float(resized.max()) <= 1
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".jpeg", ".tif", ".webp"])
+def test_save_by_extension_round_trip(tmp_path: Path, suffix: str) -> None:
+    tensor = images.load_image(gradient_image(32, 24))
+    out = images.save_image(tensor, tmp_path / f"out{suffix}")
+    back = images.load_image(out)
+    error = (back - tensor).abs()
+    assert back.shape == tensor.shape
+    if suffix in (".png", ".tif"):  # lossless: only the 8-bit rounding
+        assert float(error.max()) <= 1 / 255 + 1e-6
+    else:
+        assert float(error.mean()) < 0.05  # noise under chroma subsampling: ~0.03
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]  # no temp file left
+
+
+def test_save_refuses_unknown_extension_and_missing_folder(tmp_path: Path) -> None:
+    tensor = torch.rand(1, 3, 16, 16)
+    with pytest.raises(StylelabError, match="unknown output extension"):
+        images.save_image(tensor, tmp_path / "out.xyz")
+    with pytest.raises(StylelabError, match="does not exist"):
+        images.save_image(tensor, tmp_path / "nope" / "out.png")
+
+
+def test_failed_save_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "keep.png"
+    target.write_bytes(b"old contents")
+
+    def broken_save(self, fp, *args, **kwargs):
+        Path(fp).write_bytes(b"half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Image.Image, "save", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        images.save_image(torch.rand(1, 3, 16, 16), target)
+    assert target.read_bytes() == b"old contents"
+    assert [p.name for p in tmp_path.iterdir()] == ["keep.png"]
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def _save(image: Image.Image, path: Path) -> Path:
+    image.save(path)
+    return path
+
+
+def _truncated(path: Path) -> Path:
+    gradient_image(64, 64).save(path, quality=95)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
