@@ -30,7 +30,7 @@ def example_image(name: str) -> Image.Image:
     raise StylelabError(f"unknown example {name!r}; choose from: {', '.join(list_examples())}")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cached_example(name: str) -> Image.Image:
     if name == "strokes":
         return brush_strokes()
