@@ -1,0 +1,392 @@
+"""The command line: every bad input is one line and exit 2; outputs; Ctrl-C; NaN."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from stylelab import cli
+from stylelab.stylize import GatysObjective
+from tests.conftest import gradient_image
+
+FAST = ["--size", "32", "--steps", "3", "--weights", "random", "--quiet"]
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = cli.main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _outputs(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("out"))
+
+
+def _bad_file(tmp_path: Path, kind: str) -> Path:
+    path = tmp_path / f"bad_{kind}.jpg"
+    if kind == "text":
+        path.write_text("hello, I am not an image")
+    elif kind == "truncated":
+        gradient_image(64, 64).save(path)
+        path.write_bytes(path.read_bytes()[:300])
+    elif kind == "tiny":
+        gradient_image(12, 12).save(path)
+    return path
+
+
+BAD_INPUTS = {
+    "missing file": (lambda t, c, s: [str(t / "nope.jpg"), s], "no such file"),
+    "directory": (lambda t, c, s: [str(t), s], "is a directory"),
+    "non-image": (lambda t, c, s: [str(_bad_file(t, "text")), s], "not an image"),
+    "truncated": (lambda t, c, s: [c, str(_bad_file(t, "truncated"))], "cannot decode"),
+    "under 16 px": (lambda t, c, s: [c, str(_bad_file(t, "tiny"))], "at least 16 px"),
+    "unknown backbone": (
+        lambda t, c, s: [c, s, "--backbone", "vgg99"],
+        "unknown backbone 'vgg99'; choose from: .*vgg19",
+    ),
+    "unknown optimizer": (
+        lambda t, c, s: [c, s, "--optimizer", "newton"],
+        "unknown optimizer 'newton'; choose from: lbfgs, adam",
+    ),
+    "unknown layer": (
+        lambda t, c, s: [c, s, "--style-layers", "relu1_1,relu9_9"],
+        "unknown layer 'relu9_9'.*valid layers: conv1_1",
+    ),
+    "unknown init": (
+        lambda t, c, s: [c, s, "--init", "sketch"],
+        "unknown init 'sketch'; choose from: content, noise, style",
+    ),
+    "negative weight": (
+        lambda t, c, s: [c, s, "--style-weight", "-5"],
+        "--style-weight must be a finite number >= 0",
+    ),
+    "nan weight": (
+        lambda t, c, s: [c, s, "--content-weight", "nan"],
+        "--content-weight must be a finite number",
+    ),
+    "inf weight": (lambda t, c, s: [c, s, "--tv-weight", "inf"], "--tv-weight must be a finite"),
+    "zero steps": (lambda t, c, s: [c, s, "--steps", "0"], "--steps must be a positive integer"),
+    "negative steps": (lambda t, c, s: [c, s, "--steps", "-3"], "--steps must be a positive"),
+    "non-integer steps": (lambda t, c, s: [c, s, "--steps", "ten"], "invalid int value"),
+    "unknown extension": (
+        lambda t, c, s: [c, s, "-o", str(t / "out.bmpx")],
+        "unknown output extension '.bmpx'",
+    ),
+    "missing output folder": (
+        lambda t, c, s: [c, s, "-o", str(t / "no" / "out.png")],
+        "output folder does not exist",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_is_one_line_and_exit_2(
+    case: str,
+    tmp_path: Path,
+    content_path: Path,
+    style_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    make, message = BAD_INPUTS[case]
+    args = make(tmp_path, str(content_path), str(style_path))
+    if "-o" not in args:
+        args += ["-o", str(tmp_path / "out.png")]
+    code, _, err = run(["stylize", *FAST, *args], capsys)  # the case's flags win
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("stylelab: error: "), err
+    assert __import__("re").search(message, lines[0]), lines[0]
+    assert _outputs(tmp_path) == []
+
+
+def test_unwritable_output_folder(
+    tmp_path: Path,
+    content_path: Path,
+    style_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access
+    # Tests may run as root, for whom chmod does not lock; simulate the permission check.
+    monkeypatch.setattr(
+        os, "access", lambda p, m: False if Path(p) == locked else real_access(p, m)
+    )
+    code, _, err = run(
+        ["stylize", str(content_path), str(style_path), "-o", str(locked / "out.png"), *FAST],
+        capsys,
+    )
+    assert code == 2 and err.strip() == f"stylelab: error: {locked}: output folder is not writable"
+
+
+def test_decompression_bomb(
+    tmp_path: Path,
+    content_path: Path,
+    style_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 500)
+    code, _, err = run(
+        ["stylize", str(content_path), str(style_path), "-o", str(tmp_path / "out.png"), *FAST],
+        capsys,
+    )
+    assert code == 2 and "decompression bomb" in err and len(err.strip().splitlines()) == 1
+    assert _outputs(tmp_path) == []
+
+
+def test_pretrained_weights_not_found_say_how_to_provide_them(
+    tmp_path: Path,
+    content_path: Path,
+    style_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    code, _, err = run(
+        [
+            "stylize",
+            str(content_path),
+            str(style_path),
+            "-o",
+            str(tmp_path / "out.png"),
+            "--backbone",
+            "vgg16",
+            "--size",
+            "32",
+            "--steps",
+            "2",
+            "--quiet",
+        ],
+        capsys,
+    )
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "not in the local torch cache" in err and "--weights PATH" in err
+    assert _outputs(tmp_path) == []
+
+
+def test_a_real_process_prints_no_traceback(tmp_path: Path, style_path: Path) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "stylelab.cli",
+            "stylize",
+            str(tmp_path / "missing.png"),
+            str(style_path),
+            "-o",
+            str(tmp_path / "out.png"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == f"stylelab: error: {tmp_path / 'missing.png'}: no such file"
+
+
+def test_stylize_writes_image_csv_json_and_snapshots(
+    tmp_path: Path, content_path: Path, style_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out.png"
+    code, _, err = run(
+        [
+            "stylize",
+            str(content_path),
+            str(style_path),
+            "-o",
+            str(out),
+            "--size",
+            "32",
+            "--steps",
+            "4",
+            "--weights",
+            "random",
+            "--save-every",
+            "2",
+            "--optimizer",
+            "adam",
+            "--lr",
+            "0.03",
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    assert _outputs(tmp_path) == [
+        "out.csv",
+        "out.json",
+        "out.png",
+        "out_00002.png",
+        "out_00004.png",
+    ]
+    with open(tmp_path / "out.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(r["iteration"]) for r in rows] == [1, 2, 3, 4]
+    assert {"elapsed_s", "content", "style", "tv", "total", "style_relu3_1"} <= set(rows[0])
+    summary = json.loads((tmp_path / "out.json").read_text())
+    assert summary["config"]["optimizer"] == "adam" and summary["config"]["lr"] == 0.03
+    assert summary["resolved"]["weights_used"].startswith("random")
+    assert summary["environment"]["threads"] >= 1 and summary["wall_time_s"] > 0
+    assert "wrote" in err
+
+
+def test_several_styles_are_blended(
+    tmp_path: Path, content_path: Path, style_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(
+        [
+            "stylize",
+            str(content_path),
+            str(style_path),
+            "example:strokes",
+            "--style-blend",
+            "0.7,0.3",
+            "-o",
+            str(tmp_path / "out.png"),
+            *FAST,
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    summary = json.loads((tmp_path / "out.json").read_text())
+    assert summary["resolved"]["style_blend"] == pytest.approx([0.7, 0.3])
+
+
+def test_ctrl_c_keeps_the_current_image_and_log(
+    tmp_path: Path,
+    content_path: Path,
+    style_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    calls = 0
+    original = GatysObjective.__call__
+
+    def interrupt_on_third(self, image):
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise KeyboardInterrupt
+        return original(self, image)
+
+    monkeypatch.setattr(GatysObjective, "__call__", interrupt_on_third)
+    code, _, err = run(
+        [
+            "stylize",
+            str(content_path),
+            str(style_path),
+            "-o",
+            str(tmp_path / "out.png"),
+            *FAST[:2],
+            "--steps",
+            "10",
+            *FAST[4:],
+        ],
+        capsys,
+    )
+    assert code == 130 and "interrupted after 2 iterations" in err
+    assert _outputs(tmp_path) == ["out.csv", "out.json", "out.png"]
+    assert json.loads((tmp_path / "out.json").read_text())["status"] == "interrupted"
+
+
+def test_nonfinite_loss_is_reported_and_the_image_kept(
+    tmp_path: Path,
+    content_path: Path,
+    style_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    original = GatysObjective.__call__
+    calls = 0
+
+    def blow_up(self, image):
+        nonlocal calls
+        calls += 1
+        total, terms = original(self, image)
+        return (total * float("nan") if calls > 2 else total), terms
+
+    monkeypatch.setattr(GatysObjective, "__call__", blow_up)
+    code, _, err = run(
+        ["stylize", str(content_path), str(style_path), "-o", str(tmp_path / "out.png"), *FAST],
+        capsys,
+    )
+    assert code == 1 and "kept the last finite image" in err
+    assert (tmp_path / "out.png").exists()
+
+
+def test_layers_lists_names_channels_and_aliases(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["layers", "--backbone", "vgg19"], capsys)
+    assert code == 0
+    row = next(line for line in out.splitlines() if line.startswith("relu4_2 "))
+    assert row.split()[1:4] == ["relu", "512", "content"] and "block4_conv2" in row
+    assert len([line for line in out.splitlines()[1:] if line.strip()]) == 37
+
+
+def test_demo_and_evaluate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "demo" / "demo.png"
+    code, _, err = run(["demo", "-o", str(out), "--size", "32", "--steps", "2", "--quiet"], capsys)
+    assert code == 0, err
+    assert {p.name for p in out.parent.iterdir()} >= {
+        "demo.png",
+        "demo.csv",
+        "demo.json",
+        "demo_triptych.png",
+    }
+    code, out_text, err = run(
+        ["evaluate", str(out), "example:chelsea", "example:strokes", "--size", "32", "--json"],
+        capsys,
+    )
+    assert code == 0, err
+    scores = json.loads(out_text)
+    assert scores["style_distance"] > 0 and scores["content_distance"] > 0
+
+
+def test_help_lists_the_config_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["stylize", "--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for flag in ("--style-weight", "--optimizer", "--style-layers", "--init", "--save-every"):
+        assert flag in text
+
+
+@pytest.mark.slow
+def test_issue_acceptance_run_at_256px(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """256 px, 100 steps: a stylized image that keeps its content; loss falls > 90 %."""
+    from stylelab.evaluate import evaluate
+
+    out = tmp_path / "out.png"
+    code, _, err = run(
+        [
+            "stylize",
+            "example:chelsea",
+            "example:strokes",
+            "-o",
+            str(out),
+            "--size",
+            "256",
+            "--steps",
+            "100",
+            "--quiet",
+        ],
+        capsys,
+    )
+    assert code == 0, err
+    with open(tmp_path / "out.csv", newline="") as handle:
+        totals = [float(r["total"]) for r in csv.DictReader(handle)]
+    assert totals[-1] < 0.1 * totals[0]
+    result = evaluate(out, "example:chelsea", "example:strokes", size=256)
+    photo = evaluate("example:chelsea", "example:chelsea", "example:strokes", size=256)
+    painting = evaluate("example:strokes", "example:chelsea", "example:strokes", size=256)
+    # Closer to the painting's style than the photo is, closer to the photo than the painting.
+    assert result["style_distance"] < 0.5 * photo["style_distance"]
+    assert result["content_distance"] < 0.8 * painting["content_distance"]
