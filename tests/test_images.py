@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -151,6 +152,15 @@ def test_save_by_extension_round_trip(tmp_path: Path, suffix: str) -> None:
     else:
         assert float(error.mean()) < 0.05  # noise under chroma subsampling: ~0.03
     assert [p.name for p in tmp_path.iterdir()] == [out.name]  # no temp file left
+
+
+def test_saved_files_get_the_usual_permissions(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        out = images.save_image(torch.rand(1, 3, 16, 16), tmp_path / "out.png")
+    finally:
+        os.umask(old)
+    assert out.stat().st_mode & 0o777 == 0o644
 
 
 def test_save_refuses_unknown_extension_and_missing_folder(tmp_path: Path) -> None:
