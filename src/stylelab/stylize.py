@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import platform
 import time
@@ -146,12 +147,24 @@ class GatysObjective:
         self.extractor = extractor
         self.plan = plan
         self.config = config
+        self.feature_scale: dict[str, float] = {}
         with torch.no_grad():
-            content_features = extractor(content)
+            content_features = self.features(content)
+            if config.normalize_losses:
+                # A constant factor per layer cancels exactly in the normalized losses; dividing
+                # by the content's peak keeps tiny features (softmax outputs, vanishing random
+                # activations) away from float32 underflow in the squared terms.
+                peaks = {n: float(f.abs().max()) for n, f in content_features.items()}
+                self.feature_scale = {
+                    n: 1.0 / p for n, p in peaks.items() if p > 0 and math.isfinite(p)
+                }
+                content_features = {
+                    n: f * self.feature_scale.get(n, 1.0) for n, f in content_features.items()
+                }
             self.content_targets = {n: content_features[n].detach() for n in plan.content}
             grams: dict[str, torch.Tensor] = {}
             for style, weight in zip(styles, blend, strict=True):
-                features = extractor(style)
+                features = self.features(style)
                 for name in plan.style:
                     gram = losses.gram_matrix(features[name]) * weight
                     grams[name] = grams[name] + gram if name in grams else gram
@@ -166,14 +179,25 @@ class GatysObjective:
                 for n, a in self.style_targets.items()
             }
 
+    def features(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Extractor outputs times the per-layer constant ``feature_scale`` (which the
+        normalized losses cancel)."""
+        features = self.extractor(image)
+        if self.feature_scale:
+            features = {n: f * self.feature_scale.get(n, 1.0) for n, f in features.items()}
+        return features
+
     def _reference(self, value: torch.Tensor) -> float:
         if not self.config.normalize_losses:
             return 1.0
-        return max(float(value), 1e-12)
+        # Features may be tiny (vanishing random activations), so only an exact zero
+        # (all-zero target) falls back to 1.
+        reference = float(value)
+        return reference if reference > 0 and math.isfinite(reference) else 1.0
 
     def __call__(self, image: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         cfg = self.config
-        features = self.extractor(image)
+        features = self.features(image)
         content = (
             sum(
                 (
@@ -268,6 +292,12 @@ def stylize(
 
     backbone = load_backbone(config.backbone, config.weights, config.pooling, config.seed)
     plan = plan_layers(backbone, config)
+    smallest = min(min(im.shape[-2:]) for im in (content_image, *style_images))
+    if smallest < backbone.min_size:
+        raise StylelabError(
+            f"{backbone.name} needs images of at least {backbone.min_size} px per edge, "
+            f"got {smallest} px: raise --size"
+        )
     extractor = backbone.extractor(plan.content + plan.style).to(device)
     objective = GatysObjective(
         extractor,
