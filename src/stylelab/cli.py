@@ -134,6 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--json", action="store_true", help="print JSON instead of a table")
     score.set_defaults(handler=cmd_evaluate)
 
+    add_compare_parser(sub)
+
     examples = sub.add_parser("examples", help="list the built-in example images")
     examples.set_defaults(handler=cmd_examples)
     return parser
@@ -257,6 +259,81 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     for layer, value in scores["style_distance_per_layer"].items():
         print(f"  style {layer:<9} {value:.4f}")
     return 0
+
+
+def add_compare_parser(sub: Any) -> None:
+    compare = sub.add_parser(
+        "compare",
+        help="stylize with every backbone x weights x smoothing; labelled grid + CSV",
+        description="One stylization per combination with the same budget and seed; writes "
+        "a labelled image grid (rows: backbone, columns: content, style, weights x smoothing) "
+        "and OUT.csv with final losses, style/content distances, wall time and steps.",
+    )
+    compare.add_argument("content", help="content image (path or example:NAME)")
+    compare.add_argument("style", help="style image (path or example:NAME)")
+    compare.add_argument("-o", "--output", required=True, help="grid image; OUT.csv beside it")
+    compare.add_argument(
+        "--backbones",
+        type=_csv_of(str),
+        default=("vgg19", "resnet50"),
+        metavar="A,B,...",
+        help="backbones, one grid row each (default: vgg19,resnet50)",
+    )
+    compare.add_argument(
+        "--weights",
+        dest="weight_sets",
+        type=_csv_of(str),
+        default=("random",),
+        metavar="A,B,...",
+        help="weights: random, pretrained, torchvision or PATHs (default: random)",
+    )
+    compare.add_argument(
+        "--smoothing",
+        dest="smoothings",
+        type=_csv_of(str),
+        default=("none", "softmax"),
+        metavar="A,B,...",
+        help="smoothings (default: none,softmax)",
+    )
+    compare.add_argument(
+        "--eval-size", type=int, default=256, help="size of the independent scoring (default: 256)"
+    )
+    compare.add_argument("--quiet", action="store_true", help="no per-run lines")
+    add_config_arguments(compare, skip=("backbone", "weights", "smoothing"))
+    compare.set_defaults(handler=cmd_compare)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from stylelab.compare import compare
+
+    def report(outcome: Any) -> None:
+        if args.quiet:
+            return
+        row = outcome.row
+        detail = (
+            f"style distance {row['style_distance']:.4f}, content distance "
+            f"{row['content_distance']:.4f}, {row['wall_time_s']:.1f} s"
+            if outcome.image is not None
+            else f"error: {row['error']}"
+        )
+        combo = outcome.combination
+        print(f"{combo.backbone} {combo.weights} {combo.smoothing}: {detail}", file=sys.stderr)
+
+    outcomes = compare(
+        args.content,
+        args.style,
+        args.output,
+        args.backbones,
+        args.weight_sets,
+        args.smoothings,
+        config=config_from_args(args),
+        eval_size=args.eval_size,
+        on_done=report,
+    )
+    failed = sum(o.image is None for o in outcomes)
+    if not args.quiet:
+        print(f"wrote {args.output} and {Path(args.output).with_suffix('.csv')}", file=sys.stderr)
+    return 0 if failed < len(outcomes) else EXIT_USAGE
 
 
 def cmd_examples(args: argparse.Namespace) -> int:

@@ -45,6 +45,18 @@ class StylizeConfig:
     normalize_losses: bool = _opt(
         True, "divide each layer's loss by its target's own size, so weights carry over"
     )
+    smoothing: str = _opt(
+        "none",
+        "SWAG activation smoothing before the losses: none | softmax | channel-softmax | "
+        "scale | nested-softmax (Wang, Li & Vasconcelos 2021)",
+    )
+    temperature: float = _opt(1.0, "softmax temperature T of the smoothing, exp(F / T)")
+    smoothing_scale: float = _opt(
+        0.001, "factor A of 'scale' and 'channel-softmax' (cancels with normalized losses)"
+    )
+    smoothing_layers: tuple[str, ...] | None = _opt(
+        None, "comma-separated layers to smooth (default: all loss layers)"
+    )
     style_blend: tuple[float, ...] | None = _opt(
         None, "blend weights of several style images, e.g. 0.7,0.3 (default equal)"
     )
@@ -101,7 +113,17 @@ def validate(config: StylizeConfig) -> None:
         raise StylelabError(f"unknown device {config.device!r}; choose from: {', '.join(DEVICES)}")
     if config.pooling not in ("max", "avg"):
         raise StylelabError(f"unknown pooling {config.pooling!r}; choose from: max, avg")
-    for name in ("content_layers", "style_layers"):
+    from stylelab.smoothing import SMOOTHINGS
+
+    if config.smoothing not in SMOOTHINGS:
+        raise StylelabError(
+            f"unknown smoothing {config.smoothing!r}; choose from: {', '.join(SMOOTHINGS)}"
+        )
+    for name in ("temperature", "smoothing_scale"):
+        value = getattr(config, name)
+        if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+            raise StylelabError(f"--{_flag(name)} must be a finite number > 0, got {value!r}")
+    for name in ("content_layers", "style_layers", "smoothing_layers"):
         layers = getattr(config, name)
         if layers is not None and not layers:
             raise StylelabError(f"--{_flag(name)} is empty")

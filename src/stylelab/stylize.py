@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import platform
 import time
@@ -25,7 +26,7 @@ from PIL import Image
 from torch import nn
 from tqdm import tqdm
 
-from stylelab import losses
+from stylelab import losses, smoothing
 from stylelab.backbones import Backbone, load_backbone
 from stylelab.config import INITS, StylizeConfig
 from stylelab.errors import StylelabError
@@ -107,6 +108,7 @@ class LayerPlan:
     content: tuple[str, ...]
     style: tuple[str, ...]
     style_weights: tuple[float, ...]
+    smoothed: tuple[str, ...] = ()
 
 
 def plan_layers(backbone: Backbone, config: StylizeConfig) -> LayerPlan:
@@ -123,13 +125,28 @@ def plan_layers(backbone: Backbone, config: StylizeConfig) -> LayerPlan:
         )
     else:
         weights = tuple(float(w) for w in config.style_layer_weights)
-    return LayerPlan(content, style, weights)
+    smoothed: tuple[str, ...] = ()
+    if config.smoothing != "none":
+        loss_layers = tuple(dict.fromkeys(content + style))
+        smoothed = tuple(backbone.resolve(n) for n in config.smoothing_layers or loss_layers)
+        stray = [n for n in smoothed if n not in loss_layers]
+        if stray:
+            raise StylelabError(
+                f"--smoothing-layers {', '.join(stray)} not among the loss layers "
+                f"({', '.join(loss_layers)})"
+            )
+    return LayerPlan(content, style, weights, smoothed)
 
 
 class GatysObjective:
     """alpha * content + beta * sum_l w_l E_l + gamma * TV against fixed targets.
 
     Targets (content features, blended style Grams) are computed once, at construction.
+    With ``config.smoothing`` (SWAG, Wang, Li & Vasconcelos, CVPR 2021) the features of the
+    ``plan.smoothed`` layers pass through sigma (see :mod:`stylelab.smoothing`) for the
+    image and for the targets alike: content_l = 1/2 ||sigma(F) - sigma(P)||^2 and
+    E_l = 1/(4 N^2) ||G(sigma(F)) - G(sigma(S))||^2, each divided by its value at zero
+    features when normalizing.
     Returns the total and the weighted terms (``content``, ``style``, ``tv``, ``total``
     and ``style_<layer>``), so that total = content + style + tv.
     """
@@ -146,12 +163,24 @@ class GatysObjective:
         self.extractor = extractor
         self.plan = plan
         self.config = config
+        self.feature_scale: dict[str, float] = {}
         with torch.no_grad():
-            content_features = extractor(content)
+            content_features = self.features(content)
+            if config.normalize_losses:
+                # A constant factor per layer cancels exactly in the normalized losses; dividing
+                # by the content's peak keeps tiny features (softmax outputs, vanishing random
+                # activations) away from float32 underflow in the squared terms.
+                peaks = {n: float(f.abs().max()) for n, f in content_features.items()}
+                self.feature_scale = {
+                    n: 1.0 / p for n, p in peaks.items() if p > 0 and math.isfinite(p)
+                }
+                content_features = {
+                    n: f * self.feature_scale.get(n, 1.0) for n, f in content_features.items()
+                }
             self.content_targets = {n: content_features[n].detach() for n in plan.content}
             grams: dict[str, torch.Tensor] = {}
             for style, weight in zip(styles, blend, strict=True):
-                features = extractor(style)
+                features = self.features(style)
                 for name in plan.style:
                     gram = losses.gram_matrix(features[name]) * weight
                     grams[name] = grams[name] + gram if name in grams else gram
@@ -166,14 +195,30 @@ class GatysObjective:
                 for n, a in self.style_targets.items()
             }
 
+    def features(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Extractor outputs, with SWAG smoothing sigma(F) on ``plan.smoothed`` layers, times
+        the per-layer constant ``feature_scale`` (which the normalized losses cancel)."""
+        features = self.extractor(image)
+        if self.plan.smoothed:
+            sigma = smoothing.smoother(
+                self.config.smoothing, self.config.temperature, self.config.smoothing_scale
+            )
+            features = {n: sigma(f) if n in self.plan.smoothed else f for n, f in features.items()}
+        if self.feature_scale:
+            features = {n: f * self.feature_scale.get(n, 1.0) for n, f in features.items()}
+        return features
+
     def _reference(self, value: torch.Tensor) -> float:
         if not self.config.normalize_losses:
             return 1.0
-        return max(float(value), 1e-12)
+        # Smoothed features are tiny (softmax over ~1e5 values: Gram entries ~1e-11, losses
+        # ~1e-23), so only an exact zero (all-zero target) falls back to 1.
+        reference = float(value)
+        return reference if reference > 0 and math.isfinite(reference) else 1.0
 
     def __call__(self, image: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         cfg = self.config
-        features = self.extractor(image)
+        features = self.features(image)
         content = (
             sum(
                 (
@@ -268,6 +313,12 @@ def stylize(
 
     backbone = load_backbone(config.backbone, config.weights, config.pooling, config.seed)
     plan = plan_layers(backbone, config)
+    smallest = min(min(im.shape[-2:]) for im in (content_image, *style_images))
+    if smallest < backbone.min_size:
+        raise StylelabError(
+            f"{backbone.name} needs images of at least {backbone.min_size} px per edge, "
+            f"got {smallest} px: raise --size"
+        )
     extractor = backbone.extractor(plan.content + plan.style).to(device)
     objective = GatysObjective(
         extractor,
@@ -321,6 +372,7 @@ def stylize(
             "content_layers": list(plan.content),
             "style_layers": list(plan.style),
             "style_layer_weights": list(plan.style_weights),
+            "smoothed_layers": list(plan.smoothed),
             "style_blend": list(blend),
             "lr": config.lr if config.lr is not None else default_lr(config.optimizer),
             "weights_used": backbone.weights,

@@ -41,6 +41,7 @@ class Backbone:
     aliases: Mapping[str, str] = field(default_factory=dict)
     weights: str = "random"
     preprocessing: str = "imagenet"
+    min_size: int = 16  # smallest input edge the network accepts
 
     def layer_names(self) -> tuple[str, ...]:
         return tuple(layer.name for layer in self.layers)
@@ -100,16 +101,21 @@ def load_backbone(
 ) -> Backbone:
     """Build backbone ``name`` with ``weights`` (pretrained | torchvision | random | PATH)."""
     _ensure_loaded()
-    if name not in _REGISTRY:
+    from stylelab.backbones import zoo
+
+    if name not in _REGISTRY and not zoo.is_torchvision_classifier(name):
         raise StylelabError(
-            f"unknown backbone {name!r}; choose from: {', '.join(list_backbones())}"
+            f"unknown backbone {name!r}; choose from: {', '.join(list_backbones())}, "
+            "or any torchvision classification model (torchvision.models.list_models())"
         )
     if pooling not in ("max", "avg"):
         raise StylelabError(f"unknown pooling {pooling!r}; choose from: max, avg")
     with torch.inference_mode(False):
+        if name not in _REGISTRY:
+            return zoo.build_zoo_backbone(name, weights=weights, seed=seed)
         return _REGISTRY[name](weights=weights, pooling=pooling, seed=seed)
 
 
 def _ensure_loaded() -> None:
     # Importing the family modules registers their builders.
-    from stylelab.backbones import vgg  # noqa: F401
+    from stylelab.backbones import resnet, vgg, zoo  # noqa: F401

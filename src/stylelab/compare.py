@@ -1,0 +1,236 @@
+"""Compare backbones x weights x smoothings: one stylization each, same budget and seed.
+
+The study we reproduce (Wang, Li & Vasconcelos, "Rethinking and Improving the Robustness of
+Image Style Transfer", CVPR 2021) compares e.g. r-VGG19, r-ResNet-50 and r-ResNet-50 with
+SWAG. :func:`compare` runs every combination with the same :class:`StylizeConfig` otherwise,
+scores each output with the independent yardstick of :mod:`stylelab.evaluate` (Caffe VGG19
+style and content distances), and writes a labelled image grid (rows: backbone; columns:
+content, style, then weights x smoothing) and ``<grid>.csv``. A combination that fails
+(e.g. pretrained weights missing) is recorded as an error and the others go on.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image, ImageDraw, ImageFont
+
+from stylelab.config import StylizeConfig
+from stylelab.errors import StylelabError
+from stylelab.images import (
+    ImageSource,
+    atomic_path,
+    check_output_path,
+    load_image,
+    resize_long_edge,
+    save_image,
+    tensor_to_pil,
+)
+
+CSV_COLUMNS = (
+    "backbone",
+    "weights",
+    "smoothing",
+    "status",
+    "error",
+    "steps",
+    "wall_time_s",
+    "loss_total",
+    "loss_content",
+    "loss_style",
+    "loss_tv",
+    "style_distance",
+    "content_distance",
+    "weights_used",
+)
+
+
+@dataclass(frozen=True)
+class Combination:
+    backbone: str
+    weights: str
+    smoothing: str
+
+    @property
+    def column(self) -> str:
+        return f"{self.weights} / {self.smoothing}"
+
+
+@dataclass
+class Outcome:
+    """One combination's CSV row and its image (None when it failed)."""
+
+    combination: Combination
+    row: dict[str, Any]
+    image: torch.Tensor | None = field(default=None, repr=False)
+
+
+def combinations(
+    backbones: Sequence[str], weights: Sequence[str], smoothings: Sequence[str]
+) -> list[Combination]:
+    """Every backbone x weights x smoothing, in that nesting order."""
+    for name, values in (("backbones", backbones), ("weights", weights), ("smoothing", smoothings)):
+        if not values:
+            raise StylelabError(f"--{name} is empty")
+    return [Combination(*c) for c in itertools.product(backbones, weights, smoothings)]
+
+
+def run_one(
+    content: ImageSource,
+    style: ImageSource,
+    combination: Combination,
+    config: StylizeConfig,
+    eval_size: int,
+) -> Outcome:
+    """Stylize and score one combination; a StylelabError becomes an ``error`` row."""
+    from stylelab.evaluate import evaluate
+    from stylelab.stylize import stylize
+
+    row: dict[str, Any] = {
+        "backbone": combination.backbone,
+        "weights": combination.weights,
+        "smoothing": combination.smoothing,
+    }
+    started = time.perf_counter()
+    try:
+        run_config = config.replace(
+            backbone=combination.backbone,
+            weights=combination.weights,
+            smoothing=combination.smoothing,
+        )
+        result = stylize(content, style, run_config)
+    except StylelabError as exc:
+        row.update(
+            status="error", error=str(exc), wall_time_s=_round(time.perf_counter() - started)
+        )
+        return Outcome(combination, row)
+    final = result.info["final_losses"]
+    scores = evaluate(result.tensor, content, style, size=eval_size)
+    row.update(
+        status=result.status,
+        error=result.info.get("message") or "",
+        steps=result.info["iterations"],
+        wall_time_s=result.info["wall_time_s"],
+        loss_total=_round(final.get("total")),
+        loss_content=_round(final.get("content")),
+        loss_style=_round(final.get("style")),
+        loss_tv=_round(final.get("tv")),
+        style_distance=_round(scores["style_distance"]),
+        content_distance=_round(scores["content_distance"]),
+        weights_used=result.info["resolved"]["weights_used"],
+    )
+    return Outcome(combination, row, result.tensor)
+
+
+def compare(
+    content: ImageSource,
+    style: ImageSource,
+    output: str | os.PathLike,
+    backbones: Sequence[str],
+    weights: Sequence[str] = ("random",),
+    smoothings: Sequence[str] = ("none", "softmax"),
+    config: StylizeConfig | None = None,
+    eval_size: int = 256,
+    on_done: Callable[[Outcome], None] | None = None,
+) -> list[Outcome]:
+    """Run every combination; write the grid at ``output`` and ``output.with_suffix('.csv')``."""
+    out = check_output_path(output)
+    config = config or StylizeConfig()
+    combos = combinations(backbones, weights, smoothings)
+    for smoothing in smoothings:  # fail before minutes of work
+        config.replace(smoothing=smoothing)
+    if eval_size < 16:
+        raise StylelabError(f"--eval-size must be >= 16, got {eval_size}")
+    outcomes = []
+    for combination in combos:
+        outcome = run_one(content, style, combination, config, eval_size)
+        outcomes.append(outcome)
+        write_csv([o.row for o in outcomes], out.with_suffix(".csv"))
+        if on_done is not None:
+            on_done(outcome)
+    panels = [load_image(content), load_image(style)]
+    grid = make_grid(outcomes, panels, list(dict.fromkeys(backbones)), config.size)
+    save_image(grid, out)
+    return outcomes
+
+
+def write_csv(rows: Sequence[dict[str, Any]], path: str | os.PathLike) -> Path:
+    target = Path(path)
+    with atomic_path(target) as tmp, open(tmp, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    return target
+
+
+def make_grid(
+    outcomes: Sequence[Outcome],
+    panels: Sequence[torch.Tensor],
+    backbones: Sequence[str],
+    size: int,
+    label_height: int = 22,
+) -> Image.Image:
+    """Labelled grid: one row per backbone; columns content, style, weights x smoothing.
+
+    Each cell shows the style distance (d_s) and content distance (d_c) under its image.
+    """
+    columns = list(dict.fromkeys(o.combination.column for o in outcomes))
+    first = next((o.image for o in outcomes if o.image is not None), None)
+    height, width = (
+        first.shape[-2:] if first is not None else resize_long_edge(panels[0], size).shape[-2:]
+    )
+    tile = (int(width), int(height))
+    font = _font(max(10, label_height - 8))
+    left = max(90, 8 * max(len(b) for b in backbones))
+    cell_w, cell_h = tile[0] + 4, tile[1] + 2 * label_height
+    heads = ["content", "style", *columns]
+    canvas = Image.new(
+        "RGB", (left + cell_w * len(heads), label_height + cell_h * len(backbones)), "white"
+    )
+    draw = ImageDraw.Draw(canvas)
+    for j, head in enumerate(heads):
+        draw.text((left + j * cell_w + 2, 4), head, fill="black", font=font)
+    by_cell = {(o.combination.backbone, o.combination.column): o for o in outcomes}
+    for i, backbone in enumerate(backbones):
+        top = label_height + i * cell_h
+        draw.text((4, top + tile[1] // 2), backbone, fill="black", font=font)
+        for j, panel in enumerate(panels):
+            canvas.paste(_fit(panel, tile), (left + j * cell_w, top))
+        for j, column in enumerate(columns, start=2):
+            x = left + j * cell_w
+            outcome = by_cell.get((backbone, column))
+            if outcome is None or outcome.image is None:
+                draw.rectangle((x, top, x + tile[0] - 1, top + tile[1] - 1), fill=(200, 200, 200))
+                draw.text((x + 4, top + tile[1] // 2), "error", fill="black", font=font)
+                continue
+            canvas.paste(_fit(outcome.image, tile), (x, top))
+            row = outcome.row
+            caption = f"ds {row['style_distance']:.3f}  dc {row['content_distance']:.3f}"
+            draw.text((x + 2, top + tile[1] + 3), caption, fill="black", font=font)
+    return canvas
+
+
+def _fit(image: torch.Tensor, tile: tuple[int, int]) -> Image.Image:
+    return tensor_to_pil(image).resize(tile, Image.Resampling.LANCZOS)
+
+
+def _font(size: int) -> Any:
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1: a fixed-size bitmap font
+        return ImageFont.load_default()
+
+
+def _round(value: Any, digits: int = 5) -> Any:
+    if isinstance(value, float) and math.isfinite(value):
+        return round(value, digits)
+    return value

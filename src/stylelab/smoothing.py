@@ -1,0 +1,70 @@
+"""Activation smoothing for style transfer (SWAG), as pure functions on (B, C, H, W) features.
+
+Wang, Li & Vasconcelos, "Rethinking and Improving the Robustness of Image Style Transfer"
+(CVPR 2021): the deep activations of residual networks are peaky (large maxima, low
+entropy), which breaks Gram-based style transfer. SWAG passes the features of every loss
+layer through a smoothing function sigma before the content and style losses:
+
+- ``softmax`` (the paper's formula), over all C channels and M = H W positions of a layer,
+  per image: sigma(F)_ik = exp(F_ik / T) / sum_mn exp(F_mn / T), with temperature T
+  (T = 1 in the paper).
+- ``channel-softmax``: a per-position softmax over channels (``nn.Softmax2d``), then times
+  the scale A: sigma(F)_ik = A exp(F_ik / T) / sum_m exp(F_mk / T). This is what the
+  authors' released code does (A = 0.001).
+- ``scale``: sigma(F) = A F, "multiplying by a small constant (< 0.1)".
+- ``nested-softmax``: the softmax above applied twice, sigma(F) = softmax(softmax(F / T)).
+
+Note: with stylelab's normalized losses (relative errors, the default), a constant factor
+A cancels exactly: ``scale`` is then the identity and A does not change ``channel-softmax``.
+A matters only with ``--no-normalize-losses``, where it shifts the balance between the
+content loss (~A^2) and the style loss (~A^4), which is how the authors' code used it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+SMOOTHINGS = ("none", "softmax", "channel-softmax", "scale", "nested-softmax")
+
+
+def softmax(features: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """exp(F_ik / T) / sum over all channels and positions of one image."""
+    batch = features.shape[0]
+    flat = (features.float() / temperature).reshape(batch, -1)
+    return torch.softmax(flat, dim=1).reshape(features.shape)
+
+
+def channel_softmax(
+    features: torch.Tensor, temperature: float = 1.0, scale: float = 1.0
+) -> torch.Tensor:
+    """A * exp(F_ik / T) / sum_m exp(F_mk / T): softmax over channels at each position."""
+    return torch.softmax(features.float() / temperature, dim=1) * scale
+
+
+def scale(features: torch.Tensor, factor: float) -> torch.Tensor:
+    """A * F."""
+    return features * factor
+
+
+def nested_softmax(features: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """softmax(softmax(F / T)), both over all channels and positions."""
+    return softmax(softmax(features, temperature))
+
+
+def smoother(
+    method: str, temperature: float = 1.0, factor: float = 0.001
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The function sigma for ``method`` (one of :data:`SMOOTHINGS`)."""
+    if method == "none":
+        return lambda features: features
+    if method == "softmax":
+        return lambda features: softmax(features, temperature)
+    if method == "channel-softmax":
+        return lambda features: channel_softmax(features, temperature, factor)
+    if method == "scale":
+        return lambda features: scale(features, factor)
+    if method == "nested-softmax":
+        return lambda features: nested_softmax(features, temperature)
+    raise ValueError(f"unknown smoothing {method!r}; choose from: {', '.join(SMOOTHINGS)}")

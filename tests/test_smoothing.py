@@ -1,0 +1,205 @@
+"""SWAG smoothing (Wang, Li & Vasconcelos, CVPR 2021): analytic checks and its use in stylize."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from stylelab import StylelabError, StylizeConfig, stylize
+from stylelab.backbones import load_backbone
+from stylelab.cli import main
+from stylelab.smoothing import (
+    SMOOTHINGS,
+    channel_softmax,
+    nested_softmax,
+    scale,
+    smoother,
+    softmax,
+)
+from stylelab.stylize import GatysObjective, plan_layers
+
+torch.set_num_threads(1)
+
+
+def features(seed: int = 0, shape=(2, 5, 4, 3)) -> torch.Tensor:
+    return torch.randn(shape, generator=torch.Generator().manual_seed(seed)) * 3
+
+
+def test_softmax_sums_to_one_over_channels_and_positions() -> None:
+    out = softmax(features())
+    assert out.shape == (2, 5, 4, 3)
+    assert (out > 0).all()
+    torch.testing.assert_close(out.sum(dim=(1, 2, 3)), torch.ones(2), rtol=0, atol=1e-6)
+
+
+def test_softmax_matches_the_formula() -> None:
+    f = features(1, (1, 2, 2, 2)).double()
+    expected = torch.exp(f / 2.5) / torch.exp(f / 2.5).sum()
+    torch.testing.assert_close(softmax(f, 2.5).double(), expected, rtol=1e-6, atol=0)
+
+
+def test_softmax_is_invariant_to_adding_a_constant() -> None:
+    f = features(2)
+    torch.testing.assert_close(softmax(f + 7.0), softmax(f), rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(channel_softmax(f - 3.0), channel_softmax(f), rtol=1e-5, atol=1e-7)
+
+
+def test_temperature_limits() -> None:
+    f = features(3, (1, 3, 2, 2))
+    # T -> infinity: uniform over the C * M = 12 entries.
+    torch.testing.assert_close(softmax(f, 1e6), torch.full_like(f, 1 / 12), rtol=1e-4, atol=0)
+    # T -> 0: all mass on the maximum.
+    hard = softmax(f, 1e-3)
+    assert hard.flatten().argmax() == f.flatten().argmax()
+    assert float(hard.max()) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_channel_softmax_sums_to_the_scale_at_every_position() -> None:
+    out = channel_softmax(features(4), temperature=1.0, scale=0.001)
+    torch.testing.assert_close(out.sum(dim=1), torch.full((2, 4, 3), 0.001), rtol=1e-5, atol=0)
+    torch.testing.assert_close(
+        channel_softmax(features(4)), torch.nn.Softmax2d()(features(4)), rtol=1e-6, atol=1e-7
+    )
+
+
+def test_scale_and_nested_softmax() -> None:
+    f = features(5)
+    torch.testing.assert_close(scale(f, 0.01), f * 0.01)
+    nested = nested_softmax(f)
+    torch.testing.assert_close(nested.sum(dim=(1, 2, 3)), torch.ones(2), rtol=0, atol=1e-6)
+    # softmax of values in (0, 1) over n entries stays within [1/n, e/n].
+    n = f[0].numel()
+    assert float(nested.min()) >= 1 / (n * math.e) and float(nested.max()) <= math.e / n
+
+
+def test_smoother_dispatch() -> None:
+    f = features(6)
+    assert torch.equal(smoother("none")(f), f)
+    torch.testing.assert_close(smoother("softmax", 2.0)(f), softmax(f, 2.0))
+    torch.testing.assert_close(smoother("scale", factor=0.5)(f), f * 0.5)
+    with pytest.raises(ValueError, match="choose from: none, softmax"):
+        smoother("sigmoid")
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"smoothing": "sigmoid"}, "unknown smoothing 'sigmoid'; choose from: none, softmax"),
+        ({"temperature": -1.0}, "--temperature must be a finite number > 0"),
+        ({"temperature": float("nan")}, "--temperature must be"),
+        ({"smoothing_scale": 0.0}, "--smoothing-scale must be a finite number > 0"),
+        ({"smoothing_layers": ()}, "--smoothing-layers is empty"),
+    ],
+)
+def test_bad_smoothing_options_are_clear_errors(changes, message) -> None:
+    with pytest.raises(StylelabError, match=message):
+        StylizeConfig(**changes)
+
+
+def test_cli_reports_bad_smoothing_in_one_line(capsys) -> None:
+    code = main(["stylize", "a.png", "b.png", "-o", "x.png", "--smoothing", "fuzzy"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err
+    assert "choose from: " + ", ".join(SMOOTHINGS) in err
+
+
+@pytest.fixture(scope="module")
+def r18():
+    return load_backbone("resnet18", weights="random", seed=0)
+
+
+def _objective(backbone, **options):
+    config = StylizeConfig(backbone="resnet18", weights="random", **options)
+    plan = plan_layers(backbone, config)
+    extractor = backbone.extractor(plan.content + plan.style)
+    content = torch.rand(1, 3, 48, 48, generator=torch.Generator().manual_seed(0))
+    style = torch.rand(1, 3, 48, 48, generator=torch.Generator().manual_seed(1))
+    return GatysObjective(extractor, plan, content, [style], [1.0], config), content, style
+
+
+def test_smoothing_layers_default_to_all_loss_layers(r18) -> None:
+    config = StylizeConfig(backbone="resnet18", smoothing="softmax")
+    plan = plan_layers(r18, config)
+    assert set(plan.smoothed) == set(plan.content) | set(plan.style)
+    config = config.replace(smoothing_layers=("layer3.1", "layer4.1"))
+    assert plan_layers(r18, config).smoothed == ("layer3.1", "layer4.1")
+    with pytest.raises(StylelabError, match="not among the loss layers"):
+        plan_layers(r18, config.replace(smoothing_layers=("layer2.0",)))
+    with pytest.raises(StylelabError, match="unknown layer"):
+        plan_layers(r18, config.replace(smoothing_layers=("nope",)))
+
+
+def test_smoothing_applies_to_targets_and_image_alike(r18) -> None:
+    objective, content, style = _objective(r18, smoothing="softmax", content_weight=1.0)
+    # The content image reproduces its own (smoothed) target: zero content loss.
+    _, terms = objective(content)
+    assert float(terms["content"]) == pytest.approx(0.0, abs=1e-9)
+    # The style image reproduces the style Grams of smoothed features: zero style loss.
+    _, terms = objective(style)
+    assert float(terms["style"]) == pytest.approx(0.0, abs=1e-9)
+    # The loss is on smoothed features: it differs from the unsmoothed one.
+    plain, _, _ = _objective(r18)
+    assert float(objective(style)[1]["content"]) != pytest.approx(
+        float(plain(style)[1]["content"]), rel=1e-3
+    )
+
+
+def test_normalized_losses_are_relative_errors_with_smoothing(r18) -> None:
+    """With normalization each term is ||sigma(F) - sigma(P)||^2 / ||sigma(P)||^2 (content)
+    and ||G - A||^2 / ||A||^2 (style): O(1) whatever the size of the smoothed values."""
+    objective, content, style = _objective(
+        r18, smoothing="softmax", content_weight=1.0, style_weight=1.0
+    )
+    zeros = torch.zeros_like(content)
+    _, terms = objective(zeros)
+    extractor = objective.extractor
+    with torch.no_grad():
+        sf = {n: softmax(f) for n, f in extractor(zeros).items()}
+        sc = {n: softmax(f) for n, f in extractor(content).items()}
+    layer = objective.plan.content[0]
+    expected = float(
+        (sf[layer] - sc[layer]).double().pow(2).sum() / sc[layer].double().pow(2).sum()
+    )
+    assert float(terms["content"]) == pytest.approx(expected, rel=1e-3)
+    assert 1e-3 < expected < 10  # O(1), although softmax values are ~1e-4
+
+
+def test_a_constant_scale_cancels_in_normalized_losses(r18) -> None:
+    """The reason 'the same weights work with and without smoothing': relative errors."""
+    image = torch.rand(1, 3, 48, 48, generator=torch.Generator().manual_seed(7))
+    plain, _, _ = _objective(r18)
+    scaled, _, _ = _objective(r18, smoothing="scale", smoothing_scale=0.001)
+    total_plain, terms_plain = plain(image)
+    total_scaled, terms_scaled = scaled(image)
+    assert float(total_scaled) == pytest.approx(float(total_plain), rel=1e-4)
+    # Without normalization the constant changes the balance: content ~A^2, style ~A^4.
+    raw, _, _ = _objective(r18, normalize_losses=False)
+    raw_scaled, _, _ = _objective(
+        r18, smoothing="scale", smoothing_scale=0.1, normalize_losses=False
+    )
+    content_ratio = float(raw_scaled(image)[1]["content"]) / float(raw(image)[1]["content"])
+    style_ratio = float(raw_scaled(image)[1]["style"]) / float(raw(image)[1]["style"])
+    assert content_ratio == pytest.approx(0.1**2, rel=1e-3)
+    assert style_ratio == pytest.approx(0.1**4, rel=1e-3)
+
+
+@pytest.mark.parametrize("method", [m for m in SMOOTHINGS if m != "none"])
+def test_stylize_with_each_smoothing_is_finite(method: str) -> None:
+    content = torch.rand(1, 3, 48, 48, generator=torch.Generator().manual_seed(0))
+    style = torch.rand(1, 3, 48, 48, generator=torch.Generator().manual_seed(1))
+    result = stylize(
+        content,
+        style,
+        backbone="resnet18",
+        weights="random",
+        smoothing=method,
+        size=48,
+        steps=4,
+        device="cpu",
+    )
+    assert result.status == "done"
+    losses = result.info["final_losses"]
+    assert math.isfinite(losses["total"]) and losses["style"] > 0
+    assert result.info["resolved"]["smoothed_layers"]
