@@ -135,6 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.set_defaults(handler=cmd_evaluate)
 
     add_compare_parser(sub)
+    add_stats_parser(sub)
 
     examples = sub.add_parser("examples", help="list the built-in example images")
     examples.set_defaults(handler=cmd_examples)
@@ -334,6 +335,101 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"wrote {args.output} and {Path(args.output).with_suffix('.csv')}", file=sys.stderr)
     return 0 if failed < len(outcomes) else EXIT_USAGE
+
+
+def add_stats_parser(sub: Any) -> None:
+    stats = sub.add_parser(
+        "stats",
+        help="per-layer activation statistics (max, normalized entropy) of backbones",
+        description="Max activation, normalized activation entropy, max Gram entry and Gram "
+        "entropy per layer, mean and std over IMAGEs, for every backbone x weights x smoothing "
+        "(Wang, Li & Vasconcelos, CVPR 2021). Writes a CSV and a four-panel plot.",
+    )
+    stats.add_argument("images", nargs="+", help="images (paths or example:NAME)")
+    stats.add_argument("-o", "--output", default="stats.csv", help="CSV (default: stats.csv)")
+    stats.add_argument("--plot", help="also draw the four panels into this PNG/PDF/SVG")
+    stats.add_argument(
+        "--backbones",
+        type=_csv_of(str),
+        default=("vgg19", "resnet50"),
+        metavar="A,B,...",
+        help="backbones (default: vgg19,resnet50)",
+    )
+    stats.add_argument(
+        "--weights",
+        type=_csv_of(str),
+        default=("random",),
+        metavar="A,B,...",
+        help="random, pretrained, torchvision or PATHs (default: random)",
+    )
+    stats.add_argument(
+        "--smoothing",
+        type=_csv_of(str),
+        default=("none",),
+        metavar="A,B,...",
+        help="smoothings, e.g. none,softmax (default: none)",
+    )
+    stats.add_argument(
+        "--layers",
+        type=_csv_of(str),
+        default=None,
+        metavar="A,B,...",
+        help="layers (default: each backbone's stage ends)",
+    )
+    stats.add_argument("--size", type=int, default=256, help="longer edge (default: 256)")
+    stats.add_argument(
+        "--temperature", type=float, default=1.0, help="softmax temperature T (default: 1)"
+    )
+    stats.add_argument(
+        "--smoothing-scale",
+        type=float,
+        default=0.001,
+        help="factor A of scale/channel-softmax (default: 0.001)",
+    )
+    stats.add_argument("--seed", type=int, default=0, help="seed of random weights")
+    stats.add_argument("--quiet", action="store_true", help="no progress bar")
+    stats.set_defaults(handler=cmd_stats)
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    import math
+
+    from stylelab.analysis import plot_stats, stats_grid, write_stats_csv
+    from stylelab.images import check_writable_folder
+
+    if args.size < 16:
+        raise StylelabError(f"--size must be >= 16, got {args.size}")
+    for name in ("temperature", "smoothing_scale"):
+        value = getattr(args, name)
+        if not math.isfinite(value) or value <= 0:
+            raise StylelabError(f"--{name.replace('_', '-')} must be a finite number > 0")
+    output = Path(args.output)
+    if output.suffix.lower() != ".csv":
+        raise StylelabError(f"{output}: the statistics are written as .csv")
+    check_writable_folder(output.parent)
+    if args.plot:
+        plot = Path(args.plot)
+        if plot.suffix.lower() not in (".png", ".pdf", ".svg", ".jpg"):
+            raise StylelabError(f"{plot}: unknown plot extension; use .png, .pdf, .svg or .jpg")
+        check_writable_folder(plot.parent)
+    rows = stats_grid(
+        args.images,
+        args.backbones,
+        args.weights,
+        args.smoothing,
+        args.layers,
+        progress=not args.quiet,
+        size=args.size,
+        seed=args.seed,
+        temperature=args.temperature,
+        smoothing_scale=args.smoothing_scale,
+    )
+    write_stats_csv(rows, output)
+    if args.plot:
+        plot_stats(rows, args.plot)
+    if not args.quiet:
+        print(f"wrote {output}" + (f" and {args.plot}" if args.plot else ""), file=sys.stderr)
+    return 0
 
 
 def cmd_examples(args: argparse.Namespace) -> int:

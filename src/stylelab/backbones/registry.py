@@ -42,6 +42,8 @@ class Backbone:
     weights: str = "random"
     preprocessing: str = "imagenet"
     min_size: int = 16  # smallest input edge the network accepts
+    # Outputs of each stage, by depth (for activation statistics); empty: the style layers.
+    stage_ends: tuple[str, ...] = ()
 
     def layer_names(self) -> tuple[str, ...]:
         return tuple(layer.name for layer in self.layers)

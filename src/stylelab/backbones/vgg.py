@@ -173,6 +173,9 @@ def build_vgg(
         default_content_layers=GATYS_CONTENT_LAYERS,
         default_style_layers=GATYS_STYLE_LAYERS,
         aliases=keras_aliases(layers),
+        stage_ends=tuple(
+            layers[i - 1].name for i, info in enumerate(layers) if info.kind == "pool"
+        ),
         weights=used,
         preprocessing=preprocessing,
     )

@@ -1,0 +1,203 @@
+"""Activation statistics: analytic entropy checks, the CSV and plot, the study's orderings."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from stylelab import cli
+from stylelab.analysis import (
+    CSV_COLUMNS,
+    activation_stats,
+    feature_stats,
+    normalized_entropy,
+    stage_layers,
+)
+from stylelab.backbones import load_backbone
+from stylelab.errors import StylelabError
+from tests.conftest import gradient_image, stripes_image
+
+# Small generated images with fixed seeds: two noisy gradients and two stripe patterns.
+IMAGES = [gradient_image(96, 96, seed=s) for s in (0, 1)] + [stripes_image(96, p) for p in (5, 9)]
+
+
+def test_normalized_entropy_analytic_values() -> None:
+    assert normalized_entropy(torch.ones(10)) == pytest.approx(1.0, abs=1e-12)
+    assert normalized_entropy(torch.tensor([0.0, 0.0, 5.0, 0.0])) == 0.0
+    # Two equal masses among four entries: H = log 2, normalized by log 4 -> 1/2.
+    assert normalized_entropy(torch.tensor([1.0, 1.0, 0.0, 0.0])) == pytest.approx(0.5)
+    p = torch.tensor([0.5, 0.25, 0.25])
+    expected = -(p * p.log()).sum().item() / math.log(3)
+    assert normalized_entropy(p * 7) == pytest.approx(expected)  # scale-invariant
+    # Negative values carry no mass: [-3, 1, 1] is [0, 1, 1].
+    assert normalized_entropy(torch.tensor([-3.0, 1.0, 1.0])) == pytest.approx(
+        math.log(2) / math.log(3)
+    )
+    assert normalized_entropy(torch.tensor([-1.0, -2.0])) == 0.0
+
+
+def test_feature_stats_of_a_known_tensor() -> None:
+    features = torch.tensor([[1.0, 3.0], [0.0, 2.0]]).reshape(1, 2, 1, 2)
+    stats = feature_stats(features)
+    assert stats["act_max"] == 3.0
+    # G = F F^T / M = [[10, 6], [6, 4]] / 2.
+    assert stats["gram_max"] == pytest.approx(5.0)
+    gram = torch.tensor([5.0, 3.0, 3.0, 2.0])
+    assert stats["gram_entropy"] == pytest.approx(normalized_entropy(gram))
+
+
+def test_stage_layers_by_depth() -> None:
+    assert stage_layers(load_backbone("vgg19", weights="random")) == (
+        "relu1_2",
+        "relu2_2",
+        "relu3_4",
+        "relu4_4",
+        "relu5_4",
+    )
+    resnet = load_backbone("resnet50", weights="random")
+    assert stage_layers(resnet) == ("stem", "layer1.2", "layer2.3", "layer3.5", "layer4.2")
+
+
+def test_rows_have_mean_std_and_shapes() -> None:
+    rows = activation_stats(IMAGES[:2], "vgg19", "random", "none", ["relu1_1", "relu3_1"], size=64)
+    assert [r["layer"] for r in rows] == ["relu1_1", "relu3_1"]
+    assert rows[1]["channels"] == 256 and (rows[1]["height"], rows[1]["width"]) == (16, 16)
+    assert 0 < rows[0]["depth"] < rows[1]["depth"] < 1
+    single = activation_stats(IMAGES[:1], "vgg19", "random", "none", ["relu1_1"], size=64)
+    assert single[0]["act_max_std"] == 0.0
+    assert rows[0]["act_max_std"] > 0
+    for row in rows:
+        assert 0 <= row["act_entropy"] <= 1 and 0 <= row["gram_entropy"] <= 1
+
+
+def test_softmax_smoothed_features_are_a_distribution() -> None:
+    rows = activation_stats(IMAGES[:1], "vgg19", "random", "softmax", ["relu2_1"], size=64)
+    channels, height, width = rows[0]["channels"], rows[0]["height"], rows[0]["width"]
+    assert rows[0]["act_max"] <= 1.0
+    assert rows[0]["act_max"] >= 1.0 / (channels * height * width)
+
+
+@pytest.fixture(scope="module")
+def study() -> dict[tuple[str, str], list[dict]]:
+    """Random-weight statistics on the generated images, as in the study (Sec. 3)."""
+    runs = {}
+    for backbone, smoothing in [
+        ("resnet50", "none"),
+        ("resnet50", "softmax"),
+        ("vgg19", "none"),
+        ("noresnet50", "none"),
+    ]:
+        runs[backbone, smoothing] = activation_stats(IMAGES, backbone, "random", smoothing, size=96)
+    return runs
+
+
+def test_resnet50_deep_activations_are_peaky(study) -> None:
+    rows = {r["layer"]: r for r in study["resnet50", "none"]}
+    first, deepest = rows["layer1.2"], rows["layer4.2"]
+    assert deepest["act_max"] > 10 * first["act_max"]
+    assert deepest["act_entropy"] < first["act_entropy"]
+
+
+# The two claims below are the paper's. With torchvision's default random initialization
+# (BatchNorm in eval mode with identity statistics) and the entropy defined on the positive
+# mass, they do not hold here; the tests keep the claims and say what was measured.
+MEASURED = (
+    "measured at 96 px on generated images: deepest activation entropy r-ResNet-50 "
+    "0.931, r-VGG19 0.894, r-NoResNet-50 0.898; r-ResNet-50 deepest Gram entropy "
+    "0.945, with softmax (T=1) 0.016 (T=100: 0.997). See README 'Activation statistics'."
+)
+
+
+@pytest.mark.xfail(strict=True, reason=MEASURED)
+def test_vgg_like_networks_keep_a_higher_deep_entropy(study) -> None:
+    resnet = study["resnet50", "none"][-1]["act_entropy"]
+    assert study["vgg19", "none"][-1]["act_entropy"] > resnet
+    assert study["noresnet50", "none"][-1]["act_entropy"] > resnet
+
+
+@pytest.mark.xfail(strict=True, reason=MEASURED)
+def test_softmax_raises_resnet50_deep_gram_entropy(study) -> None:
+    plain = study["resnet50", "none"][-1]["gram_entropy"]
+    assert study["resnet50", "softmax"][-1]["gram_entropy"] > plain
+
+
+def test_a_high_temperature_softmax_raises_deep_gram_entropy(study) -> None:
+    plain = study["resnet50", "none"][-1]["gram_entropy"]
+    hot = activation_stats(
+        IMAGES, "resnet50", "random", "softmax", ["layer4.2"], size=96, temperature=100.0
+    )
+    assert hot[0]["gram_entropy"] > plain
+
+
+def test_stats_cli_writes_csv_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    paths = []
+    for index, image in enumerate(IMAGES[:2]):
+        paths.append(tmp_path / f"img{index}.png")
+        image.save(paths[-1])
+    out, plot = tmp_path / "stats.csv", tmp_path / "stats.png"
+    code = cli.main(
+        [
+            "stats",
+            *map(str, paths),
+            "--backbones",
+            "vgg19,resnet18",
+            "--smoothing",
+            "none,softmax",
+            "--size",
+            "64",
+            "-o",
+            str(out),
+            "--plot",
+            str(plot),
+            "--quiet",
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    with open(out, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    assert len(rows) == 2 * (5 + 5)  # two smoothings x (5 VGG stage ends + 5 ResNet stages)
+    assert {r["backbone"] for r in rows} == {"vgg19", "resnet18"}
+    assert plot.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--smoothing", "blur"], "unknown smoothing 'blur'"),
+        (["--backbones", "vgg99"], "unknown backbone 'vgg99'"),
+        (["--temperature", "0"], "--temperature must be a finite number > 0"),
+        (["-o", "stats.txt"], "written as .csv"),
+        (["--layers", "relu9_9"], "unknown layer 'relu9_9'"),
+    ],
+)
+def test_stats_cli_bad_input(
+    argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    image = tmp_path / "img.png"
+    IMAGES[0].save(image)
+    args = [
+        "stats",
+        str(image),
+        "--backbones",
+        "vgg19",
+        "--size",
+        "32",
+        "--quiet",
+        "-o",
+        str(tmp_path / "stats.csv"),
+        *argv,
+    ]
+    code = cli.main(args)
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "stats.csv").exists()
+
+
+def test_no_images_is_an_error() -> None:
+    with pytest.raises(StylelabError, match="no images"):
+        activation_stats([], "vgg19")
