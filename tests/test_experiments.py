@@ -148,6 +148,18 @@ def test_a_run_over_its_time_limit_is_killed_and_recorded(tmp_path: Path) -> Non
     assert row["status"] == "timeout" and "time limit" in row["error"]
 
 
+def _workers_in(rundir: Path) -> list[str]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if "stylelab.experiments.worker" in text and str(rundir / "runs") in text:
+            found.append(text)
+    return found
+
+
 def test_sigkill_then_resume_gives_each_run_exactly_once(tmp_path: Path) -> None:
     body = '[grid]\noptimizer = ["lbfgs", "adam", "sgd"]\nseed = [0, 1]\n'
     config = write(tmp_path, body)
@@ -155,8 +167,8 @@ def test_sigkill_then_resume_gives_each_run_exactly_once(tmp_path: Path) -> None
     rundir = tmp_path / "run"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "stylelab.cli", "sweep", str(config), "-o", str(rundir)]
-    proc = subprocess.Popen([*command, "--quiet", "--no-report"], env=env)
-    deadline = time.monotonic() + 120
+    proc = subprocess.Popen([*command, "--quiet", "--no-report", "--jobs", "2"], env=env)
+    deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
         if (rundir / SUMMARY).is_file() and len(recorded_ids(rundir / SUMMARY)) >= 2:
             break
@@ -164,6 +176,11 @@ def test_sigkill_then_resume_gives_each_run_exactly_once(tmp_path: Path) -> None
     assert proc.poll() is None, "the sweep ended before it could be killed"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
+    if sys.platform.startswith("linux"):  # the runs in flight die with the sweep
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and _workers_in(rundir):
+            time.sleep(0.1)
+        assert not _workers_in(rundir)
     before = rows(rundir)
     assert 2 <= len(before) < 6
     # a row torn in the middle of its write must not survive either

@@ -29,6 +29,24 @@ from stylelab.experiments.worker import OUTPUT, RESULT
 RUN_SPEC = "run.json"
 LOG = "worker.log"
 RUN_FILES = (OUTPUT, "output.csv", "output.json", LOG)
+# On Linux the worker asks to be SIGKILLed when its parent dies (PR_SET_PDEATHSIG) before
+# it imports torch, so a sweep killed with SIGKILL leaves no run writing on behind it.
+_BOOT = """import ctypes, os, sys
+try:
+    ctypes.CDLL(None).prctl(1, 9)
+except Exception:
+    pass
+if os.getppid() != int(sys.argv[2]):
+    os._exit(3)
+from stylelab.experiments.worker import main
+sys.exit(main(sys.argv[1:2]))
+"""
+
+
+def worker_command(spec_path: Path) -> list[str]:
+    if sys.platform.startswith("linux"):
+        return [sys.executable, "-c", _BOOT, str(spec_path), str(os.getpid())]
+    return [sys.executable, "-m", "stylelab.experiments.worker", str(spec_path)]
 
 
 @dataclass
@@ -53,7 +71,7 @@ def run_in_subprocess(spec: dict[str, Any], folder: Path, timeout_s: float = 0.0
     (folder / RESULT).unlink(missing_ok=True)
     with open(folder / LOG, "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "stylelab.experiments.worker", str(spec_path)],
+            worker_command(spec_path),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
