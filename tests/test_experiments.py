@@ -136,6 +136,12 @@ def test_failures_are_recorded_and_the_sweep_goes_on(tmp_path: Path) -> None:
     # resume of a finished sweep runs nothing
     assert run_sweep(sweep, rundir, resume=True, report=False).ran == 0
     assert len(rows(rundir)) == 2
+    # killed after record.json landed but before its row: the row comes from record.json
+    lines = (rundir / SUMMARY).read_text().splitlines(keepends=True)
+    (rundir / SUMMARY).write_text("".join(lines[:-1]))
+    again = run_sweep(sweep, rundir, resume=True, report=False)
+    assert again.ran == 0 and again.skipped == 2
+    assert sorted(r["run_id"] for r in rows(rundir)) == sorted(r.run_id for r in sweep.runs)
 
 
 def test_a_run_over_its_time_limit_is_killed_and_recorded(tmp_path: Path) -> None:
