@@ -133,6 +133,10 @@ def run_sweep(
         try:
             for completed in _execute(tasks, sweep, jobs, executor, ray_address):
                 run = by_id[completed.task.run_id]
+                if completed.record.get("status") == "interrupted":
+                    # Ctrl-C reached the run: not finished, so no row; --resume reruns it
+                    outcome.statuses["interrupted"] += 1
+                    continue
                 record = _finish(completed)
                 append_row(summary, summary_row(run, record))
                 outcome.ran += 1
