@@ -141,7 +141,20 @@ def contact_sheet(rows: list[dict[str, str]], root: Path, varied: list[str], pat
     count = len(rows)
     cols = min(count, 4 if count != 6 else 3)
     nrows = math.ceil(count / cols)
-    fig, axes = plt.subplots(nrows, cols, figsize=(3.2 * cols, 3.5 * nrows), squeeze=False)
+    aspect = 1.0  # height / width of the outputs, so that rows hug the images
+    for row in rows:
+        first = root / "runs" / row["run_id"] / "output.png"
+        if first.is_file():
+            with Image.open(first) as image:
+                aspect = image.height / image.width
+            break
+    title_lines = max(1, len(varied)) + 1
+    fig, axes = plt.subplots(
+        nrows,
+        cols,
+        figsize=(3.2 * cols, (3.2 * aspect + 0.18 * title_lines + 0.1) * nrows),
+        squeeze=False,
+    )
     for ax in axes.flat:
         ax.axis("off")
     for ax, row in zip(axes.flat, rows, strict=False):
