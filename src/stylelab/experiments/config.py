@@ -26,6 +26,7 @@ import itertools
 import json
 import math
 import sys
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -245,7 +246,7 @@ def _kind_name(kind: Any) -> str:
 def _field_kind(key: str) -> Any:
     hint = typing.get_type_hints(StylizeConfig)[key]
     args = [a for a in typing.get_args(hint) if a is not type(None)]
-    if typing.get_origin(hint) in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
         hint = args[0] if len(args) == 1 else hint
     return hint
 
