@@ -139,6 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     examples = sub.add_parser("examples", help="list the built-in example images")
     examples.set_defaults(handler=cmd_examples)
+
+    from stylelab.experiments.commands import add_commands
+
+    add_commands(sub)
     return parser
 
 

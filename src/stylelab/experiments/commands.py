@@ -1,0 +1,81 @@
+"""``stylelab sweep`` and ``stylelab report``: thin layers over the runner and the report."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+
+def add_commands(sub: Any) -> None:
+    """Register the sweep and report subcommands on the CLI's subparsers."""
+    sweep = sub.add_parser(
+        "sweep",
+        help="run a grid of stylizations from a TOML file (resumable; summary.csv, report)",
+        description="Run every combination in CONFIG.toml ([base], [grid], [[runs]], [sweep]) "
+        "into RUNDIR: one folder per run, one row per run in RUNDIR/summary.csv, then "
+        "RUNDIR/index.html. Each run is its own process; a failing run is recorded and the "
+        "sweep goes on.",
+    )
+    sweep.add_argument("config", metavar="CONFIG.toml", help="sweep file")
+    sweep.add_argument("-o", "--output", required=True, metavar="RUNDIR", help="output folder")
+    sweep.add_argument(
+        "--resume", action="store_true", help="continue a sweep in RUNDIR; skip finished runs"
+    )
+    sweep.add_argument("--jobs", type=int, default=1, metavar="N", help="parallel local runs")
+    sweep.add_argument(
+        "--executor", choices=("local", "ray"), default="local", help="default: local"
+    )
+    sweep.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDR",
+        help="Ray cluster to use (e.g. auto, ray://host:10001); default: a local Ray instance",
+    )
+    sweep.add_argument("--no-report", action="store_true", help="skip the figures at the end")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    sweep.set_defaults(handler=cmd_sweep)
+
+    report = sub.add_parser(
+        "report",
+        help="figures and index.html for a sweep's RUNDIR",
+        description="Loss curves (per iteration and per second), a contact sheet of the "
+        "outputs, bars of time and distances, and index.html with the summary table.",
+    )
+    report.add_argument("rundir", metavar="RUNDIR")
+    report.set_defaults(handler=cmd_report)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from stylelab.experiments.config import load_sweep
+    from stylelab.experiments.runner import run_sweep
+
+    sweep = load_sweep(args.config)
+    outcome = run_sweep(
+        sweep,
+        args.output,
+        resume=args.resume,
+        jobs=args.jobs,
+        executor=args.executor,
+        ray_address=args.ray_address,
+        progress=not args.quiet,
+        report=not args.no_report,
+    )
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(outcome.statuses.items()))
+    where = f"{outcome.rundir}/summary.csv"
+    if not args.no_report:
+        where += f" and {outcome.rundir}/index.html"
+    print(
+        f"sweep: {outcome.total} runs ({counts}; {outcome.ran} ran now, "
+        f"{outcome.skipped} already finished); see {where}",
+        file=sys.stderr,
+    )
+    return 0 if outcome.ok else 1
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from stylelab.experiments.report import make_report
+
+    index = make_report(args.rundir)
+    print(f"wrote {index}", file=sys.stderr)
+    return 0
