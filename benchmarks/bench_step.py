@@ -40,7 +40,7 @@ from stylelab.backbones import load_backbone  # noqa: E402
 from stylelab.config import StylizeConfig  # noqa: E402
 from stylelab.images import load_image, resize_long_edge  # noqa: E402
 from stylelab.optim import make_optimizer, optimize  # noqa: E402
-from stylelab.precision import prepare_extractor, resolve_precision  # noqa: E402
+from stylelab.precision import cpu_has_native_bf16, prepare_extractor, resolve_precision  # noqa: E402
 from stylelab.stylize import GatysObjective, plan_layers  # noqa: E402
 
 CPU = torch.device("cpu")
@@ -112,13 +112,12 @@ def main() -> None:
     precisions = list(dict.fromkeys(resolve_precision(p, CPU) for p in args.precisions.split(",")))
     content, style = inputs()
     print(f"machine: {machine()}")
-    peaks = {
-        name: gemm_peak(dtype)
-        for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16))
-    }
+    measured = {"fp32": gemm_peak(torch.float32), "bf16": gemm_peak(torch.bfloat16)}
+    peaks = {name: value for name, (value, _) in measured.items()}
     print(
-        f"GEMM peak (2048^3, best of 5): fp32 {peaks['fp32']:.0f} GFLOP/s, "
-        f"bf16 {peaks['bf16']:.0f} GFLOP/s"
+        "GEMM peak (best of 5): "
+        + ", ".join(f"{k} {v:.1f} GFLOP/s at n={n}" for k, (v, n) in measured.items())
+        + f"; native CPU bf16: {cpu_has_native_bf16()}"
     )
     print(
         f"stylelab auto precision here: {resolve_precision('auto', CPU)}; "
