@@ -89,7 +89,7 @@ def main() -> None:
                     "-" if result["cuda_mib"] is None else f"{result['cuda_mib']:.0f}",
                 ]
             )
-            print(table(["px", "tool", "peak RSS MiB", "peak CUDA MiB"], rows[-1:]), flush=True)
+            print(f"{size} px {tool}: peak RSS {rows[-1][2]} MiB, CUDA {rows[-1][3]}", flush=True)
     print()
     print(table(["px", "tool", "peak RSS MiB", "peak CUDA MiB"], rows))
     print(f"\nmachine at the end: {machine()}")
