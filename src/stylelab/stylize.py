@@ -273,7 +273,7 @@ def run_stage(
     if start is None:
         init = initial_image(config.init, content, styles[0], config.seed)
     else:
-        init = resize_to(start.detach().cpu(), tuple(content.shape[-2:]))
+        init = resize_to(start.detach(), tuple(content.shape[-2:]))  # on the device
     objective = GatysObjective(
         extractor, plan, content.to(device), [s.to(device) for s in styles], blend, config
     )
