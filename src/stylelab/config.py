@@ -66,6 +66,19 @@ class StylizeConfig:
     steps: int = _opt(300, "iterations (for L-BFGS: loss evaluations)")
     seed: int = _opt(0, "seed for random weights and noise")
     device: str = _opt("auto", "auto | cpu | cuda | mps")
+    precision: str = _opt(
+        "auto",
+        "auto | fp32 | bf16 | fp16: autocast of the backbone (auto: bf16/fp16 on CUDA, "
+        "bf16 on CPUs with native bf16, else fp32)",
+    )
+    multiscale: bool = _opt(
+        True, "coarse to fine: optimize at smaller sizes first, upsample, refine (--no-multiscale)"
+    )
+    scales: tuple[float, ...] | None = _opt(
+        None,
+        "comma-separated fractions of --size, increasing, ending at 1 "
+        "(default: halve down to 128 px, at most 3 sizes, e.g. 0.25,0.5,1 at 512)",
+    )
 
     def __post_init__(self) -> None:
         validate(self)
@@ -83,6 +96,8 @@ class StylizeConfig:
 def validate(config: StylizeConfig) -> None:
     """Refuse values that can never work; each error names the option."""
     from stylelab.optim import list_optimizers
+    from stylelab.precision import PRECISIONS
+    from stylelab.schedule import check_scales
 
     for name in ("content_weight", "style_weight", "tv_weight", "style_scale"):
         value = getattr(config, name)
@@ -111,6 +126,12 @@ def validate(config: StylizeConfig) -> None:
         )
     if config.device not in DEVICES:
         raise StylelabError(f"unknown device {config.device!r}; choose from: {', '.join(DEVICES)}")
+    if config.precision not in PRECISIONS:
+        raise StylelabError(
+            f"unknown precision {config.precision!r}; choose from: {', '.join(PRECISIONS)}"
+        )
+    if config.scales is not None:
+        check_scales(config.scales)
     if config.pooling not in ("max", "avg"):
         raise StylelabError(f"unknown pooling {config.pooling!r}; choose from: max, avg")
     from stylelab.smoothing import SMOOTHINGS

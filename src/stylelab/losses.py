@@ -5,6 +5,8 @@ Features are tensors of shape (B, N, H, W): N channels (filters), M = H * W posi
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 
@@ -12,11 +14,41 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     """Position-averaged Gram matrix G_ij = (1/M) sum_k F_ik F_jk, shape (B, N, N).
 
     Dividing by M makes targets from a style image of another size comparable; for equal
-    sizes the style loss below is exactly Gatys' E_l. Computed in float32.
+    sizes the style loss below is exactly Gatys' E_l. Computed in float32 (float64 stays
+    float64) whatever the features' dtype; the gradient comes back in the features' dtype.
+
+    Hot-loop form (see :class:`_Gram`): reads channels_last features without a copy and
+    uses the symmetry of G in the backward pass, dF = (dG + dG^T) F / M, one matrix
+    product instead of two.
     """
+    return _Gram.apply(features)
+
+
+def _positions_by_channels(features: torch.Tensor) -> torch.Tensor:
+    """(B, N, H, W) -> (B, M, N), at least float32; a view for channels_last float32 input."""
     batch, channels, height, width = features.shape
-    flat = features.reshape(batch, channels, height * width).float()
-    return torch.bmm(flat, flat.transpose(1, 2)) / (height * width)
+    flat = features.permute(0, 2, 3, 1).reshape(batch, height * width, channels)
+    return flat if flat.dtype in (torch.float32, torch.float64) else flat.float()
+
+
+class _Gram(torch.autograd.Function):
+    """G = X^T X / M with X = F as (B, M, N); backward dX = X (dG + dG^T) / M."""
+
+    @staticmethod
+    def forward(ctx: Any, features: torch.Tensor) -> torch.Tensor:
+        flat = _positions_by_channels(features)
+        ctx.save_for_backward(flat)
+        ctx.shape = features.shape
+        ctx.dtype = features.dtype
+        return torch.bmm(flat.transpose(1, 2), flat) / flat.shape[1]
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        (flat,) = ctx.saved_tensors
+        batch, channels, height, width = ctx.shape
+        symmetric = (grad + grad.transpose(1, 2)) / flat.shape[1]
+        dflat = torch.bmm(flat, symmetric)  # (B, M, N)
+        return dflat.reshape(batch, height, width, channels).permute(0, 3, 1, 2).to(ctx.dtype)
 
 
 def style_loss(gram: torch.Tensor, target_gram: torch.Tensor) -> torch.Tensor:

@@ -39,7 +39,9 @@ from stylelab.images import (
     save_image,
     tensor_to_pil,
 )
-from stylelab.optim import default_lr, make_optimizer, optimize
+from stylelab.optim import Outcome, default_lr, make_optimizer, optimize
+from stylelab.precision import MixedPrecisionExtractor, prepare_extractor, resolve_precision
+from stylelab.schedule import Stage, plan_schedule
 
 ImageCallback = Callable[[int, torch.Tensor], None]
 
@@ -282,6 +284,89 @@ def environment(device: torch.device) -> dict[str, Any]:
     }
 
 
+@dataclass
+class _Run:
+    """What the stages of one run share: the history, the progress bar and the clock."""
+
+    history: list[dict[str, Any]]
+    bar: Any
+    callback: ImageCallback | None
+    clock_start: float
+    iterations: int = 0
+
+
+def run_stage(
+    stage: Stage,
+    start: torch.Tensor | None,
+    content_full: torch.Tensor,
+    styles_full: Sequence[torch.Tensor],
+    extractor: nn.Module,
+    plan: LayerPlan,
+    blend: Sequence[float],
+    config: StylizeConfig,
+    device: torch.device,
+    run: _Run,
+) -> tuple[torch.Tensor, Outcome, dict[str, Any]]:
+    """Optimize at one size: resize the sources, build targets once, start from ``start``.
+
+    ``start`` (the previous stage's result, or None for the first) is upsampled bicubically
+    to this stage's shape. Returns the image, how the optimization ended and a schedule row.
+    """
+    content = resize_long_edge(content_full, stage.size)
+    style_edge = max(16, round(stage.size * config.style_scale))
+    styles = [resize_long_edge(s, style_edge) for s in styles_full]
+    if start is None:
+        init = initial_image(config.init, content, styles[0], config.seed)
+    else:
+        init = resize_to(start.detach(), tuple(content.shape[-2:]))  # on the device
+    objective = GatysObjective(
+        extractor, plan, content.to(device), [s.to(device) for s in styles], blend, config
+    )
+    image = init.to(device).contiguous().requires_grad_(True)
+    optimizer = make_optimizer(config.optimizer, [image], config.lr)
+    extra = {"scale": stage.scale, "size": stage.size}
+
+    def on_step(iteration: int, elapsed: float, terms: dict[str, float], x: torch.Tensor) -> None:
+        row = {"iteration": iteration, "elapsed_s": round(elapsed, 4), **extra, **terms}
+        run.history.append(row)
+        run.bar.update(1)
+        run.bar.set_postfix(loss=f"{terms['total']:.4g}", size=stage.size, refresh=False)
+        if run.callback is not None:
+            run.callback(iteration, x.detach())
+
+    began = time.perf_counter()
+    outcome = optimize(
+        image,
+        objective,
+        optimizer,
+        stage.steps,
+        on_step,
+        start_iteration=run.iterations,
+        clock_start=run.clock_start,
+    )
+    seconds = time.perf_counter() - began
+    run.iterations += outcome.iterations
+    row = {
+        **extra,
+        "shape": list(content.shape[-2:]),
+        "style_sizes": [list(s.shape[-2:]) for s in styles],
+        "steps": stage.steps,
+        "iterations": outcome.iterations,
+        "seconds": round(seconds, 3),
+        "seconds_per_iteration": round(seconds / max(1, outcome.iterations), 5),
+    }
+    return image.detach(), outcome, row
+
+
+def resize_to(image: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+    """Bicubic resize to ``shape`` (H, W), clamped to [0, 1]."""
+    if tuple(image.shape[-2:]) == tuple(shape):
+        return image.clone()
+    return torch.nn.functional.interpolate(
+        image, size=tuple(shape), mode="bicubic", align_corners=False
+    ).clamp(0, 1)
+
+
 def stylize(
     content: ImageSource,
     style: ImageSource | Sequence[ImageSource],
@@ -295,79 +380,79 @@ def stylize(
 
     Images may be paths, ``example:NAME``, PIL images, arrays or tensors. Options are the
     fields of :class:`StylizeConfig` (e.g. ``size=256, steps=100, optimizer="adam"``).
-    ``callback(iteration, image)`` is called after every iteration.
+    ``callback(iteration, image)`` is called after every iteration (coarse stages of a
+    multi-scale run pass their smaller images). The run goes through the stages of
+    :func:`stylelab.schedule.plan_schedule`, each starting from the previous result.
     """
-    config = (
-        (config or StylizeConfig()).replace(**options) if options else (config or StylizeConfig())
-    )
+    config = (config or StylizeConfig()).replace(**options)
     started = time.perf_counter()
     device = resolve_device(config.device)
+    precision = resolve_precision(config.precision, device)
     styles_in: list[ImageSource] = (
         list(style) if isinstance(style, (list, tuple)) else [style]  # type: ignore[list-item]
     )
     blend = _blend_weights(config.style_blend, len(styles_in))
-    content_image = resize_long_edge(load_image(content), config.size)
+    content_full = resize_long_edge(load_image(content), config.size)
     style_edge = max(16, round(config.size * config.style_scale))
-    style_images = [resize_long_edge(load_image(s), style_edge) for s in styles_in]
-    init = initial_image(config.init, content_image, style_images[0], config.seed)
-
+    styles_full = [resize_long_edge(load_image(s), style_edge) for s in styles_in]
     backbone = load_backbone(config.backbone, config.weights, config.pooling, config.seed)
     plan = plan_layers(backbone, config)
-    smallest = min(min(im.shape[-2:]) for im in (content_image, *style_images))
+    extractor = prepare_extractor(backbone.extractor(plan.content + plan.style), device, precision)
+    stages = plan_schedule(config.size, config.steps, config.scales, config.multiscale)
+    coarsest = min(stage.size for stage in stages) / config.size
+    smallest = min(round(min(im.shape[-2:]) * coarsest) for im in (content_full, *styles_full))
     if smallest < backbone.min_size:
         raise StylelabError(
             f"{backbone.name} needs images of at least {backbone.min_size} px per edge, "
-            f"got {smallest} px: raise --size"
+            f"got {smallest} px at the coarsest scale: raise --size (or --no-multiscale)"
         )
-    extractor = backbone.extractor(plan.content + plan.style).to(device)
-    objective = GatysObjective(
-        extractor,
-        plan,
-        content_image.to(device),
-        [s.to(device) for s in style_images],
-        blend,
-        config,
-    )
-    image = init.to(device).contiguous().requires_grad_(True)
-    optimizer = make_optimizer(config.optimizer, [image], config.lr)
-    history: list[dict[str, float]] = []
-    bar = tqdm(
-        total=config.steps,
-        disable=not progress,
-        desc="stylize",
-        unit="it",
-        dynamic_ncols=True,
-        leave=False,
-    )
-
-    def on_step(iteration: int, elapsed: float, terms: dict[str, float], x: torch.Tensor) -> None:
-        history.append({"iteration": iteration, "elapsed_s": round(elapsed, 4), **terms})
-        bar.update(1)
-        bar.set_postfix(loss=f"{terms['total']:.4g}", refresh=False)
-        if callback is not None:
-            callback(iteration, x.detach())
-
-    loop_start = time.perf_counter()
+    bar = tqdm(total=config.steps, disable=not progress, desc="stylize", unit="it", leave=False)
+    run = _Run([], bar, callback, time.perf_counter())
+    image: torch.Tensor | None = None
+    schedule: list[dict[str, Any]] = []
+    outcome = Outcome("done", 0)
     try:
-        outcome = optimize(
-            image, objective, optimizer, config.steps, on_step, clock_start=loop_start
-        )
+        for stage in stages:
+            image, outcome, row = run_stage(
+                stage, image, content_full, styles_full, extractor, plan, blend, config, device, run
+            )
+            schedule.append(row)
+            if outcome.status != "done":
+                break
     finally:
         bar.close()
-    loop_time = time.perf_counter() - loop_start
-    final = (
-        {k: v for k, v in history[-1].items() if k not in ("iteration", "elapsed_s")}
-        if history
-        else {}
-    )
-    info = {
+    assert image is not None
+    if tuple(image.shape[-2:]) != tuple(content_full.shape[-2:]):  # stopped at a coarse stage
+        image = resize_to(image.cpu(), tuple(content_full.shape[-2:]))
+    info = _summary(run, outcome, schedule, started, config, plan, blend, backbone, extractor)
+    info["resolved"]["output_size"] = list(content_full.shape[-2:])
+    info["environment"] = environment(device)
+    return StylizeResult(image.cpu(), run.history, config, info)
+
+
+def _summary(
+    run: _Run,
+    outcome: Outcome,
+    schedule: list[dict[str, Any]],
+    started: float,
+    config: StylizeConfig,
+    plan: LayerPlan,
+    blend: Sequence[float],
+    backbone: Backbone,
+    extractor: MixedPrecisionExtractor,
+) -> dict[str, Any]:
+    skip = ("iteration", "elapsed_s", "scale", "size")
+    final = {k: v for k, v in run.history[-1].items() if k not in skip} if run.history else {}
+    loop_time = sum(row["seconds"] for row in schedule)
+    return {
         "status": outcome.status,
         "message": outcome.message,
-        "iterations": outcome.iterations,
+        "iterations": run.iterations,
         "final_losses": final,
         "wall_time_s": round(time.perf_counter() - started, 3),
         "optimization_time_s": round(loop_time, 3),
-        "seconds_per_iteration": round(loop_time / max(1, outcome.iterations), 5),
+        "seconds_per_iteration": round(loop_time / max(1, run.iterations), 5),
+        "schedule": schedule,
         "resolved": {
             "content_layers": list(plan.content),
             "style_layers": list(plan.style),
@@ -375,14 +460,13 @@ def stylize(
             "smoothed_layers": list(plan.smoothed),
             "style_blend": list(blend),
             "lr": config.lr if config.lr is not None else default_lr(config.optimizer),
+            "precision": extractor.precision,
+            "channels_last": extractor.channels_last,
             "weights_used": backbone.weights,
             "preprocessing": backbone.preprocessing,
-            "output_size": list(content_image.shape[-2:]),
-            "style_sizes": [list(s.shape[-2:]) for s in style_images],
+            "style_sizes": schedule[-1]["style_sizes"] if schedule else [],
         },
-        "environment": environment(device),
     }
-    return StylizeResult(image.detach().cpu(), history, config, info)
 
 
 def _blend_weights(blend: Sequence[float] | None, count: int) -> tuple[float, ...]:

@@ -1,0 +1,111 @@
+"""Shared helpers of the benchmark scripts: inputs, GEMM peak, interleaving, tables.
+
+Benchmarks may import pastiche (the peer we compare with); ``src/stylelab`` never does.
+Run them with the worktree's sources first on the path, e.g.
+``PYTHONPATH=src python benchmarks/bench_step.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import torch
+
+EVAL_IMAGES = Path(os.environ.get("STYLELAB_EVAL_IMAGES", "/work/shared/eval-images"))
+STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+CONTENT_LAYERS = ("relu4_2",)
+
+
+def inputs(workdir: Path | None = None) -> tuple[Path, Path]:
+    """(content, style) as PNG/JPEG files both tools can read: example:chelsea, Starry Night.
+
+    The style falls back to example:strokes when the evaluation paintings are absent.
+    """
+    from stylelab.images import load_image, save_image
+
+    folder = workdir or Path(tempfile.mkdtemp(prefix="stylelab-bench-"))
+    content = folder / "content.png"
+    if not content.exists():
+        save_image(load_image("example:chelsea"), content)
+    style = EVAL_IMAGES / "starry_night.jpg"
+    if not style.exists():
+        style = folder / "style.png"
+        save_image(load_image("example:strokes"), style)
+    return content, style
+
+
+def gemm_peak(
+    dtype: torch.dtype, device: torch.device | None = None, max_n: int = 2048, repeats: int = 5
+) -> tuple[float, int]:
+    """Best GFLOP/s of an n x n x n matrix product (2 n^3 flops) in ``dtype`` on ``device``.
+
+    n doubles from 256 up to ``max_n`` while one product takes under 0.25 s, so a CPU that
+    only emulates bf16 (100x slower) is measured in seconds, not minutes. Returns (GFLOP/s, n).
+    """
+    n = 256
+    while True:
+        a = torch.randn(n, n, device=device).to(dtype)
+        start = time.perf_counter()
+        a @ a
+        sync(device)
+        if n >= max_n or time.perf_counter() - start > 0.25:
+            break
+        n *= 2
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ a
+        sync(device)
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best / 1e9, n
+
+
+def sync(device: torch.device | None) -> None:
+    """Wait for queued CUDA work, so wall-clock timings include it."""
+    if device is not None and device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def interleave(contenders: dict[str, Callable[[], float]], repeats: int) -> dict[str, list[float]]:
+    """Call each contender in turn (A, B, A, B, ...) ``repeats`` times; their timings."""
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(repeats):
+        for name, run in contenders.items():
+            times[name].append(run())
+    return times
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values)
+
+
+def machine() -> str:
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, load average {load}"
+    )
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A Markdown table."""
+    cells = [[str(c) for c in header]] + [[_fmt(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines = [
+        "| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
+        for row in cells
+    ]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def _fmt(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
+    return str(value)

@@ -1,0 +1,204 @@
+"""Seconds per L-BFGS iteration: stylelab against pastiche on the same objective.
+
+Same network (VGG19 with the Caffe weights, cut after relu5_1), same layers (content
+relu4_2, style relu1_1..relu5_1), L-BFGS with one evaluation per step, same image sizes
+and the same number of steps. pastiche runs its own code (``pastiche.pastiche.PasticheArtist``
+and its ``draw()``); stylelab runs its hot loop (``stylelab.optim.optimize`` on a
+``GatysObjective``) with ``--precision auto`` and, where auto is not fp32, also fp32.
+Contenders alternate (A, B, A, B, ...) so a shared machine slows both alike; the table
+gives medians. Also: achieved GFLOP/s (flops of one iteration, counted by
+``torch.utils.flop_counter``, over the median time) against the GEMM peak measured here.
+
+    PYTHONPATH=src python benchmarks/bench_step.py            # 256, 512, 1024 px
+    PYTHONPATH=src python benchmarks/bench_step.py --quick    # 128, 256 px, fewer steps
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import (  # noqa: E402
+    CONTENT_LAYERS,
+    STYLE_LAYERS,
+    gemm_peak,
+    inputs,
+    interleave,
+    machine,
+    median,
+    sync,
+    table,
+)
+
+from stylelab.backbones import load_backbone  # noqa: E402
+from stylelab.config import StylizeConfig  # noqa: E402
+from stylelab.images import load_image, resize_long_edge  # noqa: E402
+from stylelab.optim import make_optimizer, optimize  # noqa: E402
+from stylelab.precision import cpu_has_native_bf16, prepare_extractor, resolve_precision  # noqa: E402
+from stylelab.stylize import GatysObjective, plan_layers  # noqa: E402
+
+
+def stylelab_contender(
+    content: Path, style: Path, size: int, precision: str, steps: int, device: torch.device
+) -> tuple[Callable[[], float], float]:
+    """A timed run of ``steps`` iterations, and the flops of one iteration."""
+    config = StylizeConfig(size=size, precision=precision, multiscale=False)
+    backbone = load_backbone("vgg19", "pretrained")
+    plan = plan_layers(backbone, config)
+    extractor = prepare_extractor(backbone.extractor(plan.content + plan.style), device, precision)
+    image_c = resize_long_edge(load_image(content), size).to(device)
+    image_s = resize_long_edge(load_image(style), size).to(device)
+    objective = GatysObjective(extractor, plan, image_c, [image_s], [1.0], config)
+    image = image_c.clone().requires_grad_(True)
+    optimizer = make_optimizer("lbfgs", [image])
+    optimize(image, objective, optimizer, 1)  # warm-up
+    with FlopCounterMode(display=False) as counter:
+        total, _ = objective(image)
+        total.backward()
+    image.grad = None
+
+    def run() -> float:
+        start = time.perf_counter()
+        optimize(image, objective, optimizer, steps)
+        sync(device)
+        return (time.perf_counter() - start) / steps
+
+    return run, float(counter.get_total_flops())
+
+
+def pastiche_contender(
+    content: Path, style: Path, size: int, steps: int, device: torch.device
+) -> Callable[[], float]:
+    from pastiche.pastiche import PasticheArtist
+
+    layer = {"relu4_2": "block4_relu2"} | {f"relu{i}_1": f"block{i}_relu1" for i in range(1, 6)}
+    artist = PasticheArtist(
+        str(content),
+        [str(style)],
+        device=str(device),
+        size=size,
+        content_layers=[layer[n] for n in CONTENT_LAYERS],
+        style_layers=[layer[n] for n in STYLE_LAYERS],
+    )
+    artist.draw()  # warm-up
+
+    def run() -> float:
+        start = time.perf_counter()
+        for _ in range(steps):
+            artist.draw()
+        sync(device)
+        return (time.perf_counter() - start) / steps
+
+    return run
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="128 and 256 px, few steps")
+    parser.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")])
+    parser.add_argument("--steps", type=int, help="iterations per timed run")
+    parser.add_argument("--repeats", type=int, help="timed runs per contender (interleaved)")
+    parser.add_argument(
+        "--precisions", default="auto,fp32", help="stylelab rows (default: auto,fp32)"
+    )
+    parser.add_argument("--device", default="cpu", help="cpu | cuda (default: cpu)")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    sizes = args.sizes or ([128, 256] if args.quick else [256, 512, 1024])
+    steps = args.steps or (2 if args.quick else 5)
+    repeats = args.repeats or (2 if args.quick else 3)
+    wanted = args.precisions.split(",")
+    precisions = list(dict.fromkeys(resolve_precision(p, device) for p in wanted))
+    content, style = inputs()
+    print(f"machine: {machine()}")
+    if device.type == "cuda":
+        print(f"GPU: {torch.cuda.get_device_name(device)}")
+    measured = {
+        "fp32": gemm_peak(torch.float32, device),
+        "bf16": gemm_peak(torch.bfloat16, device),
+    }
+    if device.type == "cuda":
+        measured["fp16"] = gemm_peak(torch.float16, device)
+    peaks = {name: value for name, (value, _) in measured.items()}
+    print(
+        "GEMM peak (best of 5): "
+        + ", ".join(f"{k} {v:.1f} GFLOP/s at n={n}" for k, (v, n) in measured.items())
+        + f"; native CPU bf16: {cpu_has_native_bf16()}"
+    )
+    print(
+        f"stylelab auto precision here: {resolve_precision('auto', device)}; "
+        f"{steps} steps per timed run, {repeats} interleaved runs each\n"
+    )
+    rows = []
+    for size in sizes:
+        contenders: dict[str, Callable[[], float]] = {}
+        flops: dict[str, float] = {}
+        for precision in precisions:
+            run, flops[precision] = stylelab_contender(
+                content, style, size, precision, steps, device
+            )
+            contenders[f"stylelab {precision}"] = run
+        contenders["pastiche"] = pastiche_contender(content, style, size, steps, device)
+        times = interleave(contenders, repeats)
+        base = median(times["pastiche"])
+        for name, values in times.items():
+            seconds = median(values)
+            precision = name.split()[-1] if name.startswith("stylelab") else "fp32"
+            gflop = flops.get(precision, flops.get("fp32", next(iter(flops.values())))) / 1e9
+            achieved = gflop / seconds
+            rows.append(
+                [
+                    size,
+                    name,
+                    seconds,
+                    base / seconds,
+                    gflop,
+                    achieved,
+                    f"{100 * achieved / peaks[precision]:.0f}%",
+                    f"{100 * achieved / peaks['bf16']:.0f}%",
+                ]
+            )
+        print(
+            table(
+                [
+                    "px",
+                    "contender",
+                    "s/iteration",
+                    "speed-up vs pastiche",
+                    "GFLOP/it",
+                    "GFLOP/s",
+                    "% own-precision peak",
+                    "% bf16 peak",
+                ],
+                rows[-len(times) :],
+            )
+        )
+        print(f"load average after {size} px: {machine().rsplit('load average ', 1)[1]}\n")
+    print("all sizes")
+    print(
+        table(
+            [
+                "px",
+                "contender",
+                "s/iteration",
+                "speed-up vs pastiche",
+                "GFLOP/it",
+                "GFLOP/s",
+                "% own-precision peak",
+                "% bf16 peak",
+            ],
+            rows,
+        )
+    )
+    print(f"\nmachine at the end: {machine()}")
+
+
+if __name__ == "__main__":
+    main()

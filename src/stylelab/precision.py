@@ -1,0 +1,131 @@
+"""Mixed precision for the backbone: autocast its forward, keep everything else in fp32.
+
+Only the feature network runs in reduced precision (``torch.autocast``); the image being
+optimized, the Gram matrices G = F F^T / M and the loss sums stay float32, because
+``losses.gram_matrix`` and ``losses.content_loss`` upcast the features before reducing
+(Micikevicius et al., "Mixed Precision Training", ICLR 2018: low-precision products,
+fp32 accumulation of the quantities that are summed).
+
+``auto`` picks:
+
+- CUDA: bf16 where the GPU supports it, else fp16;
+- CPU: bf16 only where the processor has native bf16 arithmetic (oneDNN reports it,
+  e.g. AVX512-BF16 / AMX) *and* a small timed matrix product shows bf16 faster than
+  fp32; otherwise fp32 (emulated bf16 is several times slower than fp32);
+- MPS and anything else: fp32.
+
+channels_last (NHWC) memory layout is used where it was measured faster: on CPU
+(oneDNN convolutions run NHWC natively) and on CUDA in fp16/bf16 (tensor cores).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import time
+from collections.abc import Iterator
+
+import torch
+from torch import nn
+
+from stylelab.errors import StylelabError
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def cpu_has_native_bf16() -> bool:
+    """True when oneDNN reports native bf16 support on this CPU (AVX512-BF16, AMX)."""
+    try:
+        return bool(
+            torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+        )
+    except (AttributeError, RuntimeError):
+        return False
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_bf16_is_faster(size: int = 512, repeats: int = 3) -> bool:
+    """Time a ``size``-square matrix product in bf16 and fp32; True if bf16 wins by 20 %."""
+    if not cpu_has_native_bf16():
+        return False
+    timings = {}
+    for dtype in (torch.float32, torch.bfloat16):
+        a = torch.randn(size, size).to(dtype)
+        best = float("inf")
+        for _ in range(repeats + 1):
+            start = time.perf_counter()
+            a @ a
+            best = min(best, time.perf_counter() - start)
+        timings[dtype] = best
+    return timings[torch.bfloat16] * 1.2 < timings[torch.float32]
+
+
+def resolve_precision(name: str, device: torch.device) -> str:
+    """``auto`` -> the fastest precision that keeps quality on ``device``; checks the rest."""
+    if name not in PRECISIONS:
+        raise StylelabError(f"unknown precision {name!r}; choose from: {', '.join(PRECISIONS)}")
+    if device.type == "cuda":
+        if name == "auto":
+            return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+        if name == "bf16" and not torch.cuda.is_bf16_supported():
+            raise StylelabError("--precision bf16: this GPU does not support bfloat16")
+        return name
+    if device.type == "cpu":
+        if name == "auto":
+            return "bf16" if cpu_bf16_is_faster() else "fp32"
+        return name
+    if name == "auto":
+        return "fp32"
+    if name != "fp32":
+        raise StylelabError(f"--precision {name} is supported on cpu and cuda, not {device.type}")
+    return name
+
+
+def use_channels_last(device: torch.device, precision: str) -> bool:
+    """NHWC where measured faster: CPU (any precision), CUDA with fp16/bf16."""
+    return device.type == "cpu" or (device.type == "cuda" and precision != "fp32")
+
+
+@contextlib.contextmanager
+def autocast(device: torch.device, precision: str) -> Iterator[None]:
+    """``torch.autocast`` to ``precision`` on ``device``; a no-op for fp32."""
+    if precision == "fp32":
+        yield
+        return
+    with torch.autocast(device_type=device.type, dtype=DTYPES[precision]):
+        yield
+
+
+class MixedPrecisionExtractor(nn.Module):
+    """Wrap an extractor: NHWC input if asked, forward under autocast, features as they come.
+
+    The features may be bf16/fp16; the losses upcast them to fp32 before reducing.
+    """
+
+    def __init__(
+        self, extractor: nn.Module, device: torch.device, precision: str, channels_last: bool
+    ) -> None:
+        super().__init__()
+        self.extractor = extractor
+        self.device = device
+        self.precision = precision
+        self.channels_last = channels_last
+        if channels_last:
+            self.extractor.to(memory_format=torch.channels_last)
+
+    def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        if self.channels_last:
+            image = image.contiguous(memory_format=torch.channels_last)
+        with autocast(self.device, self.precision):
+            features: dict[str, torch.Tensor] = self.extractor(image)
+        return features
+
+
+def prepare_extractor(
+    extractor: nn.Module, device: torch.device, precision: str
+) -> MixedPrecisionExtractor:
+    """Move ``extractor`` to ``device`` and wrap it for ``precision`` (already resolved)."""
+    return MixedPrecisionExtractor(
+        extractor.to(device), device, precision, use_channels_last(device, precision)
+    )

@@ -1,0 +1,48 @@
+"""The hot-loop Gram matrix: same values and gradients as F F^T / M, any memory layout."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from stylelab.losses import gram_matrix
+
+
+def reference(features: torch.Tensor) -> torch.Tensor:
+    b, c, h, w = features.shape
+    flat = features.reshape(b, c, h * w)
+    return flat @ flat.transpose(1, 2) / (h * w)
+
+
+def test_gram_of_a_known_tensor() -> None:
+    # Two channels over M = 2 positions: F = [[1, 2], [3, 4]] -> F F^T / 2.
+    features = torch.tensor([[1.0, 2.0], [3.0, 4.0]]).reshape(1, 2, 1, 2)
+    expected = torch.tensor([[[5.0, 11.0], [11.0, 25.0]]]) / 2
+    torch.testing.assert_close(gram_matrix(features), expected, rtol=0, atol=0)
+
+
+def test_gradcheck_in_float64() -> None:
+    features = torch.randn(2, 3, 4, 5, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(gram_matrix, (features,), eps=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_matches_reference_values_and_gradients(layout: torch.memory_format) -> None:
+    torch.manual_seed(0)
+    base = torch.randn(2, 6, 5, 7)
+    weight = torch.randn(2, 6, 6)  # not symmetric: the backward must symmetrize dG itself
+    ours = base.clone().contiguous(memory_format=layout).requires_grad_(True)
+    theirs = base.clone().requires_grad_(True)
+    (gram_matrix(ours) * weight).sum().backward()
+    (reference(theirs) * weight).sum().backward()
+    torch.testing.assert_close(gram_matrix(ours), reference(theirs), rtol=1e-6, atol=1e-6)
+    assert ours.grad is not None and theirs.grad is not None
+    torch.testing.assert_close(ours.grad, theirs.grad, rtol=1e-5, atol=1e-6)
+
+
+def test_bf16_features_give_fp32_gram_and_bf16_gradient() -> None:
+    features = torch.randn(1, 4, 3, 3).to(torch.bfloat16).requires_grad_(True)
+    gram = gram_matrix(features)
+    assert gram.dtype == torch.float32
+    gram.sum().backward()
+    assert features.grad is not None and features.grad.dtype == torch.bfloat16
