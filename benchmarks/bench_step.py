@@ -45,6 +45,18 @@ from stylelab.precision import cpu_has_native_bf16, prepare_extractor, resolve_p
 from stylelab.stylize import GatysObjective, plan_layers  # noqa: E402
 
 
+HEADERS = [
+    "px",
+    "contender",
+    "s/iteration",
+    "speed-up vs pastiche",
+    "GFLOP/it",
+    "GFLOP/s",
+    "% own-precision peak",
+    "% bf16 peak",
+]
+
+
 def stylelab_contender(
     content: Path, style: Path, size: int, precision: str, steps: int, device: torch.device
 ) -> tuple[Callable[[], float], float]:
@@ -167,16 +179,7 @@ def main() -> None:
             )
         print(
             table(
-                [
-                    "px",
-                    "contender",
-                    "s/iteration",
-                    "speed-up vs pastiche",
-                    "GFLOP/it",
-                    "GFLOP/s",
-                    "% own-precision peak",
-                    "% bf16 peak",
-                ],
+                HEADERS,
                 rows[-len(times) :],
             )
         )
@@ -184,16 +187,7 @@ def main() -> None:
     print("all sizes")
     print(
         table(
-            [
-                "px",
-                "contender",
-                "s/iteration",
-                "speed-up vs pastiche",
-                "GFLOP/it",
-                "GFLOP/s",
-                "% own-precision peak",
-                "% bf16 peak",
-            ],
+            HEADERS,
             rows,
         )
     )
