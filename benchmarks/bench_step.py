@@ -44,7 +44,6 @@ from stylelab.optim import make_optimizer, optimize  # noqa: E402
 from stylelab.precision import cpu_has_native_bf16, prepare_extractor, resolve_precision  # noqa: E402
 from stylelab.stylize import GatysObjective, plan_layers  # noqa: E402
 
-
 HEADERS = [
     "px",
     "contender",
