@@ -170,16 +170,6 @@ def _check_smoothings(smoothings: Sequence[str]) -> None:
             )
 
 
-def write_stats_csv(rows: Sequence[dict[str, Any]], path: str | os.PathLike) -> None:
-    import csv
-
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: row[k] for k in CSV_COLUMNS})
-
-
 def plot_stats(rows: Sequence[dict[str, Any]], path: str | os.PathLike) -> None:
     """Four panels against relative depth, one line per backbone/weights/smoothing, ± std."""
     import matplotlib

@@ -398,8 +398,9 @@ def add_stats_parser(sub: Any) -> None:
 def cmd_stats(args: argparse.Namespace) -> int:
     import math
 
-    from stylelab.analysis import plot_stats, stats_grid, write_stats_csv
+    from stylelab.analysis import CSV_COLUMNS, plot_stats, stats_grid
     from stylelab.images import check_writable_folder
+    from stylelab.records import write_csv
 
     if args.size < 16:
         raise StylelabError(f"--size must be >= 16, got {args.size}")
@@ -428,7 +429,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         temperature=args.temperature,
         smoothing_scale=args.smoothing_scale,
     )
-    write_stats_csv(rows, output)
+    write_csv(rows, output, CSV_COLUMNS)
     if args.plot:
         plot_stats(rows, args.plot)
     if not args.quiet:

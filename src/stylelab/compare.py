@@ -11,14 +11,12 @@ content, style, then weights x smoothing) and ``<grid>.csv``. A combination that
 
 from __future__ import annotations
 
-import csv
 import itertools
 import math
 import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -28,13 +26,13 @@ from stylelab.config import StylizeConfig
 from stylelab.errors import StylelabError
 from stylelab.images import (
     ImageSource,
-    atomic_path,
     check_output_path,
     load_image,
     resize_long_edge,
     save_image,
     tensor_to_pil,
 )
+from stylelab.records import write_csv
 
 CSV_COLUMNS = (
     "backbone",
@@ -154,22 +152,13 @@ def compare(
     for combination in combos:
         outcome = run_one(content, style, combination, config, eval_size)
         outcomes.append(outcome)
-        write_csv([o.row for o in outcomes], out.with_suffix(".csv"))
+        write_csv([o.row for o in outcomes], out.with_suffix(".csv"), CSV_COLUMNS)
         if on_done is not None:
             on_done(outcome)
     panels = [load_image(content), load_image(style)]
     grid = make_grid(outcomes, panels, list(dict.fromkeys(backbones)), config.size)
     save_image(grid, out)
     return outcomes
-
-
-def write_csv(rows: Sequence[dict[str, Any]], path: str | os.PathLike) -> Path:
-    target = Path(path)
-    with atomic_path(target) as tmp, open(tmp, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
-    return target
 
 
 def make_grid(

@@ -10,8 +10,6 @@ works across backbones, weight sets and image sizes.
 
 from __future__ import annotations
 
-import csv
-import json
 import math
 import os
 import platform
@@ -32,7 +30,6 @@ from stylelab.config import INITS, StylizeConfig
 from stylelab.errors import StylelabError
 from stylelab.images import (
     ImageSource,
-    atomic_path,
     check_output_path,
     load_image,
     resize_long_edge,
@@ -41,6 +38,7 @@ from stylelab.images import (
 )
 from stylelab.optim import Outcome, default_lr, make_optimizer, optimize
 from stylelab.precision import MixedPrecisionExtractor, prepare_extractor, resolve_precision
+from stylelab.records import write_csv, write_json
 from stylelab.schedule import Stage, plan_schedule
 
 ImageCallback = Callable[[int, torch.Tensor], None]
@@ -66,27 +64,12 @@ class StylizeResult:
     def save(self, path: str | os.PathLike) -> Path:
         """Write the image, ``<stem>.csv`` (one row per iteration) and ``<stem>.json``."""
         out = save_image(self.tensor, path)
-        write_history_csv(self.history, out.with_suffix(".csv"))
+        write_csv(self.history, out.with_suffix(".csv"), None if self.history else ["iteration"])
         write_json(self.summary(), out.with_suffix(".json"))
         return out
 
     def summary(self) -> dict[str, Any]:
         return {"config": self.config.to_dict(), **self.info}
-
-
-def write_history_csv(history: Sequence[dict[str, float]], path: str | os.PathLike) -> None:
-    columns: list[str] = []
-    for row in history:
-        columns.extend(key for key in row if key not in columns)
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns or ["iteration"])
-        writer.writeheader()
-        writer.writerows(history)
-
-
-def write_json(data: dict[str, Any], path: str | os.PathLike) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
 
 
 def resolve_device(name: str) -> torch.device:

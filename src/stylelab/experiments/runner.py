@@ -40,7 +40,7 @@ from stylelab.experiments.config import (
 )
 from stylelab.experiments.executors import Completed, Task, run_local, run_ray
 from stylelab.images import atomic_path
-from stylelab.stylize import write_json
+from stylelab.records import write_json
 
 SUMMARY = "summary.csv"
 SWEEP_JSON = "sweep.json"
