@@ -9,8 +9,9 @@ import torch
 
 from stylelab import StylelabError, StylizeConfig, stylize
 from stylelab.cli import main
+from stylelab.images import resize_to
 from stylelab.schedule import Stage, default_scales, plan_schedule, split_steps
-from stylelab.stylize import GatysObjective, resize_to
+from stylelab.stylize import GatysObjective
 
 
 def photo(size: int = 48) -> torch.Tensor:

@@ -223,28 +223,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
         progress=not args.quiet,
     )
     result.save(output)
-    _save_triptych(result, output.with_name(f"{output.stem}_triptych.png"), args.size)
+    _save_triptych(result, output.with_name(f"{output.stem}_triptych.png"))
     return _report(result, output, args.quiet)
 
 
-def _save_triptych(result: Any, path: Path, size: int) -> None:
+def _save_triptych(result: Any, path: Path) -> None:
     """Content | style | result side by side, for a person to look at."""
     import torch
 
-    from stylelab.images import load_image, resize_long_edge, save_image
+    from stylelab.images import load_image, resize_to, save_image
 
     height = result.tensor.shape[-2]
     panels = [load_image("example:chelsea"), load_image("example:strokes"), result.tensor]
-    scaled = [
-        torch.nn.functional.interpolate(
-            p,
-            size=(height, round(p.shape[-1] * height / p.shape[-2])),
-            mode="bicubic",
-            antialias=True,
-            align_corners=False,
-        ).clamp(0, 1)
-        for p in (resize_long_edge(q, size) for q in panels)
-    ]
+    scaled = [resize_to(p, (height, round(p.shape[-1] * height / p.shape[-2]))) for p in panels]
     save_image(torch.cat(scaled, dim=-1), path)
 
 

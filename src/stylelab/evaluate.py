@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from stylelab.images import ImageSource, load_image, resize_long_edge
+from stylelab.images import ImageSource, load_image, resize_long_edge, resize_to
 from stylelab.losses import gram_matrix
 
 REFERENCE_SIZE = 512
@@ -51,14 +51,7 @@ def evaluate(
     blend = list(style_blend) if style_blend else [1.0] * len(styles)
     blend = [w / sum(blend) for w in blend]
     image = resize_long_edge(load_image(output), size)
-    reference = load_image(content)
-    reference = torch.nn.functional.interpolate(
-        reference,
-        size=tuple(image.shape[-2:]),
-        mode="bicubic",
-        antialias=True,
-        align_corners=False,
-    ).clamp(0, 1)
+    reference = resize_to(load_image(content), (image.shape[-2], image.shape[-1]))
     with torch.no_grad():
         features = extractor(image)
         content_features = extractor(reference)

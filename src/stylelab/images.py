@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Union  # noqa: UP035
@@ -153,7 +153,17 @@ def resize_long_edge(image: torch.Tensor, long_edge: int) -> torch.Tensor:
     size = (max(1, round(height * scale)), max(1, round(width * scale)))
     if size == (height, width):
         return image
-    resized = F.interpolate(image, size=size, mode="bicubic", antialias=True, align_corners=False)
+    return resize_to(image, size)
+
+
+def resize_to(image: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
+    """Resize (B, 3, H, W) to exactly ``shape`` = (H', W'): bicubic with antialiasing,
+    clamped to [0, 1]. Returns a copy even when the shape already matches."""
+    if tuple(image.shape[-2:]) == tuple(shape):
+        return image.clone()
+    resized = F.interpolate(
+        image, size=tuple(shape), mode="bicubic", antialias=True, align_corners=False
+    )
     return resized.clamp(0, 1)
 
 

@@ -33,6 +33,7 @@ from stylelab.images import (
     check_output_path,
     load_image,
     resize_long_edge,
+    resize_to,
     save_image,
     tensor_to_pil,
 )
@@ -249,9 +250,7 @@ def initial_image(init: str, content: torch.Tensor, style: torch.Tensor, seed: i
         raise StylelabError(
             f"unknown init {init!r}; choose from: {', '.join(INITS)}, or a PATH to an image"
         )
-    return torch.nn.functional.interpolate(
-        source, size=tuple(size), mode="bicubic", antialias=True, align_corners=False
-    ).clamp(0, 1)
+    return resize_to(source, size)
 
 
 def environment(device: torch.device) -> dict[str, Any]:
@@ -339,15 +338,6 @@ def run_stage(
         "seconds_per_iteration": round(seconds / max(1, outcome.iterations), 5),
     }
     return image.detach(), outcome, row
-
-
-def resize_to(image: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
-    """Bicubic resize to ``shape`` (H, W), clamped to [0, 1]."""
-    if tuple(image.shape[-2:]) == tuple(shape):
-        return image.clone()
-    return torch.nn.functional.interpolate(
-        image, size=tuple(shape), mode="bicubic", align_corners=False
-    ).clamp(0, 1)
 
 
 def stylize(
