@@ -30,7 +30,6 @@ from stylelab.config import INITS, StylizeConfig
 from stylelab.errors import StylelabError
 from stylelab.images import (
     ImageSource,
-    check_output_path,
     load_image,
     resize_long_edge,
     resize_to,
@@ -149,6 +148,9 @@ class GatysObjective:
         self.extractor = extractor
         self.plan = plan
         self.config = config
+        self.sigma = smoothing.smoother(
+            config.smoothing, config.temperature, config.smoothing_scale
+        )
         self.feature_scale: dict[str, float] = {}
         with torch.no_grad():
             content_features = self.features(content)
@@ -186,10 +188,9 @@ class GatysObjective:
         the per-layer constant ``feature_scale`` (which the normalized losses cancel)."""
         features = self.extractor(image)
         if self.plan.smoothed:
-            sigma = smoothing.smoother(
-                self.config.smoothing, self.config.temperature, self.config.smoothing_scale
-            )
-            features = {n: sigma(f) if n in self.plan.smoothed else f for n, f in features.items()}
+            features = {
+                n: self.sigma(f) if n in self.plan.smoothed else f for n, f in features.items()
+            }
         if self.feature_scale:
             features = {n: f * self.feature_scale.get(n, 1.0) for n, f in features.items()}
         return features
@@ -451,4 +452,4 @@ def _blend_weights(blend: Sequence[float] | None, count: int) -> tuple[float, ..
     return tuple(w / total for w in blend)
 
 
-__all__ = ["StylizeResult", "stylize", "check_output_path"]
+__all__ = ["GatysObjective", "StylizeResult", "stylize"]
