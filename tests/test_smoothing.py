@@ -14,11 +14,12 @@ from stylelab.smoothing import (
     SMOOTHINGS,
     channel_softmax,
     nested_softmax,
+    per_entry_softmax,
     scale,
     smoother,
     softmax,
 )
-from stylelab.stylize import GatysObjective, plan_layers
+from stylelab.stylize import GatysObjective, LayerPlan, plan_layers
 
 torch.set_num_threads(1)
 
@@ -203,3 +204,49 @@ def test_stylize_with_each_smoothing_is_finite(method: str) -> None:
     losses = result.info["final_losses"]
     assert math.isfinite(losses["total"]) and losses["style"] > 0
     assert result.info["resolved"]["smoothed_layers"]
+
+
+def test_per_entry_softmax_is_the_paper_softmax_times_the_number_of_entries() -> None:
+    f = features(8)
+    out = per_entry_softmax(f, 2.0)
+    torch.testing.assert_close(out, softmax(f, 2.0) * 60, rtol=1e-6, atol=0)
+    torch.testing.assert_close(out.mean(dim=(1, 2, 3)), torch.ones(2), rtol=0, atol=1e-5)
+
+
+def _gram(f: torch.Tensor) -> torch.Tensor:
+    flat = f.reshape(f.shape[1], -1).double()
+    return flat @ flat.T / flat.shape[1]
+
+
+@pytest.mark.parametrize("method", ["softmax", "nested-softmax"])
+def test_per_entry_smoothing_gives_repeated_maps_the_same_gram(method: str) -> None:
+    """A map and the same map repeated side by side (twice the positions) have the same
+    position-averaged Gram; per-entry smoothing keeps that, the paper's scaling divides the
+    repeated map's Gram by 4 (values ~ 1/n)."""
+    f = features(9, (1, 5, 4, 3))
+    twice = torch.cat([f, f], dim=-1)
+    sigma = smoother(method, per_entry=True)
+    torch.testing.assert_close(_gram(sigma(twice)), _gram(sigma(f)), rtol=1e-5, atol=0)
+    if method == "softmax":
+        paper = smoother(method)
+        torch.testing.assert_close(_gram(paper(twice)) * 4, _gram(paper(f)), rtol=1e-5, atol=0)
+
+
+class _Identity(torch.nn.Module):
+    def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"x": image}
+
+
+def test_smoothed_style_target_does_not_depend_on_the_style_image_size() -> None:
+    """The style image repeated side by side is the same style: zero style loss at the
+    image itself, although the two differ in size."""
+    image = torch.rand(1, 3, 8, 6, generator=torch.Generator().manual_seed(3))
+    style = torch.cat([image, image], dim=-1)
+    plan = LayerPlan(content=("x",), style=("x",), style_weights=(1.0,), smoothed=("x",))
+    config = StylizeConfig(smoothing="softmax", content_weight=1.0, style_weight=1.0)
+    objective = GatysObjective(_Identity(), plan, image, [style], [1.0], config)
+    _, terms = objective(image)
+    assert float(terms["style"]) == pytest.approx(0.0, abs=1e-6)
+    # Another image does have a style loss, so the check above can fail.
+    other = torch.rand(1, 3, 8, 6, generator=torch.Generator().manual_seed(4))
+    assert float(objective(other)[1]["style"]) > 1e-3

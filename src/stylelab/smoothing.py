@@ -7,12 +7,24 @@ layer through a smoothing function sigma before the content and style losses:
 
 - ``softmax`` (the paper's formula), over all C channels and M = H W positions of a layer,
   per image: sigma(F)_ik = exp(F_ik / T) / sum_mn exp(F_mn / T), with temperature T
-  (T = 1 in the paper).
+  (T = 1 in the paper). The losses use it times the number of entries n = C M, i.e.
+  exp(F_ik / T) / mean_mn exp(F_mn / T) (see "Sizes" below).
 - ``channel-softmax``: a per-position softmax over channels (``nn.Softmax2d``), then times
   the scale A: sigma(F)_ik = A exp(F_ik / T) / sum_m exp(F_mk / T). This is what the
   authors' released code does (A = 0.001).
 - ``scale``: sigma(F) = A F, "multiplying by a small constant (< 0.1)".
 - ``nested-softmax``: the softmax above applied twice, sigma(F) = softmax(softmax(F / T)).
+  In the losses each of the two is the per-entry softmax below; with the paper's scaling
+  the outer softmax sees inputs of about 1/n and returns a nearly constant map.
+
+Sizes: a softmax over all entries sums to 1, so its values scale as 1/n and the Gram
+matrices of its output as 1/n^2. The content image, the style image and every stage of a
+multi-scale run have different sizes, so the paper's formula compares Grams of different
+scales (the paper's images all had one size); the optimizer then makes the image peakier
+to make up the difference, which shows as colour noise. ``smoother(..., per_entry=True)``,
+what the losses use, multiplies by n (the mean becomes 1): for one size this is the paper's
+formula times a constant, which the normalized losses cancel; across sizes, a spatially
+repeated map gives the same Gram.
 
 Note: with stylelab's normalized losses (relative errors, the default), a constant factor
 A cancels exactly: ``scale`` is then the identity and A does not change ``channel-softmax``.
@@ -53,12 +65,27 @@ def nested_softmax(features: torch.Tensor, temperature: float = 1.0) -> torch.Te
     return softmax(softmax(features, temperature))
 
 
+def per_entry_softmax(features: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """n * softmax(F / T) = exp(F_ik / T) / mean_mn exp(F_mn / T), n = C H W: mean 1 per
+    image, so maps of different sizes are on one scale."""
+    return softmax(features, temperature) * features[0].numel()
+
+
 def smoother(
-    method: str, temperature: float = 1.0, factor: float = 0.001
+    method: str, temperature: float = 1.0, factor: float = 0.001, per_entry: bool = False
 ) -> Callable[[torch.Tensor], torch.Tensor]:
-    """The function sigma for ``method`` (one of :data:`SMOOTHINGS`)."""
+    """The function sigma for ``method`` (one of :data:`SMOOTHINGS`).
+
+    ``per_entry``: the softmaxes scaled by the number of entries (:func:`per_entry_softmax`),
+    as the losses need them; without it, the paper's distributions (sum 1), as the
+    activation statistics report them.
+    """
     if method == "none":
         return lambda features: features
+    if method in ("softmax", "nested-softmax") and per_entry:
+        if method == "softmax":
+            return lambda features: per_entry_softmax(features, temperature)
+        return lambda features: per_entry_softmax(per_entry_softmax(features, temperature))
     if method == "softmax":
         return lambda features: softmax(features, temperature)
     if method == "channel-softmax":

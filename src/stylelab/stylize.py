@@ -149,7 +149,7 @@ class GatysObjective:
         self.plan = plan
         self.config = config
         self.sigma = smoothing.smoother(
-            config.smoothing, config.temperature, config.smoothing_scale
+            config.smoothing, config.temperature, config.smoothing_scale, per_entry=True
         )
         self.feature_scale: dict[str, float] = {}
         with torch.no_grad():
@@ -198,8 +198,8 @@ class GatysObjective:
     def _reference(self, value: torch.Tensor) -> float:
         if not self.config.normalize_losses:
             return 1.0
-        # Smoothed features are tiny (softmax over ~1e5 values: Gram entries ~1e-11, losses
-        # ~1e-23), so only an exact zero (all-zero target) falls back to 1.
+        # Smoothed features can be tiny (channel-softmax times A = 0.001 over 512 channels:
+        # Gram entries ~1e-12), so only an exact zero (all-zero target) falls back to 1.
         reference = float(value)
         return reference if reference > 0 and math.isfinite(reference) else 1.0
 
