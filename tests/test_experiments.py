@@ -143,6 +143,18 @@ def test_failures_are_recorded_and_the_sweep_goes_on(tmp_path: Path) -> None:
     assert again.ran == 0 and again.skipped == 2
     assert sorted(r["run_id"] for r in rows(rundir)) == sorted(r.run_id for r in sweep.runs)
 
+    # --retry-failed: the failed run goes again (and fails again), the done one is kept
+    with pytest.raises(StylelabError, match="needs --resume"):
+        run_sweep(sweep, rundir, retry_failed=True, report=False)
+    done_record = (rundir / "runs" / good["run_id"] / "record.json").read_text()
+    retried = run_sweep(sweep, rundir, resume=True, retry_failed=True, report=False)
+    assert retried.ran == 1 and retried.skipped == 1
+    assert (rundir / "runs" / good["run_id"] / "record.json").read_text() == done_record
+    after = rows(rundir)
+    assert sorted(r["run_id"] for r in after) == sorted(r.run_id for r in sweep.runs)
+    assert [r["status"] for r in after if r["weights"] == "bad.pt"] == ["failed"]
+    assert b"\r" not in (rundir / SUMMARY).read_bytes()
+
 
 def test_a_run_over_its_time_limit_is_killed_and_recorded(tmp_path: Path) -> None:
     body = "[grid]\nseed = [0]\n"

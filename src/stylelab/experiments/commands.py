@@ -22,6 +22,11 @@ def add_commands(sub: Any) -> None:
     sweep.add_argument(
         "--resume", action="store_true", help="continue a sweep in RUNDIR; skip finished runs"
     )
+    sweep.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="with --resume: run again the runs recorded as failed (or not done)",
+    )
     sweep.add_argument("--jobs", type=int, default=1, metavar="N", help="parallel local runs")
     sweep.add_argument(
         "--executor", choices=("local", "ray"), default="local", help="default: local"
@@ -55,6 +60,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         sweep,
         args.output,
         resume=args.resume,
+        retry_failed=args.retry_failed,
         jobs=args.jobs,
         executor=args.executor,
         ray_address=args.ray_address,

@@ -9,6 +9,9 @@ Exactly once, even under SIGKILL: a run counts as finished when ``record.json`` 
 its folder (temp file + rename); its row is then appended as one ``write`` and fsynced.
 On ``--resume``, a run with a row is skipped; a finished run without a row gets its row
 from ``record.json``; any other run folder is a leftover and is run again from scratch.
+``--retry-failed`` (with ``--resume``) first forgets the runs whose row is not ``done``:
+their folders go, then their rows (one atomic rewrite), so a kill in between only means
+the same runs are retried next time.
 A torn last line (a crash in the middle of the append) is cut off before anything else.
 """
 
@@ -86,6 +89,7 @@ def run_sweep(
     rundir: str | os.PathLike,
     *,
     resume: bool = False,
+    retry_failed: bool = False,
     jobs: int = 1,
     executor: str = "local",
     ray_address: str | None = None,
@@ -97,10 +101,14 @@ def run_sweep(
         raise StylelabError(f"unknown executor {executor!r}; choose from: local, ray")
     if jobs < 1:
         raise StylelabError(f"--jobs must be >= 1, got {jobs}")
+    if retry_failed and not resume:
+        raise StylelabError("--retry-failed needs --resume")
     root = Path(rundir)
     with _locked(root, sweep, resume):
         summary = root / SUMMARY
         recorded = recorded_ids(summary)
+        if retry_failed:
+            recorded = forget_unfinished(root, recorded)
         outcome = SweepOutcome(root, len(sweep.runs), 0, 0)
         for status in recorded.values():
             outcome.statuses[status] += 1
@@ -253,6 +261,25 @@ def recorded_ids(path: Path) -> dict[str, str]:
             tmp.write_bytes(data[: data.rfind(b"\n") + 1])
     with open(path, newline="") as handle:
         return {row["run_id"]: row.get("status", "") for row in csv.DictReader(handle)}
+
+
+def forget_unfinished(root: Path, recorded: dict[str, str]) -> dict[str, str]:
+    """Remove the folders, then the summary rows, of the runs not ``done``; the rest."""
+    retry = {run_id for run_id, status in recorded.items() if status != "done"}
+    if not retry:
+        return recorded
+    for run_id in retry:
+        shutil.rmtree(root / RUNS / run_id, ignore_errors=True)
+    path = root / SUMMARY
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        header = list(reader.fieldnames or [])
+        kept = [row for row in reader if row["run_id"] not in retry]
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=header, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(kept)
+    return {run_id: status for run_id, status in recorded.items() if run_id not in retry}
 
 
 def read_summary(rundir: str | os.PathLike) -> list[dict[str, str]]:
