@@ -267,6 +267,20 @@ def environment(device: torch.device) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class Problem:
+    """What every stage of one run optimizes against: the full-size sources, the style
+    blend, the feature extractor, its layer plan, the settings and the device."""
+
+    content: torch.Tensor
+    styles: Sequence[torch.Tensor]
+    blend: Sequence[float]
+    extractor: MixedPrecisionExtractor
+    plan: LayerPlan
+    config: StylizeConfig
+    device: torch.device
+
+
 @dataclass
 class _Run:
     """What the stages of one run share: the history, the progress bar and the clock."""
@@ -279,31 +293,28 @@ class _Run:
 
 
 def run_stage(
-    stage: Stage,
-    start: torch.Tensor | None,
-    content_full: torch.Tensor,
-    styles_full: Sequence[torch.Tensor],
-    extractor: nn.Module,
-    plan: LayerPlan,
-    blend: Sequence[float],
-    config: StylizeConfig,
-    device: torch.device,
-    run: _Run,
+    stage: Stage, start: torch.Tensor | None, problem: Problem, run: _Run
 ) -> tuple[torch.Tensor, Outcome, dict[str, Any]]:
     """Optimize at one size: resize the sources, build targets once, start from ``start``.
 
     ``start`` (the previous stage's result, or None for the first) is upsampled bicubically
     to this stage's shape. Returns the image, how the optimization ended and a schedule row.
     """
-    content = resize_long_edge(content_full, stage.size)
+    config, device = problem.config, problem.device
+    content = resize_long_edge(problem.content, stage.size)
     style_edge = max(16, round(stage.size * config.style_scale))
-    styles = [resize_long_edge(s, style_edge) for s in styles_full]
+    styles = [resize_long_edge(s, style_edge) for s in problem.styles]
     if start is None:
         init = initial_image(config.init, content, styles[0], config.seed)
     else:
         init = resize_to(start.detach(), tuple(content.shape[-2:]))  # on the device
     objective = GatysObjective(
-        extractor, plan, content.to(device), [s.to(device) for s in styles], blend, config
+        problem.extractor,
+        problem.plan,
+        content.to(device),
+        [s.to(device) for s in styles],
+        problem.blend,
+        config,
     )
     image = init.to(device).contiguous().requires_grad_(True)
     optimizer = make_optimizer(config.optimizer, [image], config.lr)
@@ -380,6 +391,7 @@ def stylize(
             f"{backbone.name} needs images of at least {backbone.min_size} px per edge, "
             f"got {smallest} px at the coarsest scale: raise --size (or --no-multiscale)"
         )
+    problem = Problem(content_full, styles_full, blend, extractor, plan, config, device)
     bar = tqdm(total=config.steps, disable=not progress, desc="stylize", unit="it", leave=False)
     run = _Run([], bar, callback, time.perf_counter())
     image: torch.Tensor | None = None
@@ -387,9 +399,7 @@ def stylize(
     outcome = Outcome("done", 0)
     try:
         for stage in stages:
-            image, outcome, row = run_stage(
-                stage, image, content_full, styles_full, extractor, plan, blend, config, device, run
-            )
+            image, outcome, row = run_stage(stage, image, problem, run)
             schedule.append(row)
             if outcome.status != "done":
                 break
@@ -398,7 +408,7 @@ def stylize(
     assert image is not None
     if tuple(image.shape[-2:]) != tuple(content_full.shape[-2:]):  # stopped at a coarse stage
         image = resize_to(image.cpu(), tuple(content_full.shape[-2:]))
-    info = _summary(run, outcome, schedule, started, config, plan, blend, backbone, extractor)
+    info = _summary(run, outcome, schedule, started, problem, backbone)
     info["resolved"]["output_size"] = list(content_full.shape[-2:])
     info["environment"] = environment(device)
     return StylizeResult(image.cpu(), run.history, config, info)
@@ -409,12 +419,10 @@ def _summary(
     outcome: Outcome,
     schedule: list[dict[str, Any]],
     started: float,
-    config: StylizeConfig,
-    plan: LayerPlan,
-    blend: Sequence[float],
+    problem: Problem,
     backbone: Backbone,
-    extractor: MixedPrecisionExtractor,
 ) -> dict[str, Any]:
+    config, plan, extractor = problem.config, problem.plan, problem.extractor
     skip = ("iteration", "elapsed_s", "scale", "size")
     final = {k: v for k, v in run.history[-1].items() if k not in skip} if run.history else {}
     loop_time = sum(row["seconds"] for row in schedule)
@@ -432,7 +440,7 @@ def _summary(
             "style_layers": list(plan.style),
             "style_layer_weights": list(plan.style_weights),
             "smoothed_layers": list(plan.smoothed),
-            "style_blend": list(blend),
+            "style_blend": list(problem.blend),
             "lr": config.lr if config.lr is not None else default_lr(config.optimizer),
             "precision": extractor.precision,
             "channels_last": extractor.channels_last,
