@@ -250,3 +250,27 @@ def test_smoothed_style_target_does_not_depend_on_the_style_image_size() -> None
     # Another image does have a style loss, so the check above can fail.
     other = torch.rand(1, 3, 8, 6, generator=torch.Generator().manual_seed(4))
     assert float(objective(other)[1]["style"]) > 1e-3
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("fuzzy",), "unknown smoothing 'fuzzy'"),
+        (("softmax", 0.0), "--temperature must be a finite number > 0, got 0.0"),
+        (("softmax", True), "--temperature must be a finite number > 0, got True"),
+        (("softmax", 1.0, float("inf")), "--smoothing-scale must be a finite number > 0"),
+    ],
+)
+def test_check_smoothing_is_shared_by_the_config_and_the_statistics(args, message) -> None:
+    from stylelab.analysis import activation_stats
+    from stylelab.smoothing import check_smoothing
+
+    with pytest.raises(StylelabError, match=message):
+        check_smoothing(*args)
+    names = ("smoothing", "temperature", "smoothing_scale")
+    options = dict(zip(names, args, strict=False))
+    with pytest.raises(StylelabError, match=message):
+        StylizeConfig(**options)
+    smoothing = options.pop("smoothing")
+    with pytest.raises(StylelabError, match=message):
+        activation_stats([torch.rand(1, 3, 32, 32)], "vgg19", "random", smoothing, **options)

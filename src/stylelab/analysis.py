@@ -35,7 +35,7 @@ from tqdm import tqdm
 from stylelab.backbones import Backbone, load_backbone
 from stylelab.errors import StylelabError
 from stylelab.images import ImageSource, atomic_path, load_image, resize_long_edge
-from stylelab.smoothing import SMOOTHINGS, smoother
+from stylelab.smoothing import check_smoothing, smoother
 
 STATISTICS = ("act_max", "act_entropy", "gram_max", "gram_entropy")
 CSV_COLUMNS = (
@@ -106,7 +106,7 @@ def activation_stats(
     """
     if not images:
         raise StylelabError("no images given")
-    _check_smoothings([smoothing])
+    check_smoothing(smoothing, temperature, smoothing_scale)
     net = load_backbone(backbone, weights=weights, seed=seed)
     names = tuple(net.resolve(n) for n in layers) if layers else stage_layers(net)
     names = tuple(sorted(dict.fromkeys(names), key=net.depth))
@@ -154,20 +154,15 @@ def stats_grid(
     **options: Any,
 ) -> list[dict[str, Any]]:
     """:func:`activation_stats` for every backbone x weights x smoothing, rows concatenated."""
-    _check_smoothings(smoothings)
+    for method in smoothings:
+        check_smoothing(
+            method, options.get("temperature", 1.0), options.get("smoothing_scale", 1.0)
+        )
     combos = list(product(backbones, weights, smoothings))
     rows: list[dict[str, Any]] = []
     for backbone, weight, method in tqdm(combos, desc="stats", unit="net", disable=not progress):
         rows += activation_stats(images, backbone, weight, method, layers, **options)
     return rows
-
-
-def _check_smoothings(smoothings: Sequence[str]) -> None:
-    for method in smoothings:
-        if method not in SMOOTHINGS:
-            raise StylelabError(
-                f"unknown smoothing {method!r}; choose from: {', '.join(SMOOTHINGS)}"
-            )
 
 
 def plot_stats(rows: Sequence[dict[str, Any]], path: str | os.PathLike) -> None:

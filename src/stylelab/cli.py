@@ -387,7 +387,6 @@ def add_stats_parser(sub: Any) -> None:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    import math
 
     from stylelab.analysis import CSV_COLUMNS, plot_stats, stats_grid
     from stylelab.images import check_writable_folder
@@ -395,10 +394,6 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
     if args.size < 16:
         raise StylelabError(f"--size must be >= 16, got {args.size}")
-    for name in ("temperature", "smoothing_scale"):
-        value = getattr(args, name)
-        if not math.isfinite(value) or value <= 0:
-            raise StylelabError(f"--{name.replace('_', '-')} must be a finite number > 0")
     output = Path(args.output)
     if output.suffix.lower() != ".csv":
         raise StylelabError(f"{output}: the statistics are written as .csv")

@@ -134,16 +134,9 @@ def validate(config: StylizeConfig) -> None:
         check_scales(config.scales)
     if config.pooling not in ("max", "avg"):
         raise StylelabError(f"unknown pooling {config.pooling!r}; choose from: max, avg")
-    from stylelab.smoothing import SMOOTHINGS
+    from stylelab.smoothing import check_smoothing
 
-    if config.smoothing not in SMOOTHINGS:
-        raise StylelabError(
-            f"unknown smoothing {config.smoothing!r}; choose from: {', '.join(SMOOTHINGS)}"
-        )
-    for name in ("temperature", "smoothing_scale"):
-        value = getattr(config, name)
-        if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-            raise StylelabError(f"--{_flag(name)} must be a finite number > 0, got {value!r}")
+    check_smoothing(config.smoothing, config.temperature, config.smoothing_scale)
     for name in ("content_layers", "style_layers", "smoothing_layers"):
         layers = getattr(config, name)
         if layers is not None and not layers:
