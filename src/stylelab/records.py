@@ -31,6 +31,16 @@ def write_csv(
         writer.writerows(rows)
 
 
+def read_json(path: str | os.PathLike) -> dict[str, Any] | None:
+    """The JSON object in ``path``, or None if it is missing, unreadable or not an object."""
+    try:
+        with open(path) as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def write_json(data: dict[str, Any], path: str | os.PathLike) -> None:
     """Indented JSON; values JSON does not know (paths, devices) are written as strings."""
     with atomic_path(path) as tmp:

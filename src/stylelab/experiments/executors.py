@@ -25,6 +25,7 @@ from typing import Any
 
 from stylelab.errors import StylelabError
 from stylelab.experiments.worker import OUTPUT, RESULT
+from stylelab.records import read_json
 
 RUN_SPEC = "run.json"
 LOG = "worker.log"
@@ -99,7 +100,7 @@ def run_in_subprocess(spec: dict[str, Any], folder: Path, timeout_s: float = 0.0
     finally:
         if timer is not None:
             timer.cancel()
-    record = _read_json(folder / RESULT)
+    record = read_json(folder / RESULT)
     if record is None or timed_out.is_set():
         record = {"run_id": spec["run_id"], "status": "failed", "error": ""}
         if timed_out.is_set():
@@ -115,14 +116,6 @@ def run_in_subprocess(spec: dict[str, Any], folder: Path, timeout_s: float = 0.0
     record["peak_rss_mb"] = peak_mb
     record["exit_code"] = code
     return record
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def _last_line(path: Path) -> str:

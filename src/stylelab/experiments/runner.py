@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import shutil
 import sys
@@ -43,7 +42,7 @@ from stylelab.experiments.config import (
 )
 from stylelab.experiments.executors import Completed, Task, run_local, run_ray
 from stylelab.images import atomic_path
-from stylelab.records import write_json
+from stylelab.records import read_json, write_json
 
 SUMMARY = "summary.csv"
 SWEEP_JSON = "sweep.json"
@@ -120,7 +119,7 @@ def run_sweep(
             if run.run_id in recorded:
                 outcome.skipped += 1
                 continue
-            record = _read_record(folder / RECORD)
+            record = read_json(folder / RECORD)
             if record is not None:  # finished, killed before its row was written
                 append_row(summary, summary_row(run, record))
                 outcome.statuses[record.get("status", "")] += 1
@@ -208,14 +207,6 @@ def _finish(completed: Completed) -> dict[str, Any]:
     return record
 
 
-def _read_record(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def summary_row(run: Run, record: dict[str, Any]) -> dict[str, str]:
     row: dict[str, Any] = {"run_id": run.run_id, "index": run.index}
     config = run.config.to_dict()
@@ -291,7 +282,7 @@ def read_summary(rundir: str | os.PathLike) -> list[dict[str, str]]:
 
 
 def read_sweep_json(rundir: str | os.PathLike) -> dict[str, Any]:
-    data = _read_record(Path(rundir) / SWEEP_JSON)
+    data = read_json(Path(rundir) / SWEEP_JSON)
     return data or {}
 
 
