@@ -175,3 +175,9 @@ def test_registry_lists_and_refuses() -> None:
         load_backbone("alexnot")
     with pytest.raises(StylelabError, match="pooling"):
         load_backbone("vgg19", pooling="median")
+
+
+@pytest.mark.parametrize("name", ["resnet18", "pseudo_vgg", "googlenet", "alexnet"])
+def test_avg_pooling_is_refused_where_it_would_be_ignored(name: str) -> None:
+    with pytest.raises(StylelabError, match=f"--pooling avg applies to vgg16, vgg19, not {name}"):
+        load_backbone(name, weights="random", pooling="avg")

@@ -51,6 +51,10 @@ BAD_INPUTS = {
         lambda t, c, s: [c, s, "--backbone", "vgg99"],
         "unknown backbone 'vgg99'; choose from: .*vgg19",
     ),
+    "avg pooling on a ResNet": (
+        lambda t, c, s: [c, s, "--backbone", "resnet18", "--weights", "random", "--pooling", "avg"],
+        "--pooling avg applies to vgg16, vgg19, not resnet18",
+    ),
     "unknown optimizer": (
         lambda t, c, s: [c, s, "--optimizer", "newton"],
         "unknown optimizer 'newton'; choose from: lbfgs, adam",

@@ -80,13 +80,20 @@ class Backbone:
 
 Builder = Callable[..., Backbone]
 _REGISTRY: dict[str, Builder] = {}
+_AVG_POOLING: set[str] = set()
 
 
-def register(name: str) -> Callable[[Builder], Builder]:
-    """Decorator: make ``builder(weights=..., pooling=..., seed=...)`` available as ``name``."""
+def register(name: str, avg_pooling: bool = False) -> Callable[[Builder], Builder]:
+    """Decorator: make ``builder(weights=..., pooling=..., seed=...)`` available as ``name``.
+
+    ``avg_pooling``: the builder honours ``pooling="avg"`` (Gatys et al. 2016 replace VGG's
+    max-pooling by average pooling); other backbones accept only ``"max"``.
+    """
 
     def decorate(builder: Builder) -> Builder:
         _REGISTRY[name] = builder
+        if avg_pooling:
+            _AVG_POOLING.add(name)
         return builder
 
     return decorate
@@ -112,6 +119,10 @@ def load_backbone(
         )
     if pooling not in ("max", "avg"):
         raise StylelabError(f"unknown pooling {pooling!r}; choose from: max, avg")
+    if pooling == "avg" and name not in _AVG_POOLING:
+        raise StylelabError(
+            f"--pooling avg applies to {', '.join(sorted(_AVG_POOLING))}, not {name}"
+        )
     with torch.inference_mode(False):
         if name not in _REGISTRY:
             return zoo.build_zoo_backbone(name, weights=weights, seed=seed)

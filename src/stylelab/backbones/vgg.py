@@ -186,7 +186,7 @@ def _check_weights_name(weights: str) -> None:
         raise StylelabError("empty --weights; use pretrained, torchvision, random or a PATH")
 
 
-@register("vgg19")
+@register("vgg19", avg_pooling=True)
 def vgg19(*, weights: str = "pretrained", pooling: str = "max", seed: int = 0) -> Backbone:
     """VGG19; ``pretrained`` = the original Caffe weights (Caffe preprocessing)."""
     _check_weights_name(weights)
@@ -195,7 +195,7 @@ def vgg19(*, weights: str = "pretrained", pooling: str = "max", seed: int = 0) -
     )
 
 
-@register("vgg16")
+@register("vgg16", avg_pooling=True)
 def vgg16(*, weights: str = "pretrained", pooling: str = "max", seed: int = 0) -> Backbone:
     """VGG16; ``pretrained`` = torchvision IMAGENET1K_V1 from the local torch cache."""
     _check_weights_name(weights)
