@@ -13,7 +13,6 @@ from stylelab.cli import main
 from stylelab.smoothing import (
     SMOOTHINGS,
     channel_softmax,
-    nested_softmax,
     per_entry_softmax,
     scale,
     smoother,
@@ -68,7 +67,7 @@ def test_channel_softmax_sums_to_the_scale_at_every_position() -> None:
 def test_scale_and_nested_softmax() -> None:
     f = features(5)
     torch.testing.assert_close(scale(f, 0.01), f * 0.01)
-    nested = nested_softmax(f)
+    nested = smoother("nested-softmax")(f)
     torch.testing.assert_close(nested.sum(dim=(1, 2, 3)), torch.ones(2), rtol=0, atol=1e-6)
     # softmax of values in (0, 1) over n entries stays within [1/n, e/n].
     n = f[0].numel()

@@ -74,11 +74,6 @@ def scale(features: torch.Tensor, factor: float) -> torch.Tensor:
     return features * factor
 
 
-def nested_softmax(features: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
-    """softmax(softmax(F / T)), both over all channels and positions."""
-    return softmax(softmax(features, temperature))
-
-
 def per_entry_softmax(features: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
     """n * softmax(F / T) = exp(F_ik / T) / mean_mn exp(F_mn / T), n = C H W: mean 1 per
     image, so maps of different sizes are on one scale."""
@@ -94,18 +89,15 @@ def smoother(
     as the losses need them; without it, the paper's distributions (sum 1), as the
     activation statistics report them.
     """
+    soft = per_entry_softmax if per_entry else softmax
     if method == "none":
         return lambda features: features
-    if method in ("softmax", "nested-softmax") and per_entry:
-        if method == "softmax":
-            return lambda features: per_entry_softmax(features, temperature)
-        return lambda features: per_entry_softmax(per_entry_softmax(features, temperature))
     if method == "softmax":
-        return lambda features: softmax(features, temperature)
+        return lambda features: soft(features, temperature)
+    if method == "nested-softmax":  # softmax(softmax(F / T)), both over the whole layer
+        return lambda features: soft(soft(features, temperature))
     if method == "channel-softmax":
         return lambda features: channel_softmax(features, temperature, factor)
     if method == "scale":
         return lambda features: scale(features, factor)
-    if method == "nested-softmax":
-        return lambda features: nested_softmax(features, temperature)
     raise ValueError(f"unknown smoothing {method!r}; choose from: {', '.join(SMOOTHINGS)}")
