@@ -10,6 +10,7 @@ from torch import nn
 
 from stylelab.backbones import list_backbones, load_backbone
 from stylelab.backbones import weights as W
+from stylelab.config import StylizeConfig
 from stylelab.errors import StylelabError
 
 # Output channels per block of VGG16 (D) and VGG19 (E), and convolutions per block.
@@ -181,3 +182,9 @@ def test_registry_lists_and_refuses() -> None:
 def test_avg_pooling_is_refused_where_it_would_be_ignored(name: str) -> None:
     with pytest.raises(StylelabError, match=f"--pooling avg applies to vgg16, vgg19, not {name}"):
         load_backbone(name, weights="random", pooling="avg")
+
+
+def test_config_refuses_avg_pooling_on_a_resnet_before_any_work() -> None:
+    with pytest.raises(StylelabError, match="--pooling avg applies to vgg16, vgg19, not resnet50"):
+        StylizeConfig(backbone="resnet50", pooling="avg")
+    assert StylizeConfig(backbone="vgg16", pooling="avg").pooling == "avg"

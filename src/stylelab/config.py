@@ -132,10 +132,10 @@ def validate(config: StylizeConfig) -> None:
         )
     if config.scales is not None:
         check_scales(config.scales)
-    if config.pooling not in ("max", "avg"):
-        raise StylelabError(f"unknown pooling {config.pooling!r}; choose from: max, avg")
+    from stylelab.backbones.registry import check_pooling
     from stylelab.smoothing import check_smoothing
 
+    check_pooling(config.backbone, config.pooling)
     check_smoothing(config.smoothing, config.temperature, config.smoothing_scale)
     for name in ("content_layers", "style_layers", "smoothing_layers"):
         layers = getattr(config, name)

@@ -117,16 +117,22 @@ def load_backbone(
             f"unknown backbone {name!r}; choose from: {', '.join(list_backbones())}, "
             "or any torchvision classification model (torchvision.models.list_models())"
         )
+    check_pooling(name, pooling)
+    with torch.inference_mode(False):
+        if name not in _REGISTRY:
+            return zoo.build_zoo_backbone(name, weights=weights, seed=seed)
+        return _REGISTRY[name](weights=weights, pooling=pooling, seed=seed)
+
+
+def check_pooling(name: str, pooling: str) -> None:
+    """A one-line error for an unknown pooling, or ``avg`` on a backbone without it."""
+    _ensure_loaded()
     if pooling not in ("max", "avg"):
         raise StylelabError(f"unknown pooling {pooling!r}; choose from: max, avg")
     if pooling == "avg" and name not in _AVG_POOLING:
         raise StylelabError(
             f"--pooling avg applies to {', '.join(sorted(_AVG_POOLING))}, not {name}"
         )
-    with torch.inference_mode(False):
-        if name not in _REGISTRY:
-            return zoo.build_zoo_backbone(name, weights=weights, seed=seed)
-        return _REGISTRY[name](weights=weights, pooling=pooling, seed=seed)
 
 
 def _ensure_loaded() -> None:
