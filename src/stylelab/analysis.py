@@ -156,7 +156,7 @@ def stats_grid(
     """:func:`activation_stats` for every backbone x weights x smoothing, rows concatenated."""
     for method in smoothings:
         check_smoothing(
-            method, options.get("temperature", 1.0), options.get("smoothing_scale", 1.0)
+            method, options.get("temperature", 1.0), options.get("smoothing_scale", 0.001)
         )
     combos = list(product(backbones, weights, smoothings))
     rows: list[dict[str, Any]] = []

@@ -387,7 +387,6 @@ def add_stats_parser(sub: Any) -> None:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-
     from stylelab.analysis import CSV_COLUMNS, plot_stats, stats_grid
     from stylelab.images import check_writable_folder
     from stylelab.records import write_csv
