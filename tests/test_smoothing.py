@@ -13,6 +13,7 @@ from stylelab.cli import main
 from stylelab.smoothing import (
     SMOOTHINGS,
     channel_softmax,
+    layer_temperature,
     per_entry_softmax,
     scale,
     smoother,
@@ -110,6 +111,11 @@ def r18():
     return load_backbone("resnet18", weights="random", seed=0)
 
 
+class _Identity(torch.nn.Module):
+    def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"x": image}
+
+
 def _objective(backbone, **options):
     config = StylizeConfig(backbone="resnet18", weights="random", **options)
     plan = plan_layers(backbone, config)
@@ -146,24 +152,63 @@ def test_smoothing_applies_to_targets_and_image_alike(r18) -> None:
     )
 
 
-def test_normalized_losses_are_relative_errors_with_smoothing(r18) -> None:
-    """With normalization each term is ||sigma(F) - sigma(P)||^2 / ||sigma(P)||^2 (content)
-    and ||G - A||^2 / ||A||^2 (style): O(1) whatever the size of the smoothed values."""
+def test_normalized_losses_are_relative_to_a_blank_map_with_smoothing(r18) -> None:
+    """With normalization the content term is ||s(F) - s(P)||^2 / ||s(0) - s(P)||^2, with
+    s = n softmax(F / T_l), T_l the layer's peak over the content and style features and
+    s(0) = 1: O(1) whatever the size of the smoothed values, computed here by hand."""
     objective, content, style = _objective(
         r18, smoothing="softmax", content_weight=1.0, style_weight=1.0
     )
-    zeros = torch.zeros_like(content)
-    _, terms = objective(zeros)
-    extractor = objective.extractor
-    with torch.no_grad():
-        sf = {n: softmax(f) for n, f in extractor(zeros).items()}
-        sc = {n: softmax(f) for n, f in extractor(content).items()}
+    image = torch.rand(1, 3, 48, 48, generator=torch.Generator().manual_seed(5))
+    _, terms = objective(image)
     layer = objective.plan.content[0]
-    expected = float(
-        (sf[layer] - sc[layer]).double().pow(2).sum() / sc[layer].double().pow(2).sum()
-    )
+    with torch.no_grad():
+        f, p, s = (objective.extractor(x)[layer].double() for x in (image, content, style))
+    t = max(float(p.abs().max()), float(s.abs().max()))
+    n = p[0].numel()
+    sf, sp = (torch.softmax(x.flatten() / t, 0) * n for x in (f, p))
+    expected = float((sf - sp).pow(2).sum() / (1 - sp).pow(2).sum())
     assert float(terms["content"]) == pytest.approx(expected, rel=1e-3)
     assert 1e-3 < expected < 10  # O(1), although softmax values are ~1e-4
+
+
+@pytest.mark.parametrize("method", SMOOTHINGS)
+def test_a_blank_map_scores_exactly_one_per_term(method: str) -> None:
+    """The normalization's reference is a featureless map (F = 0, smoothed like the rest):
+    every normalized term of such a map is 1, for every smoothing."""
+    content = torch.rand(1, 3, 8, 6, generator=torch.Generator().manual_seed(3))
+    style = torch.rand(1, 3, 6, 6, generator=torch.Generator().manual_seed(4))
+    plan = LayerPlan(content=("x",), style=("x",), style_weights=(1.0,), smoothed=("x",))
+    config = StylizeConfig(smoothing=method, content_weight=2.0, style_weight=3.0)
+    objective = GatysObjective(_Identity(), plan, content, [style], [1.0], config)
+    _, terms = objective(torch.zeros_like(content))
+    assert float(terms["content"]) == pytest.approx(2.0, rel=1e-5)
+    assert float(terms["style"]) == pytest.approx(3.0, rel=1e-5)
+
+
+def test_layer_temperature_is_t_times_the_peak_or_t_as_is() -> None:
+    maps = [torch.tensor([[-5.0, 2.0]]), torch.tensor([3.0, 4.0])]
+    assert layer_temperature(maps, 2.0, relative=True) == pytest.approx(10.0)
+    assert layer_temperature(maps, 2.0, relative=False) == 2.0
+    assert layer_temperature([torch.zeros(3)], 2.0, relative=True) == 2.0
+
+
+@pytest.mark.parametrize("method", ["softmax", "channel-softmax", "nested-softmax"])
+def test_relative_temperature_makes_the_losses_independent_of_activation_scale(method) -> None:
+    """A network whose activations are k times larger (here: every image times k through
+    an identity 'network') gives the same losses with the relative temperature, and other
+    losses with the paper's absolute one."""
+    images = [torch.rand(1, 3, 8, 6, generator=torch.Generator().manual_seed(i)) for i in range(3)]
+    plan = LayerPlan(content=("x",), style=("x",), style_weights=(1.0,), smoothed=("x",))
+
+    def total(k: float, relative: bool) -> float:
+        config = StylizeConfig(smoothing=method, relative_temperature=relative)
+        content, style, image = (x * k for x in images)
+        objective = GatysObjective(_Identity(), plan, content, [style], [1.0], config)
+        return float(objective(image)[0])
+
+    assert total(50.0, True) == pytest.approx(total(1.0, True), rel=1e-4)
+    assert total(50.0, False) != pytest.approx(total(1.0, False), rel=1e-2)
 
 
 def test_a_constant_scale_cancels_in_normalized_losses(r18) -> None:
@@ -229,11 +274,6 @@ def test_per_entry_smoothing_gives_repeated_maps_the_same_gram(method: str) -> N
     if method == "softmax":
         paper = smoother(method)
         torch.testing.assert_close(_gram(paper(twice)) * 4, _gram(paper(f)), rtol=1e-5, atol=0)
-
-
-class _Identity(torch.nn.Module):
-    def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {"x": image}
 
 
 def test_smoothed_style_target_does_not_depend_on_the_style_image_size() -> None:

@@ -51,6 +51,11 @@ class StylizeConfig:
         "scale | nested-softmax (Wang, Li & Vasconcelos 2021)",
     )
     temperature: float = _opt(1.0, "softmax temperature T of the smoothing, exp(F / T)")
+    relative_temperature: bool = _opt(
+        True,
+        "T in units of each smoothed layer's peak activation over the content and style "
+        "images, exp(F / (T max|F|)); --no-relative-temperature takes T as is (the paper's)",
+    )
     smoothing_scale: float = _opt(
         0.001, "factor A of 'scale' and 'channel-softmax' (cancels with normalized losses)"
     )

@@ -26,6 +26,10 @@ what the losses use, multiplies by n (the mean becomes 1): for one size this is 
 formula times a constant, which the normalized losses cancel; across sizes, a spatially
 repeated map gives the same Gram.
 
+Temperature: by default the losses take T relative to each layer's peak activation
+(:func:`layer_temperature`), so that T = 1 is the paper's setting on activations of order
+one, whatever the network's own scale; ``relative=False`` is the paper's formula as is.
+
 Note: with stylelab's normalized losses (relative errors, the default), a constant factor
 A cancels exactly: ``scale`` is then the identity and A does not change ``channel-softmax``.
 A matters only with ``--no-normalize-losses``, where it shifts the balance between the
@@ -35,7 +39,7 @@ content loss (~A^2) and the style loss (~A^4), which is how the authors' code us
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -78,6 +82,21 @@ def per_entry_softmax(features: torch.Tensor, temperature: float = 1.0) -> torch
     """n * softmax(F / T) = exp(F_ik / T) / mean_mn exp(F_mn / T), n = C H W: mean 1 per
     image, so maps of different sizes are on one scale."""
     return softmax(features, temperature) * features[0].numel()
+
+
+def layer_temperature(maps: Sequence[torch.Tensor], temperature: float, relative: bool) -> float:
+    """The temperature of one layer: T as is, or ``relative``: T_l = T * max |F| over
+    ``maps`` (the layer's features of the content and style images).
+
+    The paper's T = 1 assumes activations of order 1. A random torchvision ResNet-50 peaks
+    at about 130 in layer4, where exp(F) is one-hot and its gradient vanishes; pretrained
+    VGG19 peaks in the thousands. In units of the peak, F / T_l lies in [-1/T, 1/T] for
+    every network, so one T means the same smoothing everywhere. A layer of zeros keeps T.
+    """
+    if not relative:
+        return temperature
+    peak = max((float(m.detach().abs().max()) for m in maps), default=0.0)
+    return temperature * peak if peak > 0 and math.isfinite(peak) else temperature
 
 
 def smoother(

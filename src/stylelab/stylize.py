@@ -5,7 +5,8 @@ L = alpha * sum_l content_l + beta * sum_l w_l E_l + gamma * TV   (Gatys et al. 
 With ``normalize_losses`` (the default) each layer's term is divided by the same term
 evaluated at zero features, i.e. content_l = ||F - P||^2 / ||P||^2 and
 E_l = ||G - A||^2 / ||A||^2: a constant per-layer weight, so one set of user-facing weights
-works across backbones, weight sets and image sizes.
+works across backbones, weight sets and image sizes. With smoothing sigma, the reference
+is sigma(0) rather than 0 (see :class:`GatysObjective`).
 """
 
 from __future__ import annotations
@@ -130,8 +131,13 @@ class GatysObjective:
     With ``config.smoothing`` (SWAG, Wang, Li & Vasconcelos, CVPR 2021) the features of the
     ``plan.smoothed`` layers pass through sigma (see :mod:`stylelab.smoothing`) for the
     image and for the targets alike: content_l = 1/2 ||sigma(F) - sigma(P)||^2 and
-    E_l = 1/(4 N^2) ||G(sigma(F)) - G(sigma(S))||^2, each divided by its value at zero
-    features when normalizing.
+    E_l = 1/(4 N^2) ||G(sigma(F)) - G(sigma(S))||^2. Each layer's sigma is fixed here, its
+    temperature from the content and style features (see
+    :func:`stylelab.smoothing.layer_temperature`).
+    When normalizing, each term is divided by its value at a featureless map, F = 0, which
+    passes through sigma like any other: sigma(0) is 0 without smoothing (so the terms are
+    relative errors) and the constant 1 for the softmax (so 1 means "no better than a
+    blank map" there too, not "no better than zero", which a softmax never outputs).
     Returns the total and the weighted terms (``content``, ``style``, ``tv``, ``total``
     and ``style_<layer>``), so that total = content + style + tv.
     """
@@ -148,12 +154,25 @@ class GatysObjective:
         self.extractor = extractor
         self.plan = plan
         self.config = config
-        self.sigma = smoothing.smoother(
-            config.smoothing, config.temperature, config.smoothing_scale, per_entry=True
-        )
+        self.device = content.device
         self.feature_scale: dict[str, float] = {}
         with torch.no_grad():
-            content_features = self.features(content)
+            raw_content = extractor(content)
+            raw_styles = [extractor(style) for style in styles]
+            self.sigmas = {
+                n: smoothing.smoother(
+                    config.smoothing,
+                    smoothing.layer_temperature(
+                        [raw_content[n], *(f[n] for f in raw_styles)],
+                        config.temperature,
+                        config.relative_temperature,
+                    ),
+                    config.smoothing_scale,
+                    per_entry=True,
+                )
+                for n in plan.smoothed
+            }
+            content_features = self._transform(raw_content)
             if config.normalize_losses:
                 # A constant factor per layer cancels exactly in the normalized losses; dividing
                 # by the content's peak keeps tiny features (softmax outputs, vanishing random
@@ -167,33 +186,40 @@ class GatysObjective:
                 }
             self.content_targets = {n: content_features[n].detach() for n in plan.content}
             grams: dict[str, torch.Tensor] = {}
-            for style, weight in zip(styles, blend, strict=True):
-                features = self.features(style)
+            for raw, weight in zip(raw_styles, blend, strict=True):
+                features = self._transform(raw)
                 for name in plan.style:
                     gram = losses.gram_matrix(features[name]) * weight
                     grams[name] = grams[name] + gram if name in grams else gram
             self.style_targets = grams
-            # Per-layer scale: the loss at zero features (1 when not normalizing).
+            # Per-layer scale: the loss at a featureless map (1 when not normalizing).
             self.content_scale = {
-                n: self._reference(losses.content_loss(torch.zeros_like(t), t))
+                n: self._reference(losses.content_loss(self.blank(n, t.shape), t))
                 for n, t in self.content_targets.items()
             }
             self.style_scale = {
-                n: self._reference(losses.style_loss(torch.zeros_like(a), a))
+                n: self._reference(
+                    losses.style_loss(losses.gram_matrix(self.blank(n, (1, a.shape[-1], 1, 1))), a)
+                )
                 for n, a in self.style_targets.items()
             }
 
     def features(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         """Extractor outputs, with SWAG smoothing sigma(F) on ``plan.smoothed`` layers, times
         the per-layer constant ``feature_scale`` (which the normalized losses cancel)."""
-        features = self.extractor(image)
-        if self.plan.smoothed:
-            features = {
-                n: self.sigma(f) if n in self.plan.smoothed else f for n, f in features.items()
-            }
+        return self._transform(self.extractor(image))
+
+    def _transform(self, raw: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        features = {n: self.sigmas[n](f) if n in self.sigmas else f for n, f in raw.items()}
         if self.feature_scale:
             features = {n: f * self.feature_scale.get(n, 1.0) for n, f in features.items()}
         return features
+
+    def blank(self, name: str, shape: Sequence[int]) -> torch.Tensor:
+        """Layer ``name``'s loss features of a featureless map (F = 0): sigma(0) times the
+        layer's constant; zero without smoothing, 1 for the per-entry softmax."""
+        zeros = torch.zeros(tuple(shape), device=self.device)
+        return self._transform({name: zeros})[name]
 
     def _reference(self, value: torch.Tensor) -> float:
         if not self.config.normalize_losses:
