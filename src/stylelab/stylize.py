@@ -43,6 +43,7 @@ from stylelab.records import write_csv, write_json
 from stylelab.schedule import Stage, plan_schedule
 
 ImageCallback = Callable[[int, torch.Tensor], None]
+Smoother = Callable[[torch.Tensor], torch.Tensor]
 
 
 @dataclass
@@ -157,22 +158,8 @@ class GatysObjective:
         self.device = content.device
         self.feature_scale: dict[str, float] = {}
         with torch.no_grad():
-            raw_content = extractor(content)
-            raw_styles = [extractor(style) for style in styles]
-            self.sigmas = {
-                n: smoothing.smoother(
-                    config.smoothing,
-                    smoothing.layer_temperature(
-                        [raw_content[n], *(f[n] for f in raw_styles)],
-                        config.temperature,
-                        config.relative_temperature,
-                    ),
-                    config.smoothing_scale,
-                    per_entry=True,
-                )
-                for n in plan.smoothed
-            }
-            content_features = self._transform(raw_content)
+            self.sigmas = self._smoothers([content, *styles])
+            content_features = self.features(content)
             if config.normalize_losses:
                 # A constant factor per layer cancels exactly in the normalized losses; dividing
                 # by the content's peak keeps tiny features (softmax outputs, vanishing random
@@ -186,8 +173,8 @@ class GatysObjective:
                 }
             self.content_targets = {n: content_features[n].detach() for n in plan.content}
             grams: dict[str, torch.Tensor] = {}
-            for raw, weight in zip(raw_styles, blend, strict=True):
-                features = self._transform(raw)
+            for style, weight in zip(styles, blend, strict=True):
+                features = self.features(style)
                 for name in plan.style:
                     gram = losses.gram_matrix(features[name]) * weight
                     grams[name] = grams[name] + gram if name in grams else gram
@@ -203,6 +190,26 @@ class GatysObjective:
                 )
                 for n, a in self.style_targets.items()
             }
+
+    def _smoothers(self, images: Sequence[torch.Tensor]) -> dict[str, Smoother]:
+        """sigma of each smoothed layer, its temperature from the layer's peak over
+        ``images`` when relative (one extra forward pass per image, a map at a time)."""
+        config = self.config
+        peaks: dict[str, list[torch.Tensor]] = {n: [] for n in self.plan.smoothed}
+        if config.relative_temperature and peaks:
+            for image in images:
+                features = self.extractor(image)
+                for name, found in peaks.items():
+                    found.append(features[name].abs().max())
+        return {
+            name: smoothing.smoother(
+                config.smoothing,
+                smoothing.layer_temperature(found, config.temperature, config.relative_temperature),
+                config.smoothing_scale,
+                per_entry=True,
+            )
+            for name, found in peaks.items()
+        }
 
     def features(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         """Extractor outputs, with SWAG smoothing sigma(F) on ``plan.smoothed`` layers, times
