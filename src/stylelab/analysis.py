@@ -35,7 +35,7 @@ from tqdm import tqdm
 from stylelab.backbones import Backbone, load_backbone
 from stylelab.errors import StylelabError
 from stylelab.images import ImageSource, atomic_path, load_image, resize_long_edge
-from stylelab.smoothing import check_smoothing, smoother
+from stylelab.smoothing import check_smoothing, layer_temperature, smoother
 
 STATISTICS = ("act_max", "act_entropy", "gram_max", "gram_entropy")
 CSV_COLUMNS = (
@@ -98,11 +98,15 @@ def activation_stats(
     seed: int = 0,
     temperature: float = 1.0,
     smoothing_scale: float = 0.001,
+    relative_temperature: bool = True,
 ) -> list[dict[str, Any]]:
     """One row per layer with the mean and std over ``images`` of each statistic.
 
     Images are resized so their longer edge is ``size``; ``depth`` is the layer's position
     in the whole network, from 0 (input side) to 1 (deepest layer it declares).
+    ``relative_temperature``: T in units of each layer's peak activation on each image, as
+    in the stylization losses (:func:`stylelab.smoothing.layer_temperature`); False takes
+    T as is (the paper's formula).
     """
     if not images:
         raise StylelabError("no images given")
@@ -111,7 +115,6 @@ def activation_stats(
     names = tuple(net.resolve(n) for n in layers) if layers else stage_layers(net)
     names = tuple(sorted(dict.fromkeys(names), key=net.depth))
     extractor = net.extractor(names)
-    smooth = smoother(smoothing, temperature, smoothing_scale)
     samples: dict[str, list[dict[str, float]]] = {name: [] for name in names}
     shapes: dict[str, tuple[int, ...]] = {}
     with torch.no_grad():
@@ -119,7 +122,9 @@ def activation_stats(
             image = resize_long_edge(load_image(source), size)
             features = extractor(image)
             for name in names:
-                smoothed = smooth(features[name].float())
+                layer = features[name].float()
+                t = layer_temperature([layer], temperature, relative_temperature)
+                smoothed = smoother(smoothing, t, smoothing_scale)(layer)
                 samples[name].append(feature_stats(smoothed))
                 shapes[name] = tuple(features[name].shape[1:])
     last = max(1, len(net.layers) - 1)

@@ -376,6 +376,13 @@ def add_stats_parser(sub: Any) -> None:
         "--temperature", type=float, default=1.0, help="softmax temperature T (default: 1)"
     )
     stats.add_argument(
+        "--relative-temperature",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="T in units of each layer's peak activation per image, as in the losses; "
+        "--no-relative-temperature takes T as is, the paper's formula (default: relative)",
+    )
+    stats.add_argument(
         "--smoothing-scale",
         type=float,
         default=0.001,
@@ -413,6 +420,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         seed=args.seed,
         temperature=args.temperature,
         smoothing_scale=args.smoothing_scale,
+        relative_temperature=args.relative_temperature,
     )
     write_csv(rows, output, CSV_COLUMNS)
     if args.plot:
