@@ -47,6 +47,8 @@ from stylelab.errors import StylelabError
 
 SMOOTHINGS = ("none", "softmax", "channel-softmax", "scale", "nested-softmax")
 
+Smoother = Callable[[torch.Tensor], torch.Tensor]
+
 
 def check_smoothing(method: str = "none", temperature: float = 1.0, factor: float = 0.001) -> None:
     """A one-line error for an unknown method, or a temperature or scale that is not a
@@ -101,7 +103,7 @@ def layer_temperature(maps: Sequence[torch.Tensor], temperature: float, relative
 
 def smoother(
     method: str, temperature: float = 1.0, factor: float = 0.001, per_entry: bool = False
-) -> Callable[[torch.Tensor], torch.Tensor]:
+) -> Smoother:
     """The function sigma for ``method`` (one of :data:`SMOOTHINGS`).
 
     ``per_entry``: the softmaxes scaled by the number of entries (:func:`per_entry_softmax`),

@@ -43,7 +43,6 @@ from stylelab.records import write_csv, write_json
 from stylelab.schedule import Stage, plan_schedule
 
 ImageCallback = Callable[[int, torch.Tensor], None]
-Smoother = Callable[[torch.Tensor], torch.Tensor]
 
 
 @dataclass
@@ -179,19 +178,21 @@ class GatysObjective:
                     gram = losses.gram_matrix(features[name]) * weight
                     grams[name] = grams[name] + gram if name in grams else gram
             self.style_targets = grams
-            # Per-layer scale: the loss at a featureless map (1 when not normalizing).
+            # Per-layer scale: the loss at a featureless map (1 when not normalizing). Every
+            # sigma maps a constant map to a constant map, whose position-averaged Gram does
+            # not depend on the size: a 1 x 1 map stands for the style's blank map.
             self.content_scale = {
-                n: self._reference(losses.content_loss(self.blank(n, t.shape), t))
+                n: self._reference(losses.content_loss(self._blank(n, t.shape), t))
                 for n, t in self.content_targets.items()
             }
             self.style_scale = {
                 n: self._reference(
-                    losses.style_loss(losses.gram_matrix(self.blank(n, (1, a.shape[-1], 1, 1))), a)
+                    losses.style_loss(losses.gram_matrix(self._blank(n, (1, a.shape[-1], 1, 1))), a)
                 )
                 for n, a in self.style_targets.items()
             }
 
-    def _smoothers(self, images: Sequence[torch.Tensor]) -> dict[str, Smoother]:
+    def _smoothers(self, images: Sequence[torch.Tensor]) -> dict[str, smoothing.Smoother]:
         """sigma of each smoothed layer, its temperature from the layer's peak over
         ``images`` when relative (one extra forward pass per image, a map at a time)."""
         config = self.config
@@ -222,7 +223,7 @@ class GatysObjective:
             features = {n: f * self.feature_scale.get(n, 1.0) for n, f in features.items()}
         return features
 
-    def blank(self, name: str, shape: Sequence[int]) -> torch.Tensor:
+    def _blank(self, name: str, shape: Sequence[int]) -> torch.Tensor:
         """Layer ``name``'s loss features of a featureless map (F = 0): sigma(0) times the
         layer's constant; zero without smoothing, 1 for the per-entry softmax."""
         zeros = torch.zeros(tuple(shape), device=self.device)
