@@ -1,10 +1,35 @@
-"""stylelab: neural style transfer toolkit (Gatys optimization, backbone zoo, SWAG, sweeps)."""
+"""stylelab: neural style transfer toolkit (Gatys optimization, backbone zoo, SWAG, sweeps).
 
-from stylelab.backbones import Backbone, list_backbones, load_backbone
-from stylelab.config import StylizeConfig
-from stylelab.errors import StylelabError
-from stylelab.images import load_image, save_image
-from stylelab.stylize import StylizeResult, stylize
+The public names are imported on first use (PEP 562), so that ``import stylelab.cli`` and
+``stylelab --help`` do not pay for torch and torchvision.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from stylelab.backbones import Backbone, list_backbones, load_backbone
+    from stylelab.config import StylizeConfig
+    from stylelab.errors import StylelabError
+    from stylelab.images import load_image, save_image
+    from stylelab.stylize import StylizeResult, stylize
+
+# public name -> the submodule that defines it
+_LAZY = {
+    "Backbone": "stylelab.backbones",
+    "StylelabError": "stylelab.errors",
+    "StylizeConfig": "stylelab.config",
+    "StylizeResult": "stylelab.stylize",
+    "list_backbones": "stylelab.backbones",
+    "load_backbone": "stylelab.backbones",
+    "load_image": "stylelab.images",
+    "save_image": "stylelab.images",
+    "stylize": "stylelab.stylize",
+}
 
 __all__ = [
     "Backbone",
@@ -18,3 +43,32 @@ __all__ = [
     "stylize",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        # AttributeError also lets ``from stylelab import losses`` fall back to the submodule
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+class _Package(types.ModuleType):
+    """Importing the submodule ``stylelab.stylize`` must not hide the function ``stylize``.
+
+    The import system sets each submodule as an attribute of its package; as before the lazy
+    imports, ``stylelab.stylize`` stays the function (the module is in ``sys.modules``).
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _LAZY and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

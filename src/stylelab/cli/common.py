@@ -1,0 +1,95 @@
+"""What every command family shares: the parser class, exit codes, config flags, the result line.
+
+Nothing heavy here (no torch): this module is imported on every ``stylelab`` start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import typing
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from stylelab.config import StylizeConfig
+from stylelab.errors import StylelabError
+
+EXIT_USAGE = 2
+EXIT_NONFINITE = 1
+EXIT_INTERRUPTED = 130
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is a single line and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise StylelabError(f"{self.prog}: {message}")
+
+
+def csv_of(kind: Callable[[str], Any]) -> Callable[[str], tuple[Any, ...]]:
+    """An argparse ``type=`` for ``A,B,...``: a tuple of ``kind(part)``, blanks dropped."""
+
+    def parse(text: str) -> tuple[Any, ...]:
+        parts = [p.strip() for p in text.split(",") if p.strip()]
+        try:
+            return tuple(kind(p) for p in parts)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a comma-separated list: {text!r}") from None
+
+    parse.__name__ = f"comma-separated {kind.__name__}"
+    return parse
+
+
+def add_config_arguments(parser: argparse.ArgumentParser, skip: Sequence[str] = ()) -> None:
+    """One ``--flag`` per StylizeConfig field, typed from its annotation, help from metadata."""
+    hints = typing.get_type_hints(StylizeConfig)
+    for item in dataclasses.fields(StylizeConfig):
+        if item.name in skip:
+            continue
+        flag = "--" + item.name.replace("_", "-")
+        hint = hints[item.name]
+        args = typing.get_args(hint)
+        base = next((a for a in args if a is not type(None)), hint) if args else hint
+        help_text = f"{item.metadata['help']} (default: {item.default})"
+        if base is bool:
+            parser.add_argument(
+                flag, action=argparse.BooleanOptionalAction, default=None, help=help_text
+            )
+            continue
+        if typing.get_origin(base) is tuple:
+            inner = typing.get_args(base)[0]
+            kind: Callable[[str], Any] = csv_of(inner)
+            metavar = "A,B,..."
+        else:
+            kind, metavar = base, item.name.split("_")[-1].upper()
+        parser.add_argument(flag, type=kind, default=None, metavar=metavar, help=help_text)
+
+
+def config_from_args(args: argparse.Namespace, base: StylizeConfig | None = None) -> StylizeConfig:
+    changes = {
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(StylizeConfig)
+        if getattr(args, f.name, None) is not None
+    }
+    return (base or StylizeConfig()).replace(**changes)
+
+
+def report_result(result: Any, output: Path, quiet: bool) -> int:
+    """The closing line of a stylization on stderr, and the exit status it stands for."""
+    info = result.info
+    if result.status == "nonfinite":
+        print(f"stylelab: warning: {info['message']}; wrote {output}", file=sys.stderr)
+        return EXIT_NONFINITE
+    if result.status == "interrupted":
+        print(f"stylelab: {info['message']}; wrote {output}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if not quiet:
+        final = info["final_losses"]
+        print(
+            f"wrote {output} ({info['iterations']} iterations, {info['wall_time_s']:.1f} s, "
+            f"total loss {final.get('total', float('nan')):.4g})",
+            file=sys.stderr,
+        )
+    return 0

@@ -1,0 +1,175 @@
+"""``stylelab stylize``, ``demo``, ``layers``, ``evaluate`` and ``examples``: one image at a time.
+
+The heavy modules (torch, stylelab.stylize, ...) are imported inside the commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from stylelab.cli.common import add_config_arguments, config_from_args, report_result
+from stylelab.errors import StylelabError
+
+
+def add_commands(sub: Any) -> None:
+    """Register stylize, layers, demo and evaluate on the CLI's subparsers."""
+    run = sub.add_parser(
+        "stylize",
+        help="stylize a content image with one or more styles",
+        description="Optimize an image so that its features match CONTENT and "
+        "its Gram matrices match STYLE (Gatys et al. 2015).",
+    )
+    run.add_argument("content", help="content image (path or example:NAME)")
+    run.add_argument("style", nargs="+", help="style image(s); several are blended")
+    run.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="output image (.png .jpg .tif .webp); OUT.csv and OUT.json beside it",
+    )
+    run.add_argument(
+        "--save-every",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also write OUT_NNNNN.png every N iterations",
+    )
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_config_arguments(run)
+    run.set_defaults(handler=cmd_stylize)
+
+    layers = sub.add_parser("layers", help="list a backbone's layer names and channels")
+    layers.add_argument("--backbone", default="vgg19", help="backbone name (default: vgg19)")
+    layers.set_defaults(handler=cmd_layers)
+
+    demo = sub.add_parser(
+        "demo",
+        help="stylize a built-in example offline (example:chelsea in the style of example:strokes)",
+    )
+    demo.add_argument("-o", "--output", default="out/demo.png", help="default: out/demo.png")
+    demo.add_argument("--size", type=int, default=256, help="default: 256")
+    demo.add_argument("--steps", type=int, default=150, help="default: 150")
+    demo.add_argument("--quiet", action="store_true", help="no progress bar")
+    demo.set_defaults(handler=cmd_demo)
+
+    score = sub.add_parser(
+        "evaluate",
+        help="score an output: style and content distances under a fixed reference network",
+        description="Relative Gram distance (relu1_1..relu5_1) and feature distance (relu4_2) "
+        "of OUTPUT to STYLE and CONTENT, on the Caffe VGG19 at a fixed size.",
+    )
+    score.add_argument("output", help="stylized image")
+    score.add_argument("content", help="content image")
+    score.add_argument("style", nargs="+", help="style image(s)")
+    score.add_argument("--size", type=int, default=512, help="reference size (default: 512)")
+    score.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    score.set_defaults(handler=cmd_evaluate)
+
+
+def add_examples_command(sub: Any) -> None:
+    """Register examples (apart from add_commands: ``--help`` has always listed it after stats)."""
+    examples = sub.add_parser("examples", help="list the built-in example images")
+    examples.set_defaults(handler=cmd_examples)
+
+
+def cmd_stylize(args: argparse.Namespace) -> int:
+    from stylelab.images import check_output_path, save_image
+    from stylelab.stylize import stylize
+
+    config = config_from_args(args)
+    output = check_output_path(args.output)
+    if args.save_every < 0:
+        raise StylelabError(f"--save-every must be >= 0, got {args.save_every}")
+
+    def snapshot(iteration: int, image: Any) -> None:
+        if args.save_every and iteration % args.save_every == 0:
+            save_image(image, output.with_name(f"{output.stem}_{iteration:05d}{output.suffix}"))
+
+    result = stylize(
+        args.content,
+        args.style,
+        config,
+        progress=not args.quiet,
+        callback=snapshot if args.save_every else None,
+    )
+    result.save(output)
+    return report_result(result, output, args.quiet)
+
+
+def cmd_layers(args: argparse.Namespace) -> int:
+    from stylelab.backbones import load_backbone
+
+    backbone = load_backbone(args.backbone, weights="random")
+    aliases: dict[str, list[str]] = {}
+    for alias, name in backbone.aliases.items():
+        aliases.setdefault(name, []).append(alias)
+    defaults = {n: "content" for n in backbone.default_content_layers}
+    for n in backbone.default_style_layers:
+        defaults[n] = "style" if n not in defaults else "content+style"
+    width = max(len(layer.name) for layer in backbone.layers)
+    print(f"{'layer':<{width}}  {'kind':<6} {'channels':>8}  default   aliases")
+    for layer in backbone.layers:
+        print(
+            f"{layer.name:<{width}}  {layer.kind:<6} {layer.channels:>8}  "
+            f"{defaults.get(layer.name, ''):<8}  {', '.join(aliases.get(layer.name, []))}"
+        )
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from stylelab.images import check_output_path
+    from stylelab.stylize import stylize
+
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    check_output_path(output)
+    result = stylize(
+        "example:chelsea",
+        "example:strokes",
+        size=args.size,
+        steps=args.steps,
+        progress=not args.quiet,
+    )
+    result.save(output)
+    _save_triptych(result, output.with_name(f"{output.stem}_triptych.png"))
+    return report_result(result, output, args.quiet)
+
+
+def _save_triptych(result: Any, path: Path) -> None:
+    """Content | style | result side by side, for a person to look at."""
+    import torch
+
+    from stylelab.images import load_image, resize_to, save_image
+
+    height = result.tensor.shape[-2]
+    panels = [load_image("example:chelsea"), load_image("example:strokes"), result.tensor]
+    scaled = [resize_to(p, (height, round(p.shape[-1] * height / p.shape[-2]))) for p in panels]
+    save_image(torch.cat(scaled, dim=-1), path)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from stylelab.evaluate import evaluate
+
+    if args.size < 16:
+        raise StylelabError(f"--size must be >= 16, got {args.size}")
+    scores = evaluate(args.output, args.content, args.style, size=args.size)
+    if args.json:
+        print(json.dumps(scores, indent=2))
+        return 0
+    print(f"style distance    {scores['style_distance']:.4f}")
+    print(f"content distance  {scores['content_distance']:.4f}")
+    for layer, value in scores["style_distance_per_layer"].items():
+        print(f"  style {layer:<9} {value:.4f}")
+    return 0
+
+
+def cmd_examples(args: argparse.Namespace) -> int:
+    from stylelab.examples import list_examples
+
+    for name in list_examples():
+        print(f"example:{name}")
+    return 0
