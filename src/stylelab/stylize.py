@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import os
-import platform
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -38,7 +37,13 @@ from stylelab.images import (
     tensor_to_pil,
 )
 from stylelab.optim import Outcome, default_lr, make_optimizer, optimize
-from stylelab.precision import MixedPrecisionExtractor, prepare_extractor, resolve_precision
+from stylelab.precision import (
+    MixedPrecisionExtractor,
+    environment,
+    prepare_extractor,
+    resolve_device,
+    resolve_precision,
+)
 from stylelab.records import write_csv, write_json
 from stylelab.schedule import Stage, plan_schedule
 
@@ -71,20 +76,6 @@ class StylizeResult:
 
     def summary(self) -> dict[str, Any]:
         return {"config": self.config.to_dict(), **self.info}
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise StylelabError("--device cuda: no CUDA device is available")
-    if name == "mps" and not torch.backends.mps.is_available():
-        raise StylelabError("--device mps: no MPS device is available")
-    return torch.device(name)
 
 
 @dataclass(frozen=True)
@@ -127,19 +118,24 @@ def plan_layers(backbone: Backbone, config: StylizeConfig) -> LayerPlan:
 class GatysObjective:
     """alpha * content + beta * sum_l w_l E_l + gamma * TV against fixed targets.
 
-    Targets (content features, blended style Grams) are computed once, at construction.
+    Targets (content features, style Grams) are computed once, at construction; a batch
+    of content images gives each item its own content target, and :meth:`set_content`
+    replaces them (fast-network training: a new batch of photos per step). Each style
+    image's Grams are kept, G_s; an item's target is the blend A = sum_s w_s G_s, with
+    ``blend`` by default and per-item weights (B, S) when ``__call__`` is given them.
     With ``config.smoothing`` (SWAG, Wang, Li & Vasconcelos, CVPR 2021) the features of the
     ``plan.smoothed`` layers pass through sigma (see :mod:`stylelab.smoothing`) for the
     image and for the targets alike: content_l = 1/2 ||sigma(F) - sigma(P)||^2 and
     E_l = 1/(4 N^2) ||G(sigma(F)) - G(sigma(S))||^2. Each layer's sigma is fixed here, its
     temperature from the content and style features (see
     :func:`stylelab.smoothing.layer_temperature`).
-    When normalizing, each term is divided by its value at a featureless map, F = 0, which
-    passes through sigma like any other: sigma(0) is 0 without smoothing (so the terms are
-    relative errors) and the constant 1 for the softmax (so 1 means "no better than a
-    blank map" there too, not "no better than zero", which a softmax never outputs).
-    Returns the total and the weighted terms (``content``, ``style``, ``tv``, ``total``
-    and ``style_<layer>``), so that total = content + style + tv.
+    When normalizing, each item's term is divided by its value at a featureless map,
+    F = 0, which passes through sigma like any other: sigma(0) is 0 without smoothing (so
+    the terms are relative errors) and the constant 1 for the softmax (so 1 means "no
+    better than a blank map" there too, not "no better than zero", which a softmax never
+    outputs). Returns the total and the weighted terms (``content``, ``style``, ``tv``,
+    ``total`` and ``style_<layer>``), summed over the batch, so that total = content +
+    style + tv.
     """
 
     def __init__(
@@ -170,27 +166,49 @@ class GatysObjective:
                 content_features = {
                     n: f * self.feature_scale.get(n, 1.0) for n, f in content_features.items()
                 }
-            self.content_targets = {n: content_features[n].detach() for n in plan.content}
-            grams: dict[str, torch.Tensor] = {}
-            for style, weight in zip(styles, blend, strict=True):
-                features = self.features(style)
-                for name in plan.style:
-                    gram = losses.gram_matrix(features[name]) * weight
-                    grams[name] = grams[name] + gram if name in grams else gram
-            self.style_targets = grams
-            # Per-layer scale: the loss at a featureless map (1 when not normalizing). Every
-            # sigma maps a constant map to a constant map, whose position-averaged Gram does
-            # not depend on the size: a 1 x 1 map stands for the style's blank map.
-            self.content_scale = {
-                n: self._reference(losses.content_loss(self._blank(n, t.shape), t))
-                for n, t in self.content_targets.items()
+            self._set_content_features(content_features)
+            per_style = [self.features(style) for style in styles]
+            self.style_grams = {
+                name: torch.cat([losses.gram_matrix(f[name]) for f in per_style])
+                for name in plan.style
             }
+            self.blend = torch.tensor([list(blend)], dtype=torch.float32, device=self.device)
+            self.style_targets = {n: self._blended(n, self.blend) for n in plan.style}
             self.style_scale = {
-                n: self._reference(
-                    losses.style_loss(losses.gram_matrix(self._blank(n, (1, a.shape[-1], 1, 1))), a)
-                )
-                for n, a in self.style_targets.items()
+                n: float(self._style_reference(n, a)) for n, a in self.style_targets.items()
             }
+
+    def set_content(self, content: torch.Tensor) -> None:
+        """New content targets (and their references) for a batch of images."""
+        with torch.no_grad():
+            self._set_content_features(self.features(content))
+
+    def _set_content_features(self, features: dict[str, torch.Tensor]) -> None:
+        self.content_targets = {n: features[n].detach() for n in self.plan.content}
+        # Per item: the loss of a featureless map against the item's target.
+        self.content_scale = {
+            n: torch.tensor(
+                [
+                    self._reference(losses.content_loss(self._blank(n, item.shape), item))
+                    for item in t.split(1)
+                ]
+            )
+            for n, t in self.content_targets.items()
+        }
+
+    def _blended(self, name: str, weights: torch.Tensor) -> torch.Tensor:
+        """Targets A_b = sum_s w_bs G_s for style weights (B, S): (B, N, N)."""
+        grams = self.style_grams[name]
+        return torch.einsum("bs,sij->bij", weights.to(grams.dtype), grams)
+
+    def _style_reference(self, name: str, targets: torch.Tensor) -> torch.Tensor:
+        """Per item (B,): the style loss of a featureless map against its target. Every
+        sigma maps a constant map to a constant map, whose position-averaged Gram does not
+        depend on the size: a 1 x 1 map stands for the style's blank map."""
+        blank = losses.gram_matrix(self._blank(name, (1, targets.shape[-1], 1, 1)))
+        return torch.tensor(
+            [self._reference(losses.style_loss(blank, a)) for a in targets.split(1)]
+        )
 
     def _smoothers(self, images: Sequence[torch.Tensor]) -> dict[str, smoothing.Smoother]:
         """sigma of each smoothed layer, its temperature from the layer's peak over
@@ -237,28 +255,42 @@ class GatysObjective:
         reference = float(value)
         return reference if reference > 0 and math.isfinite(reference) else 1.0
 
-    def __call__(self, image: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def __call__(
+        self, image: torch.Tensor, style_weights: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Loss of ``image`` (B, 3, H, W), item b against content target b and the style
+        blend ``style_weights[b]`` (default: the ``blend`` given at construction)."""
         cfg = self.config
         features = self.features(image)
-        content = (
-            sum(
-                (
-                    losses.content_loss(features[n], t) / self.content_scale[n]
-                    for n, t in self.content_targets.items()
-                ),
-                torch.zeros((), device=image.device),
-            )
-            * cfg.content_weight
-        )
+        zero = torch.zeros((), device=image.device)
+        content = zero
+        for name, target in self.content_targets.items():
+            for feature, item, scale in zip(
+                features[name].split(1),
+                target.split(1),
+                self.content_scale[name].tolist(),
+                strict=True,
+            ):
+                content = content + losses.content_loss(feature, item) / scale
+        content = content * cfg.content_weight
         terms: dict[str, torch.Tensor] = {}
-        style = torch.zeros((), device=image.device)
+        style = zero
         for name, weight in zip(self.plan.style, self.plan.style_weights, strict=True):
-            gram = losses.gram_matrix(features[name])
-            layer = losses.style_loss(gram, self.style_targets[name]) / self.style_scale[name]
+            if style_weights is None:
+                targets, scales = self.style_targets[name], [self.style_scale[name]]
+            else:
+                targets = self._blended(name, style_weights)
+                scales = self._style_reference(name, targets).tolist()
+            if len(scales) == 1 and image.shape[0] > 1:
+                targets, scales = targets.expand(image.shape[0], -1, -1), scales * image.shape[0]
+            grams = losses.gram_matrix(features[name])
+            layer = zero
+            for gram, target, scale in zip(grams.split(1), targets.split(1), scales, strict=True):
+                layer = layer + losses.style_loss(gram, target) / scale
             layer = layer * (weight * cfg.style_weight)
             terms[f"style_{name}"] = layer.detach()
             style = style + layer
-        tv = losses.total_variation(image, reduction="mean") * cfg.tv_weight
+        tv = losses.total_variation(image, reduction="mean") * cfg.tv_weight * image.shape[0]
         total = content + style + tv
         head = {
             "content": content.detach(),
@@ -286,19 +318,6 @@ def initial_image(init: str, content: torch.Tensor, style: torch.Tensor, seed: i
             f"unknown init {init!r}; choose from: {', '.join(INITS)}, or a PATH to an image"
         )
     return resize_to(source, size)
-
-
-def environment(device: torch.device) -> dict[str, Any]:
-    return {
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "device": str(device),
-        "device_name": torch.cuda.get_device_name(device)
-        if device.type == "cuda"
-        else platform.processor() or platform.machine(),
-        "threads": torch.get_num_threads(),
-    }
 
 
 @dataclass(frozen=True)
