@@ -44,3 +44,32 @@ def style_path(tmp_path: Path) -> Path:
 @pytest.fixture(autouse=True)
 def _deterministic() -> None:
     torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def photo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Four small stand-in photos in a folder, for training tests."""
+    folder = tmp_path_factory.mktemp("photos")
+    for seed in range(4):
+        gradient_image(56 + 8 * seed, 48, seed=seed).save(folder / f"photo{seed}.png")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory, photo_folder: Path) -> Path:
+    """A two-style compact model trained for a few steps at 32 px (strokes, mosaic)."""
+    from stylelab.config import StylizeConfig
+    from stylelab.fast.training import TrainConfig, train
+
+    output = tmp_path_factory.mktemp("model") / "tiny.safetensors"
+    config = TrainConfig(
+        styles=("example:strokes", "example:mosaic"),
+        data=str(photo_folder),
+        train_size=32,
+        batch_size=2,
+        steps=8,
+        lr=1e-2,
+        loss=StylizeConfig(precision="fp32"),
+    )
+    train(config, output)
+    return output

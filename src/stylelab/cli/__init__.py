@@ -10,6 +10,7 @@ inside its ``cmd_*`` functions, so that ``stylelab --help`` stays fast:
   ``config_from_args``, ``report_result``
 - :mod:`.stylize`: stylize, layers, demo, evaluate (and examples)
 - :mod:`.study`: compare, stats
+- :mod:`.fast`: train, apply (fast style transfer)
 - :mod:`stylelab.experiments.commands`: sweep, report
 
 A new family is one more ``add_commands(sub)`` call in :func:`build_parser`, at the place its
@@ -22,7 +23,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from stylelab.cli import study, stylize
+from stylelab.cli import fast, study, stylize
 from stylelab.cli.common import EXIT_INTERRUPTED, EXIT_USAGE, OneLineParser, config_from_args
 from stylelab.errors import StylelabError
 from stylelab.experiments import commands as experiments
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     stylize.add_commands(sub)
     study.add_commands(sub)
+    fast.add_commands(sub)
     stylize.add_examples_command(sub)
     experiments.add_commands(sub)
     return parser

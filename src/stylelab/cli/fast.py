@@ -1,0 +1,489 @@
+"""``stylelab train`` and ``stylelab apply``: fast (feed-forward) style transfer.
+
+Thin layers over :mod:`stylelab.fast`: the loss flags of ``train`` come from
+:class:`StylizeConfig`, like ``stylize``'s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from stylelab.cli.common import EXIT_INTERRUPTED, add_config_arguments, config_from_args
+from stylelab.config import StylizeConfig
+from stylelab.errors import StylelabError
+
+MODEL_SUFFIX = ".safetensors"
+EXIT_PARTIAL = 1
+
+
+def add_commands(sub: Any) -> None:
+    """Register ``train`` and ``apply`` on the CLI's subparsers."""
+    from stylelab.fast.config import ARCHITECTURE_NAMES, DEFAULT_LR, LOSS_FIELDS
+
+    train = sub.add_parser(
+        "train",
+        help="train a fast style network (one or several styles) on a folder of photos",
+        description="Train a feed-forward network so that one forward pass stylizes a photo "
+        "(Johnson et al. 2016, instance norm; several styles through conditional instance "
+        "norm, Dumoulin et al. 2017). The loss is stylize's Gatys objective. Writes MODEL "
+        "(.safetensors) and MODEL_train/: train.csv (every step), train.json, samples/ "
+        "(held-out photo x every style), checkpoint.safetensors.",
+    )
+    train.add_argument("styles", nargs="+", metavar="STYLE", help="style image(s) or example:NAME")
+    train.add_argument(
+        "--data",
+        default="example:photos",
+        metavar="DIR",
+        help="folder of training photos, searched recursively; example:photos = the built-in "
+        "photos, astronaut held out (default: example:photos)",
+    )
+    train.add_argument("-o", "--output", required=True, metavar="MODEL", help="model.safetensors")
+    train.add_argument(
+        "--arch",
+        choices=ARCHITECTURE_NAMES,
+        default="compact",
+        help="compact: phone-sized, ~30x cheaper; johnson: the paper's (default: compact)",
+    )
+    train.add_argument("--train-size", type=int, default=256, help="crop size (default: 256)")
+    train.add_argument("--batch-size", type=int, default=4, help="default: 4")
+    train.add_argument("--steps", type=int, default=2000, help="default: 2000")
+    train.add_argument(
+        "--lr", type=float, default=DEFAULT_LR, help=f"Adam learning rate (default: {DEFAULT_LR})"
+    )
+    train.add_argument(
+        "--max-minutes",
+        type=float,
+        default=None,
+        metavar="M",
+        help="stop after M minutes of training with a finished model (whichever of --steps "
+        "and --max-minutes comes first)",
+    )
+    train.add_argument(
+        "--checkpoint-every", type=int, default=100, metavar="N", help="default: 100 steps"
+    )
+    train.add_argument(
+        "--sample-every", type=int, default=100, metavar="N", help="default: 100 steps"
+    )
+    train.add_argument(
+        "--resume", action="store_true", help="continue from MODEL_train/checkpoint.safetensors"
+    )
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    skip = [f.name for f in dataclasses.fields(StylizeConfig) if f.name not in LOSS_FIELDS]
+    add_config_arguments(train, skip=skip)
+    train.set_defaults(handler=cmd_train)
+
+    apply = sub.add_parser(
+        "apply",
+        help="stylize images, folders or stdin with a trained fast model",
+        description="Run a model from 'stylelab train' on INPUTs (images, folders, or - for "
+        "stdin) in one forward pass each. The output has the input's exact size. With one "
+        "input, OUT is an image file (or - for stdout); with several or a folder, OUT is a "
+        "folder (created if missing) that mirrors the inputs' names.",
+    )
+    apply.add_argument("model", metavar="MODEL", help="a .safetensors model from 'stylelab train'")
+    apply.add_argument("inputs", nargs="*", metavar="INPUT", help="images, folders, or -")
+    apply.add_argument("-o", "--output", metavar="OUT", help="output image, folder, or -")
+    apply.add_argument("--style", default=None, help="style index (0 = first) or name")
+    apply.add_argument(
+        "--style-mix",
+        default=None,
+        metavar="W,...|NAME:W,...",
+        help="mix styles at run time: one weight per style, or NAME:W pairs (normalized)",
+    )
+    apply.add_argument(
+        "--strength", type=float, default=1.0, help="blend with the photo, 0..1 (default: 1)"
+    )
+    apply.add_argument(
+        "--size", type=int, default=None, help="longer edge of the output (default: the photo's)"
+    )
+    apply.add_argument(
+        "--stroke-scale",
+        default="1",
+        metavar="K[,K...]",
+        help="brush strokes K times larger (network runs at 1/K size; 0.25..8); several "
+        "values only with --sheet, one row each (default: 1)",
+    )
+    apply.add_argument(
+        "--sheet", action="store_true", help="write one labelled sheet: the photo and every style"
+    )
+    apply.add_argument(
+        "--json", action="store_true", help="print one JSON record per image (stdout)"
+    )
+    apply.add_argument("--info", action="store_true", help="describe MODEL and exit")
+    apply.add_argument("--device", default="auto", help="auto | cpu | cuda | mps (default: auto)")
+    apply.add_argument(
+        "--precision", default="auto", help="auto | fp32 | bf16 | fp16 (default: auto)"
+    )
+    apply.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    apply.set_defaults(handler=cmd_apply)
+
+
+# ---------------------------------------------------------------------------------- train
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from stylelab.fast.config import TrainConfig
+    from stylelab.fast.training import train, workdir_for
+
+    loss = config_from_args(args)
+    config = TrainConfig(
+        styles=tuple(args.styles),
+        data=args.data,
+        architecture=args.arch,
+        train_size=args.train_size,
+        batch_size=args.batch_size,
+        steps=args.steps,
+        lr=args.lr,
+        max_minutes=args.max_minutes,
+        checkpoint_every=args.checkpoint_every,
+        sample_every=args.sample_every,
+        loss=loss,
+    )
+    output = check_model_output(args.output)
+    inputs = [Path(s) for s in args.styles if not s.startswith("example:")]
+    check_not_an_input(output, inputs)
+    if args.data != "example:photos":
+        data = Path(args.data)
+        if data.is_dir() and _inside(output.parent, data):
+            raise StylelabError(
+                f"{output}: inside the --data folder {data}; its samples would become training "
+                "photos: write the model elsewhere"
+            )
+    workdir = workdir_for(output)
+    if workdir.exists() and not workdir.is_dir():
+        raise StylelabError(f"{workdir}: exists and is not a folder (training records go there)")
+    if not args.resume and (workdir / "checkpoint.safetensors").exists():
+        raise StylelabError(
+            f"{workdir}: holds a checkpoint of an earlier run: add --resume to continue it, "
+            "or choose another -o"
+        )
+    result = train(config, output, resume=args.resume, progress=not args.quiet)
+    summary = result.summary
+    if result.model_path is None:  # a rank other than 0 of a distributed run
+        return 0
+    skipped = summary["skipped_files"]
+    if skipped:
+        print(
+            f"stylelab: skipped {len(skipped)} unreadable file(s): see {workdir}/train.json",
+            file=sys.stderr,
+        )
+    message = (
+        f"wrote {output} ({result.step} steps, {summary['training_time_s']:.0f} s, "
+        f"{summary['images_per_s']:.2f} images/s; records in {workdir})"
+    )
+    if result.status == "interrupted":
+        print(f"stylelab: interrupted; {message}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if not args.quiet:
+        note = " (time limit)" if result.status == "time limit" else ""
+        print(message + note, file=sys.stderr)
+    return 0
+
+
+def check_model_output(path: str) -> Path:
+    from stylelab.images import check_writable_folder
+
+    out = Path(path)
+    if out.is_dir():
+        raise StylelabError(f"{out}: is a directory; give a file name ending in {MODEL_SUFFIX}")
+    if out.suffix.lower() != MODEL_SUFFIX:
+        raise StylelabError(f"{out}: a model file ends in {MODEL_SUFFIX}")
+    check_writable_folder(out.parent)
+    return out
+
+
+def check_not_an_input(output: Path, inputs: Sequence[Path]) -> None:
+    """Refuse an output that is (resolving links) one of the inputs."""
+    if not output.exists():
+        return
+    for source in inputs:
+        try:
+            if source.exists() and os.path.samefile(output, source):
+                raise StylelabError(f"{output}: is an input ({source}); refusing to write over it")
+        except OSError:
+            continue
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except ValueError:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------------------------- apply
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    if args.info:
+        return _info(args)
+    if not args.inputs:
+        raise StylelabError("apply needs at least one INPUT (an image, a folder, or -)")
+    if not args.output:
+        raise StylelabError("apply needs -o OUT (an image, a folder, or -)")
+    from stylelab.fast import apply as fast
+
+    fast.check_strength(args.strength)
+    if args.size is not None:
+        fast.check_size(args.size)
+    scales = _stroke_scales(args.stroke_scale, args.sheet)
+    model = fast.load(args.model, device=args.device, precision=args.precision)
+    style = _style_choice(args.style, args.style_mix, model.styles)
+    jobs = list(_plan(args.inputs, args.output, args.sheet))
+    done, failed = 0, []
+    progress = None
+    if not args.quiet and len(jobs) > 1:
+        from tqdm import tqdm
+
+        progress = tqdm(total=len(jobs), desc="apply", unit="image", leave=False)
+    for source, target in jobs:
+        try:
+            record = _apply_one(model, source, target, style, scales, args)
+        except StylelabError as exc:
+            if len(jobs) == 1:
+                raise
+            failed.append(str(exc))
+            print(f"stylelab: skipped: {exc}", file=sys.stderr)
+            continue
+        finally:
+            if progress is not None:
+                progress.update(1)
+        done += 1
+        if args.json:
+            stream = sys.stderr if target == "-" else sys.stdout
+            print(json.dumps(record), file=stream, flush=True)
+    if progress is not None:
+        progress.close()
+    if not args.quiet and args.output != "-":
+        print(f"wrote {done} image(s) to {args.output}", file=sys.stderr)
+    if failed:
+        print(f"stylelab: {len(failed)} of {len(jobs)} input(s) skipped", file=sys.stderr)
+        return EXIT_PARTIAL if done else 2
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    from stylelab.fast import apply as fast
+
+    model = fast.load(args.model, device="cpu", precision="fp32")
+    info = model.info()
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+        return 0
+    training = info["training"]
+    print(f"model          {args.model}")
+    print(f"architecture   {info['architecture']}")
+    print(f"styles         {', '.join(f'{i}={n}' for i, n in enumerate(info['styles']))}")
+    print(f"parameters     {info['parameters']:,}")
+    print(f"GFLOPs         {info['gflops_512']} at 512x512, {info['gflops_1024']} at 1024x1024")
+    size = os.path.getsize(args.model)
+    print(f"file size      {size / 1e6:.2f} MB")
+    if training:
+        loss = training.get("loss", {})
+        print(
+            f"trained        {training.get('steps_done', '?')} steps at "
+            f"{training.get('train_size', '?')} px, batch {training.get('batch_size', '?')}, "
+            f"backbone {loss.get('backbone', '?')} ({loss.get('weights', '?')}), "
+            f"smoothing {loss.get('smoothing', '?')}"
+        )
+    return 0
+
+
+def _stroke_scales(text: str, sheet: bool) -> list[float]:
+    from stylelab.fast.apply import check_stroke_scale
+
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise StylelabError(f"--stroke-scale: not a number or list of numbers: {text!r}") from None
+    if not values:
+        raise StylelabError("--stroke-scale is empty")
+    if len(values) > 1 and not sheet:
+        raise StylelabError("several --stroke-scale values need --sheet (one row each)")
+    for value in values:
+        check_stroke_scale(value)
+    return values
+
+
+def _style_choice(style: str | None, mix: str | None, names: Sequence[str]) -> Any:
+    """--style as index or name; --style-mix as 'w,w,...' or 'name:w,...'."""
+    if style is not None and mix is not None:
+        raise StylelabError("give --style or --style-mix, not both")
+    if mix is not None:
+        parts = [p.strip() for p in mix.split(",") if p.strip()]
+        if not parts:
+            raise StylelabError("--style-mix is empty")
+        try:
+            if all(":" in p for p in parts):
+                pairs = [p.rsplit(":", 1) for p in parts]
+                return {name.strip(): float(weight) for name, weight in pairs}
+            return [float(p) for p in parts]
+        except ValueError:
+            raise StylelabError(
+                f"--style-mix: expected numbers like 0.3,0.7 or NAME:0.3,NAME:0.7, got {mix!r}"
+            ) from None
+    if style is None:
+        return 0
+    stripped = style.strip()
+    if stripped.lstrip("-").isdigit() and stripped not in names:
+        return int(stripped)
+    return stripped
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp", ".gif")
+
+
+def _plan(inputs: Sequence[str], output: str, sheet: bool) -> Iterator[tuple[str, str]]:
+    """(source, target) pairs; checks every target up front, before any work."""
+    from stylelab.images import SAVE_FORMATS, check_output_path
+
+    single = len(inputs) == 1 and (inputs[0] == "-" or not Path(inputs[0]).is_dir())
+    if sheet and not single:
+        raise StylelabError("--sheet takes one input image")
+    if single:
+        source = inputs[0]
+        if source != "-":
+            _check_input_file(Path(source))
+        if output == "-":
+            yield source, "-"
+            return
+        target = Path(output)
+        if target.is_dir():
+            raise StylelabError(
+                f"{target}: is a directory; give an image file name for one input "
+                "(a folder is for several inputs)"
+            )
+        check_output_path(target)
+        if source != "-":
+            check_not_an_input(target, [Path(source)])
+        yield source, str(target)
+        return
+    if "-" in inputs:
+        raise StylelabError("- (stdin) can only be the only input")
+    if output == "-":
+        raise StylelabError("-o - (stdout) takes one input image")
+    folder = Path(output)
+    if folder.exists() and not folder.is_dir():
+        raise StylelabError(f"{folder}: not a folder; several inputs need -o FOLDER")
+    if folder.suffix.lower() in SAVE_FORMATS and not folder.exists():
+        raise StylelabError(f"{folder}: several inputs need -o FOLDER, not an image file name")
+    pairs: list[tuple[Path, Path]] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            if folder.exists() and os.path.samefile(path, folder):
+                raise StylelabError(f"{folder}: is an input folder; refusing to write over it")
+            for file in sorted(path.rglob("*")):
+                if file.suffix.lower() in IMAGE_SUFFIXES and file.is_file():
+                    if _inside(file, folder):
+                        continue  # earlier outputs inside the input folder
+                    pairs.append((file, folder / file.relative_to(path)))
+        else:
+            _check_input_file(path)
+            pairs.append((path, folder / path.name))
+    if not pairs:
+        raise StylelabError(f"no images found in {', '.join(inputs)}")
+    targets: dict[Path, Path] = {}
+    for photo, written in pairs:
+        if written.suffix.lower() not in SAVE_FORMATS:
+            written = written.with_suffix(".png")
+        if written in targets:
+            raise StylelabError(f"{targets[written]} and {photo} would both write {written}")
+        check_not_an_input(written, [photo])
+        targets[written] = photo
+    for written in targets:
+        written.parent.mkdir(parents=True, exist_ok=True)
+    for written, photo in targets.items():
+        yield str(photo), str(written)
+
+
+def _check_input_file(path: Path) -> None:
+    if not path.exists():
+        raise StylelabError(f"{path}: no such file")
+    if not path.is_file():
+        raise StylelabError(f"{path}: not a regular file")
+
+
+def _apply_one(
+    model: Any, source: str, target: str, style: Any, scales: list[float], args: Any
+) -> dict[str, Any]:
+    import time
+
+    from stylelab.fast.apply import labelled_sheet
+    from stylelab.images import load_image, save_image
+
+    began = time.perf_counter()
+    photo = _read_stdin() if source == "-" else load_image(source)
+    options = {"strength": args.strength, "size": args.size}
+    if args.sheet:
+        rows = []
+        for scale in scales:
+            row = [("photo" if len(scales) == 1 else f"photo, strokes x{scale:g}", photo)]
+            for index, name in enumerate(model.styles):
+                image = model.stylize(photo, index, stroke_scale=scale, **options)
+                row.append((f"{index}: {name}", image))
+            rows.append(row)
+        result: Any = labelled_sheet(rows)
+        size = list(result.size)
+    else:
+        result = model.stylize(photo, style, stroke_scale=scales[0], **options)
+        size = [int(result.shape[-1]), int(result.shape[-2])]
+    if target == "-":
+        _write_stdout(result)
+    else:
+        save_image(result, target)
+    return {
+        "input": source,
+        "output": target,
+        "size": size,
+        "style": _describe_style(style, model.styles),
+        "seconds": round(time.perf_counter() - began, 4),
+        "device": str(model.device),
+        "precision": model.precision,
+    }
+
+
+def _describe_style(style: Any, names: Sequence[str]) -> Any:
+    if isinstance(style, int) and 0 <= style < len(names):
+        return names[style]
+    if isinstance(style, list):
+        return dict(zip(names, style, strict=False))
+    return style
+
+
+def _read_stdin() -> Any:
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    from stylelab.images import load_image
+
+    data = sys.stdin.buffer.read()
+    if not data:
+        raise StylelabError("stdin: no data (pipe an image into 'stylelab apply MODEL -')")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            return load_image(image)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        raise StylelabError("stdin: not an image file Pillow can read") from None
+
+
+def _write_stdout(result: Any) -> None:
+    import io
+
+    from stylelab.images import tensor_to_pil
+
+    picture = result if not hasattr(result, "shape") else tensor_to_pil(result)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    sys.stdout.buffer.write(buffer.getvalue())
+    sys.stdout.buffer.flush()

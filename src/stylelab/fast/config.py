@@ -1,0 +1,100 @@
+"""What to train and for how long: :class:`TrainConfig`, validated at construction.
+
+Light on purpose (no torch import), so that the command line builds its parser fast.
+The loss is a :class:`stylelab.config.StylizeConfig`, of which :data:`LOSS_FIELDS` count.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from stylelab.config import StylizeConfig
+from stylelab.errors import StylelabError
+
+BUILTIN_PHOTOS = "example:photos"
+ARCHITECTURE_NAMES = ("compact", "johnson")
+
+DEFAULT_LR = 2e-3
+#: StylizeConfig fields that mean something for training (the loss); the others do not.
+LOSS_FIELDS = (
+    "style_scale",
+    "backbone",
+    "weights",
+    "pooling",
+    "content_layers",
+    "style_layers",
+    "style_layer_weights",
+    "content_weight",
+    "style_weight",
+    "tv_weight",
+    "normalize_losses",
+    "smoothing",
+    "temperature",
+    "relative_temperature",
+    "smoothing_scale",
+    "smoothing_layers",
+    "seed",
+    "device",
+    "precision",
+)
+MAX_TRAIN_SIZE = 2048
+MAX_BATCH = 256
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """What to train and for how long; the loss is a :class:`StylizeConfig`."""
+
+    styles: tuple[str, ...]
+    data: str = BUILTIN_PHOTOS
+    architecture: str = "compact"
+    train_size: int = 256
+    batch_size: int = 4
+    steps: int = 2000
+    lr: float = DEFAULT_LR
+    max_minutes: float | None = None
+    checkpoint_every: int = 100
+    sample_every: int = 100
+    loss: StylizeConfig = field(default_factory=StylizeConfig)
+
+    def __post_init__(self) -> None:
+        if not self.styles:
+            raise StylelabError("train needs at least one style image")
+        if self.architecture not in ARCHITECTURE_NAMES:
+            raise StylelabError(
+                f"unknown architecture {self.architecture!r}; choose from: "
+                f"{', '.join(ARCHITECTURE_NAMES)}"
+            )
+        _int_in("train-size", self.train_size, 32, MAX_TRAIN_SIZE)
+        _int_in("batch-size", self.batch_size, 1, MAX_BATCH)
+        _int_in("steps", self.steps, 1, 10**9)
+        _int_in("checkpoint-every", self.checkpoint_every, 1, 10**9)
+        _int_in("sample-every", self.sample_every, 1, 10**9)
+        if not _positive(self.lr):
+            raise StylelabError(f"--lr must be a finite number > 0, got {self.lr!r}")
+        if self.max_minutes is not None and not _positive(self.max_minutes):
+            raise StylelabError(
+                f"--max-minutes must be a finite number > 0, got {self.max_minutes!r}"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["styles"] = list(self.styles)
+        out["loss"] = {k: v for k, v in self.loss.to_dict().items() if k in LOSS_FIELDS}
+        return out
+
+
+def _positive(value: object) -> bool:
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value > 0
+    )
+
+
+def _int_in(flag: str, value: object, low: int, high: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise StylelabError(f"--{flag} must be an integer from {low} to {high}, got {value!r}")

@@ -1,0 +1,131 @@
+"""Model files: safetensors weights plus metadata; reading one never unpickles anything.
+
+A stylelab fast model is a ``.safetensors`` file whose string metadata holds
+``format = "stylelab-fast"``, ``format_version``, ``architecture``, ``styles`` (JSON list
+of names, in the order given to ``train``), ``training`` (JSON of the settings) and
+``stylelab_version``. Training checkpoints are safetensors files too (network, optimizer
+moments, step), so no file that stylelab writes or reads for fast models is a pickle.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from stylelab.errors import StylelabError
+from stylelab.fast.nets import ARCHITECTURES, TransformerNet
+from stylelab.images import atomic_path
+
+FORMAT = "stylelab-fast"
+FORMAT_VERSION = "1"
+CHECKPOINT_FORMAT = "stylelab-fast-checkpoint"
+
+
+@dataclass
+class ModelRecord:
+    """A network and what is known about it: architecture, style names, training settings."""
+
+    net: TransformerNet
+    styles: list[str]
+    training: dict[str, Any] = field(default_factory=dict)
+    stylelab_version: str = ""
+
+    @property
+    def architecture(self) -> str:
+        return self.net.architecture
+
+
+def _version() -> str:
+    from stylelab import __version__
+
+    return __version__
+
+
+def save_model(
+    net: TransformerNet, styles: list[str], training: dict[str, Any], path: str | os.PathLike
+) -> Path:
+    """Write ``net`` (fp32 weights) and its metadata to ``path`` atomically."""
+    from safetensors.torch import save_file
+
+    if len(styles) != net.styles:
+        raise ValueError(f"{len(styles)} style names for a network of {net.styles} styles")
+    metadata = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "architecture": net.architecture,
+        "styles": json.dumps(styles),
+        "training": json.dumps(training, default=str),
+        "stylelab_version": _version(),
+    }
+    tensors = {k: v.detach().float().contiguous().cpu() for k, v in net.state_dict().items()}
+    out = Path(path)
+    with atomic_path(out) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
+    return out
+
+
+def read_safetensors(path: str | os.PathLike, what: str) -> tuple[dict[str, torch.Tensor], dict]:
+    """Tensors and metadata of a safetensors file, or a one-line error naming ``what``
+    was expected (a pickle, a truncated file or any other format is refused unread)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    file = Path(path)
+    if not file.exists():
+        raise StylelabError(f"{file}: no such file")
+    if not file.is_file():
+        raise StylelabError(f"{file}: not a regular file")
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(file), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+        tensors = load_file(str(file))
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StylelabError(f"{file}: not a readable {what} ({reason})") from None
+    return tensors, metadata
+
+
+def load_model(path: str | os.PathLike) -> ModelRecord:
+    """Read a model file written by :func:`save_model`; anything else is a one-line error."""
+    tensors, metadata = read_safetensors(path, "stylelab model (.safetensors)")
+    if metadata.get("format") != FORMAT:
+        raise StylelabError(
+            f"{path}: a safetensors file, but not a stylelab fast model (no '{FORMAT}' metadata)"
+        )
+    if metadata.get("format_version") != FORMAT_VERSION:
+        raise StylelabError(
+            f"{path}: model format version {metadata.get('format_version')!r}; this stylelab "
+            f"reads version {FORMAT_VERSION}"
+        )
+    architecture = metadata.get("architecture", "")
+    if architecture not in ARCHITECTURES:
+        raise StylelabError(f"{path}: unknown architecture {architecture!r}")
+    try:
+        styles = json.loads(metadata.get("styles", ""))
+        training = json.loads(metadata.get("training", "{}"))
+    except ValueError:
+        raise StylelabError(f"{path}: damaged metadata (styles or training)") from None
+    if not isinstance(styles, list) or not styles or not all(isinstance(s, str) for s in styles):
+        raise StylelabError(f"{path}: damaged metadata (style names)")
+    net = TransformerNet(architecture, len(styles))
+    try:
+        net.load_state_dict(tensors, strict=True)
+    except RuntimeError as exc:
+        detail = str(exc).strip().splitlines()[0]
+        raise StylelabError(
+            f"{path}: weights do not fit a {architecture} model ({detail})"
+        ) from None
+    net.eval().requires_grad_(False)
+    return ModelRecord(
+        net,
+        styles,
+        training if isinstance(training, dict) else {},
+        metadata.get("stylelab_version", ""),
+    )
