@@ -89,3 +89,13 @@ def test_unknown_example() -> None:
         examples.example_image("mona_lisa")
     with pytest.raises(StylelabError, match="unknown example"):
         load_image("example:cat")
+
+
+def test_examples_command_writes_a_training_folder(tmp_path: Path) -> None:
+    from stylelab.cli import main
+
+    folder = tmp_path / "photos"
+    assert main(["examples", "--write", str(folder), "--photos", "--exclude", "astronaut"]) == 0
+    names = sorted(p.stem for p in folder.iterdir())
+    assert "astronaut" not in names and "mosaic" not in names and "chelsea" in names
+    assert main(["examples", "--exclude", "nope"]) == 2

@@ -195,3 +195,16 @@ def test_distributed_training_shards_the_data_and_saves_rank0s_model(
     assert checksums[0] == pytest.approx(checksums[1], rel=1e-12)
     saved = sum(p.double().sum() for p in load_model(output).net.parameters())
     assert float(saved) == pytest.approx(checksums[0], rel=1e-6)
+
+
+def test_fast_demo_writes_a_model_and_a_sheet(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from stylelab.cli import main
+
+    sheet = tmp_path / "demo.png"
+    assert main(["demo", "--fast", "--minutes", "0.005", "-o", str(sheet), "--quiet"]) == 0
+    model = load_model(tmp_path / "demo.safetensors")
+    assert model.styles == ["strokes", "mosaic"] and model.architecture == "compact"
+    with Image.open(sheet) as image:
+        assert image.width == 3 * 512  # astronaut, then the two styles, at 512 px

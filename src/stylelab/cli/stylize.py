@@ -6,10 +6,16 @@ The heavy modules (torch, stylelab.stylize, ...) are imported inside the command
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
-from stylelab.cli.common import add_config_arguments, config_from_args, report_result
+from stylelab.cli.common import (
+    EXIT_INTERRUPTED,
+    add_config_arguments,
+    config_from_args,
+    report_result,
+)
 from stylelab.errors import StylelabError
 
 
@@ -48,7 +54,24 @@ def add_commands(sub: Any) -> None:
         "demo",
         help="stylize a built-in example offline (example:chelsea in the style of example:strokes)",
     )
-    demo.add_argument("-o", "--output", default="out/demo.png", help="default: out/demo.png")
+    demo.add_argument(
+        "-o",
+        "--output",
+        default=None,
+        help="default: out/demo.png (with --fast: out/demo_fast.png, the sheet)",
+    )
+    demo.add_argument(
+        "--fast",
+        action="store_true",
+        help="train a compact two-style fast model on the built-in photos (about 8 minutes "
+        "on 2 CPU cores) and write a sheet on a photo it did not train on",
+    )
+    demo.add_argument(
+        "--minutes",
+        type=float,
+        default=8.0,
+        help="with --fast: minutes of training (default: 8)",
+    )
     demo.add_argument("--size", type=int, default=256, help="default: 256")
     demo.add_argument("--steps", type=int, default=150, help="default: 150")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -71,6 +94,22 @@ def add_commands(sub: Any) -> None:
 def add_examples_command(sub: Any) -> None:
     """Register examples (apart from add_commands: ``--help`` has always listed it after stats)."""
     examples = sub.add_parser("examples", help="list the built-in example images")
+    examples.add_argument(
+        "--write",
+        metavar="DIR",
+        help="write the examples as DIR/NAME.png (DIR is created)",
+    )
+    examples.add_argument(
+        "--photos",
+        action="store_true",
+        help="only the photos (with --write: a training folder for 'stylelab train')",
+    )
+    examples.add_argument(
+        "--exclude",
+        default="",
+        metavar="A,B,...",
+        help="names to leave out, e.g. astronaut to keep it unseen for validation",
+    )
     examples.set_defaults(handler=cmd_examples)
 
 
@@ -120,11 +159,15 @@ def cmd_layers(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from stylelab.images import check_output_path
-    from stylelab.stylize import stylize
 
-    output = Path(args.output)
+    output = Path(args.output or ("out/demo_fast.png" if args.fast else "out/demo.png"))
+    check_output_path(output.name)  # the extension, before any folder is made
     output.parent.mkdir(parents=True, exist_ok=True)
     check_output_path(output)
+    if args.fast:
+        return _demo_fast(output, args)
+    from stylelab.stylize import stylize
+
     result = stylize(
         "example:chelsea",
         "example:strokes",
@@ -135,6 +178,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
     result.save(output)
     _save_triptych(result, output.with_name(f"{output.stem}_triptych.png"))
     return report_result(result, output, args.quiet)
+
+
+def _demo_fast(output: Path, args: argparse.Namespace) -> int:
+    import math
+
+    from stylelab.fast.demo import run_demo
+
+    if not (math.isfinite(args.minutes) and 0 < args.minutes <= 600):
+        raise StylelabError(f"--minutes must be from 0 to 600, got {args.minutes}")
+    summary = run_demo(output, minutes=args.minutes, progress=not args.quiet)
+    if not args.quiet:
+        print(
+            f"wrote {output} and {summary['model']} ({summary['steps']} steps in "
+            f"{summary['training_time_s']:.0f} s)",
+            file=sys.stderr,
+        )
+    return EXIT_INTERRUPTED if summary["status"] == "interrupted" else 0
 
 
 def _save_triptych(result: Any, path: Path) -> None:
@@ -168,8 +228,21 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_examples(args: argparse.Namespace) -> int:
-    from stylelab.examples import list_examples
+    from stylelab.examples import PHOTOS, list_examples, write_examples
 
-    for name in list_examples():
-        print(f"example:{name}")
+    exclude = {n.strip() for n in args.exclude.split(",") if n.strip()}
+    unknown = sorted(exclude - set(list_examples()))
+    if unknown:
+        raise StylelabError(f"--exclude: unknown example(s) {', '.join(unknown)}")
+    names = [n for n in (PHOTOS if args.photos else list_examples()) if n not in exclude]
+    if args.write is None:
+        for name in names:
+            print(f"example:{name}")
+        return 0
+    folder = Path(args.write)
+    if folder.exists() and not folder.is_dir():
+        raise StylelabError(f"{folder}: exists and is not a folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    written = write_examples(folder, names)
+    print(f"wrote {len(written)} image(s) to {folder}", file=sys.stderr)
     return 0
