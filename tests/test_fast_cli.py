@@ -489,12 +489,6 @@ BAD_APPLY = {
     "style a superscript digit": (
         lambda t, m, p, o: [m, p, "-o", o, "--style", "\u00b2"],
         "--style",
-        pytest.mark.xfail(
-            strict=True,
-            raises=ValueError,
-            reason="cli/fast.py _style_choice: '\u00b2'.isdigit() is True but int() fails: "
-            "a ValueError traceback",
-        ),
     ),
     "empty stdin": (lambda t, m, p, o: [m, "-", "-o", o], "stdin: no data"),
     "stdin not an image": (lambda t, m, p, o: [m, "-", "-o", o], "stdin: not an image"),
@@ -551,11 +545,6 @@ def test_apply_skips_a_corrupt_image_and_writes_the_others(
     assert "Traceback" not in err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli/fast.py _plan: every file of a folder INPUT inside the output folder is taken "
-    "for an earlier output and skipped, also when OUT is an ancestor of INPUT",
-)
 def test_apply_folder_to_a_parent_folder(
     tmp_path: Path, tiny_model: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -569,11 +558,6 @@ def test_apply_folder_to_a_parent_folder(
     assert image_size(tmp_path / "a.png") == (37, 29)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli/fast.py _plan checks each target against its own input only: a target that "
-    "is another input's file is written over before that input is read",
-)
 def test_apply_never_writes_over_another_input(
     tmp_path: Path, tiny_model: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -655,12 +639,6 @@ def test_train_skips_a_corrupt_photo_and_says_so(
     assert stylelab.fast.load(model, "cpu").styles == ["strokes", "mosaic"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fast/training.py _validation_image decodes photos.sources[0] (the validation "
-    "photo) unguarded: a photo that verifies but fails to decode is exit 2 with a message "
-    "that does not name it, and leaves an empty MODEL_train/",
-)
 def test_train_skips_a_first_photo_that_fails_to_decode(
     tmp_path: Path, photo_folder: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -817,11 +795,6 @@ BAD_TRAIN = {
     "records folder is the --data folder": (
         lambda t: _args(t, data=_photos(t, "m_train"), output=t / "m.safetensors"),
         "--data folder",
-        pytest.mark.xfail(
-            strict=True,
-            reason="cli/fast.py cmd_train checks _inside(output.parent, data), not the records "
-            "folder: MODEL_train/ == --data gets train.csv, samples/ and the checkpoint",
-        ),
     ),
     "missing -o": (
         lambda t: [str(t / "style.png"), "--data", str(t / "photos"), *TRAIN_FAST],

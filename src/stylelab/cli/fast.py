@@ -151,10 +151,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     check_not_an_input(output, inputs)
     if args.data != "example:photos":
         data = Path(args.data)
-        if data.is_dir() and _inside(output.parent, data):
+        records = workdir_for(output)
+        if data.is_dir() and (_inside(output.parent, data) or _inside(records, data)):
             raise StylelabError(
-                f"{output}: inside the --data folder {data}; its samples would become training "
-                "photos: write the model elsewhere"
+                f"{output}: its records ({records}) would be inside the --data folder {data} "
+                "and its samples would become training photos: write the model elsewhere"
             )
     workdir = workdir_for(output)
     if workdir.exists() and not workdir.is_dir():
@@ -199,16 +200,29 @@ def check_model_output(path: str) -> Path:
     return out
 
 
-def check_not_an_input(output: Path, inputs: Sequence[Path]) -> None:
-    """Refuse an output that is (resolving links) one of the inputs."""
-    if not output.exists():
+def check_not_an_input(output: Path, inputs: Sequence[Path] | dict[tuple[int, int], Path]) -> None:
+    """Refuse an output that is (resolving links: same device and inode) one of the inputs.
+    ``inputs`` may be given as :func:`file_identities` of them, to check many outputs."""
+    identities = inputs if isinstance(inputs, dict) else file_identities(inputs)
+    try:
+        found = os.stat(output)
+    except OSError:
         return
-    for source in inputs:
+    source = identities.get((found.st_dev, found.st_ino))
+    if source is not None:
+        raise StylelabError(f"{output}: is an input ({source}); refusing to write over it")
+
+
+def file_identities(paths: Sequence[Path]) -> dict[tuple[int, int], Path]:
+    """(device, inode) -> path for every path that exists."""
+    identities = {}
+    for path in paths:
         try:
-            if source.exists() and os.path.samefile(output, source):
-                raise StylelabError(f"{output}: is an input ({source}); refusing to write over it")
+            found = os.stat(path)
         except OSError:
             continue
+        identities[(found.st_dev, found.st_ino)] = path
+    return identities
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -333,7 +347,7 @@ def _style_choice(style: str | None, mix: str | None, names: Sequence[str]) -> A
     if style is None:
         return 0
     stripped = style.strip()
-    if stripped.lstrip("-").isdigit() and stripped not in names:
+    if stripped.lstrip("-").isdecimal() and stripped.isascii() and stripped not in names:
         return int(stripped)
     return stripped
 
@@ -381,9 +395,10 @@ def _plan(inputs: Sequence[str], output: str, sheet: bool) -> Iterator[tuple[str
         if path.is_dir():
             if folder.exists() and os.path.samefile(path, folder):
                 raise StylelabError(f"{folder}: is an input folder; refusing to write over it")
+            skip_outputs = _inside(folder, path)  # OUT inside this input folder
             for file in sorted(path.rglob("*")):
                 if file.suffix.lower() in IMAGE_SUFFIXES and file.is_file():
-                    if _inside(file, folder):
+                    if skip_outputs and _inside(file, folder):
                         continue  # earlier outputs inside the input folder
                     pairs.append((file, folder / file.relative_to(path)))
         else:
@@ -392,12 +407,13 @@ def _plan(inputs: Sequence[str], output: str, sheet: bool) -> Iterator[tuple[str
     if not pairs:
         raise StylelabError(f"no images found in {', '.join(inputs)}")
     targets: dict[Path, Path] = {}
+    every_input = file_identities([photo for photo, _ in pairs])
     for photo, written in pairs:
         if written.suffix.lower() not in SAVE_FORMATS:
             written = written.with_suffix(".png")
         if written in targets:
             raise StylelabError(f"{targets[written]} and {photo} would both write {written}")
-        check_not_an_input(written, [photo])
+        check_not_an_input(written, every_input)
         targets[written] = photo
     for written in targets:
         written.parent.mkdir(parents=True, exist_ok=True)

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from PIL import Image
 from torch import nn
 from tqdm import tqdm
 
@@ -168,7 +169,8 @@ def train(
     checkpoint = workdir / "checkpoint.safetensors"
     if resume:
         step, elapsed_before, rows = _load_checkpoint(checkpoint, net, optimizer, config, workdir)
-    elif dist.main:
+    validation = _validation_image(photos, config.train_size)
+    if dist.main:
         workdir.mkdir(exist_ok=True)
     training = {
         **config.to_dict(),
@@ -178,7 +180,6 @@ def train(
         "photos": len(photos) * dist.world,
         "world_size": dist.world,
     }
-    validation = _validation_image(photos, config.train_size)
     seen: list[str] = []
     status = "done"
     bar = tqdm(
@@ -279,8 +280,18 @@ def _checksum(net: nn.Module) -> float:
 
 
 def _validation_image(photos: fastdata.PhotoSet, size: int) -> torch.Tensor:
-    source = photos.validation if photos.validation is not None else photos.sources[0]
-    return resize_long_edge(fastdata.decode(source, size), size)
+    """The held-out photo (or the first photo that decodes), at ``size`` on the long edge;
+    photos that fail to decode are recorded as skipped."""
+    candidates = [(photos.validation_name, photos.validation)] if photos.validation else []
+    candidates += list(zip(photos.names, photos.sources, strict=True))
+    for name, source in candidates:
+        if source is None:
+            continue
+        try:
+            return resize_long_edge(fastdata.decode(source, size), size)
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+            photos.skipped[name] = str(exc)[:80] or type(exc).__name__
+    raise StylelabError("no training photo could be decoded")
 
 
 def _write_sheet(
