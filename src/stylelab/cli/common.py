@@ -42,9 +42,15 @@ def csv_of(kind: Callable[[str], Any]) -> Callable[[str], tuple[Any, ...]]:
     return parse
 
 
-def add_config_arguments(parser: argparse.ArgumentParser, skip: Sequence[str] = ()) -> None:
-    """One ``--flag`` per StylizeConfig field, typed from its annotation, help from metadata."""
+def add_config_arguments(
+    parser: argparse.ArgumentParser,
+    skip: Sequence[str] = (),
+    defaults: StylizeConfig | None = None,
+) -> None:
+    """One ``--flag`` per StylizeConfig field, typed from its annotation, help from metadata;
+    the defaults shown are those of ``defaults`` (a command with defaults of its own)."""
     hints = typing.get_type_hints(StylizeConfig)
+    shown = defaults or StylizeConfig()
     for item in dataclasses.fields(StylizeConfig):
         if item.name in skip:
             continue
@@ -52,7 +58,7 @@ def add_config_arguments(parser: argparse.ArgumentParser, skip: Sequence[str] = 
         hint = hints[item.name]
         args = typing.get_args(hint)
         base = next((a for a in args if a is not type(None)), hint) if args else hint
-        help_text = f"{item.metadata['help']} (default: {item.default})"
+        help_text = f"{item.metadata['help']} (default: {getattr(shown, item.name)})"
         if base is bool:
             parser.add_argument(
                 flag, action=argparse.BooleanOptionalAction, default=None, help=help_text

@@ -7,7 +7,7 @@ The loss is a :class:`stylelab.config.StylizeConfig`, of which :data:`LOSS_FIELD
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from stylelab.config import StylizeConfig
@@ -17,6 +17,9 @@ BUILTIN_PHOTOS = "example:photos"
 ARCHITECTURE_NAMES = ("compact", "johnson")
 
 DEFAULT_LR = 2e-3
+#: The loss of training differs from stylize's in one default: beta = 5, not 30 (a network
+#: trained from scratch for a few hundred steps keeps no content under beta = 30; README).
+DEFAULT_LOSS = StylizeConfig(style_weight=5.0)
 #: StylizeConfig fields that mean something for training (the loss); the others do not.
 LOSS_FIELDS = (
     "style_scale",
@@ -57,7 +60,7 @@ class TrainConfig:
     max_minutes: float | None = None
     checkpoint_every: int = 100
     sample_every: int = 100
-    loss: StylizeConfig = field(default_factory=StylizeConfig)
+    loss: StylizeConfig = DEFAULT_LOSS
 
     def __post_init__(self) -> None:
         if not self.styles:
