@@ -434,11 +434,13 @@ def _apply_one(
     import time
 
     from stylelab.fast.apply import labelled_sheet
-    from stylelab.images import load_image, save_image
+    from stylelab.images import load_image, resize_long_edge, save_image
 
     began = time.perf_counter()
     photo = _read_stdin() if source == "-" else load_image(source)
-    options = {"strength": args.strength, "size": args.size}
+    if args.size is not None:
+        photo = resize_long_edge(photo, args.size)
+    options = {"strength": args.strength}
     if args.sheet:
         rows = []
         for scale in scales:

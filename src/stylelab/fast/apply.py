@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from stylelab.errors import StylelabError
 from stylelab.fast.modelfile import ModelRecord, load_model
@@ -239,11 +239,12 @@ def labelled_sheet(
     sheet_w = max(sum(p.width for _, p in line) for line in pictures)
     sheet = Image.new("RGB", (sheet_w, len(pictures) * (panel_h + caption)), "white")
     draw = ImageDraw.Draw(sheet)
+    font = ImageFont.load_default(size=max(10, caption - 4))
     for r, line in enumerate(pictures):
         x, y = 0, r * (panel_h + caption)
         for label, picture in line:
             sheet.paste(picture, (x, y))
-            draw.text((x + 4, y + panel_h + 1), label, fill="black")
+            draw.text((x + 4, y + panel_h + 1), label, fill="black", font=font)
             x += picture.width
     return sheet
 
