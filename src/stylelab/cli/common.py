@@ -45,12 +45,12 @@ def csv_of(kind: Callable[[str], Any]) -> Callable[[str], tuple[Any, ...]]:
 def add_config_arguments(
     parser: argparse.ArgumentParser,
     skip: Sequence[str] = (),
-    defaults: StylizeConfig | None = None,
+    defaults: dict[str, Any] | None = None,
 ) -> None:
     """One ``--flag`` per StylizeConfig field, typed from its annotation, help from metadata;
-    the defaults shown are those of ``defaults`` (a command with defaults of its own)."""
+    ``defaults`` overrides the defaults shown (a command with defaults of its own)."""
     hints = typing.get_type_hints(StylizeConfig)
-    shown = defaults or StylizeConfig()
+    shown = defaults or {}
     for item in dataclasses.fields(StylizeConfig):
         if item.name in skip:
             continue
@@ -58,7 +58,7 @@ def add_config_arguments(
         hint = hints[item.name]
         args = typing.get_args(hint)
         base = next((a for a in args if a is not type(None)), hint) if args else hint
-        help_text = f"{item.metadata['help']} (default: {getattr(shown, item.name)})"
+        help_text = f"{item.metadata['help']} (default: {shown.get(item.name, item.default)})"
         if base is bool:
             parser.add_argument(
                 flag, action=argparse.BooleanOptionalAction, default=None, help=help_text

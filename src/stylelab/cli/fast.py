@@ -25,7 +25,7 @@ EXIT_PARTIAL = 1
 
 def add_commands(sub: Any) -> None:
     """Register ``train`` and ``apply`` on the CLI's subparsers."""
-    from stylelab.fast.config import ARCHITECTURE_NAMES, DEFAULT_LOSS, DEFAULT_LR, LOSS_FIELDS
+    from stylelab.fast.config import ARCHITECTURE_NAMES, DEFAULT_LR, LOSS_DEFAULTS, LOSS_FIELDS
 
     train = sub.add_parser(
         "train",
@@ -76,7 +76,7 @@ def add_commands(sub: Any) -> None:
     )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     skip = [f.name for f in dataclasses.fields(StylizeConfig) if f.name not in LOSS_FIELDS]
-    add_config_arguments(train, skip=skip, defaults=DEFAULT_LOSS)
+    add_config_arguments(train, skip=skip, defaults=LOSS_DEFAULTS)
     train.set_defaults(handler=cmd_train)
 
     apply = sub.add_parser(
@@ -129,10 +129,10 @@ def add_commands(sub: Any) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from stylelab.fast.config import DEFAULT_LOSS, TrainConfig
+    from stylelab.fast.config import TrainConfig, default_loss
     from stylelab.fast.training import train, workdir_for
 
-    loss = config_from_args(args, base=DEFAULT_LOSS)
+    loss = config_from_args(args, base=default_loss())
     config = TrainConfig(
         styles=tuple(args.styles),
         data=args.data,

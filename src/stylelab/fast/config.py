@@ -7,7 +7,7 @@ The loss is a :class:`stylelab.config.StylizeConfig`, of which :data:`LOSS_FIELD
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from stylelab.config import StylizeConfig
@@ -19,7 +19,13 @@ ARCHITECTURE_NAMES = ("compact", "johnson")
 DEFAULT_LR = 2e-3
 #: The loss of training differs from stylize's in one default: beta = 5, not 30 (a network
 #: trained from scratch for a few hundred steps keeps no content under beta = 30; README).
-DEFAULT_LOSS = StylizeConfig(style_weight=5.0)
+LOSS_DEFAULTS: dict[str, Any] = {"style_weight": 5.0}
+
+
+def default_loss() -> StylizeConfig:
+    """stylize's settings with :data:`LOSS_DEFAULTS` (built on call: validating a
+    StylizeConfig imports the backbones, which the CLI must not pay for at start-up)."""
+    return StylizeConfig(**LOSS_DEFAULTS)
 #: StylizeConfig fields that mean something for training (the loss); the others do not.
 LOSS_FIELDS = (
     "style_scale",
@@ -60,7 +66,7 @@ class TrainConfig:
     max_minutes: float | None = None
     checkpoint_every: int = 100
     sample_every: int = 100
-    loss: StylizeConfig = DEFAULT_LOSS
+    loss: StylizeConfig = field(default_factory=default_loss)
 
     def __post_init__(self) -> None:
         if not self.styles:
