@@ -852,7 +852,7 @@ def earlier_run(tmp_path: Path, tiny_model: Path) -> Path:
             "--resume with other styles",
             ["example:strokes"],
             ["--resume"],
-            r"other settings \(styles\)",
+            r"other settings \(styles",
         ),
     ],
 )

@@ -252,28 +252,12 @@ def cmd_apply(args: argparse.Namespace) -> int:
     model = fast.load(args.model, device=args.device, precision=args.precision)
     style = _style_choice(args.style, args.style_mix, model.styles)
     jobs = list(_plan(args.inputs, args.output, args.sheet))
-    done, failed = 0, []
     progress = None
     if not args.quiet and len(jobs) > 1:
         from tqdm import tqdm
 
         progress = tqdm(total=len(jobs), desc="apply", unit="image", leave=False)
-    for source, target in jobs:
-        try:
-            record = _apply_one(model, source, target, style, scales, args)
-        except StylelabError as exc:
-            if len(jobs) == 1:
-                raise
-            failed.append(str(exc))
-            print(f"stylelab: skipped: {exc}", file=sys.stderr)
-            continue
-        finally:
-            if progress is not None:
-                progress.update(1)
-        done += 1
-        if args.json:
-            stream = sys.stderr if target == "-" else sys.stdout
-            print(json.dumps(record), file=stream, flush=True)
+    done, failed = _run_jobs(jobs, model, style, scales, args, progress)
     if progress is not None:
         progress.close()
     if not args.quiet and args.output != "-":
@@ -282,6 +266,69 @@ def cmd_apply(args: argparse.Namespace) -> int:
         print(f"stylelab: {len(failed)} of {len(jobs)} input(s) skipped", file=sys.stderr)
         return EXIT_PARTIAL if done else 2
     return 0
+
+
+def _run_jobs(
+    jobs: list[tuple[str, str]], model: Any, style: Any, scales: list[float], args: Any, bar: Any
+) -> tuple[int, list[str]]:
+    """Stylize every (source, target): the next photo is decoded and the previous result
+    encoded in background threads (Pillow releases the GIL) while the network runs."""
+    import time
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    done, failed = 0, []
+    described = _describe_style(style, model.styles)
+
+    def finish(source: str, target: str, began: float, written: Future) -> None:
+        nonlocal done
+        try:
+            size = written.result()
+        except (StylelabError, OSError) as exc:
+            if len(jobs) == 1:
+                raise
+            failed.append(str(exc))
+            print(f"stylelab: skipped: {exc}", file=sys.stderr)
+            return
+        done += 1
+        if args.json:
+            record = {
+                "input": source,
+                "output": target,
+                "size": size,
+                "style": described,
+                "seconds": round(time.perf_counter() - began, 4),
+                "device": str(model.device),
+                "precision": model.precision,
+            }
+            stream = sys.stderr if target == "-" else sys.stdout
+            print(json.dumps(record), file=stream, flush=True)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        reading = pool.submit(_read, jobs[0][0], args.size)
+        pending: tuple[str, str, float, Future] | None = None
+        for index, (source, target) in enumerate(jobs):
+            began = time.perf_counter()
+            current = reading
+            if index + 1 < len(jobs):
+                reading = pool.submit(_read, jobs[index + 1][0], args.size)
+            try:
+                result = _stylize(model, current.result(), style, scales, args)
+            except (StylelabError, OSError) as exc:
+                if len(jobs) == 1:
+                    raise
+                failed.append(str(exc))
+                print(f"stylelab: skipped: {exc}", file=sys.stderr)
+                if bar is not None:
+                    bar.update(1)
+                continue
+            if pending is not None:
+                finish(*pending)
+            pending = (source, target, began, pool.submit(_write, result, target))
+            if bar is not None:
+                bar.update(1)
+        if pending is not None:
+            finish(*pending)
+    return done, failed
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -428,45 +475,41 @@ def _check_input_file(path: Path) -> None:
         raise StylelabError(f"{path}: not a regular file")
 
 
-def _apply_one(
-    model: Any, source: str, target: str, style: Any, scales: list[float], args: Any
-) -> dict[str, Any]:
-    import time
+def _read(source: str, size: int | None) -> Any:
+    """The photo of ``source`` (a path or - for stdin), resized to ``size`` if given."""
+    from stylelab.images import load_image, resize_long_edge
 
-    from stylelab.fast.apply import labelled_sheet
-    from stylelab.images import load_image, resize_long_edge, save_image
-
-    began = time.perf_counter()
     photo = _read_stdin() if source == "-" else load_image(source)
-    if args.size is not None:
-        photo = resize_long_edge(photo, args.size)
-    options = {"strength": args.strength}
-    if args.sheet:
-        rows = []
-        for scale in scales:
-            row = [("photo" if len(scales) == 1 else f"photo, strokes x{scale:g}", photo)]
-            for index, name in enumerate(model.styles):
-                image = model.stylize(photo, index, stroke_scale=scale, **options)
-                row.append((f"{index}: {name}", image))
-            rows.append(row)
-        result: Any = labelled_sheet(rows)
-        size = list(result.size)
-    else:
-        result = model.stylize(photo, style, stroke_scale=scales[0], **options)
-        size = [int(result.shape[-1]), int(result.shape[-2])]
+    return photo if size is None else resize_long_edge(photo, size)
+
+
+def _stylize(model: Any, photo: Any, style: Any, scales: list[float], args: Any) -> Any:
+    """The stylized tensor, or with --sheet the labelled sheet (a PIL image)."""
+    from stylelab.fast.apply import labelled_sheet
+
+    if not args.sheet:
+        return model.stylize(photo, style, stroke_scale=scales[0], strength=args.strength)
+    rows = []
+    for scale in scales:
+        row = [("photo" if len(scales) == 1 else f"photo, strokes x{scale:g}", photo)]
+        for index, name in enumerate(model.styles):
+            image = model.stylize(photo, index, stroke_scale=scale, strength=args.strength)
+            row.append((f"{index}: {name}", image))
+        rows.append(row)
+    return labelled_sheet(rows)
+
+
+def _write(result: Any, target: str) -> list[int]:
+    """Save ``result`` (tensor or PIL image) to ``target`` or stdout; its [width, height]."""
+    from stylelab.images import save_image
+
     if target == "-":
         _write_stdout(result)
     else:
         save_image(result, target)
-    return {
-        "input": source,
-        "output": target,
-        "size": size,
-        "style": _describe_style(style, model.styles),
-        "seconds": round(time.perf_counter() - began, 4),
-        "device": str(model.device),
-        "precision": model.precision,
-    }
+    if hasattr(result, "shape"):
+        return [int(result.shape[-1]), int(result.shape[-2])]
+    return list(result.size)
 
 
 def _describe_style(style: Any, names: Sequence[str]) -> Any:
