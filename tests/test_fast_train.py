@@ -207,4 +207,4 @@ def test_fast_demo_writes_a_model_and_a_sheet(tmp_path: Path) -> None:
     model = load_model(tmp_path / "demo.safetensors")
     assert model.styles == ["strokes", "mosaic"] and model.architecture == "compact"
     with Image.open(sheet) as image:
-        assert image.width == 3 * 512  # astronaut, then the two styles, at 512 px
+        assert image.width == 3 * 256  # astronaut, then the two styles, at 256 px
