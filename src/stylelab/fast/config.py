@@ -26,6 +26,8 @@ def default_loss() -> StylizeConfig:
     """stylize's settings with :data:`LOSS_DEFAULTS` (built on call: validating a
     StylizeConfig imports the backbones, which the CLI must not pay for at start-up)."""
     return StylizeConfig(**LOSS_DEFAULTS)
+
+
 #: StylizeConfig fields that mean something for training (the loss); the others do not.
 LOSS_FIELDS = (
     "style_scale",
