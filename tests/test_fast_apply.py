@@ -185,3 +185,31 @@ def test_labelled_sheet_has_one_panel_per_entry() -> None:
     sheet = labelled_sheet([panels, panels])
     assert sheet.width == 30 + 20
     assert sheet.height == 2 * (20 + 14)
+
+
+@pytest.mark.slow
+def test_a_4096_px_photo_runs_within_a_few_gigabytes(tmp_path: Path, tiny_model: Path) -> None:
+    """Band-by-band execution: a 4096 x 4096 photo through the compact model, peak RSS of
+    the whole process (torch included) under 2.5 GB."""
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    photo = tmp_path / "big.png"
+    gradient_image(256, 256).resize((4096, 4096)).save(photo)
+    output = tmp_path / "big_out.png"
+    script = (
+        "import resource, sys\n"
+        "from stylelab.cli import main\n"
+        f"code = main(['apply', {str(tiny_model)!r}, {str(photo)!r}, '-o', {str(output)!r},"
+        " '--quiet'])\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        "sys.exit(code)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-1000:]
+    peak_gb = int(done.stdout.strip().splitlines()[-1]) / 1e6  # ru_maxrss is in KiB
+    with Image.open(output) as image:
+        assert image.size == (4096, 4096)
+    assert peak_gb < 2.5, f"peak RSS {peak_gb:.2f} GB"
