@@ -140,3 +140,10 @@ def test_network_refuses_what_it_cannot_be() -> None:
         TransformerNet("nope", 1)
     with pytest.raises(ValueError):
         TransformerNet("compact", 0)
+
+
+def test_the_light_config_names_every_architecture() -> None:
+    """The CLI's choices come from fast.config (no torch import); they must be the nets'."""
+    from stylelab.fast.config import ARCHITECTURE_NAMES
+
+    assert sorted(ARCHITECTURE_NAMES) == sorted(ARCHITECTURES)
