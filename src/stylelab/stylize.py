@@ -152,6 +152,7 @@ class GatysObjective:
         self.config = config
         self.device = content.device
         self.feature_scale: dict[str, float] = {}
+        self._blank_grams: dict[str, torch.Tensor] = {}  # per layer, built once
         with torch.no_grad():
             self.sigmas = self._smoothers([content, *styles])
             content_features = self.features(content)
@@ -205,7 +206,10 @@ class GatysObjective:
         """Per item (B,): the style loss of a featureless map against its target. Every
         sigma maps a constant map to a constant map, whose position-averaged Gram does not
         depend on the size: a 1 x 1 map stands for the style's blank map."""
-        blank = losses.gram_matrix(self._blank(name, (1, targets.shape[-1], 1, 1)))
+        if name not in self._blank_grams:
+            shape = (1, targets.shape[-1], 1, 1)
+            self._blank_grams[name] = losses.gram_matrix(self._blank(name, shape))
+        blank = self._blank_grams[name]
         return torch.tensor(
             [self._reference(losses.style_loss(blank, a)) for a in targets.split(1)]
         )

@@ -132,7 +132,8 @@ def train(
         torch.cuda.set_device(device)
         dist.device = device
     precision = resolve_precision(loss_cfg.precision, device)
-    photos = fastdata.find_photos(config.data).shard(dist.rank, dist.world)
+    every_photo = fastdata.find_photos(config.data)
+    photos = every_photo.shard(dist.rank, dist.world)
     style_edge = max(32, round(config.train_size * loss_cfg.style_scale))
     style_images, style_names = fastdata.load_styles(config.styles, style_edge)
     style_names = _unique(style_names)
@@ -147,8 +148,9 @@ def train(
     sampler = fastdata.Sampler(
         photos, config.train_size, config.batch_size, len(style_names), loss_cfg.seed, dist.rank
     )
-    # Temperatures and feature scales come from batch 0 on every rank and at every resume.
-    first = fastdata.Sampler(photos, config.train_size, config.batch_size, 1, loss_cfg.seed)
+    # Temperatures and feature scales come from batch 0 of all the photos (not of this rank's
+    # shard), so every rank and every resume optimizes the same loss.
+    first = fastdata.Sampler(every_photo, config.train_size, config.batch_size, 1, loss_cfg.seed)
     objective = GatysObjective(
         extractor,
         plan,
@@ -169,7 +171,7 @@ def train(
     checkpoint = workdir / "checkpoint.safetensors"
     if resume:
         step, elapsed_before, rows = _load_checkpoint(checkpoint, net, optimizer, config, workdir)
-    validation = _validation_image(photos, config.train_size)
+    validation = _validation_image(every_photo, config.train_size)
     if dist.main:
         workdir.mkdir(exist_ok=True)
     training = {
@@ -180,7 +182,7 @@ def train(
         "photos": len(photos) * dist.world,
         "world_size": dist.world,
     }
-    seen: list[str] = []
+    seen: set[str] = set()
     status = "done"
     bar = tqdm(
         total=config.steps,
@@ -194,7 +196,7 @@ def train(
     try:
         while step < config.steps:
             batch = sampler.batch(step)
-            seen.extend(batch.names)
+            seen.update(batch.names)
             images = batch.images.to(device)
             weights = nn.functional.one_hot(batch.styles, len(style_names)).float().to(device)
             objective.set_content(images)
@@ -251,7 +253,7 @@ def train(
     if dist.world > 1:
         summary["distributed"] = {
             "world_size": dist.world,
-            "photos_seen_by_rank": [sorted(set(s)) for s in seen_by_rank],
+            "photos_seen_by_rank": [sorted(s) for s in seen_by_rank],
             "parameter_checksum_by_rank": checksums,
         }
     if dist.main:
