@@ -184,7 +184,7 @@ def test_stats_cli_writes_csv_and_plot(tmp_path: Path, capsys: pytest.CaptureFix
         (["--smoothing", "blur"], "unknown smoothing 'blur'"),
         (["--backbones", "vgg99"], "unknown backbone 'vgg99'"),
         (["--temperature", "0"], "--temperature must be a finite number > 0"),
-        (["-o", "stats.txt"], "written as .csv"),
+        (["-o", "stats.txt"], "use one of .csv"),
         (["--layers", "relu9_9"], "unknown layer 'relu9_9'"),
     ],
 )

@@ -180,7 +180,7 @@ def test_failed_save_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.Monk
         raise OSError("disk full")
 
     monkeypatch.setattr(Image.Image, "save", broken_save)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(StylelabError, match=r"keep\.png: disk full; nothing was written"):
         images.save_image(torch.rand(1, 3, 16, 16), target)
     assert target.read_bytes() == b"old contents"
     assert [p.name for p in tmp_path.iterdir()] == ["keep.png"]

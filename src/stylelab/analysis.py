@@ -27,6 +27,7 @@ import math
 import os
 from collections.abc import Sequence
 from itertools import product
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -170,8 +171,16 @@ def stats_grid(
     return rows
 
 
-def plot_stats(rows: Sequence[dict[str, Any]], path: str | os.PathLike) -> None:
-    """Four panels against relative depth, one line per backbone/weights/smoothing, ± std."""
+PLOT_FORMATS = {".png": "png", ".pdf": "pdf", ".svg": "svg", ".jpg": "jpeg", ".jpeg": "jpeg"}
+
+
+def plot_stats(
+    rows: Sequence[dict[str, Any]], path: str | os.PathLike, suffix: str | None = None
+) -> None:
+    """Four panels against relative depth, one line per backbone/weights/smoothing, ± std.
+
+    Written to ``path`` through a temp file and a rename; ``suffix`` (``.png``, ``.pdf``,
+    ``.svg``, ``.jpg``) gives the format when ``path`` is already a temporary."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -219,8 +228,12 @@ def plot_stats(rows: Sequence[dict[str, Any]], path: str | os.PathLike) -> None:
         axis.grid(alpha=0.3)
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=min(5, len(labels)), fontsize=8)
-    with atomic_path(path) as tmp:
-        fig.savefig(
-            tmp, format=str(path).rsplit(".", 1)[-1].lower().replace("jpg", "jpeg"), dpi=110
-        )
-    plt.close(fig)
+    fmt = PLOT_FORMATS[(suffix or Path(path).suffix).lower()]
+    try:
+        if suffix is not None:
+            fig.savefig(path, format=fmt, dpi=110)
+        else:
+            with atomic_path(path) as tmp:
+                fig.savefig(tmp, format=fmt, dpi=110)
+    finally:
+        plt.close(fig)

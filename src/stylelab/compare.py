@@ -27,12 +27,16 @@ from stylelab.errors import StylelabError
 from stylelab.images import (
     ImageSource,
     check_output_path,
+    encode_image,
     load_image,
     resize_long_edge,
-    save_image,
     tensor_to_pil,
 )
-from stylelab.records import write_csv
+from stylelab.records import csv_text
+from stylelab.safety import check_output_file, check_outputs, write_together
+
+MAX_RUNS = 48  # more combinations than this need an explicit yes (compare --yes)
+MAX_EVAL_SIZE = 2048
 
 CSV_COLUMNS = (
     "backbone",
@@ -139,25 +143,48 @@ def compare(
     config: StylizeConfig | None = None,
     eval_size: int = 256,
     on_done: Callable[[Outcome], None] | None = None,
+    max_runs: int = MAX_RUNS,
 ) -> list[Outcome]:
-    """Run every combination; write the grid at ``output`` and ``output.with_suffix('.csv')``."""
+    """Run every combination; write the grid at ``output`` and ``output.with_suffix('.csv')``
+    together, once at the end (after Ctrl-C or SIGTERM: the combinations done so far).
+
+    Refuses before any work: an output that is an input, more than ``max_runs``
+    combinations, and a grid where every combination fails writes nothing.
+    """
     out = check_output_path(output)
+    table = check_output_file(out.with_suffix(".csv"))
     config = config or StylizeConfig()
+    if not isinstance(config, StylizeConfig):
+        raise StylelabError(f"config must be a StylizeConfig, got {type(config).__name__}")
     combos = combinations(backbones, weights, smoothings)
+    if len(combos) > max_runs:
+        raise StylelabError(
+            f"{len(combos)} combinations is more than {max_runs}; add --yes to run them all"
+        )
+    files = [w for w in weights if w not in ("random", "pretrained", "torchvision")]
+    check_outputs([out, table], [content, style, *files])
     for smoothing in smoothings:  # fail before minutes of work
         config.replace(smoothing=smoothing)
-    if eval_size < 16:
-        raise StylelabError(f"--eval-size must be >= 16, got {eval_size}")
+    if not isinstance(eval_size, int) or not 16 <= eval_size <= MAX_EVAL_SIZE:
+        raise StylelabError(f"--eval-size must be from 16 to {MAX_EVAL_SIZE}, got {eval_size!r}")
+    panels = [load_image(content), load_image(style)]
     outcomes = []
     for combination in combos:
         outcome = run_one(content, style, combination, config, eval_size)
         outcomes.append(outcome)
-        write_csv([o.row for o in outcomes], out.with_suffix(".csv"), CSV_COLUMNS)
         if on_done is not None:
             on_done(outcome)
-    panels = [load_image(content), load_image(style)]
+        if outcome.row.get("status") == "interrupted":
+            break
+    if all(o.image is None for o in outcomes):
+        first = outcomes[0].row["error"]
+        raise StylelabError(
+            f"all {len(outcomes)} combination(s) failed; nothing written (first: {first})"
+        )
     grid = make_grid(outcomes, panels, list(dict.fromkeys(backbones)), config.size)
-    save_image(grid, out)
+    with write_together([out, table]) as (grid_tmp, table_tmp):
+        encode_image(grid, grid_tmp, out.suffix)
+        table_tmp.write_text(csv_text([o.row for o in outcomes], CSV_COLUMNS))
     return outcomes
 
 

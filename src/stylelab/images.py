@@ -7,10 +7,8 @@ RGB. Converting to float right after decoding keeps 16-bit sources at full preci
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Union  # noqa: UP035
 
@@ -20,16 +18,17 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from stylelab.errors import StylelabError
+from stylelab.safety import (
+    IMAGE_FORMATS,
+    atomic_path,
+    check_input_file,
+    check_output_file,
+    one_line,
+)
+from stylelab.safety import check_writable_folder as check_writable_folder  # re-exported
 
 MIN_SIDE = 16
-SAVE_FORMATS = {
-    ".png": "PNG",
-    ".jpg": "JPEG",
-    ".jpeg": "JPEG",
-    ".tif": "TIFF",
-    ".tiff": "TIFF",
-    ".webp": "WEBP",
-}
+SAVE_FORMATS = IMAGE_FORMATS
 EXAMPLE_PREFIX = "example:"
 
 ImageSource = Union[str, os.PathLike, Image.Image, torch.Tensor, np.ndarray]  # noqa: UP007
@@ -51,8 +50,13 @@ def load_image(source: ImageSource) -> torch.Tensor:
         from stylelab.examples import example_image
 
         tensor = pil_to_tensor(example_image(source[len(EXAMPLE_PREFIX) :]))
-    else:
+    elif isinstance(source, (str, os.PathLike)) and os.fspath(source):
         tensor = _load_path(Path(source))
+    else:
+        raise StylelabError(
+            f"cannot read an image from {_describe(source)}: give a path, example:NAME, "
+            "a PIL image, an array or a tensor"
+        )
     height, width = tensor.shape[-2:]
     if min(height, width) < MIN_SIDE:
         raise StylelabError(
@@ -64,15 +68,12 @@ def load_image(source: ImageSource) -> torch.Tensor:
 
 def _describe(source: ImageSource) -> str:
     if isinstance(source, (str, os.PathLike)):
-        return str(source)
+        return one_line(os.fspath(source)) or "an empty path"
     return f"<{type(source).__name__}>"
 
 
 def _load_path(path: Path) -> torch.Tensor:
-    if not path.exists():
-        raise StylelabError(f"{path}: no such file")
-    if path.is_dir():
-        raise StylelabError(f"{path}: is a directory, not an image")
+    check_input_file(path, "image")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -80,15 +81,18 @@ def _load_path(path: Path) -> torch.Tensor:
                 image.seek(0)  # first frame of animations
                 image.load()
                 return pil_to_tensor(image)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise StylelabError(
-            f"{path}: refused as a possible decompression bomb (over "
-            f"{Image.MAX_IMAGE_PIXELS} pixels): {exc}"
+            f"{path}: refused as a possible decompression bomb (more than "
+            f"{Image.MAX_IMAGE_PIXELS:,} pixels)"
         ) from None
     except UnidentifiedImageError:
         raise StylelabError(f"{path}: not an image file Pillow can read") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise StylelabError(f"{path}: cannot decode image ({exc})") from None
+    except MemoryError:
+        raise StylelabError(f"{path}: too large to decode in the memory available") from None
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is the file's fault
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise StylelabError(f"{path}: cannot decode image ({reason})") from None
 
 
 def pil_to_tensor(image: Image.Image) -> torch.Tensor:
@@ -174,55 +178,21 @@ def tensor_to_pil(image: torch.Tensor) -> Image.Image:
 
 
 def check_output_path(path: str | os.PathLike) -> Path:
-    """Fail early (before minutes of work) on an output path that cannot be written."""
-    out = Path(path)
-    if out.suffix.lower() not in SAVE_FORMATS:
-        known = ", ".join(sorted(SAVE_FORMATS))
-        raise StylelabError(f"{out}: unknown output extension {out.suffix!r}; use one of {known}")
-    check_writable_folder(out.parent)
-    return out
-
-
-def check_writable_folder(folder: Path) -> None:
-    folder = folder if str(folder) else Path(".")
-    if not folder.exists():
-        raise StylelabError(f"{folder}: output folder does not exist")
-    if not folder.is_dir():
-        raise StylelabError(f"{folder}: output folder is not a directory")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise StylelabError(f"{folder}: output folder is not writable")
-
-
-@contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; rename it over ``path`` on success.
-
-    On any error the temporary file is removed and whatever stood at ``path`` stays.
-    """
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    """Fail early (before minutes of work) on an output image path that cannot be written."""
+    return check_output_file(path, SAVE_FORMATS)
 
 
 def save_image(image: torch.Tensor | Image.Image, path: str | os.PathLike) -> Path:
     """Save by extension (PNG, JPEG, TIFF, WebP), through a temp file and a rename."""
     out = check_output_path(path)
-    pil = image if isinstance(image, Image.Image) else tensor_to_pil(image)
-    fmt = SAVE_FORMATS[out.suffix.lower()]
-    options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
     with atomic_path(out) as tmp:
-        pil.save(tmp, format=fmt, **options)
+        encode_image(image, tmp, out.suffix)
     return out
+
+
+def encode_image(image: torch.Tensor | Image.Image, path: Path, suffix: str) -> None:
+    """Write ``image`` to ``path`` in the format of ``suffix`` (``.png``, ``.jpg``, ...)."""
+    pil = image if isinstance(image, Image.Image) else tensor_to_pil(image)
+    fmt = SAVE_FORMATS[suffix.lower()]
+    options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
+    pil.save(path, format=fmt, **options)

@@ -8,7 +8,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from stylelab.images import atomic_path
+from stylelab.safety import atomic_path, write_together
 
 
 def write_csv(
@@ -20,15 +20,9 @@ def write_csv(
 
     Keys outside ``columns`` are ignored and missing ones left empty.
     """
-    if columns is None:
-        seen: dict[str, None] = {}
-        for row in rows:
-            seen.update(dict.fromkeys(row))
-        columns = list(seen)
+    text = csv_text(rows, columns)
     with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(columns), extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(rows)
+        handle.write(text)
 
 
 def read_json(path: str | os.PathLike) -> dict[str, Any] | None:
@@ -45,3 +39,42 @@ def write_json(data: dict[str, Any], path: str | os.PathLike) -> None:
     """Indented JSON; values JSON does not know (paths, devices) are written as strings."""
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def csv_text(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
+    """The CSV :func:`write_csv` would write, as text."""
+    import io
+
+    if columns is None:
+        seen: dict[str, None] = {}
+        for row in rows:
+            seen.update(dict.fromkeys(row))
+        columns = list(seen)
+    buffer = io.StringIO(newline="")
+    writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def write_result(
+    image: Any,
+    path: str | os.PathLike,
+    history: Sequence[dict[str, Any]],
+    record: dict[str, Any],
+) -> None:
+    """An image with ``<stem>.csv`` (``history``) and ``<stem>.json`` (``record``), as one
+    transaction: all three appear together, or none does and the old set stays whole."""
+    from pathlib import Path
+
+    from stylelab.images import encode_image
+
+    out = Path(path)
+    table = csv_text(history, None if history else ["iteration"])
+    text = json.dumps(record, indent=2, default=str) + "\n"
+    targets = [out, out.with_suffix(".csv"), out.with_suffix(".json")]
+    with write_together(targets) as (image_tmp, csv_tmp, json_tmp):
+        encode_image(image, image_tmp, out.suffix)
+        with open(csv_tmp, "w", newline="") as handle:
+            handle.write(table)
+        json_tmp.write_text(text)

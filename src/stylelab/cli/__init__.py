@@ -20,13 +20,26 @@ commands should appear in ``--help``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import traceback
+import warnings
 from collections.abc import Sequence
+from typing import TextIO
 
 from stylelab.cli import fast, study, stylize
-from stylelab.cli.common import EXIT_INTERRUPTED, EXIT_USAGE, OneLineParser, config_from_args
+from stylelab.cli.common import EXIT_BUG, EXIT_USAGE, OneLineParser, config_from_args
 from stylelab.errors import StylelabError
 from stylelab.experiments import commands as experiments
+from stylelab.safety import (
+    describe_os_error,
+    interrupted_exit_code,
+    interruption,
+    one_line,
+    signals_as_interrupts,
+)
+
+DEBUG_ENV = "STYLELAB_DEBUG"
 
 __all__ = ["build_parser", "config_from_args", "main"]
 
@@ -35,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="stylelab",
         description="Neural style transfer: Gatys optimization on VGG and friends.",
+        epilog="Bad input is one line on stderr and exit status 2; no file is written over. "
+        f"--debug (or {DEBUG_ENV}=1) shows the traceback behind an error.",
+    )
+    parser.add_argument(
+        "--debug", action="store_true", help=f"show tracebacks (also {DEBUG_ENV}=1)"
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     sub.required = True
@@ -47,19 +65,61 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    """Run one command; every failure ends here as one line on stderr and an exit status:
+    2 for bad input, 130 / 143 / 129 for Ctrl-C / SIGTERM / SIGHUP, 70 for a bug."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in arguments[:1] or os.environ.get(DEBUG_ENV, "") not in ("", "0")
     try:
-        args = parser.parse_args(argv)
-        return int(args.handler(args))
+        with warnings.catch_warnings(), signals_as_interrupts():
+            if not debug:
+                warnings.showwarning = _one_line_warning
+            args = build_parser().parse_args(arguments)
+            return int(args.handler(args))
     except StylelabError as exc:
-        print(f"stylelab: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        _print_traceback(debug)
+        return _fail(str(exc))
     except KeyboardInterrupt:
-        print("stylelab: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        _print_traceback(debug)
+        print(f"stylelab: interrupted ({interruption()}); nothing written", file=sys.stderr)
+        return interrupted_exit_code()
     except OSError as exc:  # e.g. the output folder vanished or filled up mid-run
+        _print_traceback(debug)
+        return _fail(describe_os_error(exc))
+    except MemoryError:
+        _print_traceback(debug)
+        return _fail("out of memory: try a smaller --size")
+    except Exception as exc:  # noqa: BLE001 - the last net: a bug, still one line
+        if debug:
+            raise
+        reason = str(exc).splitlines()[0] if str(exc) else ""
         print(
-            f"stylelab: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
+            one_line(
+                f"stylelab: internal error: {type(exc).__name__}: {reason} (a bug: please "
+                f"report it with the output of the same command with --debug)"
+            ),
             file=sys.stderr,
         )
-        return EXIT_USAGE
+        return EXIT_BUG
+
+
+def _fail(message: str) -> int:
+    print(f"stylelab: error: {one_line(message)}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _print_traceback(debug: bool) -> None:
+    if debug:
+        traceback.print_exc()
+
+
+def _one_line_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """A library's warning as one line (its first), without the source line."""
+    text = str(message).strip().splitlines()
+    print(f"stylelab: warning: {one_line(text[0] if text else category.__name__)}", file=sys.stderr)

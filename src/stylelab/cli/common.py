@@ -15,10 +15,21 @@ from typing import Any, NoReturn
 
 from stylelab.config import StylizeConfig
 from stylelab.errors import StylelabError
+from stylelab.safety import (
+    IMAGE_FORMATS,
+    check_output_file,
+    check_outputs,
+    interrupted_exit_code,
+    interruption,
+)
+
+BUILTIN_WEIGHTS = ("pretrained", "torchvision", "random")
+CAFFE_ENV = "STYLELAB_CAFFE_VGG19"
 
 EXIT_USAGE = 2
 EXIT_NONFINITE = 1
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = 130  # Ctrl-C; SIGTERM / SIGHUP give 143 / 129 (safety.interrupted_exit_code)
+EXIT_BUG = 70  # EX_SOFTWARE: an exception stylelab did not expect
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -89,8 +100,8 @@ def report_result(result: Any, output: Path, quiet: bool) -> int:
         print(f"stylelab: warning: {info['message']}; wrote {output}", file=sys.stderr)
         return EXIT_NONFINITE
     if result.status == "interrupted":
-        print(f"stylelab: {info['message']}; wrote {output}", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        print(f"stylelab: {interruption()}: {info['message']}; wrote {output}", file=sys.stderr)
+        return interrupted_exit_code()
     if not quiet:
         final = info["final_losses"]
         print(
@@ -99,3 +110,31 @@ def report_result(result: Any, output: Path, quiet: bool) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def config_inputs(config: StylizeConfig) -> list[str]:
+    """The files a config reads besides the images: an ``--init`` image, a ``--weights``
+    file and the Caffe VGG19 file named by the environment."""
+    import os
+
+    from stylelab.config import INITS
+
+    files = [config.init] if config.init not in INITS else []
+    if config.weights not in BUILTIN_WEIGHTS:
+        files.append(config.weights)
+    if os.environ.get(CAFFE_ENV):
+        files.append(os.environ[CAFFE_ENV])
+    return files
+
+
+def check_image_with_records(
+    output: str, inputs: Sequence[object], extra: Sequence[Path] = ()
+) -> Path:
+    """Check, before any work, an output image and its ``.csv``/``.json`` records (and
+    ``extra`` files): writable, not folders, and none of them one of ``inputs``."""
+    out = check_output_file(output, IMAGE_FORMATS)
+    companions = [out.with_suffix(".csv"), out.with_suffix(".json"), *extra]
+    for path in companions:
+        check_output_file(path)
+    check_outputs([out, *companions], inputs)
+    return out

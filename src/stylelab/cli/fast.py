@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from stylelab.cli.common import EXIT_INTERRUPTED, add_config_arguments, config_from_args
+from stylelab.cli.common import add_config_arguments, config_from_args, interrupted_exit_code
 from stylelab.config import StylizeConfig
 from stylelab.errors import StylelabError
 
@@ -181,7 +181,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     )
     if result.status == "interrupted":
         print(f"stylelab: interrupted; {message}", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return interrupted_exit_code()
     if not args.quiet:
         note = " (time limit)" if result.status == "time limit" else ""
         print(message + note, file=sys.stderr)

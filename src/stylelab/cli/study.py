@@ -10,8 +10,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from stylelab.cli.common import EXIT_USAGE, add_config_arguments, config_from_args, csv_of
+from stylelab.cli.common import add_config_arguments, config_from_args, csv_of
 from stylelab.errors import StylelabError
+from stylelab.safety import interrupted_exit_code
+
+EXIT_PARTIAL = 1  # some combinations failed; the grid shows the others
+MAX_HARD_LIMIT = 10_000  # even with --yes: a grid this large is a typo
+MAX_STATS_SIZE = 4096
 
 
 def add_commands(sub: Any) -> None:
@@ -58,12 +63,15 @@ def add_compare_parser(sub: Any) -> None:
         "--eval-size", type=int, default=256, help="size of the independent scoring (default: 256)"
     )
     compare.add_argument("--quiet", action="store_true", help="no per-run lines")
+    compare.add_argument(
+        "--yes", action="store_true", help="run grids of more than 48 combinations too"
+    )
     add_config_arguments(compare, skip=("backbone", "weights", "smoothing"))
     compare.set_defaults(handler=cmd_compare)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from stylelab.compare import compare
+    from stylelab.compare import MAX_RUNS, compare
 
     def report(outcome: Any) -> None:
         if args.quiet:
@@ -88,11 +96,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
         config=config_from_args(args),
         eval_size=args.eval_size,
         on_done=report,
+        max_runs=MAX_HARD_LIMIT if args.yes else MAX_RUNS,
     )
+    if any(o.row.get("status") == "interrupted" for o in outcomes):
+        print(f"stylelab: interrupted; wrote {args.output} with the runs done", file=sys.stderr)
+        return interrupted_exit_code()
     failed = sum(o.image is None for o in outcomes)
     if not args.quiet:
         print(f"wrote {args.output} and {Path(args.output).with_suffix('.csv')}", file=sys.stderr)
-    return 0 if failed < len(outcomes) else EXIT_USAGE
+    return EXIT_PARTIAL if failed else 0
 
 
 def add_stats_parser(sub: Any) -> None:
@@ -157,21 +169,20 @@ def add_stats_parser(sub: Any) -> None:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    from stylelab.analysis import CSV_COLUMNS, plot_stats, stats_grid
-    from stylelab.images import check_writable_folder
-    from stylelab.records import write_csv
+    from stylelab.analysis import CSV_COLUMNS, PLOT_FORMATS, plot_stats, stats_grid
+    from stylelab.records import csv_text
+    from stylelab.safety import check_extension, check_output_file, check_outputs, write_together
 
-    if args.size < 16:
-        raise StylelabError(f"--size must be >= 16, got {args.size}")
-    output = Path(args.output)
-    if output.suffix.lower() != ".csv":
-        raise StylelabError(f"{output}: the statistics are written as .csv")
-    check_writable_folder(output.parent)
+    if not 16 <= args.size <= MAX_STATS_SIZE:
+        raise StylelabError(f"--size must be from 16 to {MAX_STATS_SIZE}, got {args.size}")
+    output = check_output_file(check_extension(args.output, (".csv",)))
+    targets = [output]
     if args.plot:
-        plot = Path(args.plot)
-        if plot.suffix.lower() not in (".png", ".pdf", ".svg", ".jpg"):
-            raise StylelabError(f"{plot}: unknown plot extension; use .png, .pdf, .svg or .jpg")
-        check_writable_folder(plot.parent)
+        targets.append(check_output_file(check_extension(args.plot, PLOT_FORMATS)))
+        if len({t.absolute() for t in targets}) == 1:
+            raise StylelabError(f"{args.plot}: the plot and the CSV need different names")
+    files = [w for w in args.weights if w not in ("random", "pretrained", "torchvision")]
+    check_outputs(targets, [*args.images, *files])
     rows = stats_grid(
         args.images,
         args.backbones,
@@ -185,9 +196,10 @@ def cmd_stats(args: argparse.Namespace) -> int:
         smoothing_scale=args.smoothing_scale,
         relative_temperature=args.relative_temperature,
     )
-    write_csv(rows, output, CSV_COLUMNS)
-    if args.plot:
-        plot_stats(rows, args.plot)
+    with write_together(targets) as temporaries:
+        temporaries[0].write_text(csv_text(rows, CSV_COLUMNS))
+        if args.plot:
+            plot_stats(rows, temporaries[1], suffix=targets[1].suffix)
     if not args.quiet:
         print(f"wrote {output}" + (f" and {args.plot}" if args.plot else ""), file=sys.stderr)
     return 0

@@ -11,12 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from stylelab.cli.common import (
-    EXIT_INTERRUPTED,
     add_config_arguments,
+    check_image_with_records,
     config_from_args,
+    config_inputs,
+    interrupted_exit_code,
     report_result,
 )
 from stylelab.errors import StylelabError
+from stylelab.safety import IMAGE_FORMATS, check_extension, check_new_folder, check_output_file
 
 
 def add_commands(sub: Any) -> None:
@@ -114,13 +117,19 @@ def add_examples_command(sub: Any) -> None:
 
 
 def cmd_stylize(args: argparse.Namespace) -> int:
-    from stylelab.images import check_output_path, save_image
-    from stylelab.stylize import stylize
-
     config = config_from_args(args)
-    output = check_output_path(args.output)
     if args.save_every < 0:
         raise StylelabError(f"--save-every must be >= 0, got {args.save_every}")
+    output = Path(args.output)
+    snapshots = [
+        output.with_name(f"{output.stem}_{i:05d}{output.suffix}")
+        for i in range(args.save_every, config.steps + 1, args.save_every or config.steps + 1)
+    ]
+    inputs = [args.content, *args.style, *config_inputs(config)]
+    output = check_image_with_records(args.output, inputs, snapshots)
+
+    from stylelab.images import save_image
+    from stylelab.stylize import stylize
 
     def snapshot(iteration: int, image: Any) -> None:
         if args.save_every and iteration % args.save_every == 0:
@@ -158,14 +167,15 @@ def cmd_layers(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from stylelab.images import check_output_path
-
     output = Path(args.output or ("out/demo_fast.png" if args.fast else "out/demo.png"))
-    check_output_path(output.name)  # the extension, before any folder is made
+    check_extension(output, IMAGE_FORMATS)  # before any folder is made
+    check_new_folder(output.parent)
     output.parent.mkdir(parents=True, exist_ok=True)
-    check_output_path(output)
     if args.fast:
+        check_output_file(output, IMAGE_FORMATS)
         return _demo_fast(output, args)
+    triptych = output.with_name(f"{output.stem}_triptych.png")
+    check_image_with_records(str(output), [], [triptych])
     from stylelab.stylize import stylize
 
     result = stylize(
@@ -176,7 +186,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         progress=not args.quiet,
     )
     result.save(output)
-    _save_triptych(result, output.with_name(f"{output.stem}_triptych.png"))
+    _save_triptych(result, triptych)
     return report_result(result, output, args.quiet)
 
 
@@ -194,7 +204,7 @@ def _demo_fast(output: Path, args: argparse.Namespace) -> int:
             f"{summary['training_time_s']:.0f} s)",
             file=sys.stderr,
         )
-    return EXIT_INTERRUPTED if summary["status"] == "interrupted" else 0
+    return interrupted_exit_code() if summary["status"] == "interrupted" else 0
 
 
 def _save_triptych(result: Any, path: Path) -> None:

@@ -1,0 +1,398 @@
+"""The promise every command keeps, in one place.
+
+- **Inputs are never outputs**: :func:`check_outputs` refuses, before any work, an output
+  that is one of the inputs (same device and inode, so links count) or a folder that would
+  be written inside an input folder.
+- **Outputs are checked up front and written as one transaction**: :func:`check_output_file`
+  (known extension, an existing writable folder, not a folder itself) and
+  :func:`write_together`, which writes every file of one result to an anonymous temporary
+  (``O_TMPFILE``: a SIGKILL leaves nothing behind) and gives them their names only when all
+  are complete. A failure leaves the old set whole and no new file, and its message names
+  the user's path, never a temporary.
+- **Inputs are regular files**: :func:`check_input_file` refuses FIFOs and devices (which
+  would hang or never end) before anything opens them.
+- **SIGTERM and SIGHUP behave like Ctrl-C**: :func:`signals_as_interrupts` turns them into
+  :class:`Terminated` (a ``KeyboardInterrupt``), so the current result is written whole,
+  and :func:`interrupted_exit_code` gives 143 / 129 (130 for Ctrl-C).
+- **Messages are one line**: :func:`one_line` escapes newlines and control characters, and
+  :func:`describe_os_error` turns an ``OSError`` into one sentence about the user's file.
+
+No torch here: the CLI imports this module on every start.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import stat
+import tempfile
+from collections.abc import Collection, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+
+from stylelab.errors import StylelabError
+
+PathLike = str | os.PathLike
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, the shell's convention
+IMAGE_FORMATS = {  # output extension -> Pillow format
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".webp": "WEBP",
+}
+_CONTROL = {i: f"\\x{i:02x}" for i in range(32)} | {10: "\\n", 13: "\\r", 9: " ", 127: "\\x7f"}
+
+
+def one_line(text: object) -> str:
+    """``text`` with newlines and control characters escaped: a message is one line."""
+    return str(text).translate(_CONTROL)
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+def check_input_file(path: PathLike, what: str = "file") -> Path:
+    """``path`` if it is a readable regular file (links followed); else one clear error.
+
+    FIFOs, sockets and devices are refused before anything opens them: reading one would
+    hang (a FIFO with no writer) or never end (``/dev/zero``).
+    """
+    source = Path(path)
+    try:
+        info = os.stat(source)
+    except FileNotFoundError:
+        raise StylelabError(f"{source}: no such file") from None
+    except OSError as exc:
+        raise StylelabError(describe_os_error(exc, source)) from None
+    if stat.S_ISDIR(info.st_mode):
+        article = "an" if what[:1] in "aeiou" else "a"
+        raise StylelabError(f"{source}: is a directory, not {article} {what}")
+    if not stat.S_ISREG(info.st_mode):
+        raise StylelabError(
+            f"{source}: not a regular file (a FIFO, device or socket); stylelab reads files only"
+        )
+    if not os.access(source, os.R_OK):
+        raise StylelabError(f"{source}: not readable (permission denied)")
+    return source
+
+
+def input_paths(sources: Sequence[object]) -> list[Path]:
+    """The sources that are files on disk (leaves out ``example:NAME``, ``-`` and objects)."""
+    paths = []
+    for source in sources:
+        if isinstance(source, (str, os.PathLike)):
+            text = os.fspath(source)
+            if text and text != "-" and not str(text).startswith("example:"):
+                paths.append(Path(text))
+    return paths
+
+
+# ----------------------------------------------------------------------------- outputs
+
+
+def check_output_file(path: PathLike, suffixes: Collection[str] | None = None) -> Path:
+    """``path`` if a file can be written there: a known extension (``suffixes``, lower
+    case with the dot), not a folder or a device, in an existing writable folder."""
+    out = Path(path)
+    if not out.name:
+        raise StylelabError(f"{one_line(path)!s}: not a file name")
+    if suffixes is not None:
+        check_extension(out, suffixes)
+    if out.is_dir():
+        raise StylelabError(f"{out}: is a folder; give a file name")
+    if out.exists() and not out.is_file():
+        raise StylelabError(f"{out}: not a regular file; stylelab writes files only")
+    check_writable_folder(out.parent)
+    return out
+
+
+def check_extension(path: PathLike, suffixes: Collection[str]) -> Path:
+    """``path`` if its extension is one of ``suffixes`` (lower case, with the dot)."""
+    out = Path(path)
+    if out.suffix.lower() not in suffixes:
+        known = ", ".join(sorted(suffixes))
+        raise StylelabError(f"{out}: unknown output extension {out.suffix!r}; use one of {known}")
+    return out
+
+
+def check_writable_folder(folder: PathLike) -> Path:
+    """``folder`` if it exists, is a folder, and this user may create files in it."""
+    where = Path(folder) if str(folder) else Path(".")
+    if not where.exists():
+        raise StylelabError(f"{where}: output folder does not exist")
+    if not where.is_dir():
+        raise StylelabError(f"{where}: output folder is not a directory")
+    if not os.access(where, os.W_OK | os.X_OK):
+        raise StylelabError(f"{where}: output folder is not writable")
+    return where
+
+
+def check_new_folder(folder: PathLike) -> Path:
+    """``folder`` if it is a folder or can be created: its nearest existing ancestor is a
+    writable folder, and nothing on the way is a file."""
+    target = Path(folder)
+    if target.exists():
+        if not target.is_dir():
+            raise StylelabError(f"{target}: exists and is not a folder")
+        return check_writable_folder(target)
+    for parent in target.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise StylelabError(f"{target}: {parent} is a file, not a folder")
+            check_writable_folder(parent)
+            break
+    return target
+
+
+def file_identities(paths: Sequence[PathLike]) -> dict[tuple[int, int], Path]:
+    """(device, inode) -> path for every path that exists (links followed)."""
+    identities = {}
+    for path in paths:
+        try:
+            found = os.stat(path)
+        except (OSError, ValueError):
+            continue
+        identities[(found.st_dev, found.st_ino)] = Path(path)
+    return identities
+
+
+def check_outputs(
+    outputs: Sequence[PathLike],
+    inputs: Sequence[object],
+    folders: Sequence[PathLike] = (),
+) -> None:
+    """Refuse outputs that are inputs, before any work.
+
+    ``outputs`` are files this command will write; an existing one that is (links followed:
+    same device and inode) one of ``inputs`` is refused. ``folders`` are folders this command
+    will write into; one that is an input file, or inside or equal to a folder given as an
+    input, is refused too. Inputs that are not paths (``example:``, ``-``, tensors) are ignored.
+    """
+    sources = input_paths(inputs)
+    identities = file_identities(sources)
+    for output in outputs:
+        try:
+            found = os.stat(output)
+        except (OSError, ValueError):
+            continue
+        source = identities.get((found.st_dev, found.st_ino))
+        if source is not None:
+            raise StylelabError(
+                f"{one_line(output)}: is an input ({one_line(source)}); refusing to write over it"
+            )
+    input_folders = [s for s in sources if s.is_dir()]
+    for folder in folders:
+        for source in input_folders:
+            if is_inside(Path(folder), source):
+                raise StylelabError(
+                    f"{one_line(folder)}: is inside the input folder {one_line(source)}; "
+                    "write the results elsewhere"
+                )
+        check_outputs([folder], inputs)
+
+
+def is_inside(path: Path, folder: Path) -> bool:
+    """Whether ``path`` is ``folder`` or under it, links resolved."""
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except (ValueError, OSError, RuntimeError):
+        return False
+    return True
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+@contextmanager
+def write_together(targets: Sequence[PathLike]) -> Iterator[list[Path]]:
+    """Yield one temporary path per target; when the block ends normally, every temporary
+    gets its target's name (an atomic rename each); on any error none does and no file is
+    left. The temporaries are anonymous files where the system allows (Linux ``O_TMPFILE``),
+    so even a SIGKILL leaves no partial file. An ``OSError`` becomes a :class:`StylelabError`
+    naming the user's file.
+    """
+    finals = [Path(t) for t in targets]
+    staged = [_Staged(final) for final in finals]
+    try:
+        try:
+            yield [s.writable_path for s in staged]
+            for item in staged:
+                item.prepare()
+            for item in staged:
+                item.commit()
+        except OSError as exc:
+            raise StylelabError(
+                _describe_write_error(exc, staged) + "; nothing was written"
+            ) from None
+    finally:
+        for item in staged:
+            item.discard()
+
+
+@contextmanager
+def atomic_path(path: PathLike) -> Iterator[Path]:
+    """One file of :func:`write_together`: a temporary path renamed to ``path`` on success."""
+    with write_together([path]) as (tmp,):
+        yield tmp
+
+
+class _Staged:
+    """One output on its way: an anonymous file (or a hidden temp file) in its folder."""
+
+    def __init__(self, final: Path) -> None:
+        self.final = final
+        self.folder = final.parent if str(final.parent) else Path(".")
+        self.fd: int | None = None
+        self.named: Path | None = None
+        try:
+            self.fd = os.open(self.folder, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o666)
+            self.writable_path = Path(f"/proc/self/fd/{self.fd}")
+        except (AttributeError, OSError):  # no O_TMPFILE here: a hidden named temp file
+            self.fd = None
+            handle, name = tempfile.mkstemp(
+                prefix=f".{final.name}.", suffix=".tmp", dir=self.folder
+            )
+            os.close(handle)
+            self.named = Path(name)
+            os.chmod(name, 0o666 & ~_umask())
+            self.writable_path = self.named
+
+    def prepare(self) -> None:
+        """Give the anonymous file a hidden name next to its target (nanoseconds)."""
+        if self.fd is None:
+            return
+        handle, name = tempfile.mkstemp(
+            prefix=f".{self.final.name}.", suffix=".tmp", dir=self.folder
+        )
+        os.close(handle)
+        os.unlink(name)
+        _link_anonymous(self.fd, name)
+        self.named = Path(name)
+
+    def commit(self) -> None:
+        assert self.named is not None
+        os.replace(self.named, self.final)
+        self.named = None
+
+    def discard(self) -> None:
+        if self.named is not None:
+            self.named.unlink(missing_ok=True)
+            self.named = None
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def _link_anonymous(fd: int, name: str) -> None:
+    """Give the ``O_TMPFILE`` file open as ``fd`` the name ``name``.
+
+    ``linkat(fd, "", AT_FDCWD, name, AT_EMPTY_PATH)`` first (Linux; the only way that works
+    in some sandboxes), then the documented ``/proc/self/fd`` link, and as a last resort a
+    copy into ``name`` (then a SIGKILL in this instant could leave that hidden copy).
+    """
+    import ctypes
+
+    at_fdcwd, at_empty_path = -100, 0x1000
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.linkat(fd, b"", at_fdcwd, os.fsencode(name), at_empty_path) == 0:
+            return
+    except (OSError, AttributeError):
+        pass
+    try:
+        os.link(f"/proc/self/fd/{fd}", name, follow_symlinks=True)
+        return
+    except OSError:
+        pass
+    with open(name, "xb") as copy:
+        os.lseek(fd, 0, os.SEEK_SET)
+        while chunk := os.read(fd, 1 << 20):
+            copy.write(chunk)
+    os.chmod(name, 0o666 & ~_umask())
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _describe_write_error(exc: OSError, staged: Sequence[_Staged]) -> str:
+    """The error with the user's path in place of a temporary one."""
+    names = {str(s.writable_path): s.final for s in staged}
+    names.update({str(s.named): s.final for s in staged if s.named is not None})
+    filename = exc.filename
+    if filename is not None:
+        return describe_os_error(exc, names.get(str(filename), Path(filename)))
+    return describe_os_error(exc, ", ".join(str(s.final) for s in staged))
+
+
+def describe_os_error(exc: OSError, path: PathLike | None = None) -> str:
+    """One sentence: ``PATH: what went wrong`` (e.g. ``out.png: no space left on device``)."""
+    reasons = {
+        errno.ENOSPC: "no space left on device",
+        errno.EDQUOT: "disk quota exceeded",
+        errno.EROFS: "read-only file system",
+        errno.EACCES: "permission denied",
+        errno.EPERM: "operation not permitted",
+        errno.ENOENT: "no such file or folder",
+        errno.EISDIR: "is a folder",
+        errno.ENOTDIR: "a part of the path is not a folder",
+        errno.ENAMETOOLONG: "file name too long",
+        errno.EFBIG: "file too large",
+        errno.EIO: "input/output error",
+    }
+    reason = reasons.get(exc.errno or 0) or (exc.strerror or str(exc)).lower()
+    where = path if path is not None else exc.filename
+    return one_line(f"{where}: {reason}" if where is not None else reason)
+
+
+# ----------------------------------------------------------------------------- signals
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where Ctrl-C would be: the run stops and writes its result."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+_received: list[int] = []
+
+
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    _received.append(signum)
+    raise Terminated(signum)
+
+
+@contextmanager
+def signals_as_interrupts() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise :class:`Terminated` while the block runs (main thread only)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _received.clear()
+    previous = {s: signal.signal(s, _raise_terminated) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def interruption() -> str:
+    """What stopped the run: ``SIGTERM``, ``SIGHUP`` or ``Ctrl-C``."""
+    return signal.Signals(_received[-1]).name if _received else "Ctrl-C"
+
+
+def interrupted_exit_code() -> int:
+    """128 + the signal that stopped the run: 143 (SIGTERM), 129 (SIGHUP), 130 (Ctrl-C)."""
+    return 128 + _received[-1] if _received else EXIT_INTERRUPTED
