@@ -18,6 +18,7 @@ from typing import Any
 from stylelab.cli.common import add_config_arguments, config_from_args, interrupted_exit_code
 from stylelab.config import StylizeConfig
 from stylelab.errors import StylelabError
+from stylelab.safety import check_new_folder, check_outputs, file_identities, is_inside
 
 MODEL_SUFFIX = ".safetensors"
 EXIT_PARTIAL = 1
@@ -152,7 +153,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.data != "example:photos":
         data = Path(args.data)
         records = workdir_for(output)
-        if data.is_dir() and (_inside(output.parent, data) or _inside(records, data)):
+        if data.is_dir() and (is_inside(output.parent, data) or is_inside(records, data)):
             raise StylelabError(
                 f"{output}: its records ({records}) would be inside the --data folder {data} "
                 "and its samples would become training photos: write the model elsewhere"
@@ -203,34 +204,20 @@ def check_model_output(path: str) -> Path:
 def check_not_an_input(output: Path, inputs: Sequence[Path] | dict[tuple[int, int], Path]) -> None:
     """Refuse an output that is (resolving links: same device and inode) one of the inputs.
     ``inputs`` may be given as :func:`file_identities` of them, to check many outputs."""
-    identities = inputs if isinstance(inputs, dict) else file_identities(inputs)
-    try:
-        found = os.stat(output)
-    except OSError:
+    if isinstance(inputs, dict):
+        source = _identity(output, inputs)
+        if source is not None:
+            check_outputs([output], [source])
         return
-    source = identities.get((found.st_dev, found.st_ino))
-    if source is not None:
-        raise StylelabError(f"{output}: is an input ({source}); refusing to write over it")
+    check_outputs([output], list(inputs))
 
 
-def file_identities(paths: Sequence[Path]) -> dict[tuple[int, int], Path]:
-    """(device, inode) -> path for every path that exists."""
-    identities = {}
-    for path in paths:
-        try:
-            found = os.stat(path)
-        except OSError:
-            continue
-        identities[(found.st_dev, found.st_ino)] = path
-    return identities
-
-
-def _inside(path: Path, folder: Path) -> bool:
+def _identity(path: Path, identities: dict[tuple[int, int], Path]) -> Path | None:
     try:
-        path.resolve().relative_to(folder.resolve())
-    except ValueError:
-        return False
-    return True
+        found = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return identities.get((found.st_dev, found.st_ino))
 
 
 # ---------------------------------------------------------------------------------- apply
@@ -436,16 +423,17 @@ def _plan(inputs: Sequence[str], output: str, sheet: bool) -> Iterator[tuple[str
         raise StylelabError(f"{folder}: not a folder; several inputs need -o FOLDER")
     if folder.suffix.lower() in SAVE_FORMATS and not folder.exists():
         raise StylelabError(f"{folder}: several inputs need -o FOLDER, not an image file name")
+    check_new_folder(folder)
     pairs: list[tuple[Path, Path]] = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
             if folder.exists() and os.path.samefile(path, folder):
                 raise StylelabError(f"{folder}: is an input folder; refusing to write over it")
-            skip_outputs = _inside(folder, path)  # OUT inside this input folder
+            skip_outputs = is_inside(folder, path)  # OUT inside this input folder
             for file in sorted(path.rglob("*")):
                 if file.suffix.lower() in IMAGE_SUFFIXES and file.is_file():
-                    if skip_outputs and _inside(file, folder):
+                    if skip_outputs and is_inside(file, folder):
                         continue  # earlier outputs inside the input folder
                     pairs.append((file, folder / file.relative_to(path)))
         else:
@@ -462,8 +450,6 @@ def _plan(inputs: Sequence[str], output: str, sheet: bool) -> Iterator[tuple[str
             raise StylelabError(f"{targets[written]} and {photo} would both write {written}")
         check_not_an_input(written, every_input)
         targets[written] = photo
-    for written in targets:
-        written.parent.mkdir(parents=True, exist_ok=True)
     for written, photo in targets.items():
         yield str(photo), str(written)
 
@@ -506,6 +492,7 @@ def _write(result: Any, target: str) -> list[int]:
     if target == "-":
         _write_stdout(result)
     else:
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
         save_image(result, target)
     if hasattr(result, "shape"):
         return [int(result.shape[-1]), int(result.shape[-2])]

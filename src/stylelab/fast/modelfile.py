@@ -50,7 +50,7 @@ def save_model(
     net: TransformerNet, styles: list[str], training: dict[str, Any], path: str | os.PathLike
 ) -> Path:
     """Write ``net`` (fp32 weights) and its metadata to ``path`` atomically."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     if len(styles) != net.styles:
         raise ValueError(f"{len(styles)} style names for a network of {net.styles} styles")
@@ -65,7 +65,7 @@ def save_model(
     tensors = {k: v.detach().float().contiguous().cpu() for k, v in net.state_dict().items()}
     out = Path(path)
     with atomic_path(out) as tmp:
-        save_file(tensors, str(tmp), metadata=metadata)
+        tmp.write_bytes(save(tensors, metadata=metadata))
     return out
 
 

@@ -343,7 +343,7 @@ def _save_checkpoint(
     elapsed: float,
     training: dict[str, Any],
 ) -> None:
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     tensors = {f"net.{k}": v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
     state = optimizer.state_dict()
@@ -358,7 +358,7 @@ def _save_checkpoint(
         "training": json.dumps(training, default=str),
     }
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=metadata)
+        tmp.write_bytes(save(tensors, metadata=metadata))
 
 
 def _load_checkpoint(
