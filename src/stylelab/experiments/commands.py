@@ -39,6 +39,7 @@ def add_commands(sub: Any) -> None:
     )
     sweep.add_argument("--no-report", action="store_true", help="skip the figures at the end")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    sweep.add_argument("--yes", action="store_true", help="run sweeps of more than 200 runs too")
     sweep.set_defaults(handler=cmd_sweep)
 
     report = sub.add_parser(
@@ -52,10 +53,14 @@ def add_commands(sub: Any) -> None:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from stylelab.experiments.config import load_sweep
+    from stylelab.experiments.config import MAX_RUNS, MAX_RUNS_WITH_YES, load_sweep
     from stylelab.experiments.runner import run_sweep
+    from stylelab.safety import check_new_folder, check_outputs
 
-    sweep = load_sweep(args.config)
+    sweep = load_sweep(args.config, MAX_RUNS_WITH_YES if args.yes else MAX_RUNS)
+    check_new_folder(args.output)
+    images = {str(run.params.get(key)) for run in sweep.runs for key in ("content", "style")}
+    check_outputs([], [args.config, *sorted(images)], folders=[args.output])
     outcome = run_sweep(
         sweep,
         args.output,

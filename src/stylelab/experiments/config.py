@@ -34,6 +34,7 @@ from typing import Any
 
 from stylelab.config import StylizeConfig
 from stylelab.errors import StylelabError
+from stylelab.safety import check_input_file, describe_os_error
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -41,6 +42,9 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 IMAGE_KEYS = ("content", "style")
+MAX_RUNS = 200  # more runs than this need an explicit yes (sweep --yes)
+MAX_RUNS_WITH_YES = 100_000  # even with --yes: a grid this large is a typo
+MAX_SWEEP_BYTES = 1 << 20
 TOP_LEVEL = ("sweep", "base", "grid", "runs")
 WEIGHT_KEYWORDS = ("pretrained", "torchvision", "random")
 
@@ -101,21 +105,34 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-def load_sweep(path: str | Path) -> Sweep:
-    """Read and check a sweep file; every run's config is built here, before any runs."""
-    path = Path(path)
-    if not path.is_file():
-        raise StylelabError(f"{path}: no such sweep file")
-    text = path.read_text()
+def load_sweep(path: str | Path, max_runs: int = MAX_RUNS) -> Sweep:
+    """Read and check a sweep file; every run's config is built here, before any runs.
+    More than ``max_runs`` runs is refused (the CLI's ``--yes`` raises it)."""
+    path = check_input_file(path, "sweep file")
+    if path.stat().st_size > MAX_SWEEP_BYTES:
+        raise StylelabError(f"{path}: {path.stat().st_size:,} bytes is too large for a sweep file")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise StylelabError(f"{path}: not UTF-8 text (byte {exc.start}); TOML is UTF-8") from None
+    except OSError as exc:
+        raise StylelabError(describe_os_error(exc, path)) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise StylelabError(f"{path}: not valid TOML ({exc})") from None
-    return parse_sweep(data, text=text, base_dir=path.resolve().parent, where=str(path))
+    return parse_sweep(
+        data, text=text, base_dir=path.resolve().parent, where=str(path), max_runs=max_runs
+    )
 
 
 def parse_sweep(
-    data: dict[str, Any], *, text: str = "", base_dir: Path | None = None, where: str = "sweep"
+    data: dict[str, Any],
+    *,
+    text: str = "",
+    base_dir: Path | None = None,
+    where: str = "sweep",
+    max_runs: int = MAX_RUNS,
 ) -> Sweep:
     unknown = [k for k in data if k not in TOP_LEVEL]
     if unknown:
@@ -136,6 +153,11 @@ def parse_sweep(
             raise StylelabError(f"{where}: [grid] {key} must be a non-empty list of values")
         axes.append((key, [_coerce(key, v, f"[grid] {key}", in_grid=True) for v in values]))
 
+    count = math.prod(len(values) for _, values in axes) if axes or not explicit else 0
+    count += len(explicit)
+    if count > max_runs:
+        more = " (add --yes to run them all)" if max_runs < MAX_RUNS_WITH_YES else ""
+        raise StylelabError(f"{where}: {count:,} runs is more than {max_runs:,}{more}")
     combos: list[dict[str, Any]] = []
     if axes or not explicit:
         for values in itertools.product(*(vals for _, vals in axes)):

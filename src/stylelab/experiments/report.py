@@ -37,7 +37,7 @@ def make_report(rundir: str | os.PathLike) -> Path:
     rows = read_summary(root)
     if not rows:
         raise StylelabError(f"{root}: no runs recorded yet in summary.csv")
-    rows.sort(key=lambda r: int(r.get("index") or 0))
+    rows.sort(key=lambda r: int(r["index"]) if str(r.get("index", "")).isdecimal() else 0)
     varied = varied_parameters(rows)
     meta = read_sweep_json(root)
     histories = {

@@ -240,8 +240,11 @@ def append_row(path: Path, row: dict[str, str]) -> None:
 
 
 def _header(path: Path) -> list[str]:
-    with open(path, newline="") as handle:
-        return next(csv.reader(handle))
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            return next(csv.reader(handle))
+    except (UnicodeDecodeError, csv.Error, StopIteration):
+        raise StylelabError(f"{path}: not a sweep summary (no CSV header)") from None
 
 
 def recorded_ids(path: Path) -> dict[str, str]:
@@ -250,8 +253,7 @@ def recorded_ids(path: Path) -> dict[str, str]:
     if data and not data.endswith(b"\n"):
         with atomic_path(path) as tmp:
             tmp.write_bytes(data[: data.rfind(b"\n") + 1])
-    with open(path, newline="") as handle:
-        return {row["run_id"]: row.get("status", "") for row in csv.DictReader(handle)}
+    return {row.get("run_id", ""): row.get("status", "") for row in _csv_rows(path)}
 
 
 def forget_unfinished(root: Path, recorded: dict[str, str]) -> dict[str, str]:
@@ -277,8 +279,20 @@ def read_summary(rundir: str | os.PathLike) -> list[dict[str, str]]:
     path = Path(rundir) / SUMMARY
     if not path.is_file():
         raise StylelabError(f"{rundir}: no {SUMMARY} here; is it a sweep's output folder?")
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
+    return _csv_rows(path)
+
+
+def _csv_rows(path: Path) -> list[dict[str, str]]:
+    """The rows of a summary CSV, or one clear error if it is not UTF-8 CSV."""
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            return list(csv.DictReader(handle))
+    except UnicodeDecodeError as exc:
+        raise StylelabError(
+            f"{path}: not UTF-8 text (byte {exc.start}); not a sweep summary"
+        ) from None
+    except csv.Error as exc:
+        raise StylelabError(f"{path}: not a readable CSV ({exc})") from None
 
 
 def read_sweep_json(rundir: str | os.PathLike) -> dict[str, Any]:
