@@ -329,7 +329,8 @@ def _describe_write_error(exc: OSError, staged: Sequence[_Staged]) -> str:
     filename = exc.filename
     if filename is not None:
         return describe_os_error(exc, names.get(str(filename), Path(filename)))
-    return describe_os_error(exc, ", ".join(str(s.final) for s in staged))
+    others = ", ".join(s.final.name for s in staged[1:])
+    return describe_os_error(exc, f"{staged[0].final}" + (f" (with {others})" if others else ""))
 
 
 def describe_os_error(exc: OSError, path: PathLike | None = None) -> str:

@@ -1,0 +1,239 @@
+"""The promise in stylelab.safety: inputs are never outputs, outputs are whole or absent,
+SIGTERM/SIGHUP write the current result, every message is one line.
+
+The signal and full-disk cases run the real CLI in a process of its own.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from stylelab import cli, safety
+from stylelab.errors import StylelabError
+from tests.conftest import gradient_image, stripes_image
+
+# 48 px, random weights: an iteration takes milliseconds; --steps sets how long a run lasts
+SLOW = ["--size", "48", "--no-multiscale", "--weights", "random", "--device", "cpu", "--quiet"]
+
+
+def snapshot(folder: Path) -> dict[str, bytes | str]:
+    return {
+        str(p.relative_to(folder)): ("<dir>" if p.is_dir() else p.read_bytes())
+        for p in sorted(folder.rglob("*"))
+    }
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> tuple[Path, Path]:
+    content, style = tmp_path / "c.png", tmp_path / "s.png"
+    gradient_image(64, 48).save(content)
+    stripes_image(48).save(style)
+    return content, style
+
+
+# ----------------------------------------------------------------------------- one line
+
+
+@pytest.mark.parametrize("text", ["a\nb", "a\rb", "tab\there", "bell\x07", "ok"])
+def test_one_line_leaves_no_line_break_or_control_character(text: str) -> None:
+    line = safety.one_line(text)
+    assert "\n" not in line and "\r" not in line
+    assert all(ord(ch) >= 32 for ch in line)
+    assert line == text or "\\" in line or " " in line
+
+
+def test_a_name_with_a_newline_is_still_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli.main(["stylize", str(tmp_path / "two\nlines.png"), "x.png", "-o", "o.png"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1, err
+    assert "two\\nlines.png" in err
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+def test_fifos_and_devices_are_refused_before_they_are_opened(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    for path in (fifo, Path("/dev/zero")):
+        with pytest.raises(StylelabError, match="not a regular file"):
+            safety.check_input_file(path)  # would block forever on the FIFO if opened
+
+
+def test_outputs_that_are_inputs_are_refused_through_links(tmp_path: Path) -> None:
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(b"x")
+    (tmp_path / "soft.png").symlink_to(photo)
+    os.link(photo, tmp_path / "hard.png")
+    for name in ("photo.png", "soft.png", "hard.png"):
+        with pytest.raises(StylelabError, match=r"is an input \(.*photo\.png\)"):
+            safety.check_outputs([tmp_path / name], [str(photo)])
+    safety.check_outputs([tmp_path / "new.png"], [str(photo), "example:chelsea", "-"])
+
+
+def test_a_folder_inside_an_input_folder_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "photos").mkdir()
+    with pytest.raises(StylelabError, match="inside the input folder"):
+        safety.check_outputs([], [str(tmp_path / "photos")], folders=[tmp_path / "photos/out"])
+
+
+# ----------------------------------------------------------------------------- writing
+
+
+def test_write_together_renames_all_or_nothing(tmp_path: Path) -> None:
+    targets = [tmp_path / "a.png", tmp_path / "a.csv", tmp_path / "a.json"]
+    for target in targets:
+        target.write_text("old")
+    full = pytest.raises(StylelabError, match=r"a\.png \(with a\.csv, a\.json\): no space left")
+    with full, safety.write_together(targets) as temporaries:
+        temporaries[0].write_text("new")
+        temporaries[1].write_text("new")
+        raise OSError(errno.ENOSPC, "No space left on device")
+    assert [t.read_text() for t in targets] == ["old"] * 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "a.json", "a.png"]
+    with safety.write_together(targets) as temporaries:
+        for tmp in temporaries:
+            tmp.write_text("new")
+    assert [t.read_text() for t in targets] == ["new"] * 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "a.json", "a.png"]
+    assert oct(targets[0].stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _cli(*args: str, **options) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "stylelab.cli", *args],
+        stderr=subprocess.PIPE,
+        text=True,
+        **options,
+    )
+
+
+def test_a_full_disk_keeps_the_old_result_whole(tmp_path: Path, pair: tuple[Path, Path]) -> None:
+    """A file-size limit makes every write past 2 kB fail as a full disk would (EFBIG)."""
+    content, style = pair
+    out = tmp_path / "out.png"
+    for suffix in (".png", ".csv", ".json"):
+        out.with_suffix(suffix).write_bytes(b"old " + suffix.encode())
+    before = snapshot(tmp_path)
+
+    def small_disk() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (2048, 2048))
+
+    process = subprocess.run(
+        [sys.executable, "-m", "stylelab.cli", "stylize", str(content), str(style), "-o"]
+        + [str(out), "--steps", "3", *SLOW],
+        capture_output=True,
+        text=True,
+        preexec_fn=small_disk,
+        timeout=300,
+    )
+    lines = process.stderr.strip().splitlines()
+    assert process.returncode == 2, process.stderr
+    assert len(lines) == 1 and lines[0].startswith("stylelab: error: "), process.stderr
+    assert "out.png" in lines[0] and "file too large" in lines[0]
+    assert "/proc" not in lines[0] and ".tmp" not in lines[0]
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_sigterm_and_sighup_write_the_current_image_whole(
+    tmp_path: Path, pair: tuple[Path, Path], signum: int, code: int
+) -> None:
+    content, style = pair
+    out = tmp_path / "out.png"
+    process = _cli(
+        *["stylize", str(content), str(style), "-o", str(out), "--save-every", "1"],
+        *["--steps", "100000", *SLOW],
+    )
+    _wait_for(tmp_path / "out_00002.png", process)
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == code, err
+    assert err.strip().splitlines()[-1].startswith(f"stylelab: {signal.Signals(signum).name}:")
+    with Image.open(out) as image:
+        image.load()  # whole: decodes to the end
+        assert image.size == (48, 36)
+    record = (tmp_path / "out.json").read_text()
+    assert '"status": "interrupted"' in record
+    assert (tmp_path / "out.csv").read_text().count("\n") >= 3
+
+
+def test_sigkill_leaves_no_partial_file(tmp_path: Path, pair: tuple[Path, Path]) -> None:
+    """Killed while it writes an image every iteration: every file there decodes whole,
+    the old output is untouched, and no temporary is left behind."""
+    content, style = pair
+    out = tmp_path / "out.png"
+    gradient_image(20, 20, seed=3).save(out)
+    old = out.read_bytes()
+    process = _cli(
+        *["stylize", str(content), str(style), "-o", str(out), "--save-every", "1"],
+        *["--steps", "100000", *SLOW],
+    )
+    _wait_for(tmp_path / "out_00005.png", process)
+    process.kill()
+    process.communicate(timeout=60)
+    assert out.read_bytes() == old
+    names = [p.name for p in tmp_path.iterdir()]
+    assert not [n for n in names if n.startswith(".") or n.endswith(".tmp")], names
+    for path in tmp_path.glob("out_*.png"):
+        with Image.open(path) as image:
+            image.load()
+
+
+def _wait_for(path: Path, process: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert process.poll() is None, process.communicate()[1]
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
+
+
+# ----------------------------------------------------------------------------- the CLI net
+
+
+def test_an_unexpected_exception_is_one_line_and_exit_70(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import stylelab.cli.stylize as commands
+
+    def broken(args: object) -> int:
+        raise RuntimeError("deep inside\nsecond line")
+
+    monkeypatch.setattr(commands, "cmd_layers", broken)
+    monkeypatch.delenv(cli.DEBUG_ENV, raising=False)
+    assert cli.main(["layers"]) == 70
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "internal error: RuntimeError: deep inside" in err
+    assert "Traceback" not in err
+
+
+def test_debug_shows_the_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = str(tmp_path / "missing.png")
+    assert cli.main(["--debug", "stylize", missing, missing, "-o", "o.png"]) == 2
+    assert "Traceback" in capsys.readouterr().err
+    monkeypatch.setenv(cli.DEBUG_ENV, "1")
+    assert cli.main(["stylize", missing, missing, "-o", "o.png"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" in err and err.strip().splitlines()[-1].startswith("stylelab: error:")
