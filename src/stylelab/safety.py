@@ -99,8 +99,8 @@ def check_output_file(path: PathLike, suffixes: Collection[str] | None = None) -
     """``path`` if a file can be written there: a known extension (``suffixes``, lower
     case with the dot), not a folder or a device, in an existing writable folder."""
     out = Path(path)
-    if not out.name:
-        raise StylelabError(f"{one_line(path)!s}: not a file name")
+    if not os.fspath(path) or not out.name or os.fspath(path).endswith(os.sep):
+        raise StylelabError(f"{os.fspath(path)!r}: not a file name")
     if suffixes is not None:
         check_extension(out, suffixes)
     if out.is_dir():
@@ -136,6 +136,8 @@ def check_new_folder(folder: PathLike) -> Path:
     """``folder`` if it is a folder or can be created: its nearest existing ancestor is a
     writable folder, and nothing on the way is a file."""
     target = Path(folder)
+    if not os.fspath(folder):
+        raise StylelabError("'': an empty folder name")
     if target.exists():
         if not target.is_dir():
             raise StylelabError(f"{target}: exists and is not a folder")

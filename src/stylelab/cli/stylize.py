@@ -120,7 +120,7 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     if args.save_every < 0:
         raise StylelabError(f"--save-every must be >= 0, got {args.save_every}")
-    output = Path(args.output)
+    output = check_output_file(args.output, IMAGE_FORMATS)
     snapshots = [
         output.with_name(f"{output.stem}_{i:05d}{output.suffix}")
         for i in range(args.save_every, config.steps + 1, args.save_every or config.steps + 1)
@@ -249,9 +249,7 @@ def cmd_examples(args: argparse.Namespace) -> int:
         for name in names:
             print(f"example:{name}")
         return 0
-    folder = Path(args.write)
-    if folder.exists() and not folder.is_dir():
-        raise StylelabError(f"{folder}: exists and is not a folder")
+    folder = check_new_folder(args.write)
     folder.mkdir(parents=True, exist_ok=True)
     written = write_examples(folder, names)
     print(f"wrote {len(written)} image(s) to {folder}", file=sys.stderr)
