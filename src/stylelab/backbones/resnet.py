@@ -42,7 +42,12 @@ from torchvision.models import resnet as tv
 from torchvision.models.feature_extraction import create_feature_extractor
 
 from stylelab.backbones import weights as W
-from stylelab.backbones.registry import Backbone, LayerInfo, register
+from stylelab.backbones.registry import (
+    Backbone,
+    LayerInfo,
+    register,
+    small_image_is_a_user_error,
+)
 from stylelab.backbones.vgg import ImageNetNormalize
 from stylelab.errors import StylelabError
 
@@ -231,9 +236,10 @@ def load_weights(
                 "--weights PATH to a compatible state dict (a torchvision ResNet one, for "
                 "the ResNet-50 variants)"
             )
-        W.load_into(model, W.load_cached_torchvision(tv_weights, name), f"torchvision {tv_weights}")
+        state = W.load_cached_torchvision(tv_weights, name)
+        W.load_into(model, state, W.cached_label(tv_weights), name)
         return f"torchvision {tv_weights}"
-    W.load_into(model, W.load_state_dict_file(weights), str(weights))
+    W.load_into(model, W.load_state_dict_file(weights), W.shown(weights), name)
     return f"file {weights}"
 
 
@@ -248,7 +254,7 @@ def fx_extractor_factory(
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="NOTE: The nodes obtained by tracing")
             body = create_feature_extractor(model, return_nodes=returns)
-        return FeatureExtractor(preprocess, body)
+        return FeatureExtractor(preprocess, body, deepest=wanted[-1])
 
     return make
 
@@ -256,13 +262,17 @@ def fx_extractor_factory(
 class FeatureExtractor(nn.Module):
     """preprocess, then an FX feature extractor returning ``{layer: features}``."""
 
-    def __init__(self, preprocess: nn.Module, body: nn.Module) -> None:
+    def __init__(self, preprocess: nn.Module, body: nn.Module, deepest: str = "") -> None:
         super().__init__()
         self.preprocess = preprocess
         self.body = body
+        self.deepest = deepest  # the deepest layer returned, for the too-small message
 
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        return dict(self.body(self.preprocess(image)))
+        with small_image_is_a_user_error(image, self.deepest or "requested"):
+            # forward(), not __call__: an FX GraphModule's __call__ prints the generated code
+            # of a failing line to stderr before re-raising.
+            return dict(self.body.forward(self.preprocess(image)))
 
 
 def build_resnet_backbone(

@@ -15,7 +15,12 @@ from torchvision.models import VGG16_Weights, VGG19_Weights
 from torchvision.models.vgg import cfgs, make_layers
 
 from stylelab.backbones import weights as W
-from stylelab.backbones.registry import Backbone, LayerInfo, register
+from stylelab.backbones.registry import (
+    Backbone,
+    LayerInfo,
+    register,
+    small_image_is_a_user_error,
+)
 from stylelab.errors import StylelabError
 
 GATYS_CONTENT_LAYERS = ("relu4_2",)
@@ -62,11 +67,12 @@ class SequentialExtractor(nn.Module):
     def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         x = self.preprocess(image)
         features: dict[str, torch.Tensor] = {}
-        for index, module in enumerate(self.body):
-            x = module(x)
-            name = self.taps.get(index)
-            if name is not None:
-                features[name] = x
+        with small_image_is_a_user_error(image, self.taps[max(self.taps)]):
+            for index, module in enumerate(self.body):
+                x = module(x)
+                name = self.taps.get(index)
+                if name is not None:
+                    features[name] = x
         return features
 
 
@@ -129,13 +135,6 @@ def _load_caffe(features: nn.Sequential, layers: Sequence[LayerInfo]) -> None:
                 module.bias.copy_(bias)
 
 
-def _features_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Accept a full torchvision VGG state dict (``features.N.*``) or a features-only one."""
-    if any(key.startswith("features.") for key in state):
-        return {k[len("features.") :]: v for k, v in state.items() if k.startswith("features.")}
-    return state
-
-
 def build_vgg(
     name: str, config: str, tv_weights: object, *, weights: str, pooling: str, seed: int
 ) -> Backbone:
@@ -150,14 +149,15 @@ def build_vgg(
         preprocess, preprocessing = CaffePreprocess(), "caffe"
         used = f"caffe-vgg19 ({W.caffe_vgg19_path().name})"
     elif weights in ("pretrained", "torchvision"):
+        # A full torchvision VGG state dict (``features.N.*``) or a features-only one.
         state = W.load_cached_torchvision(tv_weights, name)
-        W.load_into(features, _features_state(state), f"torchvision {tv_weights}")
+        W.load_into(features, state, W.cached_label(tv_weights), name, prefix="features.")
         used = f"torchvision {tv_weights}"
     elif weights == "random":
         used = f"random (torchvision init, seed {seed})"
     else:
         state = W.load_state_dict_file(weights)
-        W.load_into(features, _features_state(state), str(weights))
+        W.load_into(features, state, W.shown(weights), name, prefix="features.")
         used = f"file {weights}"
 
     def make_extractor(wanted: Sequence[str]) -> nn.Module:
