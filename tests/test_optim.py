@@ -100,3 +100,21 @@ def test_lbfgs_step_is_one_evaluation() -> None:
 def test_unknown_optimizer_lists_the_valid_ones() -> None:
     with pytest.raises(StylelabError, match="unknown optimizer 'newton'.*lbfgs.*rmsprop"):
         optim.make_optimizer("newton", [torch.zeros(1, requires_grad=True)])
+
+
+def test_no_finite_loss_at_all_keeps_the_start_and_says_so() -> None:
+    def objective(x: torch.Tensor):
+        total = (x**2).sum() * float("nan")
+        return total, {"total": total.detach()}
+
+    image = torch.full((1, 3, 4, 4), 0.5, requires_grad=True)
+    outcome = optim.optimize(image, objective, optim.make_optimizer("lbfgs", [image]), steps=5)
+    assert outcome.status == "nonfinite" and outcome.iterations == 0
+    assert "no step had a finite loss" in outcome.message
+    assert torch.equal(image.detach(), torch.full((1, 3, 4, 4), 0.5))
+
+
+def test_the_light_optimizer_names_are_the_registry() -> None:
+    from stylelab.config import OPTIMIZER_NAMES
+
+    assert tuple(optim.list_optimizers()) == OPTIMIZER_NAMES

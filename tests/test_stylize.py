@@ -18,6 +18,7 @@ from stylelab.stylize import GatysObjective, initial_image, plan_layers
 from tests.conftest import gradient_image, stripes_image
 
 FAST = {"size": 32, "steps": 3, "weights": "random"}
+CPU = {**FAST, "device": "cpu", "precision": "fp32"}
 
 
 def test_accepts_paths_pil_and_tensors(content_path: Path, style_path: Path) -> None:
@@ -153,7 +154,12 @@ def test_custom_layers_and_weights_and_aliases() -> None:
         ({"init": "sketch"}, "unknown init 'sketch'"),
         ({"style_layer_weights": (1.0, 2.0)}, "2 values for 5 style layers"),
         ({"style_blend": (0.5, 0.5)}, "2 weights for 1 style images"),
-        ({"size": 8}, "--size must be an integer >= 16"),
+        ({"size": 8}, "--size must be an integer from 16 to 8192, got 8"),
+        (
+            {"size": 10**24},
+            "--size must be an integer from 16 to 8192, got 1000000000000000000000000",
+        ),
+        ({"seed": 2**70}, "--seed must be an integer from 0 to"),
         ({"device": "tpu"}, "unknown device 'tpu'"),
     ],
 )
@@ -177,3 +183,53 @@ def test_nonfinite_loss_keeps_the_last_finite_image(monkeypatch: pytest.MonkeyPa
     assert result.status == "nonfinite" and len(result.history) == 2
     assert torch.isfinite(result.tensor).all()
     assert "last finite image" in result.info["message"]
+
+
+@pytest.mark.parametrize("which", ["content", "style"])
+def test_a_nonfinite_input_image_is_refused_up_front(which: str) -> None:
+    nan = torch.full((1, 3, 32, 32), float("nan"))
+    images = {"content": gradient_image(), "style": stripes_image(), which: nan}
+    with pytest.raises(StylelabError, match=f"^{which}: the image has NaN or infinite values$"):
+        stylize(images["content"], images["style"], **CPU)
+    one_nan = load_image(gradient_image()).clone()
+    one_nan[0, 1, 3, 3] = float("nan")  # (inf is clamped to 1 on loading, NaN is not)
+    with pytest.raises(StylelabError, match="NaN or infinite"):
+        stylize(one_nan, stripes_image(), **CPU)
+
+
+def test_a_run_that_never_had_a_finite_loss_returns_no_image(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A finite start whose every loss is NaN (e.g. NaN in the network's weights): no
+    image to return, so a one-line StylelabError rather than the starting image."""
+    original = GatysObjective.__call__
+
+    def poisoned(self, image):
+        total, terms = original(self, image)
+        return total * float("nan"), terms
+
+    monkeypatch.setattr(GatysObjective, "__call__", poisoned)
+    with pytest.raises(StylelabError) as caught:
+        stylize(gradient_image(), stripes_image(), **{**CPU, "multiscale": False})
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith("no image: the loss was not finite from the first iteration")
+    assert "nan" in message
+
+
+def test_a_later_stage_that_starts_nonfinite_keeps_the_earlier_result(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The coarse stage had finite images: status nonfinite, that image (upsampled)."""
+    original = GatysObjective.__call__
+
+    def late(self, image):
+        total, terms = original(self, image)
+        return (total * float("nan") if image.shape[-1] > 32 else total), terms
+
+    monkeypatch.setattr(GatysObjective, "__call__", late)
+    options = {**CPU, "size": 64, "steps": 4, "scales": (0.5, 1.0)}
+    result = stylize(gradient_image(96, 64), stripes_image(), **options)
+    assert [stage["size"] for stage in result.info["schedule"]] == [32, 64]
+    assert result.status == "nonfinite" and len(result.history) > 0
+    assert torch.isfinite(result.tensor).all() and result.image.size == (64, 43)

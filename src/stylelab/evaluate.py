@@ -22,7 +22,16 @@ from typing import Any
 import torch
 from torch import nn
 
+from stylelab.errors import StylelabError
 from stylelab.images import ImageSource, load_image, resize_long_edge, resize_to
+from stylelab.limits import (
+    MAX_SIZE,
+    MAX_WEIGHT,
+    MIN_SIZE,
+    check_evaluate_memory,
+    in_range,
+    show,
+)
 from stylelab.losses import gram_matrix
 
 REFERENCE_SIZE = 512
@@ -45,19 +54,39 @@ def evaluate(
     size: int = REFERENCE_SIZE,
     style_blend: Sequence[float] | None = None,
 ) -> dict[str, Any]:
-    """Score ``output`` against ``content`` and ``style``: ``{"style_distance", ...}``."""
+    """Score ``output`` against ``content`` and ``style``: ``{"style_distance", ...}``.
+
+    Bad arguments (a ``size`` outside 16..MAX_SIZE, blend weights that are not finite and
+    >= 0 with a positive sum or do not match the styles, values that are no images, images
+    with NaN, a ``size`` whose memory estimate exceeds what the machine has, see
+    :func:`stylelab.limits.check_evaluate_memory`) raise :class:`StylelabError` with a
+    one-line message, before any work.
+    """
+    from stylelab.stylize import check_finite, check_source, label, style_sources
+
+    if isinstance(size, bool) or not isinstance(size, int) or not MIN_SIZE <= size <= MAX_SIZE:
+        raise StylelabError(
+            f"--size must be an integer from {MIN_SIZE} to {MAX_SIZE}, got {show(size)}"
+        )
+    check_source(output, "output")
+    check_source(content, "content")
+    styles: list[Any] = style_sources(style)
+    blend = _blend(style_blend, len(styles))
+    loaded = check_finite(load_image(output), label(output, "output"))
+    check_evaluate_memory(size, loaded.shape[-2:])
+    image = resize_long_edge(loaded, size)
+    reference = resize_to(
+        check_finite(load_image(content), label(content, "content")),
+        (image.shape[-2], image.shape[-1]),
+    )
     extractor = reference_extractor()
-    styles: list[Any] = list(style) if isinstance(style, (list, tuple)) else [style]
-    blend = list(style_blend) if style_blend else [1.0] * len(styles)
-    blend = [w / sum(blend) for w in blend]
-    image = resize_long_edge(load_image(output), size)
-    reference = resize_to(load_image(content), (image.shape[-2], image.shape[-1]))
     with torch.no_grad():
         features = extractor(image)
         content_features = extractor(reference)
         targets: dict[str, torch.Tensor] = {}
         for source, weight in zip(styles, blend, strict=True):
-            style_features = extractor(resize_long_edge(load_image(source), size))
+            style_image = check_finite(load_image(source), label(source, "style"))
+            style_features = extractor(resize_long_edge(style_image, size))
             for name in STYLE_LAYERS:
                 gram = gram_matrix(style_features[name]) * weight
                 targets[name] = targets[name] + gram if name in targets else gram
@@ -79,3 +108,22 @@ def evaluate(
         "style_distance_per_layer": per_layer,
         "size": size,
     }
+
+
+def _blend(weights: object, count: int) -> list[float]:
+    """Normalized blend weights (equal when None), or a one-line StylelabError."""
+    if weights is None:
+        return [1.0 / count] * count
+    values = list(weights) if isinstance(weights, (list, tuple)) else None
+    if (
+        values is None
+        or len(values) != count
+        or not all(in_range(v, 0.0, MAX_WEIGHT) for v in values)
+        or sum(float(v) for v in values) <= 0
+    ):
+        raise StylelabError(
+            f"--style-blend needs {count} finite weights >= 0 (at most {MAX_WEIGHT:g}) with a "
+            f"positive sum, one per style image, got {show(weights)}"
+        )
+    total = sum(float(v) for v in values)
+    return [float(v) / total for v in values]

@@ -87,7 +87,9 @@ def optimize(
 
     ``on_step(iteration, elapsed_s, terms, image)`` is called after each evaluation with
     the loss terms as floats. On a non-finite loss the image is restored to the last one
-    whose loss was finite and the run stops; Ctrl-C stops cleanly with the current image.
+    whose loss was finite (the starting image when none was: ``iterations`` is then 0,
+    and :func:`stylelab.stylize.stylize` refuses to return it) and the run stops; Ctrl-C
+    stops cleanly with the current image.
     """
     start = time.perf_counter() if clock_start is None else clock_start
     last_finite = image.detach().clone()
@@ -115,7 +117,8 @@ def optimize(
     except _NonFinite as exc:
         with torch.no_grad():
             image.copy_(last_finite)
-        return Outcome("nonfinite", done, f"stopped: {exc}; kept the last finite image")
+        kept = "kept the last finite image" if done else "no step had a finite loss"
+        return Outcome("nonfinite", done, f"stopped: {exc}; {kept}")
     except KeyboardInterrupt:
         return Outcome("interrupted", done, f"interrupted after {done} iterations")
     return Outcome("done", done)

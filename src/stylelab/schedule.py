@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from stylelab.errors import StylelabError
+from stylelab.limits import show
 
 MIN_EDGE = 128
 MAX_STAGES = 3
@@ -44,13 +45,17 @@ def default_scales(size: int) -> tuple[float, ...]:
 
 
 def check_scales(scales: Sequence[float]) -> None:
+    """One line for scales that are not fractions in (0, 1], increasing, ending at 1."""
     if not scales:
         raise StylelabError("--scales is empty")
     if any(not 0 < s <= 1 for s in scales):
-        raise StylelabError(f"--scales must be fractions of --size in (0, 1], got {tuple(scales)}")
+        raise StylelabError(
+            f"--scales must be fractions of --size in (0, 1], got {show(tuple(scales))}"
+        )
     if list(scales) != sorted(set(scales)) or scales[-1] != 1:
         raise StylelabError(
-            f"--scales must increase strictly and end at 1 (the full size), got {tuple(scales)}"
+            "--scales must increase strictly and end at 1 (the full size), "
+            f"got {show(tuple(scales))}"
         )
 
 

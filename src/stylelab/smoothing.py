@@ -43,22 +43,11 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from stylelab.errors import StylelabError
-
-SMOOTHINGS = ("none", "softmax", "channel-softmax", "scale", "nested-softmax")
+# The names and the check live in the light config module (validation needs no torch);
+# both are re-exported here, where they belong.
+from stylelab.config import SMOOTHINGS, check_smoothing  # noqa: F401
 
 Smoother = Callable[[torch.Tensor], torch.Tensor]
-
-
-def check_smoothing(method: str = "none", temperature: float = 1.0, factor: float = 0.001) -> None:
-    """A one-line error for an unknown method, or a temperature or scale that is not a
-    finite number > 0 (named by their CLI flags)."""
-    if method not in SMOOTHINGS:
-        raise StylelabError(f"unknown smoothing {method!r}; choose from: {', '.join(SMOOTHINGS)}")
-    for flag, value in (("temperature", temperature), ("smoothing-scale", factor)):
-        number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if not number or not math.isfinite(value) or value <= 0:
-            raise StylelabError(f"--{flag} must be a finite number > 0, got {value!r}")
 
 
 def softmax(features: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:

@@ -14,11 +14,12 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from PIL import Image
 from torch import nn
@@ -26,16 +27,18 @@ from tqdm import tqdm
 
 from stylelab import losses, smoothing
 from stylelab.backbones import Backbone, load_backbone
-from stylelab.config import INITS, StylizeConfig
+from stylelab.backbones.registry import check_pooling
+from stylelab.config import INITS, StylizeConfig, check_field_names
 from stylelab.errors import StylelabError
 from stylelab.images import (
     ImageSource,
+    check_output_path,
     load_image,
     resize_long_edge,
     resize_to,
-    save_image,
     tensor_to_pil,
 )
+from stylelab.limits import MAX_LIST_LENGTH, check_memory, show
 from stylelab.optim import Outcome, default_lr, make_optimizer, optimize
 from stylelab.precision import (
     MixedPrecisionExtractor,
@@ -44,7 +47,7 @@ from stylelab.precision import (
     resolve_device,
     resolve_precision,
 )
-from stylelab.records import write_csv, write_json
+from stylelab.records import write_result
 from stylelab.schedule import Stage, plan_schedule
 
 ImageCallback = Callable[[int, torch.Tensor], None]
@@ -68,10 +71,10 @@ class StylizeResult:
         return str(self.info.get("status", "done"))
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the image, ``<stem>.csv`` (one row per iteration) and ``<stem>.json``."""
-        out = save_image(self.tensor, path)
-        write_csv(self.history, out.with_suffix(".csv"), None if self.history else ["iteration"])
-        write_json(self.summary(), out.with_suffix(".json"))
+        """Write the image, ``<stem>.csv`` (one row per iteration) and ``<stem>.json``, as
+        one transaction: all three appear together or none does."""
+        out = check_output_path(path)
+        write_result(self.tensor, out, self.history, self.summary())
         return out
 
     def summary(self) -> dict[str, Any]:
@@ -315,13 +318,27 @@ def initial_image(init: str, content: torch.Tensor, style: torch.Tensor, seed: i
         return torch.rand(content.shape, generator=generator)
     if init == "style":
         source = style
-    elif os.path.exists(init) or init.startswith("example:"):
-        source = load_image(init)
     else:
-        raise StylelabError(
-            f"unknown init {init!r}; choose from: {', '.join(INITS)}, or a PATH to an image"
-        )
+        check_init(init)
+        source = check_finite(load_image(init), label(init, "--init"))
     return resize_to(source, size)
+
+
+def check_init(init: str) -> None:
+    """One line for an --init that is neither a mode, ``example:NAME`` nor an existing path."""
+    if init in INITS or init.startswith("example:") or os.path.exists(init):
+        return
+    raise StylelabError(
+        f"unknown init {init!r}; choose from: {', '.join(INITS)}, or a PATH to an image"
+    )
+
+
+def check_finite(image: torch.Tensor, what: str) -> torch.Tensor:
+    """``image``, or a StylelabError when any value is NaN or infinite (nothing finite
+    could come of it: every loss, and so every step, would be NaN)."""
+    if not bool(torch.isfinite(image).all()):
+        raise StylelabError(f"{what}: the image has NaN or infinite values")
+    return image
 
 
 @dataclass(frozen=True)
@@ -412,7 +429,7 @@ def run_stage(
 def stylize(
     content: ImageSource,
     style: ImageSource | Sequence[ImageSource],
-    config: StylizeConfig | None = None,
+    config: StylizeConfig | Mapping[str, Any] | None = None,
     *,
     progress: bool = False,
     callback: ImageCallback | None = None,
@@ -420,27 +437,49 @@ def stylize(
 ) -> StylizeResult:
     """Stylize ``content`` with ``style`` (one image or several to blend).
 
-    Images may be paths, ``example:NAME``, PIL images, arrays or tensors. Options are the
-    fields of :class:`StylizeConfig` (e.g. ``size=256, steps=100, optimizer="adam"``).
-    ``callback(iteration, image)`` is called after every iteration (coarse stages of a
-    multi-scale run pass their smaller images). The run goes through the stages of
+    Images may be paths, ``example:NAME``, PIL images, arrays or tensors. ``config`` is a
+    :class:`StylizeConfig` or a dict of its fields; options are its fields too (e.g.
+    ``size=256, steps=100, optimizer="adam"``) and override it. ``callback(iteration,
+    image)`` is called after every iteration (coarse stages of a multi-scale run pass
+    their smaller images). The run goes through the stages of
     :func:`stylelab.schedule.plan_schedule`, each starting from the previous result.
+
+    Every bad argument raises :class:`StylelabError` with a one-line message before any
+    work: unknown options, wrong types, values out of :mod:`stylelab.limits`, images with
+    NaN, and a run whose memory estimate exceeds what the machine has. So does a run in
+    which no image ever had a finite loss (there is no image to return).
     """
-    config = (config or StylizeConfig()).replace(**options)
+    config = resolve_config(config, options)
+    if not isinstance(progress, bool):
+        raise StylelabError(f"progress must be True or False, got {show(progress)}")
+    if callback is not None and not callable(callback):
+        raise StylelabError(f"callback must be callable(iteration, image), got {show(callback)}")
+    check_source(content, "content")
+    styles_in = style_sources(style)
+    blend = _blend_weights(config.style_blend, len(styles_in))
+    check_init(config.init)
+    stages = plan_schedule(config.size, config.steps, config.scales, config.multiscale)
+    check_pooling(config.backbone, config.pooling)  # the registry's one-line name check too
     started = time.perf_counter()
     device = resolve_device(config.device)
     precision = resolve_precision(config.precision, device)
-    styles_in: list[ImageSource] = (
-        list(style) if isinstance(style, (list, tuple)) else [style]  # type: ignore[list-item]
+    content_source = check_finite(load_image(content), label(content, "content"))
+    style_sources_full = [check_finite(load_image(s), label(s, "style")) for s in styles_in]
+    if config.init not in INITS:  # an image: refuse a bad one now, not after the backbone
+        check_finite(load_image(config.init), label(config.init, "--init"))
+    check_memory(
+        config,
+        content_source.shape[-2:],
+        [s.shape[-2:] for s in style_sources_full],
+        device,
     )
-    blend = _blend_weights(config.style_blend, len(styles_in))
-    content_full = resize_long_edge(load_image(content), config.size)
+    content_full = resize_long_edge(content_source, config.size)
     style_edge = max(16, round(config.size * config.style_scale))
-    styles_full = [resize_long_edge(load_image(s), style_edge) for s in styles_in]
+    styles_full = [resize_long_edge(s, style_edge) for s in style_sources_full]
+    del content_source, style_sources_full
     backbone = load_backbone(config.backbone, config.weights, config.pooling, config.seed)
     plan = plan_layers(backbone, config)
     extractor = prepare_extractor(backbone.extractor(plan.content + plan.style), device, precision)
-    stages = plan_schedule(config.size, config.steps, config.scales, config.multiscale)
     coarsest = min(stage.size for stage in stages) / config.size
     smallest = min(round(min(im.shape[-2:]) * coarsest) for im in (content_full, *styles_full))
     if smallest < backbone.min_size:
@@ -463,12 +502,73 @@ def stylize(
     finally:
         bar.close()
     assert image is not None
+    if outcome.status == "nonfinite" and run.iterations == 0:
+        # Not one evaluation had a finite loss: there is no image to return, so say so
+        # rather than hand back the starting image as if it were a result.
+        raise StylelabError(
+            f"no image: the loss was not finite from the first iteration "
+            f"({outcome.message.removeprefix('stopped: ').split(';')[0]}); check --weights, "
+            "the loss weights and the images"
+        )
     if tuple(image.shape[-2:]) != tuple(content_full.shape[-2:]):  # stopped at a coarse stage
         image = resize_to(image.cpu(), tuple(content_full.shape[-2:]))
     info = _summary(run, outcome, schedule, started, problem, backbone)
     info["resolved"]["output_size"] = list(content_full.shape[-2:])
     info["environment"] = environment(device)
     return StylizeResult(image.cpu(), run.history, config, info)
+
+
+def resolve_config(
+    config: StylizeConfig | Mapping[str, Any] | None, options: Mapping[str, Any]
+) -> StylizeConfig:
+    """The run's config: ``config`` (a StylizeConfig, a dict of its fields or None for the
+    defaults) with ``options`` on top; a StylelabError for anything else."""
+    check_field_names(options)
+    if config is None:
+        return StylizeConfig(**options)
+    if isinstance(config, Mapping):
+        return StylizeConfig.from_dict({**config, **options})
+    if not isinstance(config, StylizeConfig):
+        raise StylelabError(
+            f"config must be a StylizeConfig or a dict of its fields, got {show(config)}"
+        )
+    return config.replace(**options) if options else config
+
+
+def label(source: object, what: str) -> str:
+    """``content`` for an in-memory image, ``content PATH`` for a file (in messages; a
+    path with a line break or another unprintable character is quoted and escaped)."""
+    if not isinstance(source, (str, os.PathLike)):
+        return what
+    path = os.fspath(source)
+    return (
+        f"{what} {path}" if isinstance(path, str) and path.isprintable() else f"{what} {show(path)}"
+    )
+
+
+def check_source(source: object, what: str) -> None:
+    """One line for a value that is no image source (a path, ``example:NAME``, a PIL
+    image, an array or a tensor)."""
+    if isinstance(source, (str, os.PathLike, Image.Image, torch.Tensor, np.ndarray)):
+        if isinstance(source, str) and (not source or "\0" in source):
+            raise StylelabError(f"{what}: {show(source)} is not a path to an image")
+        return
+    raise StylelabError(
+        f"{what} must be a path, example:NAME, a PIL image, an array or a tensor, "
+        f"got {show(source)}"
+    )
+
+
+def style_sources(style: object) -> list[ImageSource]:
+    """One style image or a non-empty list/tuple of them (at most MAX_LIST_LENGTH)."""
+    styles: list[Any] = list(style) if isinstance(style, (list, tuple)) else [style]
+    if not styles:
+        raise StylelabError("style needs at least one image, got an empty list")
+    if len(styles) > MAX_LIST_LENGTH:
+        raise StylelabError(f"{len(styles)} style images; at most {MAX_LIST_LENGTH}")
+    for item in styles:
+        check_source(item, "style")
+    return styles
 
 
 def _summary(

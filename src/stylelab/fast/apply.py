@@ -17,7 +17,7 @@
 
 from __future__ import annotations
 
-import math
+import numbers
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,10 +27,12 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 
+from stylelab.config import DEVICES, PRECISIONS
 from stylelab.errors import StylelabError
 from stylelab.fast.modelfile import ModelRecord, load_model
 from stylelab.fast.nets import STRIDE_MULTIPLE, TransformerNet, count_gflops, count_parameters
 from stylelab.images import ImageSource, load_image, resize_long_edge, resize_to, tensor_to_pil
+from stylelab.limits import MAX_WEIGHT, in_range, show
 
 #: Above this many pixels the network runs band by band (exact, less memory).
 BAND_PIXELS = 2048 * 2048
@@ -116,13 +118,17 @@ class FastModel:
     ) -> torch.Tensor:
         """The stylized image, (1, 3, H, W) in [0, 1], the photo's size (or ``size`` on
         the longer edge). ``style``: index, name, weights or {name: weight} (default 0)."""
+        from stylelab.stylize import check_finite, check_source, label
+
         check_strength(strength)
         check_stroke_scale(stroke_scale)
-        photo = load_image(image)
         if size is not None:
             check_size(size)
-            photo = resize_long_edge(photo, size)
+        check_source(image, "photo")
         weights = self.style_weights(style)
+        photo = check_finite(load_image(image), label(image, "photo"))
+        if size is not None:
+            photo = resize_long_edge(photo, size)
         shape = tuple(photo.shape[-2:])
         source = photo
         if stroke_scale != 1.0:
@@ -154,6 +160,14 @@ def load(path: str | os.PathLike, device: str = "auto", precision: str = "auto")
     CPU has it natively, as for ``stylize``)."""
     from stylelab.precision import resolve_device, resolve_precision
 
+    if not isinstance(path, (str, os.PathLike)):
+        raise StylelabError(f"model path must be a path, got {show(path)}")
+    for name, value, choices in (
+        ("device", device, DEVICES),
+        ("precision", precision, PRECISIONS),
+    ):
+        if not isinstance(value, str) or value not in choices:
+            raise StylelabError(f"unknown {name} {show(value)}; choose from: {', '.join(choices)}")
     record = load_model(path)
     target = resolve_device(device)
     resolved = resolve_precision(precision, target)
@@ -162,43 +176,61 @@ def load(path: str | os.PathLike, device: str = "auto", precision: str = "auto")
 
 
 def style_vector(names: Sequence[str], style: StyleChoice) -> torch.Tensor:
-    """(1, S) convex weights from an index, a name, S weights or {name: weight}."""
+    """(1, S) convex weights from an index, a name, S weights or {name: weight}; anything
+    else (a bool, a float, an index out of range, weights that are not finite numbers
+    >= 0 with a positive sum) is a one-line StylelabError."""
     count = len(names)
     weights = torch.zeros(1, count)
     if style is None:
         style = 0
     if isinstance(style, bool):
-        raise StylelabError(f"--style: expected an index or a name, got {style!r}")
-    if isinstance(style, int):
-        if not 0 <= style < count:
+        raise StylelabError(f"--style: expected an index or a name, got {show(style)}")
+    if isinstance(style, numbers.Integral):
+        index = int(style)
+        if not 0 <= index < count:
             raise StylelabError(
-                f"--style {style}: this model has {count} style(s), indices 0 to {count - 1}"
+                f"--style {show(style)}: this model has {count} style(s), indices 0 to {count - 1}"
             )
-        weights[0, style] = 1
+        weights[0, index] = 1
         return weights
     if isinstance(style, str):
         if style not in names:
-            raise StylelabError(f"--style {style!r}: unknown; this model's styles: {_list(names)}")
+            raise StylelabError(
+                f"--style {show(style)}: unknown; this model's styles: {_list(names)}"
+            )
         weights[0, list(names).index(style)] = 1
         return weights
     if isinstance(style, dict):
         for name, value in style.items():
             if name not in names:
                 raise StylelabError(
-                    f"--style-mix: unknown style {name!r}; this model's styles: {_list(names)}"
+                    f"--style-mix: unknown style {show(name)}; this model's styles: {_list(names)}"
                 )
-            weights[0, list(names).index(name)] += float(value)
-    else:
+            weights[0, list(names).index(name)] += _mix_weight(value)
+    elif isinstance(style, (list, tuple)):
         values = list(style)
         if len(values) != count:
             raise StylelabError(
                 f"--style-mix has {len(values)} weights; this model has {count} styles "
                 f"({_list(names)})"
             )
-        weights[0] = torch.tensor([float(v) for v in values])
+        weights[0] = torch.tensor([_mix_weight(v) for v in values])
+    else:
+        raise StylelabError(
+            "--style: expected an index, a name, a list of weights or {name: weight}, "
+            f"got {show(style)}"
+        )
     if not torch.isfinite(weights).all() or (weights < 0).any() or float(weights.sum()) <= 0:
         raise StylelabError("--style-mix needs finite weights >= 0 with a positive sum")
     return weights / weights.sum()
+
+
+def _mix_weight(value: object) -> float:
+    if not in_range(value, 0.0, MAX_WEIGHT):
+        raise StylelabError(
+            f"--style-mix needs finite weights >= 0 (at most {MAX_WEIGHT:g}), got {show(value)}"
+        )
+    return float(value)  # type: ignore[arg-type]
 
 
 def _list(names: Sequence[str]) -> str:
@@ -206,19 +238,19 @@ def _list(names: Sequence[str]) -> str:
 
 
 def check_strength(strength: float) -> None:
-    if not isinstance(strength, (int, float)) or not 0 <= strength <= 1:
-        raise StylelabError(f"--strength must be between 0 and 1, got {strength!r}")
+    if not in_range(strength, 0.0, 1.0):
+        raise StylelabError(f"--strength must be between 0 and 1, got {show(strength)}")
 
 
 def check_stroke_scale(scale: float) -> None:
     low, high = STROKE_SCALES
-    if not isinstance(scale, (int, float)) or not math.isfinite(scale) or not low <= scale <= high:
-        raise StylelabError(f"--stroke-scale must be from {low} to {high}, got {scale!r}")
+    if not in_range(scale, low, high):
+        raise StylelabError(f"--stroke-scale must be from {low} to {high}, got {show(scale)}")
 
 
 def check_size(size: int) -> None:
     if not isinstance(size, int) or isinstance(size, bool) or not 16 <= size <= MAX_EDGE:
-        raise StylelabError(f"--size must be an integer from 16 to {MAX_EDGE}, got {size!r}")
+        raise StylelabError(f"--size must be an integer from 16 to {MAX_EDGE}, got {show(size)}")
 
 
 def labelled_sheet(

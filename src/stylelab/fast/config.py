@@ -6,12 +6,12 @@ The loss is a :class:`stylelab.config.StylizeConfig`, of which :data:`LOSS_FIELD
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from stylelab.config import StylizeConfig
 from stylelab.errors import StylelabError
+from stylelab.limits import MAX_LIST_LENGTH, MAX_LR, in_range, show
 
 BUILTIN_PHOTOS = "example:photos"
 ARCHITECTURE_NAMES = ("compact", "johnson")
@@ -23,8 +23,7 @@ LOSS_DEFAULTS: dict[str, Any] = {"style_weight": 5.0}
 
 
 def default_loss() -> StylizeConfig:
-    """stylize's settings with :data:`LOSS_DEFAULTS` (built on call: validating a
-    StylizeConfig imports the backbones, which the CLI must not pay for at start-up)."""
+    """stylize's settings with :data:`LOSS_DEFAULTS` (built on call, when needed)."""
     return StylizeConfig(**LOSS_DEFAULTS)
 
 
@@ -52,6 +51,8 @@ LOSS_FIELDS = (
 )
 MAX_TRAIN_SIZE = 2048
 MAX_BATCH = 256
+#: A year: a time limit beyond it is no limit (and stays far from float overflow).
+MAX_MINUTES = 525_600
 
 
 @dataclass(frozen=True)
@@ -71,11 +72,28 @@ class TrainConfig:
     loss: StylizeConfig = field(default_factory=default_loss)
 
     def __post_init__(self) -> None:
+        if isinstance(self.styles, list):
+            object.__setattr__(self, "styles", tuple(self.styles))
+        if not isinstance(self.styles, tuple):
+            raise StylelabError(f"styles must be a tuple of style images, got {show(self.styles)}")
         if not self.styles:
             raise StylelabError("train needs at least one style image")
-        if self.architecture not in ARCHITECTURE_NAMES:
+        if len(self.styles) > MAX_LIST_LENGTH:
             raise StylelabError(
-                f"unknown architecture {self.architecture!r}; choose from: "
+                f"train takes at most {MAX_LIST_LENGTH} style images, got {len(self.styles)}"
+            )
+        for style in self.styles:
+            if not isinstance(style, str) or not style or "\0" in style:
+                raise StylelabError(
+                    f"a style image must be a path or example:NAME, got {show(style)}"
+                )
+        if not isinstance(self.data, str) or not self.data or "\0" in self.data:
+            raise StylelabError(f"--data must be a folder or example:NAME, got {show(self.data)}")
+        if not isinstance(self.loss, StylizeConfig):
+            raise StylelabError(f"loss must be a StylizeConfig, got {show(self.loss)}")
+        if not isinstance(self.architecture, str) or self.architecture not in ARCHITECTURE_NAMES:
+            raise StylelabError(
+                f"unknown architecture {show(self.architecture)}; choose from: "
                 f"{', '.join(ARCHITECTURE_NAMES)}"
             )
         _int_in("train-size", self.train_size, 32, MAX_TRAIN_SIZE)
@@ -83,11 +101,16 @@ class TrainConfig:
         _int_in("steps", self.steps, 1, 10**9)
         _int_in("checkpoint-every", self.checkpoint_every, 1, 10**9)
         _int_in("sample-every", self.sample_every, 1, 10**9)
-        if not _positive(self.lr):
-            raise StylelabError(f"--lr must be a finite number > 0, got {self.lr!r}")
-        if self.max_minutes is not None and not _positive(self.max_minutes):
+        if not in_range(self.lr, 0.0, MAX_LR, open_low=True):
             raise StylelabError(
-                f"--max-minutes must be a finite number > 0, got {self.max_minutes!r}"
+                f"--lr must be a finite number > 0 (at most {MAX_LR:g}), got {show(self.lr)}"
+            )
+        if self.max_minutes is not None and not in_range(
+            self.max_minutes, 0.0, MAX_MINUTES, open_low=True
+        ):
+            raise StylelabError(
+                f"--max-minutes must be a finite number > 0 (at most {MAX_MINUTES}), "
+                f"got {show(self.max_minutes)}"
             )
 
     def to_dict(self) -> dict[str, Any]:
@@ -97,15 +120,6 @@ class TrainConfig:
         return out
 
 
-def _positive(value: object) -> bool:
-    return (
-        isinstance(value, (int, float))
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and value > 0
-    )
-
-
 def _int_in(flag: str, value: object, low: int, high: int) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise StylelabError(f"--{flag} must be an integer from {low} to {high}, got {value!r}")
+        raise StylelabError(f"--{flag} must be an integer from {low} to {high}, got {show(value)}")
