@@ -33,7 +33,7 @@ from stylelab.images import (
     tensor_to_pil,
 )
 from stylelab.records import csv_text
-from stylelab.safety import check_output_file, check_outputs, write_together
+from stylelab.safety import check_input_file, check_output_file, check_outputs, write_together
 
 MAX_RUNS = 48  # more combinations than this need an explicit yes (compare --yes)
 MAX_EVAL_SIZE = 2048
@@ -163,6 +163,12 @@ def compare(
         )
     files = [w for w in weights if w not in ("random", "pretrained", "torchvision")]
     check_outputs([out, table], [content, style, *files])
+    from stylelab.backbones.registry import check_backbone
+
+    for name in dict.fromkeys(backbones):  # names and files: fail before minutes of work
+        check_backbone(name)
+    for path in files:
+        check_input_file(path, "weights file")
     for smoothing in smoothings:  # fail before minutes of work
         config.replace(smoothing=smoothing)
     if not isinstance(eval_size, int) or not 16 <= eval_size <= MAX_EVAL_SIZE:

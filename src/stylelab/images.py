@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Sequence
+from contextlib import suppress
 from pathlib import Path
-from typing import Union  # noqa: UP035
+from typing import IO, Union  # noqa: UP035
 
 import numpy as np
 import torch
@@ -74,30 +75,39 @@ def _describe(source: ImageSource) -> str:
 
 def _load_path(path: Path) -> torch.Tensor:
     check_input_file(path, "image")
+    return decode_image(path, str(path))
+
+
+def decode_image(source: str | os.PathLike | IO[bytes], name: str) -> torch.Tensor:
+    """Decode a file (path or binary stream) with Pillow: the first frame, as a tensor.
+    Every decoder failure becomes one line naming ``name``."""
     try:
         with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. "Corrupt EXIF data": the pixels still load
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
+            with Image.open(source) as image:
                 image.seek(0)  # first frame of animations
                 image.load()
                 return pil_to_tensor(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise StylelabError(
-            f"{path}: refused as a possible decompression bomb (more than "
+            f"{name}: refused as a possible decompression bomb (more than "
             f"{Image.MAX_IMAGE_PIXELS:,} pixels)"
         ) from None
     except UnidentifiedImageError:
-        raise StylelabError(f"{path}: not an image file Pillow can read") from None
+        raise StylelabError(f"{name}: not an image file Pillow can read") from None
     except MemoryError:
-        raise StylelabError(f"{path}: too large to decode in the memory available") from None
+        raise StylelabError(f"{name}: too large to decode in the memory available") from None
     except Exception as exc:  # noqa: BLE001 - any decoder failure is the file's fault
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise StylelabError(f"{path}: cannot decode image ({reason})") from None
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StylelabError(f"{name}: cannot decode image ({reason})") from None
 
 
 def pil_to_tensor(image: Image.Image) -> torch.Tensor:
     """PIL image of any mode -> (1, 3, H, W) float32 RGB in [0, 1]."""
-    image = ImageOps.exif_transpose(image) or image
+    image.load()  # decoding errors are the caller's to see, not swallowed below
+    with suppress(Exception):  # a damaged EXIF block: keep the pixels as stored
+        image = ImageOps.exif_transpose(image) or image
     mode = image.mode
     if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
         array = np.asarray(image).astype(np.float32)

@@ -269,6 +269,37 @@ def _check_fits(
     )
 
 
+#: Fast networks: extra bytes per pixel of one stylized image (banded inference keeps
+#: whole-image norms; a 4096 px photo stays under 2.5 GB RSS, tests/test_fast_apply.py).
+FAST_APPLY_BPP = 200
+#: Fast training: bytes per training pixel (batch x crop^2): the loss network's forward and
+#: backward plus the transformer's; 256 px x batch 4 peaks at 2.1 GB RSS on this machine.
+FAST_TRAIN_BPP = 5000
+
+
+def check_bytes(needed: float, what: str, advice: str, device: Any = None) -> None:
+    """Refuse in one line when ``needed`` bytes exceed the memory available:
+    ``WHAT needs about 40 GB; this machine has 21 GB available: ADVICE``."""
+    if os.environ.get("STYLELAB_NO_MEMORY_CHECK", "") not in ("", "0"):
+        return
+    available = available_memory_bytes(device)
+    if available is None or needed <= available:
+        return
+    where = "this GPU has" if getattr(device, "type", device) == "cuda" else "this machine has"
+    raise StylelabError(
+        f"{what} needs about {format_bytes(needed)}; {where} {format_bytes(available)} "
+        f"available: {advice}"
+    )
+
+
+def memory_room(device: Any = None) -> float:
+    """The bytes available (infinite when unknown or the check is off)."""
+    if os.environ.get("STYLELAB_NO_MEMORY_CHECK", "") not in ("", "0"):
+        return math.inf
+    available = available_memory_bytes(device)
+    return math.inf if available is None else float(available)
+
+
 def largest_fitting_size(estimate: Callable[[int], int], size: int, available: int) -> int | None:
     """The largest --size below ``size`` (a multiple of 16 from 64 px on) whose
     ``estimate`` fits in ``available`` bytes, or None (the estimate grows with the size)."""

@@ -45,7 +45,13 @@ IMAGE_FORMATS = {  # output extension -> Pillow format
     ".tiff": "TIFF",
     ".webp": "WEBP",
 }
-_CONTROL = {i: f"\\x{i:02x}" for i in range(32)} | {10: "\\n", 13: "\\r", 9: " ", 127: "\\x7f"}
+_CONTROL = {i: f"\\x{i:02x}" for i in (*range(32), *range(127, 160))} | {
+    10: "\\n",
+    13: "\\r",
+    9: " ",
+    0x2028: "\\u2028",  # line and paragraph separators: str.splitlines() breaks on them
+    0x2029: "\\u2029",
+}
 
 
 def one_line(text: object) -> str:
@@ -129,6 +135,11 @@ def check_writable_folder(folder: PathLike) -> Path:
         raise StylelabError(f"{where}: output folder is not a directory")
     if not os.access(where, os.W_OK | os.X_OK):
         raise StylelabError(f"{where}: output folder is not writable")
+    try:  # a real probe: root passes os.access, yet /proc or a read-only mount refuse
+        with tempfile.TemporaryFile(dir=where):
+            pass
+    except OSError as exc:
+        raise StylelabError(f"{where}: output folder is not writable ({os_reason(exc)})") from None
     return where
 
 
@@ -219,9 +230,15 @@ def write_together(targets: Sequence[PathLike]) -> Iterator[list[Path]]:
     naming the user's file.
     """
     finals = [Path(t) for t in targets]
-    staged = [_Staged(final) for final in finals]
+    staged: list[_Staged] = []
     try:
         try:
+            for final in finals:
+                try:
+                    staged.append(_Staged(final))
+                except OSError as exc:  # no temporary can be made in its folder
+                    reason = describe_os_error(exc, final)
+                    raise StylelabError(f"{reason}; nothing was written") from None
             yield [s.writable_path for s in staged]
             for item in staged:
                 item.prepare()
@@ -337,6 +354,13 @@ def _describe_write_error(exc: OSError, staged: Sequence[_Staged]) -> str:
 
 def describe_os_error(exc: OSError, path: PathLike | None = None) -> str:
     """One sentence: ``PATH: what went wrong`` (e.g. ``out.png: no space left on device``)."""
+    where = path if path is not None else exc.filename
+    reason = os_reason(exc)
+    return one_line(f"{where}: {reason}" if where is not None else reason)
+
+
+def os_reason(exc: OSError) -> str:
+    """What went wrong, in a few lower-case words (``no space left on device``)."""
     reasons = {
         errno.ENOSPC: "no space left on device",
         errno.EDQUOT: "disk quota exceeded",
@@ -350,9 +374,7 @@ def describe_os_error(exc: OSError, path: PathLike | None = None) -> str:
         errno.EFBIG: "file too large",
         errno.EIO: "input/output error",
     }
-    reason = reasons.get(exc.errno or 0) or (exc.strerror or str(exc)).lower()
-    where = path if path is not None else exc.filename
-    return one_line(f"{where}: {reason}" if where is not None else reason)
+    return reasons.get(exc.errno or 0) or (exc.strerror or str(exc) or type(exc).__name__).lower()
 
 
 # ----------------------------------------------------------------------------- signals

@@ -481,11 +481,14 @@ def stylize(
     plan = plan_layers(backbone, config)
     extractor = prepare_extractor(backbone.extractor(plan.content + plan.style), device, precision)
     coarsest = min(stage.size for stage in stages) / config.size
-    smallest = min(round(min(im.shape[-2:]) * coarsest) for im in (content_full, *styles_full))
+    named = [(label(content, "content"), content_full)]
+    named += [(label(s, "style"), im) for s, im in zip(styles_in, styles_full, strict=True)]
+    smallest, which = min((round(min(im.shape[-2:]) * coarsest), n) for n, im in named)
     if smallest < backbone.min_size:
         raise StylelabError(
-            f"{backbone.name} needs images of at least {backbone.min_size} px per edge, "
-            f"got {smallest} px at the coarsest scale: raise --size (or --no-multiscale)"
+            f"{which}: {backbone.name} needs images of at least {backbone.min_size} px per "
+            f"edge, this one has {smallest} px at the coarsest scale (a very long, thin image?): "
+            "raise --size (or --no-multiscale)"
         )
     problem = Problem(content_full, styles_full, blend, extractor, plan, config, device)
     bar = tqdm(total=config.steps, disable=not progress, desc="stylize", unit="it", leave=False)

@@ -89,6 +89,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_traceback(debug)
         return _fail("out of memory: try a smaller --size")
     except Exception as exc:  # noqa: BLE001 - the last net: a bug, still one line
+        if _out_of_memory(exc):  # an allocation the estimates let through
+            _print_traceback(debug)
+            return _fail("out of memory: try a smaller --size (or --batch-size)")
         if debug:
             raise
         reason = str(exc).splitlines()[0] if str(exc) else ""
@@ -100,6 +103,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_BUG
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and (
+        "can't allocate memory" in text or "out of memory" in text.lower()
+    )
 
 
 def _fail(message: str) -> int:

@@ -18,7 +18,13 @@ from typing import Any
 from stylelab.cli.common import add_config_arguments, config_from_args, interrupted_exit_code
 from stylelab.config import StylizeConfig
 from stylelab.errors import StylelabError
-from stylelab.safety import check_new_folder, check_outputs, file_identities, is_inside
+from stylelab.safety import (
+    check_new_folder,
+    check_outputs,
+    file_identities,
+    is_inside,
+    one_line,
+)
 
 MODEL_SUFFIX = ".safetensors"
 EXIT_PARTIAL = 1
@@ -147,13 +153,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         sample_every=args.sample_every,
         loss=loss,
     )
+    _check_training_memory(config)
     output = check_model_output(args.output)
     inputs = [Path(s) for s in args.styles if not s.startswith("example:")]
     check_not_an_input(output, inputs)
     if args.data != "example:photos":
         data = Path(args.data)
         records = workdir_for(output)
-        if data.is_dir() and (is_inside(output.parent, data) or is_inside(records, data)):
+        inside = [output.parent, records, output]
+        if data.is_dir() and any(is_inside(path, data) for path in inside):
             raise StylelabError(
                 f"{output}: its records ({records}) would be inside the --data folder {data} "
                 "and its samples would become training photos: write the model elsewhere"
@@ -161,6 +169,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     workdir = workdir_for(output)
     if workdir.exists() and not workdir.is_dir():
         raise StylelabError(f"{workdir}: exists and is not a folder (training records go there)")
+    if (workdir / "samples").exists() and not (workdir / "samples").is_dir():
+        raise StylelabError(f"{workdir / 'samples'}: exists and is not a folder")
+    record_files = [workdir / n for n in ("train.csv", "train.json", "checkpoint.safetensors")]
+    check_outputs(record_files, inputs)
+    for path in record_files:
+        if path.is_dir():
+            raise StylelabError(f"{path}: is a folder; training writes a file there")
     if not args.resume and (workdir / "checkpoint.safetensors").exists():
         raise StylelabError(
             f"{workdir}: holds a checkpoint of an earlier run: add --resume to continue it, "
@@ -187,6 +202,26 @@ def cmd_train(args: argparse.Namespace) -> int:
         note = " (time limit)" if result.status == "time limit" else ""
         print(message + note, file=sys.stderr)
     return 0
+
+
+def _check_training_memory(config: Any) -> None:
+    import math
+
+    from stylelab.limits import FAST_TRAIN_BPP, check_bytes, memory_room
+
+    def needed(batch: int, crop: int) -> float:
+        return 1e9 + FAST_TRAIN_BPP * batch * crop * crop
+
+    batch, crop = config.batch_size, config.train_size
+    room = memory_room()
+    fit_batch = max(0, int((room - 1e9) / (FAST_TRAIN_BPP * crop * crop)))
+    fit_crop = math.isqrt(max(0, int((room - 1e9) / (FAST_TRAIN_BPP * batch))))
+    advice = (
+        f"--batch-size {fit_batch} or --train-size {fit_crop - fit_crop % 16} would fit"
+        if fit_batch >= 1 and fit_crop >= 32
+        else "use smaller --train-size and --batch-size"
+    )
+    check_bytes(needed(batch, crop), f"--train-size {crop} with --batch-size {batch}", advice)
 
 
 def check_model_output(path: str) -> Path:
@@ -393,6 +428,10 @@ def _plan(inputs: Sequence[str], output: str, sheet: bool) -> Iterator[tuple[str
     """(source, target) pairs; checks every target up front, before any work."""
     from stylelab.images import SAVE_FORMATS, check_output_path
 
+    if any(not item for item in inputs):
+        raise StylelabError("'': an empty input name")
+    if not output:
+        raise StylelabError("'': an empty output name (-o)")
     single = len(inputs) == 1 and (inputs[0] == "-" or not Path(inputs[0]).is_dir())
     if sheet and not single:
         raise StylelabError("--sheet takes one input image")
@@ -430,11 +469,13 @@ def _plan(inputs: Sequence[str], output: str, sheet: bool) -> Iterator[tuple[str
         if path.is_dir():
             if folder.exists() and os.path.samefile(path, folder):
                 raise StylelabError(f"{folder}: is an input folder; refusing to write over it")
-            skip_outputs = is_inside(folder, path)  # OUT inside this input folder
+            if is_inside(folder, path):
+                raise StylelabError(
+                    f"{folder}: is inside the input folder {path}; its results would become "
+                    "inputs of the next run: write them elsewhere"
+                )
             for file in sorted(path.rglob("*")):
                 if file.suffix.lower() in IMAGE_SUFFIXES and file.is_file():
-                    if skip_outputs and is_inside(file, folder):
-                        continue  # earlier outputs inside the input folder
                     pairs.append((file, folder / file.relative_to(path)))
         else:
             _check_input_file(path)
@@ -463,10 +504,19 @@ def _check_input_file(path: Path) -> None:
 
 def _read(source: str, size: int | None) -> Any:
     """The photo of ``source`` (a path or - for stdin), resized to ``size`` if given."""
-    from stylelab.images import load_image, resize_long_edge
+    from stylelab.images import MIN_SIDE, load_image, resize_long_edge
 
     photo = _read_stdin() if source == "-" else load_image(source)
-    return photo if size is None else resize_long_edge(photo, size)
+    if size is None:
+        return photo
+    resized = resize_long_edge(photo, size)
+    if min(resized.shape[-2:]) < MIN_SIDE:
+        height, width = photo.shape[-2:]
+        raise StylelabError(
+            f"{one_line(source)}: --size {size} shrinks this {width}x{height} photo below "
+            f"{MIN_SIDE} px on its short side; raise --size"
+        )
+    return resized
 
 
 def _stylize(model: Any, photo: Any, style: Any, scales: list[float], args: Any) -> Any:
@@ -510,19 +560,14 @@ def _describe_style(style: Any, names: Sequence[str]) -> Any:
 def _read_stdin() -> Any:
     import io
 
-    from PIL import Image, UnidentifiedImageError
+    from stylelab.images import decode_image, load_image
 
-    from stylelab.images import load_image
-
+    if sys.stdin is None:
+        raise StylelabError("stdin: closed (pipe an image into 'stylelab apply MODEL -')")
     data = sys.stdin.buffer.read()
     if not data:
         raise StylelabError("stdin: no data (pipe an image into 'stylelab apply MODEL -')")
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
-            return load_image(image)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        raise StylelabError("stdin: not an image file Pillow can read") from None
+    return load_image(decode_image(io.BytesIO(data), "stdin"))
 
 
 def _write_stdout(result: Any) -> None:
@@ -530,6 +575,8 @@ def _write_stdout(result: Any) -> None:
 
     from stylelab.images import tensor_to_pil
 
+    if sys.stdout is None:
+        raise StylelabError("stdout: closed; give -o FILE instead of -o -")
     picture = result if not hasattr(result, "shape") else tensor_to_pil(result)
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG")

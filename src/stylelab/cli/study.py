@@ -170,11 +170,14 @@ def add_stats_parser(sub: Any) -> None:
 
 def cmd_stats(args: argparse.Namespace) -> int:
     from stylelab.analysis import CSV_COLUMNS, PLOT_FORMATS, plot_stats, stats_grid
+    from stylelab.limits import MAX_SEED
     from stylelab.records import csv_text
     from stylelab.safety import check_extension, check_output_file, check_outputs, write_together
 
     if not 16 <= args.size <= MAX_STATS_SIZE:
         raise StylelabError(f"--size must be from 16 to {MAX_STATS_SIZE}, got {args.size}")
+    if not 0 <= args.seed <= MAX_SEED:
+        raise StylelabError(f"--seed must be an integer from 0 to 2**63-1, got {args.seed}")
     output = check_output_file(check_extension(args.output, (".csv",)))
     targets = [output]
     if args.plot:

@@ -6,6 +6,7 @@ The heavy modules (torch, stylelab.stylize, ...) are imported inside the command
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from stylelab.cli.common import (
     report_result,
 )
 from stylelab.errors import StylelabError
+from stylelab.limits import MAX_STEPS
 from stylelab.safety import IMAGE_FORMATS, check_extension, check_new_folder, check_output_file
 
 
@@ -118,8 +120,8 @@ def add_examples_command(sub: Any) -> None:
 
 def cmd_stylize(args: argparse.Namespace) -> int:
     config = config_from_args(args)
-    if args.save_every < 0:
-        raise StylelabError(f"--save-every must be >= 0, got {args.save_every}")
+    if not 0 <= args.save_every <= MAX_STEPS:
+        raise StylelabError(f"--save-every must be from 0 to {MAX_STEPS}, got {args.save_every}")
     output = check_output_file(args.output, IMAGE_FORMATS)
     snapshots = [
         output.with_name(f"{output.stem}_{i:05d}{output.suffix}")
@@ -167,6 +169,8 @@ def cmd_layers(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    if not (math.isfinite(args.minutes) and 0 < args.minutes <= 600):
+        raise StylelabError(f"--minutes must be from 0 to 600, got {args.minutes}")
     output = Path(args.output or ("out/demo_fast.png" if args.fast else "out/demo.png"))
     check_extension(output, IMAGE_FORMATS)  # before any folder is made
     check_new_folder(output.parent)
@@ -191,12 +195,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _demo_fast(output: Path, args: argparse.Namespace) -> int:
-    import math
-
     from stylelab.fast.demo import run_demo
 
-    if not (math.isfinite(args.minutes) and 0 < args.minutes <= 600):
-        raise StylelabError(f"--minutes must be from 0 to 600, got {args.minutes}")
     summary = run_demo(output, minutes=args.minutes, progress=not args.quiet)
     if not args.quiet:
         print(

@@ -31,7 +31,13 @@ from stylelab.config import DEVICES, PRECISIONS
 from stylelab.errors import StylelabError
 from stylelab.fast.modelfile import ModelRecord, load_model
 from stylelab.fast.nets import STRIDE_MULTIPLE, TransformerNet, count_gflops, count_parameters
-from stylelab.images import ImageSource, load_image, resize_long_edge, resize_to, tensor_to_pil
+from stylelab.images import (
+    ImageSource,
+    load_image,
+    resize_long_edge,
+    resize_to,
+    tensor_to_pil,
+)
 from stylelab.limits import MAX_WEIGHT, in_range, show
 
 #: Above this many pixels the network runs band by band (exact, less memory).
@@ -130,8 +136,15 @@ class FastModel:
         if size is not None:
             photo = resize_long_edge(photo, size)
         shape = tuple(photo.shape[-2:])
+        _check_apply_memory(shape, label(image, "photo"), self.device)
         source = photo
         if stroke_scale != 1.0:
+            if min(shape) / stroke_scale < STRIDE_MULTIPLE:  # reflection padding needs 8 px
+                raise StylelabError(
+                    f"--stroke-scale {stroke_scale:g} shrinks this {shape[1]}x{shape[0]} photo "
+                    f"below {STRIDE_MULTIPLE} px; use --stroke-scale "
+                    f"{min(shape) / STRIDE_MULTIPLE:.3g} or less"
+                )
             edge = max(STRIDE_MULTIPLE * 2, round(max(shape) / stroke_scale))
             source = resize_long_edge(photo, edge)
         out = run_network(self.net, source, weights, device=self.device, precision=self.precision)
@@ -153,6 +166,21 @@ class FastModel:
             "stylelab_version": self.record.stylelab_version,
             "training": training,
         }
+
+
+def _check_apply_memory(shape: tuple[int, ...], what: str, device: Any) -> None:
+    """Refuse, in one line naming a --size that fits, a photo too large for memory."""
+    import math
+
+    from stylelab.limits import FAST_APPLY_BPP, check_bytes, memory_room
+
+    height, width = shape[-2:]
+    needed = FAST_APPLY_BPP * height * width
+    room = memory_room(device)
+    if needed <= room:
+        return
+    fit = int(max(height, width) * math.sqrt(room / needed))
+    check_bytes(needed, f"{what} ({width}x{height})", f"--size {fit} or less would fit", device)
 
 
 def load(path: str | os.PathLike, device: str = "auto", precision: str = "auto") -> FastModel:

@@ -57,16 +57,35 @@ def workdir_for(output: Path) -> Path:
     return output.with_name(f"{output.stem}_train")
 
 
+def _env_int(name: str, default: int, low: int) -> int:
+    """An integer environment variable (torchrun's), or one line saying it is not one."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    if not (text.isascii() and text.isdecimal()) or len(text) > 6 or int(text) < low:
+        raise StylelabError(f"${name}={text!r} is not an integer >= {low} (set by torchrun)")
+    return int(text)
+
+
 class Distributed:
     """Rank and world size from torchrun's environment; a no-op for one process."""
 
     def __init__(self, device: torch.device) -> None:
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
+        self.world = _env_int("WORLD_SIZE", 1, 1)
+        self.rank = _env_int("RANK", 0, 0)
         self.device = device
+        if self.rank >= self.world:
+            raise StylelabError(f"$RANK={self.rank} is not below $WORLD_SIZE={self.world}")
         if self.world > 1:
             import torch.distributed as dist
 
+            missing = [n for n in ("MASTER_ADDR", "MASTER_PORT") if not os.environ.get(n)]
+            if missing:
+                raise StylelabError(
+                    f"$WORLD_SIZE={self.world} but ${missing[0]} is not set: start several "
+                    "processes with torchrun (torchrun --nproc-per-node N -m stylelab.cli "
+                    "train ...), or unset WORLD_SIZE"
+                )
             if not dist.is_initialized():
                 dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
 
