@@ -237,3 +237,12 @@ def test_debug_shows_the_traceback(
     assert cli.main(["stylize", missing, missing, "-o", "o.png"]) == 2
     err = capsys.readouterr().err
     assert "Traceback" in err and err.strip().splitlines()[-1].startswith("stylelab: error:")
+
+
+def test_version_is_printed_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    import stylelab
+
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["--version"])
+    assert stop.value.code == 0
+    assert capsys.readouterr().out.strip() == f"stylelab {stylelab.__version__}"

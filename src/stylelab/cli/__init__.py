@@ -27,6 +27,7 @@ import warnings
 from collections.abc import Sequence
 from typing import TextIO
 
+from stylelab import __version__
 from stylelab.cli import fast, study, stylize
 from stylelab.cli.common import EXIT_BUG, EXIT_USAGE, OneLineParser, config_from_args
 from stylelab.errors import StylelabError
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--debug", action="store_true", help=f"show tracebacks (also {DEBUG_ENV}=1)"
     )
+    parser.add_argument("--version", action="version", version=f"stylelab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     sub.required = True
     stylize.add_commands(sub)
