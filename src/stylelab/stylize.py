@@ -487,8 +487,8 @@ def stylize(
     if smallest < backbone.min_size:
         raise StylelabError(
             f"{which}: {backbone.name} needs images of at least {backbone.min_size} px per "
-            f"edge, this one has {smallest} px at the coarsest scale (a very long, thin image?): "
-            "raise --size (or --no-multiscale)"
+            f"edge, this one has {smallest} px at the coarsest scale: "
+            + ("raise --size (or --no-multiscale)" if len(stages) > 1 else "raise --size")
         )
     problem = Problem(content_full, styles_full, blend, extractor, plan, config, device)
     bar = tqdm(total=config.steps, disable=not progress, desc="stylize", unit="it", leave=False)

@@ -364,18 +364,21 @@ def _info(args: argparse.Namespace) -> int:
     training = info["training"]
     print(f"model          {args.model}")
     print(f"architecture   {info['architecture']}")
-    print(f"styles         {', '.join(f'{i}={n}' for i, n in enumerate(info['styles']))}")
+    names = ", ".join(f"{i}={one_line(n)}" for i, n in enumerate(info["styles"]))
+    print(f"styles         {names}")
     print(f"parameters     {info['parameters']:,}")
     print(f"GFLOPs         {info['gflops_512']} at 512x512, {info['gflops_1024']} at 1024x1024")
     size = os.path.getsize(args.model)
     print(f"file size      {size / 1e6:.2f} MB")
     if training:
-        loss = training.get("loss", {})
+        loss = training.get("loss") if isinstance(training.get("loss"), dict) else {}
         print(
-            f"trained        {training.get('steps_done', '?')} steps at "
-            f"{training.get('train_size', '?')} px, batch {training.get('batch_size', '?')}, "
-            f"backbone {loss.get('backbone', '?')} ({loss.get('weights', '?')}), "
-            f"smoothing {loss.get('smoothing', '?')}"
+            one_line(
+                f"trained        {training.get('steps_done', '?')} steps at "
+                f"{training.get('train_size', '?')} px, batch {training.get('batch_size', '?')}, "
+                f"backbone {loss.get('backbone', '?')} ({loss.get('weights', '?')}), "
+                f"smoothing {loss.get('smoothing', '?')}"
+            )
         )
     return 0
 

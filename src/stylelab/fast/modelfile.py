@@ -19,7 +19,7 @@ import torch
 
 from stylelab.errors import StylelabError
 from stylelab.fast.nets import ARCHITECTURES, TransformerNet
-from stylelab.images import atomic_path
+from stylelab.safety import atomic_path, check_input_file
 
 FORMAT = "stylelab-fast"
 FORMAT_VERSION = "1"
@@ -75,11 +75,7 @@ def read_safetensors(path: str | os.PathLike, what: str) -> tuple[dict[str, torc
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    file = Path(path)
-    if not file.exists():
-        raise StylelabError(f"{file}: no such file")
-    if not file.is_file():
-        raise StylelabError(f"{file}: not a regular file")
+    file = check_input_file(path, "model file")
     try:
         from safetensors import safe_open
 
@@ -115,13 +111,31 @@ def load_model(path: str | os.PathLike) -> ModelRecord:
     if not isinstance(styles, list) or not styles or not all(isinstance(s, str) for s in styles):
         raise StylelabError(f"{path}: damaged metadata (style names)")
     net = TransformerNet(architecture, len(styles))
-    try:
-        net.load_state_dict(tensors, strict=True)
-    except RuntimeError as exc:
-        detail = str(exc).strip().splitlines()[0]
+    expected = net.state_dict()
+    missing = [k for k in expected if k not in tensors]
+    unexpected = [k for k in tensors if k not in expected]
+    reshaped = [k for k in expected if k in tensors and tensors[k].shape != expected[k].shape]
+    if missing or unexpected or reshaped:
+        problems = [
+            f"{len(keys)} {what} (e.g. {keys[0]})"
+            for keys, what in (
+                (missing, "tensors missing"),
+                (unexpected, "unexpected tensors"),
+                (reshaped, "tensors of another shape"),
+            )
+            if keys
+        ]
         raise StylelabError(
-            f"{path}: weights do not fit a {architecture} model ({detail})"
-        ) from None
+            f"{path}: weights do not fit a {architecture} model of {len(styles)} styles: "
+            + ", ".join(problems)
+        )
+    broken = [k for k, v in tensors.items() if v.is_floating_point() and not v.isfinite().all()]
+    if broken:
+        raise StylelabError(
+            f"{path}: {len(broken)} weight tensors hold NaN or infinite values (e.g. "
+            f"{broken[0]}); the model is damaged"
+        )
+    net.load_state_dict(tensors, strict=True)
     net.eval().requires_grad_(False)
     return ModelRecord(
         net,
