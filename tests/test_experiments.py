@@ -4,7 +4,9 @@ and duplicates nothing. Runs are tiny (32 px, 3 steps, random weights)."""
 from __future__ import annotations
 
 import csv
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -12,11 +14,12 @@ import time
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from stylelab.cli import main
 from stylelab.errors import StylelabError
-from stylelab.experiments.config import load_sweep, parse_sweep
-from stylelab.experiments.runner import SUMMARY, recorded_ids, run_sweep
+from stylelab.experiments.config import input_files, load_sweep, parse_sweep
+from stylelab.experiments.runner import SUMMARY, recorded_ids, run_sweep, summary_columns
 
 TINY = """
 [sweep]
@@ -73,7 +76,7 @@ BASE = {"content": "example:chelsea", "style": "example:strokes", "weights": "ra
 @pytest.mark.parametrize(
     ("data", "named"),
     [
-        ({"base": {**BASE, "stepz": 3}}, "'stepz'"),
+        ({"base": {**BASE, "stepz": 3}}, "stepz"),
         ({"base": BASE, "grid": {"steps": ["many"]}}, "[grid] steps"),
         ({"base": BASE, "grid": {"steps": 3}}, "[grid] steps"),
         ({"base": BASE, "grid": {"optimizer": ["lbfgs", "newton"]}}, "newton"),
@@ -82,9 +85,9 @@ BASE = {"content": "example:chelsea", "style": "example:strokes", "weights": "ra
         ({"base": BASE, "grid": {"style": ["missing.png"]}}, "missing.png"),
         ({"base": BASE, "grid": {"content": ["example:nope"]}}, "example:nope"),
         ({"base": BASE, "grid": {"backbone": ["vgg99"]}}, "vgg99"),
-        ({"base": BASE, "sweep": {"jobs": 2}}, "'jobs'"),
+        ({"base": BASE, "sweep": {"jobs": 2}}, "jobs"),
         ({"base": BASE, "sweep": {"evaluate_size": "big"}}, "evaluate_size"),
-        ({"base": BASE, "extra": {"x": 1}}, "'extra'"),
+        ({"base": BASE, "extra": {"x": 1}}, "extra"),
         ({"base": BASE, "runs": [{"steps": 0}]}, "--steps"),
         ({"base": BASE, "grid": {"weights": ["nothere.pt"]}}, "nothere.pt"),
         ({"grid": {"seed": [1]}}, "'content'"),
@@ -110,14 +113,16 @@ def test_cli_refuses_a_bad_file_in_one_line_and_writes_nothing(
 
 
 def test_failures_are_recorded_and_the_sweep_goes_on(tmp_path: Path) -> None:
-    (tmp_path / "bad.pt").write_bytes(b"not a state dict")
-    body = '[grid]\nweights = ["random", "bad.pt"]\n'
+    # an image that was whole when the sweep was checked, damaged before its run
+    Image.new("RGB", (40, 32), (200, 40, 40)).save(tmp_path / "late.png")
+    body = '[grid]\ninit = ["content", "late.png"]\n'
     sweep = load_sweep(write(tmp_path, body, evaluate="true"))
+    (tmp_path / "late.png").write_bytes(b"damaged")
     rundir = tmp_path / "run"
     outcome = run_sweep(sweep, rundir, report=False)
     assert outcome.ran == 2 and not outcome.ok
-    table = {r["weights"]: r for r in rows(rundir)}
-    good, bad = table["random"], table["bad.pt"]
+    table = {r["init"]: r for r in rows(rundir)}
+    good, bad = table["content"], table["late.png"]
     assert good["status"] == "done" and not good["error"]
     assert float(good["style_distance"]) > 0 and float(good["content_distance"]) > 0
     assert float(good["loss_total"]) > 0 and good["iterations"] == "3"
@@ -125,7 +130,7 @@ def test_failures_are_recorded_and_the_sweep_goes_on(tmp_path: Path) -> None:
     folder = rundir / "runs" / good["run_id"]
     for name in ("output.png", "output.csv", "output.json", "record.json"):
         assert (folder / name).is_file()
-    assert bad["status"] == "failed" and "bad.pt" in bad["error"]
+    assert bad["status"] == "failed" and "late.png" in bad["error"]
 
     # the same folder: refused without --resume, refused for another sweep
     with pytest.raises(StylelabError, match="--resume"):
@@ -152,7 +157,7 @@ def test_failures_are_recorded_and_the_sweep_goes_on(tmp_path: Path) -> None:
     assert (rundir / "runs" / good["run_id"] / "record.json").read_text() == done_record
     after = rows(rundir)
     assert sorted(r["run_id"] for r in after) == sorted(r.run_id for r in sweep.runs)
-    assert [r["status"] for r in after if r["weights"] == "bad.pt"] == ["failed"]
+    assert [r["status"] for r in after if r["init"] == "late.png"] == ["failed"]
     assert b"\r" not in (rundir / SUMMARY).read_bytes()
 
 
@@ -235,3 +240,571 @@ def test_example_sweeps_are_valid_and_small(path: Path) -> None:
         from stylelab.optim import list_optimizers
 
         assert sorted(r.config.optimizer for r in sweep.runs) == sorted(list_optimizers())
+
+
+# --- hostile input: every bad sweep is one line, exit 2, and no RUNDIR -----------------
+
+BASE_LINES = {
+    "content": '"example:chelsea"',
+    "style": '"example:strokes"',
+    "size": "32",
+    "steps": "2",
+    "weights": '"random"',
+    "precision": '"fp32"',
+    "device": '"cpu"',
+    "multiscale": "false",
+}
+
+
+def tiny(rest: str = "", sweep: str = "", base: str = "", top: str = "") -> str:
+    """A valid tiny sweep with lines added to (or replacing lines of) [sweep] and [base],
+    and lines at the top and the end."""
+    lines = dict(BASE_LINES)
+    for line in base.splitlines():
+        key, _, value = line.partition("=")
+        lines[key.strip()] = value.strip()
+    body = "".join(f"{key} = {value}\n" for key, value in lines.items())
+    return f"{top}[sweep]\nevaluate = false\n{sweep}\n[base]\n{body}{rest}"
+
+
+class _Pickled:
+    """Unpickling this runs code: it creates the file named by MARKER."""
+
+    def __reduce__(self) -> tuple:
+        return (os.system, (f"touch {os.environ.get('STYLELAB_TEST_MARKER', '/dev/null')}",))
+
+
+def hostile_files(folder: Path) -> None:
+    """The files the hostile cases name: images, non-images, special files, weights."""
+    import pickle
+
+    import torch
+
+    Image.new("RGB", (40, 32), (10, 200, 10)).save(folder / "ok.png")
+    (folder / "sub").mkdir()
+    Image.new("RGB", (40, 32), (10, 10, 200)).save(folder / "sub" / "rel.png")
+    (folder / "adir").mkdir()
+    (folder / "text.png").write_text("not an image\n")
+    (folder / "zero.png").write_bytes(b"")
+    (folder / "truncated.png").write_bytes((folder / "ok.png").read_bytes()[:60])
+    os.mkfifo(folder / "fifo")
+    with open(folder / "evil.pt", "wb") as handle:
+        pickle.dump(_Pickled(), handle)
+    torch.save({"features.0.weight": _Pickled()}, folder / "evil_torch.pt")
+    torch.save({"fc.weight": torch.zeros(2, 2)}, folder / "other_model.pt")
+    (folder / "text.pt").write_text("weights = 1\n")
+
+
+MILLION = "[grid]\n" + "".join(
+    f"{key} = [{', '.join(str(v) for v in range(1, 101))}]\n"
+    for key in ("seed", "steps", "content_weight")
+)
+
+HOSTILE_TOML = [
+    # the file itself
+    ("malformed", "[grid\nseed = [1]\n", r"not valid TOML \(.*line 1"),
+    ("unclosed string", tiny('[grid]\nseed = "1\n'), r"not valid TOML"),
+    ("nul byte", 'a = "\0"\n', r"not valid TOML"),
+    ("nested 100000 deep", "a = " + "[" * 100_000 + "]" * 100_000 + "\n", r"nested too deeply"),
+    ("tables nested deep", "a = " + "{b = " * 5000 + "1" + "}" * 5000 + "\n", r"nested too deeply"),
+    (
+        "a 5000-digit integer",
+        tiny(base="seed = 1" + "0" * 5000),
+        r"not valid TOML \(a number too long",
+    ),
+    (
+        "grid as an array of tables",
+        tiny("[[grid]]\nseed = [1]\n"),
+        r"\[grid\] must be a table, got \[\{seed = \[1\]\}\] \(a list\)",
+    ),
+    ("runs as one table", tiny("[runs]\nseed = 1\n"), r"runs must be an array of tables"),
+    (
+        "nested 100 deep in the grid",
+        tiny("[grid]\nsize = " + "[" * 100 + "1" + "]" * 100 + "\n"),
+        r"got \[\[\[\[\[\[\.\.\.\]\]\]\]\]\] \(a list\)",
+    ),
+    (
+        "a 100-digit integer for a string",
+        tiny("[grid]\noptimizer = [1" + "0" * 100 + "]\n"),
+        r"expected a string, got 1e100 \(an integer\)",
+    ),
+    ("twice the same table", tiny("[sweep]\nname = 'x'\n"), r"not valid TOML"),
+    ("empty file", "", r"no 'content' image; set content in \[base\] or \[grid\]"),
+    # unknown tables and keys, with a suggestion
+    (
+        "unknown table",
+        tiny("[gird]\nseed = [1]\n"),
+        r"unknown top-level table gird \(did you mean grid\?\)",
+    ),
+    (
+        "unknown top-level key",
+        tiny(top="run = 1\n"),
+        r"unknown top-level key run \(did you mean runs\?\)",
+    ),
+    (
+        "unknown [sweep] key",
+        tiny(sweep="evaluat = true"),
+        r"unknown \[sweep\] setting evaluat \(did you mean evaluate\?\)",
+    ),
+    (
+        "unknown [base] key",
+        tiny(base="stepz = 3"),
+        r"unknown option stepz in \[base\] \(did you mean steps\?\)",
+    ),
+    (
+        "unknown [grid] key",
+        tiny("[grid]\nlearning_rate = [0.1]\n"),
+        r"unknown option learning_rate in \[grid\]",
+    ),
+    (
+        "unknown [[runs]] key",
+        tiny("[[runs]]\noptimiser = 'adam'\n"),
+        r"unknown option optimiser in \[\[runs\]\] #1 \(did you mean optimizer\?\)",
+    ),
+    ("quoted odd key", tiny(base='"a\\nb" = 1'), r'unknown option "a\\nb" in \[base\]'),
+    # wrong types everywhere
+    (
+        "string for size",
+        tiny('[grid]\nsize = ["32"]\n'),
+        r'\[grid\] size: expected an integer, got "32" \(a string\) \(write the number without',
+    ),
+    (
+        "table for grid values",
+        tiny("[grid]\nsize = {a = 1}\n"),
+        r"\[grid\] size must be a list of values, got \{a = 1\} \(a table\)",
+    ),
+    (
+        "scalar for grid values",
+        tiny("[grid]\nseed = 3\n"),
+        r"\[grid\] seed must be a list of values \(e.g. seed = \[3\]\)",
+    ),
+    (
+        "table in a grid list",
+        tiny("[grid]\nsize = [{a = 1}]\n"),
+        r"\[grid\] size: expected an integer, got \{a = 1\} \(a table\)",
+    ),
+    (
+        "list for content",
+        tiny('[grid]\ncontent = [["a.png", "b.png"]]\n'),
+        r"\[grid\] content: expected an image path or example:NAME \(one image\)",
+    ),
+    ("number for style", tiny(base="style = 3"), r"\[base\] style: expected an image path"),
+    ("empty content", tiny(base='content = ""'), r"\[base\] content: expected an image path"),
+    (
+        "blend with a number",
+        tiny(base='style = ["example:strokes", 3]'),
+        r"a blend of styles is a list",
+    ),
+    (
+        "boolean for an int",
+        tiny("[grid]\nsteps = [true]\n"),
+        r"\[grid\] steps: expected an integer, got true \(a boolean\)",
+    ),
+    ("float for an int", tiny("[grid]\nsteps = [2.0]\n"), r"write 2, without the decimal point"),
+    ("string for a boolean", tiny(base='multiscale = "false"'), r"write false, without quotes"),
+    (
+        "nested arrays",
+        tiny("[grid]\nseed = [[1]]\n"),
+        r"\[grid\] seed: expected an integer, got \[1\] \(a list\)",
+    ),
+    ("a date", tiny("[grid]\nseed = [1979-05-27]\n"), r"got 1979-05-27 \(a date\)"),
+    ("a date-time", tiny("[grid]\nlr = [1979-05-27T07:32:00Z]\n"), r"\(a date-time\)"),
+    ("a time", tiny(base="steps = 07:32:00"), r"got 07:32:00 \(a time\)"),
+    (
+        "empty layer list",
+        tiny("[grid]\ncontent_layers = [[]]\n"),
+        r"expected a non-empty list of strings",
+    ),
+    (
+        "number in a layer list",
+        tiny("[grid]\ncontent_layers = [[1]]\n"),
+        r"expected a string, got 1 \(an integer\)",
+    ),
+    ("nan", tiny("[grid]\nlr = [nan]\n"), r"run \(lr=nan\): --lr must be a finite number"),
+    ("inf as text", tiny('[grid]\nlr = ["inf"]\n'), r"--lr must be a finite number"),
+    ("huge size", tiny("[grid]\nsize = [100000]\n"), r"--size must be an integer from 16 to 8192"),
+    ("negative seed", tiny("[grid]\nseed = [-1]\n"), r"--seed must be an integer from 0"),
+    (
+        "blend of the wrong length",
+        tiny("[grid]\nstyle_blend = [[1, 2]]\n"),
+        r"run 1: style_blend has 2 weights for 1 style images",
+    ),
+    ("unknown optimizer", tiny("[grid]\noptimizer = ['lbfgs', 'newton']\n"), r"newton"),
+    ("unknown backbone", tiny(base='backbone = "vgg99"'), r"unknown backbone 'vgg99'"),
+    ("unknown layer", tiny("[grid]\ncontent_layers = ['relu9_9']\n"), r"relu9_9"),
+    # [sweep] settings
+    ("sweep is not a table", "sweep = 3\n", r"\[sweep\] must be a table, got 3 \(an integer\)"),
+    ("runs is not an array of tables", tiny(top="runs = 3\n"), r"runs must be an array of tables"),
+    (
+        "boolean for a number",
+        tiny(sweep="cpus_per_run = true"),
+        r"\[sweep\] cpus_per_run must be a number from 0 to 1024, got true",
+    ),
+    (
+        "evaluate_size too large",
+        tiny(sweep="evaluate_size = 100000"),
+        r"\[sweep\] evaluate_size must be an integer from 16 to 8192",
+    ),
+    (
+        "threads too many",
+        tiny(sweep="threads = 100000000000"),
+        r"\[sweep\] threads must be an integer from 0 to 1024",
+    ),
+    (
+        "timeout overflows a timer",
+        tiny(sweep="timeout_s = 1e300"),
+        r"\[sweep\] timeout_s must be a number from 0 to 1e\+07",
+    ),
+    ("timeout inf", tiny(sweep="timeout_s = inf"), r"\[sweep\] timeout_s must be a number"),
+    (
+        "name over two lines",
+        tiny(sweep='name = "a\\nb"'),
+        r'\[sweep\] name must be one line .*got "a\\nb"',
+    ),
+    # how many runs
+    (
+        "empty grid list",
+        tiny("[grid]\nseed = []\n"),
+        r"\[grid\] seed is an empty list, which makes no runs",
+    ),
+    ("a million runs", tiny(MILLION), r"1,000,000 runs is more than 200; .*pass --yes"),
+    (
+        "201 runs",
+        tiny("[grid]\nseed = [" + ", ".join(map(str, range(201))) + "]\n"),
+        r"201 runs is more than 200",
+    ),
+    # images
+    (
+        "missing image",
+        tiny(base='content = "nothere.png"'),
+        r"content: .*/nothere.png: no such file",
+    ),
+    (
+        "relative to the sweep file",
+        tiny(base='content = "rel.png"'),
+        r"content: .*/cases/rel.png: no such file",
+    ),
+    (
+        "image is a folder",
+        tiny(base='content = "adir"'),
+        r"content: .*adir: is a directory, not an image",
+    ),
+    ("image is a FIFO", tiny(base='style = "fifo"'), r"style: .*fifo: not a regular file"),
+    (
+        "image is /dev/zero",
+        tiny(base='style = "/dev/zero"'),
+        r"style: /dev/zero: not a regular file",
+    ),
+    ("image is text", tiny(base='style = "text.png"'), r"style: .*text.png: not an image"),
+    ("image is empty", tiny(base='style = "zero.png"'), r"style: .*zero.png: "),
+    ("image is truncated", tiny(base='content = "truncated.png"'), r"content: .*truncated.png: "),
+    ("init is a FIFO", tiny("[grid]\ninit = ['fifo']\n"), r"init: .*fifo: not a regular file"),
+    (
+        "unknown example",
+        tiny(base='content = "example:nope"'),
+        r"content: unknown example \"example:nope\"",
+    ),
+    # weights
+    ("weights missing", tiny(base='weights = "nothere.pt"'), r'weights "nothere.pt": no such file'),
+    (
+        "weights typo",
+        tiny(base='weights = "pretrianed"'),
+        r"no such file \(did you mean pretrained\?\)",
+    ),
+    (
+        "weights a folder",
+        tiny(base='weights = "adir"'),
+        r"weights: .*adir: is a folder, not a weights file",
+    ),
+    ("weights a FIFO", tiny(base='weights = "fifo"'), r"weights: .*fifo: is a FIFO"),
+    ("weights /dev/zero", tiny(base='weights = "/dev/zero"'), r"weights: /dev/zero: is a device"),
+    (
+        "weights text",
+        tiny(base='weights = "text.pt"'),
+        r"weights: .*text.pt: not a weights file \(a text file\)",
+    ),
+    (
+        "weights a pickle",
+        tiny(base='weights = "evil.pt"'),
+        r"evil.pt: not a PyTorch weights file \(it is a plain Python pickle",
+    ),
+    (
+        "weights a pickle in torch.save",
+        tiny(base='weights = "evil_torch.pt"'),
+        r"evil_torch.pt: not a PyTorch weights file \(it holds pickled Python objects",
+    ),
+    (
+        "weights of another model",
+        tiny(base='weights = "other_model.pt"'),
+        r"other_model.pt: weights for another network",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def cases_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("hostile") / "cases"
+    folder.mkdir()
+    hostile_files(folder)
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("text", "pattern"), [c[1:] for c in HOSTILE_TOML], ids=[c[0] for c in HOSTILE_TOML]
+)
+def test_a_hostile_sweep_file_is_one_line_and_no_rundir(
+    cases_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    text: str,
+    pattern: str,
+) -> None:
+    marker = tmp_path / "code-ran"
+    monkeypatch.setenv("STYLELAB_TEST_MARKER", str(marker))
+    config = cases_dir / f"case-{abs(hash(text))}.toml"
+    config.write_text(text)
+    rundir = tmp_path / "out"
+    started = time.monotonic()
+    assert main(["sweep", str(config), "-o", str(rundir), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("stylelab: error: "), err
+    assert re.search(pattern, err), err
+    assert not rundir.exists()
+    assert not marker.exists()  # no code from a file ran
+    assert time.monotonic() - started < 30
+
+
+def test_a_byte_order_mark_is_read_and_non_utf8_or_huge_files_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bom = tmp_path / "bom.toml"
+    bom.write_bytes(b"\xef\xbb\xbf" + tiny().encode())
+    assert len(load_sweep(bom).runs) == 1
+    latin = tmp_path / "latin.toml"
+    latin.write_bytes(tiny(sweep='name = "caf\xe9"').encode("latin-1"))
+    huge = tmp_path / "huge.toml"
+    huge.write_bytes(tiny().encode() + b"# " + b"x" * 10_000_000 + b"\n")
+    for path, pattern in (
+        (latin, r"latin.toml: not UTF-8 text \(byte \d+\); TOML is UTF-8"),
+        (huge, r"huge.toml: too large for a sweep file \(over 1024 KiB\)"),
+        (tmp_path, r"is a directory, not a sweep file"),
+        (Path("/dev/zero"), r"/dev/zero: not a regular file"),
+        (tmp_path / "none.toml", r"none.toml: no such file"),
+    ):
+        assert main(["sweep", str(path), "-o", str(tmp_path / "out")]) == 2
+        err = capsys.readouterr().err
+        assert len(err.splitlines()) == 1 and re.search(pattern, err), err
+        assert not (tmp_path / "out").exists()
+
+
+def test_a_grid_of_millions_is_counted_before_it_is_built(tmp_path: Path) -> None:
+    body = "[grid]\n" + "".join(
+        f"{key} = [{', '.join(str(v) for v in range(1, 1001))}]\n"
+        for key in ("seed", "steps", "content_weight")
+    )
+    path = write(tmp_path, body)
+    for max_runs, pattern in ((200, "--yes"), (100_000, "even with --yes")):
+        started = time.monotonic()
+        with pytest.raises(StylelabError, match=pattern):
+            load_sweep(path, max_runs)
+        assert time.monotonic() - started < 2
+
+
+def test_duplicate_runs_run_once(tmp_path: Path) -> None:
+    sweep = load_sweep(write(tmp_path, "[grid]\nseed = [1, 1]\n[[runs]]\nseed = 1\n"))
+    assert len(sweep.runs) == 1
+
+
+def test_relative_paths_are_relative_to_the_sweep_file(cases_dir: Path, tmp_path: Path) -> None:
+    config = cases_dir / "sub" / "relative.toml"
+    config.write_text(tiny(base='content = "rel.png"\ninit = "../ok.png"'))
+    sweep = load_sweep(config)
+    assert sweep.runs[0].params["content"] == "rel.png"
+    assert str(cases_dir / "sub" / "rel.png") in input_files(sweep)
+    assert str(cases_dir / "ok.png") in input_files(sweep)
+
+
+# --- hostile RUNDIRs and flags: refused before anything is written -------------------
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    if not folder.is_dir():
+        return {}
+    return {
+        str(p.relative_to(folder)): (p.read_bytes() if p.is_file() else b"<dir>")
+        for p in sorted(folder.rglob("*"))
+        if not p.is_fifo()
+    }
+
+
+def test_hostile_rundirs_and_flags_change_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    Image.new("RGB", (40, 32), (10, 200, 10)).save(tmp_path / "photo.png")
+    config = tmp_path / "s.toml"
+    config.write_text(tiny(base='content = "photo.png"'))
+    sweep = load_sweep(config)
+
+    def sweep_folder(name: str, fingerprint: str, summary: str | None = None) -> Path:
+        folder = tmp_path / name
+        (folder / "runs").mkdir(parents=True)
+        (folder / "sweep.json").write_text(json.dumps({"fingerprint": fingerprint}))
+        header = ",".join(summary_columns()) + "\n"
+        (folder / SUMMARY).write_text(header if summary is None else summary)
+        return folder
+
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / "notes.txt").write_text("mine")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / SUMMARY).write_text("name,score\nalice,3\n")
+    (tmp_path / "afile").write_text("mine")
+    (tmp_path / "here").mkdir()
+    (tmp_path / "here" / "sweep.toml").write_text(config.read_text())
+    Image.new("RGB", (40, 32)).save(tmp_path / "here" / "photo.png")
+    (tmp_path / "inside" / "runs").mkdir(parents=True)
+    (tmp_path / "inside" / "runs" / "s.toml").write_text(config.read_text())
+    Image.new("RGB", (40, 32)).save(tmp_path / "inside" / "runs" / "photo.png")
+    other = sweep_folder("other", "0" * 16)
+    damaged = sweep_folder("damaged", sweep.fingerprint())
+    (damaged / "sweep.json").write_text("[1, 2")
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("precious")
+    row = {c: "" for c in summary_columns()} | {"run_id": "../../victim", "status": "failed"}
+    text = ",".join(summary_columns()) + "\n" + ",".join(row.values()) + "\n"
+    tampered = sweep_folder("tampered", sweep.fingerprint(), text)
+    foreign = sweep_folder("foreign", sweep.fingerprint(), "a,b\n1,2\n")
+    latin = sweep_folder("latin", sweep.fingerprint())
+    (latin / SUMMARY).write_bytes(b"run_id,index,status\n\xff\xfe,1,done\n")
+    fifo = sweep_folder("fifo", sweep.fingerprint())
+    (fifo / SUMMARY).unlink()
+    os.mkfifo(fifo / SUMMARY)
+    (tmp_path / "loop").symlink_to("loop")
+    report_dir = sweep_folder("report_dir", sweep.fingerprint())
+    (report_dir / "index.html").mkdir()
+    locked = sweep_folder("locked", sweep.fingerprint())
+    (locked / ".lock").symlink_to(tmp_path / "afile")
+
+    s = str(config)
+    cases = [
+        (["-o", s], r"s.toml: exists and is not a folder"),
+        (["-o", str(tmp_path / "photo.png")], r"photo.png: exists and is not a folder"),
+        (["-o", str(tmp_path / "afile")], r"afile: exists and is not a folder"),
+        (["-o", str(tmp_path / "afile" / "x")], r"afile is a file, not a folder"),
+        (["-o", ""], r"an empty folder name"),
+        (["-o", str(tmp_path / "plain")], r"plain: not empty and holds no sweep"),
+        (["-o", str(tmp_path / "mine")], r"mine: not empty and holds no sweep"),
+        (["-o", str(tmp_path / "plain"), "--resume"], r"plain: not empty and holds no sweep"),
+        (["-o", str(other)], r"other: holds a different sweep"),
+        (["-o", str(tmp_path / "loop")], r"loop: a broken symbolic link"),
+        (["-o", str(report_dir), "--resume"], r"index.html: is a folder"),
+        (["-o", str(other), "--resume"], r"other: holds a different sweep"),
+        (["-o", str(damaged), "--resume"], r"sweep.json: damaged"),
+        (
+            ["-o", str(tampered), "--resume", "--retry-failed"],
+            r"run_id '../../victim' is not a run of this sweep",
+        ),
+        (
+            ["-o", str(foreign), "--resume"],
+            r"not a sweep summary \(its header has no run_id, index, status columns\)",
+        ),
+        (["-o", str(latin), "--resume"], r"summary.csv: not UTF-8 text"),
+        (["-o", str(fifo), "--resume"], r"summary.csv: not a regular file"),
+        (["-o", str(locked), "--resume"], r".lock: a symbolic link"),
+        (
+            ["-o", str(sweep_folder("same", sweep.fingerprint()))],
+            r"already holds this sweep; pass --resume",
+        ),
+        (["-o", str(tmp_path / "new"), "--retry-failed"], r"--retry-failed needs --resume"),
+        (
+            ["-o", str(tmp_path / "new"), "--jobs", "0"],
+            r"--jobs must be an integer from 1 to 256, got 0",
+        ),
+        (["-o", str(tmp_path / "new"), "--jobs", "-1"], r"--jobs must be an integer from 1 to 256"),
+        (
+            ["-o", str(tmp_path / "new"), "--jobs", str(10**30)],
+            r"--jobs must be an integer from 1 to 256",
+        ),
+        (["-o", str(tmp_path / "new"), "--executor", "ray", "--ray-address", "bogus"], r"Ray"),
+    ]
+    here = str(tmp_path / "here" / "sweep.toml")
+    inside = str(tmp_path / "inside" / "runs" / "s.toml")
+    before = snapshot(tmp_path)
+    for args, pattern in [
+        *((["sweep", s, *a], p) for a, p in cases),
+        (["sweep", here, "-o", str(tmp_path / "here")], r"sweep.toml: is an input"),
+        (
+            ["sweep", inside, "-o", str(tmp_path / "inside")],
+            r"is inside .*runs, where the sweep replaces",
+        ),
+    ]:
+        assert main([*args, "--quiet"]) == 2, args
+        err = capsys.readouterr().err
+        assert len(err.splitlines()) == 1 and err.startswith("stylelab: error: "), (args, err)
+        assert re.search(pattern, err), (args, err)
+        assert snapshot(tmp_path) == before, args  # nothing created, changed or removed
+    assert not (tmp_path / "new").exists()
+    assert (victim / "keep.txt").read_text() == "precious"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root may write anywhere")
+def test_a_read_only_place_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write(tmp_path, "")
+    (tmp_path / "ro").mkdir()
+    (tmp_path / "ro").chmod(0o555)
+    try:
+        assert main(["sweep", str(config), "-o", str(tmp_path / "ro" / "out")]) == 2
+        assert "not writable" in capsys.readouterr().err
+    finally:
+        (tmp_path / "ro").chmod(0o755)
+
+
+def test_devices_and_memory_are_checked_before_the_rundir(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import torch
+
+    cases = [("size = [8192]\nsteps = [1]", r"run 1: --size 8192 needs about \d+ GB")]
+    if not torch.cuda.is_available():
+        cases.append(("device = ['cpu', 'cuda']", r"run 2 \(device=cuda\): --device cuda: no CUDA"))
+    for grid, pattern in cases:
+        config = write(tmp_path, f"[grid]\n{grid}\n")
+        assert main(["sweep", str(config), "-o", str(tmp_path / "out")]) == 2
+        err = capsys.readouterr().err
+        assert len(err.splitlines()) == 1 and re.search(pattern, err), err
+        assert not (tmp_path / "out").exists()
+
+
+def test_sigterm_stops_like_ctrl_c_and_resume_finishes(tmp_path: Path) -> None:
+    config = write(tmp_path, "[grid]\nseed = [0, 1, 2]\n")
+    sweep = load_sweep(config)
+    rundir = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "stylelab.cli", "sweep", str(config), "-o", str(rundir)]
+    proc = subprocess.Popen(
+        [*command, "--quiet", "--no-report", "--jobs", "2"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        if (rundir / SUMMARY).is_file() and len(recorded_ids(rundir / SUMMARY)) >= 1:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the sweep ended before it could be stopped"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)  # the runs in flight are ended, not awaited
+    assert proc.returncode == 143
+    assert len(err.splitlines()) == 1, err
+    assert re.match(r"stylelab: interrupted \(SIGTERM\): \d of 3 runs recorded in .*--resume", err)
+    if sys.platform.startswith("linux"):
+        assert not _workers_in(rundir)
+    before = rows(rundir)
+    assert 1 <= len(before) < 3 and all(r["status"] == "done" for r in before)
+    assert main(["sweep", str(config), "-o", str(rundir), "--resume", "--quiet"]) == 0
+    after = rows(rundir)
+    assert sorted(r["run_id"] for r in after) == sorted(r.run_id for r in sweep.runs)
+    assert after[: len(before)] == before

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
+
+from stylelab.errors import StylelabError
+from stylelab.safety import one_line
 
 
 def add_commands(sub: Any) -> None:
@@ -54,39 +58,79 @@ def add_commands(sub: Any) -> None:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from stylelab.experiments.config import MAX_RUNS, MAX_RUNS_WITH_YES, load_sweep
-    from stylelab.experiments.runner import run_sweep
-    from stylelab.safety import check_new_folder, check_outputs
+    from stylelab.experiments.runner import SweepInterrupted, check_jobs, run_sweep
+    from stylelab.safety import check_new_folder, interrupted_exit_code, interruption
 
-    sweep = load_sweep(args.config, MAX_RUNS_WITH_YES if args.yes else MAX_RUNS)
+    check_jobs(args.jobs)
+    if args.retry_failed and not args.resume:
+        raise StylelabError(
+            "--retry-failed needs --resume (it runs again the failed runs of the sweep "
+            "already in RUNDIR)"
+        )
     check_new_folder(args.output)
-    images = {str(run.params.get(key)) for run in sweep.runs for key in ("content", "style")}
-    check_outputs([], [args.config, *sorted(images)], folders=[args.output])
-    outcome = run_sweep(
-        sweep,
-        args.output,
-        resume=args.resume,
-        retry_failed=args.retry_failed,
-        jobs=args.jobs,
-        executor=args.executor,
-        ray_address=args.ray_address,
-        progress=not args.quiet,
-        report=not args.no_report,
-    )
+    sweep = load_sweep(args.config, MAX_RUNS_WITH_YES if args.yes else MAX_RUNS)
+    check_inputs_are_not_outputs(args.config, sweep, args.output)
+    try:
+        outcome = run_sweep(
+            sweep,
+            args.output,
+            resume=args.resume,
+            retry_failed=args.retry_failed,
+            jobs=args.jobs,
+            executor=args.executor,
+            ray_address=args.ray_address,
+            progress=not args.quiet,
+            report=not args.no_report,
+        )
+    except SweepInterrupted as stop:
+        done = stop.outcome.ran + stop.outcome.skipped
+        print(
+            one_line(
+                f"stylelab: interrupted ({interruption()}): {done} of {stop.outcome.total} "
+                f"runs recorded in {stop.outcome.rundir}/summary.csv, the runs in flight "
+                "were stopped; add --resume to the same command to finish"
+            ),
+            file=sys.stderr,
+        )
+        return interrupted_exit_code()
     counts = ", ".join(f"{n} {status}" for status, n in sorted(outcome.statuses.items()))
     where = f"{outcome.rundir}/summary.csv"
     if not args.no_report:
         where += f" and {outcome.rundir}/index.html"
     print(
-        f"sweep: {outcome.total} runs ({counts}; {outcome.ran} ran now, "
-        f"{outcome.skipped} already finished); see {where}",
+        one_line(
+            f"sweep: {outcome.total} runs ({counts}; {outcome.ran} ran now, "
+            f"{outcome.skipped} already finished); see {where}"
+        ),
         file=sys.stderr,
     )
     return 0 if outcome.ok else 1
+
+
+def check_inputs_are_not_outputs(config: str, sweep: Any, rundir: str) -> None:
+    """Before RUNDIR is touched: none of the files the sweep writes there (its records, its
+    report) is the sweep file or a file the runs read, and no input lies in RUNDIR/runs
+    (where a run's leftovers are removed)."""
+    from stylelab.experiments.config import input_files
+    from stylelab.experiments.report import REPORT_FILES
+    from stylelab.experiments.runner import RUNS, SUMMARY, SWEEP_JSON, SWEEP_TOML
+    from stylelab.safety import check_outputs, is_inside
+
+    root = Path(rundir)
+    inputs = [config, *input_files(sweep)]
+    ours = [root / name for name in (SUMMARY, SWEEP_TOML, SWEEP_JSON, *REPORT_FILES)]
+    check_outputs(ours, inputs, folders=[root])
+    for source in inputs:
+        if is_inside(Path(source), root / RUNS):
+            raise StylelabError(
+                f"{one_line(source)}: is inside {one_line(root / RUNS)}, where the sweep "
+                "replaces its runs' files; copy it elsewhere first"
+            )
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from stylelab.experiments.report import make_report
 
     index = make_report(args.rundir)
-    print(f"wrote {index}", file=sys.stderr)
+    print(one_line(f"wrote {index}"), file=sys.stderr)
     return 0

@@ -19,6 +19,7 @@ import tempfile
 import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from typing import Any
 from stylelab.errors import StylelabError
 from stylelab.experiments.worker import OUTPUT, RESULT
 from stylelab.records import read_json
+from stylelab.safety import one_line
 
 RUN_SPEC = "run.json"
 LOG = "worker.log"
@@ -64,8 +66,49 @@ class Completed:
     files: dict[str, bytes] | None = None  # set when the run's files were made elsewhere
 
 
-def run_in_subprocess(spec: dict[str, Any], folder: Path, timeout_s: float = 0.0) -> dict:
-    """Run one worker process into ``folder``; its record, with peak memory and exit code."""
+class Children:
+    """The worker processes running now, so that an interruption (Ctrl-C, SIGTERM) can end
+    them at once instead of waiting for them: a run cut short is not recorded, and
+    ``--resume`` runs it again from scratch."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._procs: set[subprocess.Popen] = set()
+        self._stopping = False
+
+    def add(self, proc: subprocess.Popen) -> None:
+        with self._lock:
+            self._procs.add(proc)
+            if self._stopping:
+                _kill(proc)
+
+    def discard(self, proc: subprocess.Popen) -> None:
+        with self._lock:
+            self._procs.discard(proc)
+
+    def stop(self) -> None:
+        """Kill every worker running now and every one started from now on."""
+        with self._lock:
+            self._stopping = True
+            for proc in self._procs:
+                _kill(proc)
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    with suppress(OSError):  # already gone
+        proc.kill()
+
+
+def run_in_subprocess(
+    spec: dict[str, Any],
+    folder: Path,
+    timeout_s: float = 0.0,
+    children: Children | None = None,
+) -> dict:
+    """Run one worker process into ``folder``; its record, with peak memory and exit code.
+
+    An exception while waiting (Ctrl-C, SIGTERM as :class:`stylelab.safety.Terminated`)
+    kills the worker and reaps it before it propagates."""
     folder.mkdir(parents=True, exist_ok=True)
     spec_path = folder / RUN_SPEC
     spec_path.write_text(json.dumps({**spec, "parent_pid": os.getpid()}, indent=2) + "\n")
@@ -77,6 +120,20 @@ def run_in_subprocess(spec: dict[str, Any], folder: Path, timeout_s: float = 0.0
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+    if children is not None:
+        children.add(proc)
+    try:
+        return _wait_for(proc, spec, folder, timeout_s)
+    except BaseException:
+        _kill(proc)
+        proc.wait()
+        raise
+    finally:
+        if children is not None:
+            children.discard(proc)
+
+
+def _wait_for(proc: subprocess.Popen, spec: dict[str, Any], folder: Path, timeout_s: float) -> dict:
     timed_out = threading.Event()
 
     def kill() -> None:
@@ -135,18 +192,21 @@ def run_local(tasks: Iterable[Task], jobs: int = 1, timeout_s: float = 0.0) -> I
         for task in queue:
             yield Completed(task, run_in_subprocess(task.spec, task.folder, timeout_s))
         return
-    pool = ThreadPoolExecutor(max_workers=jobs)
+    children = Children()
+    pool = ThreadPoolExecutor(max_workers=min(jobs, max(1, len(queue))))
     try:
         running: dict[Future, Task] = {}
         while queue or running:
             while queue and len(running) < jobs:
                 task = queue.pop(0)
-                future = pool.submit(run_in_subprocess, task.spec, task.folder, timeout_s)
+                future = pool.submit(run_in_subprocess, task.spec, task.folder, timeout_s, children)
                 running[future] = task
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
                 yield Completed(running.pop(future), future.result())
     finally:
+        if queue or running:  # stopped early (Ctrl-C, SIGTERM, an error): end the runs now
+            children.stop()
         pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -174,38 +234,55 @@ def run_ray(
     ``address`` (``auto``, ``ray://host:10001``, ...), else starts a local one. The files
     come back with the result, so the cluster needs no shared file system.
     """
+    with ray_session(address) as ray:
+        remote = ray.remote(num_cpus=cpus_per_run, num_gpus=gpus_per_run, max_retries=0)(_ray_task)
+        pending = {remote.remote(task.spec, timeout_s): task for task in tasks}
+        try:
+            while pending:
+                done, _ = ray.wait(list(pending), num_returns=1)
+                for ref in done:
+                    task = pending.pop(ref)
+                    try:
+                        record, files = ray.get(ref)
+                    except Exception as exc:  # the task or its node died: record, go on
+                        message = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+                        record = {"run_id": task.run_id, "status": "crashed", "error": message}
+                        files = {}
+                    yield Completed(task, record, files)
+        finally:
+            for ref in pending:  # stopped early: the runs still queued or running end
+                with suppress(Exception):  # best effort on the way out
+                    ray.cancel(ref, force=True)
+
+
+@contextmanager
+def ray_session(address: str | None = None) -> Iterator[Any]:
+    """The ``ray`` module, connected: the instance already initialized in this process,
+    else ``address``, else a new local one (shut down at the end). One line if Ray is
+    missing or cannot be reached, before anything is written."""
     try:
         import ray
     except ImportError:
         raise StylelabError(
             "--executor ray needs Ray: pip install 'stylelab[ray]' (or pip install ray)"
         ) from None
-    started_here = False
-    if not ray.is_initialized():
-        try:
-            ray.init(
-                address=address,
-                include_dashboard=False,
-                log_to_driver=False,
-                logging_level=logging.ERROR,
-            )
-        except (ConnectionError, ValueError, RuntimeError) as exc:
-            raise StylelabError(f"cannot connect to Ray at {address or 'local'}: {exc}") from None
-        started_here = True
+    if ray.is_initialized():
+        yield ray
+        return
     try:
-        remote = ray.remote(num_cpus=cpus_per_run, num_gpus=gpus_per_run, max_retries=0)(_ray_task)
-        pending = {remote.remote(task.spec, timeout_s): task for task in tasks}
-        while pending:
-            done, _ = ray.wait(list(pending), num_returns=1)
-            for ref in done:
-                task = pending.pop(ref)
-                try:
-                    record, files = ray.get(ref)
-                except Exception as exc:  # the task or its node died: record, go on
-                    message = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
-                    record = {"run_id": task.run_id, "status": "crashed", "error": message}
-                    files = {}
-                yield Completed(task, record, files)
+        ray.init(
+            address=address,
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level=logging.ERROR,
+        )
+    except Exception as exc:  # noqa: BLE001 - ConnectionError, ValueError, RuntimeError...
+        reason = one_line(str(exc).strip().splitlines()[0] if str(exc).strip() else "")
+        raise StylelabError(
+            f"cannot connect to Ray at {one_line(address or 'a new local instance')}: "
+            f"{reason or type(exc).__name__}"
+        ) from None
+    try:
+        yield ray
     finally:
-        if started_here:
-            ray.shutdown()
+        ray.shutdown()

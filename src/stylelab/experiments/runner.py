@@ -13,19 +13,28 @@ from ``record.json``; any other run folder is a leftover and is run again from s
 their folders go, then their rows (one atomic rewrite), so a kill in between only means
 the same runs are retried next time.
 A torn last line (a crash in the middle of the append) is cut off before anything else.
+
+Nothing of the user's is written over: RUNDIR must be new, empty, or hold this same sweep
+(sweep.json, written together with summary.csv and sweep.toml, marks it), and only the
+folders of this sweep's runs, named by their ids, are ever removed. Ctrl-C, SIGTERM and
+SIGHUP end the runs in flight (they are not recorded) and keep every recorded row whole.
 """
 
 from __future__ import annotations
 
 import csv
+import errno
 import io
+import json
 import os
+import re
 import shutil
+import stat
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Collection, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,13 +45,23 @@ from stylelab.errors import StylelabError
 from stylelab.experiments.config import (
     Run,
     Sweep,
+    check_runs_fit,
     format_value,
     option_names,
     resolve_paths,
 )
 from stylelab.experiments.executors import Completed, Task, run_local, run_ray
-from stylelab.images import atomic_path
+from stylelab.limits import show
 from stylelab.records import read_json, write_json
+from stylelab.safety import (
+    atomic_path,
+    check_input_file,
+    check_new_folder,
+    check_output_file,
+    describe_os_error,
+    one_line,
+    write_together,
+)
 
 SUMMARY = "summary.csv"
 SWEEP_JSON = "sweep.json"
@@ -50,6 +69,9 @@ SWEEP_TOML = "sweep.toml"
 RUNS = "runs"
 RECORD = "record.json"
 LOCK = ".lock"
+RUN_ID = re.compile(r"[0-9a-f]{12}")  # a run's id: the first 12 hex digits of a sha256
+REQUIRED_COLUMNS = ("run_id", "index", "status")
+MAX_JOBS = 256  # --jobs: each run is a process with torch loaded (~0.3-1 GB)
 LOSS_TERMS = ("content", "style", "tv", "total")
 RESULT_COLUMNS = (
     "lr_used",
@@ -83,6 +105,15 @@ class SweepOutcome:
         return set(self.statuses) <= {"done"}
 
 
+class SweepInterrupted(KeyboardInterrupt):
+    """Ctrl-C, SIGTERM or SIGHUP stopped a sweep: what was recorded is whole (runs in
+    flight were ended and are not recorded), and ``--resume`` finishes it."""
+
+    def __init__(self, outcome: SweepOutcome) -> None:
+        super().__init__("sweep interrupted")
+        self.outcome = outcome
+
+
 def run_sweep(
     sweep: Sweep,
     rundir: str | os.PathLike,
@@ -95,38 +126,87 @@ def run_sweep(
     progress: bool = False,
     report: bool = True,
 ) -> SweepOutcome:
-    """Run every run of ``sweep`` not yet in ``RUNDIR/summary.csv``; then write the report."""
+    """Run every run of ``sweep`` not yet in ``RUNDIR/summary.csv``; then write the report.
+
+    Everything that can be checked is checked before RUNDIR is touched (the options, the
+    folder, a Ray connection, for local runs the devices and each run's memory estimate).
+    Ctrl-C, SIGTERM and SIGHUP end the runs in flight and raise :class:`SweepInterrupted`.
+    """
     if executor not in ("local", "ray"):
-        raise StylelabError(f"unknown executor {executor!r}; choose from: local, ray")
-    if jobs < 1:
-        raise StylelabError(f"--jobs must be >= 1, got {jobs}")
+        raise StylelabError(f"unknown executor {show(executor)}; choose from: local, ray")
+    check_jobs(jobs)
     if retry_failed and not resume:
-        raise StylelabError("--retry-failed needs --resume")
+        raise StylelabError(
+            "--retry-failed needs --resume (it runs again the failed runs of the sweep "
+            "already in RUNDIR)"
+        )
     root = Path(rundir)
-    with _locked(root, sweep, resume):
-        summary = root / SUMMARY
-        recorded = recorded_ids(summary)
-        if retry_failed:
-            recorded = forget_unfinished(root, recorded)
-        outcome = SweepOutcome(root, len(sweep.runs), 0, 0)
-        for status in recorded.values():
-            outcome.statuses[status] += 1
-        tasks: list[Task] = []
-        by_id = {run.run_id: run for run in sweep.runs}
-        threads = _threads(sweep, jobs, executor)
+    check_new_folder(root)
+    if report:  # the report's files can be written at the end (not a folder, a device...)
+        from stylelab.experiments.report import REPORT_FILES
+
+        for name in REPORT_FILES:
+            if (root / name).exists() or (root / name).is_symlink():
+                check_output_file(root / name)
+    if executor == "local":
+        check_runs_fit(sweep)
+    with ExitStack() as stack:
+        if executor == "ray":  # connected before anything is written
+            from stylelab.experiments.executors import ray_session
+
+            stack.enter_context(ray_session(ray_address))
+        stack.enter_context(_locked(root, sweep, resume))
+        outcome = _run(sweep, root, retry_failed, jobs, executor, ray_address, progress)
+    if report:
+        from stylelab.experiments.report import make_report
+
+        try:
+            make_report(root)
+        except KeyboardInterrupt as exc:  # every run is recorded; the report is not written
+            raise SweepInterrupted(outcome) from exc
+    return outcome
+
+
+def check_jobs(jobs: object) -> int:
+    """``--jobs``: an integer from 1 to MAX_JOBS."""
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or not 1 <= jobs <= MAX_JOBS:
+        raise StylelabError(f"--jobs must be an integer from 1 to {MAX_JOBS}, got {show(jobs)}")
+    return jobs
+
+
+def _run(
+    sweep: Sweep,
+    root: Path,
+    retry_failed: bool,
+    jobs: int,
+    executor: str,
+    ray_address: str | None,
+    progress: bool,
+) -> SweepOutcome:
+    summary = root / SUMMARY
+    by_id = {run.run_id: run for run in sweep.runs}
+    recorded = recorded_ids(summary, set(by_id))
+    if retry_failed:
+        recorded = forget_unfinished(root, recorded)
+    outcome = SweepOutcome(root, len(sweep.runs), 0, 0)
+    for status in recorded.values():
+        outcome.statuses[status] += 1
+    tasks: list[Task] = []
+    threads = _threads(sweep, jobs, executor)
+    try:
         for run in sweep.runs:
             folder = root / RUNS / run.run_id
             if run.run_id in recorded:
                 outcome.skipped += 1
                 continue
-            record = read_json(folder / RECORD)
+            record = _finished_record(folder)
             if record is not None:  # finished, killed before its row was written
                 append_row(summary, summary_row(run, record))
-                outcome.statuses[record.get("status", "")] += 1
+                outcome.statuses[record["status"]] += 1
                 outcome.skipped += 1
                 continue
-            if folder.exists():  # a leftover of a killed run: start it again
-                shutil.rmtree(folder)
+            if folder.is_symlink() or folder.exists():  # a killed run's leftover: again
+                _remove(folder)
             tasks.append(Task(run.run_id, _worker_spec(run, sweep, threads), folder))
 
         bar = tqdm(
@@ -147,15 +227,13 @@ def run_sweep(
                 record = _finish(completed)
                 append_row(summary, summary_row(run, record))
                 outcome.ran += 1
-                outcome.statuses[record.get("status", "")] += 1
+                outcome.statuses[record["status"]] += 1
                 bar.update(1)
-                bar.set_postfix_str(f"{run.run_id} {record.get('status')}", refresh=True)
+                bar.set_postfix_str(f"{run.run_id} {record['status']}", refresh=True)
         finally:
             bar.close()
-    if report:
-        from stylelab.experiments.report import make_report
-
-        make_report(root)
+    except KeyboardInterrupt as exc:
+        raise SweepInterrupted(outcome) from exc
     return outcome
 
 
@@ -203,8 +281,31 @@ def _finish(completed: Completed) -> dict[str, Any]:
         with atomic_path(folder / name) as tmp:
             tmp.write_bytes(data)
     record = {**completed.record, "run_id": completed.task.run_id}
+    if not isinstance(record.get("status"), str) or not record["status"]:
+        record["status"] = "crashed"
     write_json(record, folder / RECORD)
     return record
+
+
+def _finished_record(folder: Path) -> dict[str, Any] | None:
+    """The run's ``record.json`` if it marks a finished run (else: run it again)."""
+    if folder.is_symlink():
+        return None
+    record = read_json(folder / RECORD)
+    if record is None:
+        return None
+    status = record.get("status")
+    if not isinstance(status, str) or not status or status == "interrupted":
+        return None
+    return record
+
+
+def _remove(folder: Path) -> None:
+    """A run's folder (a link is unlinked, never followed)."""
+    if folder.is_symlink() or not folder.is_dir():
+        folder.unlink(missing_ok=True)
+    else:
+        shutil.rmtree(folder)
 
 
 def summary_row(run: Run, record: dict[str, Any]) -> dict[str, str]:
@@ -229,14 +330,20 @@ def append_row(path: Path, row: dict[str, str]) -> None:
         row
     )
     data = buffer.getvalue().encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | getattr(os, "O_NONBLOCK", 0))
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:  # a full disk: the run's folder is whole, --resume records it
+        raise StylelabError(
+            f"{describe_os_error(exc, path)}; the run {row.get('run_id', '')} finished and "
+            "--resume will record it"
+        ) from None
 
 
 def _header(path: Path) -> list[str]:
@@ -247,13 +354,71 @@ def _header(path: Path) -> list[str]:
         raise StylelabError(f"{path}: not a sweep summary (no CSV header)") from None
 
 
-def recorded_ids(path: Path) -> dict[str, str]:
-    """``{run_id: status}`` of the rows in the summary, after cutting a torn last line."""
-    data = path.read_bytes()
+def read_rows(path: Path) -> list[dict[str, str]]:
+    """The rows of a summary, each ``{column: text}`` (missing cells are ``""``), or one
+    line saying why it is no summary: not a regular file, not UTF-8, no ``run_id``,
+    ``index`` and ``status`` columns. A torn last line (a crash in the middle of an
+    append) is left out; nothing is written."""
+    check_input_file(path, "sweep summary")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise StylelabError(describe_os_error(exc, path)) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise StylelabError(
+            f"{path}: not UTF-8 text (byte {exc.start}); not a sweep summary"
+        ) from None
+    if text and not text.endswith("\n"):
+        text = text[: text.rfind("\n") + 1]
+    if not text.strip():
+        raise StylelabError(f"{path}: empty; not a sweep summary (no CSV header)")
+    reader = csv.DictReader(io.StringIO(text, newline=""), restval="")
+    try:
+        header = reader.fieldnames or []
+        missing = [c for c in REQUIRED_COLUMNS if c not in header]
+        if missing:
+            raise StylelabError(
+                f"{path}: not a sweep summary (its header has no {', '.join(missing)} "
+                f"column{'s' * (len(missing) > 1)})"
+            )
+        rows = []
+        for row in reader:
+            row.pop(None, None)  # cells past the header
+            rows.append({k: v if isinstance(v, str) else "" for k, v in row.items()})
+    except csv.Error as exc:
+        raise StylelabError(
+            f"{path}: line {reader.line_num}: not readable CSV ({one_line(exc)})"
+        ) from None
+    return rows
+
+
+def recorded_ids(path: Path, run_ids: Collection[str] | None = None) -> dict[str, str]:
+    """``{run_id: status}`` of the rows in the summary (a torn last line left out; read
+    only). With ``run_ids`` (the sweep's), a row of another run is refused: the file was
+    edited or damaged, and such a row must never name a folder to remove."""
+    recorded: dict[str, str] = {}
+    for number, row in enumerate(read_rows(path), start=2):
+        run_id = row.get("run_id", "")
+        if run_ids is not None and run_id not in run_ids:
+            raise StylelabError(
+                f"{path}: row {number}: run_id {show(run_id)} is not a run of this sweep "
+                "(the file was edited or damaged); remove that row to go on"
+            )
+        recorded[run_id] = row.get("status", "")
+    return recorded
+
+
+def _cut_torn_line(path: Path) -> None:
+    """Cut a torn last line (a crash in the middle of an append) off the summary."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise StylelabError(describe_os_error(exc, path)) from None
     if data and not data.endswith(b"\n"):
         with atomic_path(path) as tmp:
             tmp.write_bytes(data[: data.rfind(b"\n") + 1])
-    return {row.get("run_id", ""): row.get("status", "") for row in _csv_rows(path)}
 
 
 def forget_unfinished(root: Path, recorded: dict[str, str]) -> dict[str, str]:
@@ -262,64 +427,105 @@ def forget_unfinished(root: Path, recorded: dict[str, str]) -> dict[str, str]:
     if not retry:
         return recorded
     for run_id in retry:
-        shutil.rmtree(root / RUNS / run_id, ignore_errors=True)
+        if RUN_ID.fullmatch(run_id):  # never a path: a run's folder, by its id
+            folder = root / RUNS / run_id
+            if folder.is_symlink() or folder.exists():
+                _remove(folder)
     path = root / SUMMARY
-    with open(path, newline="") as handle:
-        reader = csv.DictReader(handle)
-        header = list(reader.fieldnames or [])
-        kept = [row for row in reader if row["run_id"] not in retry]
-    with atomic_path(path) as tmp, open(tmp, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=header, lineterminator="\n")
+    header = _header(path)
+    kept = [row for row in read_rows(path) if row.get("run_id") not in retry]
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(
+            handle, fieldnames=header, lineterminator="\n", extrasaction="ignore"
+        )
         writer.writeheader()
         writer.writerows(kept)
     return {run_id: status for run_id, status in recorded.items() if run_id not in retry}
 
 
 def read_summary(rundir: str | os.PathLike) -> list[dict[str, str]]:
-    path = Path(rundir) / SUMMARY
-    if not path.is_file():
-        raise StylelabError(f"{rundir}: no {SUMMARY} here; is it a sweep's output folder?")
-    return _csv_rows(path)
-
-
-def _csv_rows(path: Path) -> list[dict[str, str]]:
-    """The rows of a summary CSV, or one clear error if it is not UTF-8 CSV."""
-    try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            return list(csv.DictReader(handle))
-    except UnicodeDecodeError as exc:
-        raise StylelabError(
-            f"{path}: not UTF-8 text (byte {exc.start}); not a sweep summary"
-        ) from None
-    except csv.Error as exc:
-        raise StylelabError(f"{path}: not a readable CSV ({exc})") from None
+    """The rows of ``RUNDIR/summary.csv``, or one line saying why there are none."""
+    root = Path(rundir)
+    if not root.exists():
+        raise StylelabError(f"{root}: no such folder")
+    if not root.is_dir():
+        raise StylelabError(f"{root}: not a folder; give a sweep's output folder (RUNDIR)")
+    path = root / SUMMARY
+    if not path.exists() and not path.is_symlink():
+        raise StylelabError(f"{root}: no {SUMMARY} here; is it a sweep's output folder?")
+    return read_rows(path)
 
 
 def read_sweep_json(rundir: str | os.PathLike) -> dict[str, Any]:
+    """RUNDIR/sweep.json, or ``{}`` where it is missing or damaged."""
     data = read_json(Path(rundir) / SWEEP_JSON)
     return data or {}
 
 
+def existing_sweep(root: Path) -> dict[str, Any]:
+    """The sweep.json of the sweep in ``root`` (``{}`` if none); one line if it is damaged."""
+    path = root / SWEEP_JSON
+    if not path.exists() and not path.is_symlink():
+        return {}
+    check_input_file(path, "sweep record")
+    data = read_json(path)
+    if data is None or not isinstance(data.get("fingerprint"), str):
+        raise StylelabError(
+            f"{path}: damaged (not the JSON record that stylelab sweep writes), so the "
+            "sweep in this folder cannot be identified"
+        )
+    return data
+
+
 def _fresh(root: Path) -> bool:
-    """Empty, or what a sweep killed before writing sweep.json leaves (no runs yet)."""
-    for path in root.iterdir():
-        if path.name == RUNS and path.is_dir() and not any(path.iterdir()):
+    """Empty, or what a sweep killed before writing sweep.json leaves: its lock file, an
+    empty runs/, and (written together with sweep.json, never before its lock file)
+    summary.csv and sweep.toml. A user's own summary.csv or sweep.toml is not fresh."""
+    names = {path.name: path for path in root.iterdir()}
+    lock = names.get(LOCK)
+    ours = lock is not None and lock.is_file() and not lock.is_symlink()
+    for name, path in names.items():
+        if name == LOCK and ours:
             continue
-        if path.name not in (LOCK, SUMMARY, SWEEP_TOML):
-            return False
+        if name == RUNS and path.is_dir() and not path.is_symlink() and not any(path.iterdir()):
+            continue
+        if name in (SUMMARY, SWEEP_TOML) and ours and path.is_file() and not path.is_symlink():
+            continue
+        return False
     return True
 
 
-@contextmanager
-def _locked(root: Path, sweep: Sweep, resume: bool) -> Iterator[None]:
-    """Check that RUNDIR is new, or holds this same sweep and we resume; hold a lock."""
+def _open_lock(path: Path) -> int:
+    """The lock file, opened without following a link or truncating anything."""
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+    flags |= getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags, 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise StylelabError(
+                f"{path}: a symbolic link, not the sweep's lock file; remove it"
+            ) from None
+        raise StylelabError(describe_os_error(exc, path)) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise StylelabError(f"{path}: not a regular file, so it cannot lock the sweep")
+    return fd
+
+
+def _check_folder(root: Path, sweep: Sweep, resume: bool) -> dict[str, Any]:
+    """RUNDIR is new, empty, or holds this same sweep and we resume; its sweep.json."""
+    if root.is_symlink() and not root.exists():
+        raise StylelabError(f"{root}: a broken symbolic link; choose another -o folder")
     if root.exists() and not root.is_dir():
-        raise StylelabError(f"{root}: exists and is not a directory")
-    existing = read_sweep_json(root) if root.is_dir() else {}
+        raise StylelabError(f"{root}: exists and is not a folder")
+    existing = existing_sweep(root) if root.is_dir() else {}
     if existing:
         if existing.get("fingerprint") != sweep.fingerprint():
+            name = existing.get("name")
             raise StylelabError(
-                f"{root}: holds a different sweep ({existing.get('name') or 'other runs'}); "
+                f"{root}: holds a different sweep"
+                f"{f' ({show(name)})' if isinstance(name, str) and name else ''}; "
                 "choose another -o folder"
             )
         if not resume:
@@ -327,10 +533,23 @@ def _locked(root: Path, sweep: Sweep, resume: bool) -> Iterator[None]:
                 f"{root}: already holds this sweep; pass --resume to finish it, "
                 "or choose another -o folder"
             )
+        summary = root / SUMMARY
+        if summary.exists() or summary.is_symlink():  # a summary of this sweep's runs
+            recorded_ids(summary, {run.run_id for run in sweep.runs})
     elif root.is_dir() and not _fresh(root):
         raise StylelabError(f"{root}: not empty and holds no sweep; choose another -o folder")
-    (root / RUNS).mkdir(parents=True, exist_ok=True)
-    lock = open(root / LOCK, "w")  # noqa: SIM115 - held for the whole sweep
+    return existing
+
+
+@contextmanager
+def _locked(root: Path, sweep: Sweep, resume: bool) -> Iterator[None]:
+    """Check that RUNDIR is new, or holds this same sweep and we resume; hold a lock."""
+    _check_folder(root, sweep, resume)  # before anything is written
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StylelabError(describe_os_error(exc, root)) from None
+    lock = _open_lock(root / LOCK)
     try:
         try:
             import fcntl
@@ -340,23 +559,29 @@ def _locked(root: Path, sweep: Sweep, resume: bool) -> Iterator[None]:
             pass
         except OSError:
             raise StylelabError(f"{root}: another sweep is running in this folder") from None
-        if not (root / SUMMARY).exists():
-            with atomic_path(root / SUMMARY) as tmp:
-                tmp.write_text(",".join(summary_columns()) + "\n")
+        existing = _check_folder(root, sweep, resume)  # again: it may have changed meanwhile
+        (root / RUNS).mkdir(exist_ok=True)
         if not existing:
-            (root / SWEEP_TOML).write_text(sweep.source)
-            write_json(
-                {
-                    "fingerprint": sweep.fingerprint(),
-                    "name": sweep.settings.name,
-                    "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                    "command": " ".join(sys.argv),
-                    "settings": sweep.settings.__dict__,
-                    "varied": list(sweep.varied),
-                    "runs": [{"run_id": r.run_id, "params": r.params} for r in sweep.runs],
-                },
-                root / SWEEP_JSON,
-            )
+            record = {
+                "fingerprint": sweep.fingerprint(),
+                "name": sweep.settings.name,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "command": " ".join(sys.argv),
+                "settings": sweep.settings.__dict__,
+                "varied": list(sweep.varied),
+                "runs": [{"run_id": r.run_id, "params": r.params} for r in sweep.runs],
+            }
+            # sweep.json last: it marks the folder as this sweep's
+            targets = [root / SUMMARY, root / SWEEP_TOML, root / SWEEP_JSON]
+            with write_together(targets) as (summary, source, marker):
+                summary.write_text(",".join(summary_columns()) + "\n", encoding="utf-8")
+                source.write_text(sweep.source, encoding="utf-8")
+                marker.write_text(json.dumps(record, indent=2, default=str) + "\n")
+        elif not (root / SUMMARY).exists():
+            with atomic_path(root / SUMMARY) as tmp:
+                tmp.write_text(",".join(summary_columns()) + "\n", encoding="utf-8")
+        else:
+            _cut_torn_line(root / SUMMARY)  # checked by _check_folder to be a summary
         yield
     finally:
-        lock.close()
+        os.close(lock)
