@@ -27,6 +27,21 @@ def stripes_image(size: int = 48, period: int = 6) -> Image.Image:
     return Image.fromarray(rgb, mode="RGB")
 
 
+# Command-line flags that make train and apply take a second or less (fast-model tests).
+TRAIN_FAST = [
+    "--train-size",
+    "32",
+    "--batch-size",
+    "2",
+    "--steps",
+    "2",
+    "--precision",
+    "fp32",
+    "--quiet",
+]
+APPLY_FAST = ["--device", "cpu", "--precision", "fp32", "--quiet"]
+
+
 @pytest.fixture
 def content_path(tmp_path: Path) -> Path:
     path = tmp_path / "content.png"

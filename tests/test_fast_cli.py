@@ -1,6 +1,7 @@
 """The command-line promise of ``stylelab train`` and ``stylelab apply``.
 
-Every user error is exit 2 with exactly one ``stylelab: error:`` line and no file touched;
+Every user error is exit 2 with exactly one ``stylelab: error:`` line and no file touched
+(the table of bad inputs is in tests/hostile/cases.py, with every other command's);
 outputs have their inputs' exact sizes; training keeps its records and checkpoint.
 The API underneath is tested in test_fast_apply.py and test_fast_train.py.
 """
@@ -12,7 +13,6 @@ import hashlib
 import io
 import json
 import os
-import pickle
 import re
 import shutil
 import struct
@@ -23,28 +23,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
-from safetensors.torch import save_file
 
 import stylelab.fast
 from stylelab import cli
 from stylelab.fast import data as fastdata
 from stylelab.fast.modelfile import CHECKPOINT_FORMAT, read_safetensors
-from tests.conftest import gradient_image, stripes_image
+from tests.conftest import APPLY_FAST, TRAIN_FAST, gradient_image, stripes_image
 
-TRAIN_FAST = [
-    "--train-size",
-    "32",
-    "--batch-size",
-    "2",
-    "--steps",
-    "2",
-    "--precision",
-    "fp32",
-    "--quiet",
-]
-APPLY_FAST = ["--device", "cpu", "--precision", "fp32", "--quiet"]
 RECORD_KEYS = {"input", "output", "size", "style", "seconds", "device", "precision"}
 
 
@@ -106,23 +92,6 @@ def late_failing_png(path: Path, width: int = 48, height: int = 40) -> Path:
     data[start + 4 + length : start + 8 + length] = struct.pack(">I", crc)
     path.write_bytes(bytes(data))
     return path
-
-
-class _Boom:
-    """Unpickling this creates ``marker``: a stand-in for code run by a malicious model."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        return (Path.touch, (self.marker,))
-
-
-def test_the_pickle_payload_would_run_code(tmp_path: Path) -> None:
-    """The bad-model cases below mean something: loading the payload does create the marker."""
-    marker = tmp_path / "code-ran"
-    pickle.loads(pickle.dumps({"weights": _Boom(marker)}))  # noqa: S301
-    assert marker.exists()
 
 
 @pytest.fixture
@@ -321,210 +290,7 @@ def test_apply_info_describes_the_model_without_input(
 
 
 # ------------------------------------------------------------------- apply: bad input
-
-
-def _bad_model(tmp: Path, kind: str, good: str) -> str:
-    path = tmp / "model.safetensors"
-    if kind == "pickle":
-        path.write_bytes(pickle.dumps({"weights": _Boom(tmp / "code-ran")}))
-    elif kind == "torch-save":
-        torch.save({"weights": _Boom(tmp / "code-ran")}, path)
-    elif kind == "truncated":
-        data = Path(good).read_bytes()
-        path.write_bytes(data[: len(data) // 2])
-    elif kind == "text":
-        path.write_text("not a model at all\n")
-    elif kind == "foreign":
-        save_file({"weight": torch.zeros(3)}, str(path))
-    return str(path)
-
-
-def _link(tmp: Path, target: str) -> str:
-    link = tmp / "link.png"
-    link.symlink_to(target)
-    return str(link)
-
-
-def _folder(tmp: Path) -> str:
-    folder = tmp / "photos"
-    folder.mkdir()
-    gradient_image(30, 20).save(folder / "a.png")
-    return str(folder)
-
-
-def _same_name(tmp: Path) -> list[str]:
-    for name in ("x", "y"):
-        (tmp / name).mkdir()
-        gradient_image(30, 20).save(tmp / name / "p.png")
-    return [str(tmp / "x" / "p.png"), str(tmp / "y" / "p.png")]
-
-
-# Each case: (tmp_path, model, photo, out) -> the arguments after "apply"; a message regex.
-BAD_APPLY = {
-    "pickle model": (lambda t, m, p, o: [_bad_model(t, "pickle", m), p, "-o", o], "not a readable"),
-    "torch.save model": (
-        lambda t, m, p, o: [_bad_model(t, "torch-save", m), p, "-o", o],
-        "not a readable",
-    ),
-    "truncated model": (
-        lambda t, m, p, o: [_bad_model(t, "truncated", m), p, "-o", o],
-        "not a readable",
-    ),
-    "text file as model": (lambda t, m, p, o: [_bad_model(t, "text", m), p, "-o", o], "not a"),
-    "foreign safetensors": (
-        lambda t, m, p, o: [_bad_model(t, "foreign", m), p, "-o", o],
-        "not a stylelab fast model",
-    ),
-    "missing model": (lambda t, m, p, o: [str(t / "nope.safetensors"), p, "-o", o], "no such"),
-    "model is a folder": (lambda t, m, p, o: [str(t), p, "-o", o], "not a regular file"),
-    "unknown style name": (
-        lambda t, m, p, o: [m, p, "-o", o, "--style", "starry"],
-        "'starry': unknown; this model's styles: 0=strokes, 1=mosaic",
-    ),
-    "style index 2": (lambda t, m, p, o: [m, p, "-o", o, "--style", "2"], "indices 0 to 1"),
-    "style index -1": (lambda t, m, p, o: [m, p, "-o", o, "--style", "-1"], "indices 0 to 1"),
-    "style-mix of 1 weight": (
-        lambda t, m, p, o: [m, p, "-o", o, "--style-mix", "1"],
-        "has 1 weights; this model has 2 styles",
-    ),
-    "style-mix of 3 weights": (
-        lambda t, m, p, o: [m, p, "-o", o, "--style-mix", "1,2,3"],
-        "has 3 weights",
-    ),
-    "style-mix not numbers": (
-        lambda t, m, p, o: [m, p, "-o", o, "--style-mix", "a,b"],
-        "--style-mix: expected numbers",
-    ),
-    "style-mix unknown name": (
-        lambda t, m, p, o: [m, p, "-o", o, "--style-mix", "strokes:1,starry:1"],
-        "unknown style 'starry'",
-    ),
-    "style-mix zero sum": (
-        lambda t, m, p, o: [m, p, "-o", o, "--style-mix", "0,0"],
-        "positive sum",
-    ),
-    "style and style-mix": (
-        lambda t, m, p, o: [m, p, "-o", o, "--style", "0", "--style-mix", "0.5,0.5"],
-        "--style or --style-mix, not both",
-    ),
-    "-o a directory for one input": (
-        lambda t, m, p, o: [m, p, "-o", str(t)],
-        "is a directory; give an image file name",
-    ),
-    "-o the input": (lambda t, m, p, o: [m, p, "-o", p], "is an input"),
-    "-o a link to the input": (lambda t, m, p, o: [m, p, "-o", _link(t, p)], "is an input"),
-    "-o the input folder": (
-        lambda t, m, p, o: [m, (f := _folder(t)), "-o", f],
-        "is an input folder",
-    ),
-    "unknown output extension": (
-        lambda t, m, p, o: [m, p, "-o", str(t / "out.bmpx")],
-        r"unknown output extension '\.bmpx'",
-    ),
-    "no output extension": (
-        lambda t, m, p, o: [m, p, "-o", str(t / "out")],
-        "unknown output extension ''",
-    ),
-    "missing output folder": (
-        lambda t, m, p, o: [m, p, "-o", str(t / "no" / "out.png")],
-        "output folder does not exist",
-    ),
-    "two inputs to one image": (
-        lambda t, m, p, o: [m, p, *_same_name(t)[:1], "-o", str(t / "new.png")],
-        "several inputs need -o FOLDER",
-    ),
-    "two inputs of the same name": (
-        lambda t, m, p, o: [m, *_same_name(t), "-o", str(t / "outdir")],
-        "would both write",
-    ),
-    "strength 2": (lambda t, m, p, o: [m, p, "-o", o, "--strength", "2"], "--strength must be"),
-    "stroke scale 0": (
-        lambda t, m, p, o: [m, p, "-o", o, "--stroke-scale", "0"],
-        "--stroke-scale must be from 0.25 to 8",
-    ),
-    "stroke scale nan": (
-        lambda t, m, p, o: [m, p, "-o", o, "--stroke-scale", "nan"],
-        "--stroke-scale must be from",
-    ),
-    "stroke scale text": (
-        lambda t, m, p, o: [m, p, "-o", o, "--stroke-scale", "big"],
-        "--stroke-scale: not a number",
-    ),
-    "size 5": (lambda t, m, p, o: [m, p, "-o", o, "--size", "5"], "--size must be an integer"),
-    "stroke scales without --sheet": (
-        lambda t, m, p, o: [m, p, "-o", o, "--stroke-scale", "1,2"],
-        "several --stroke-scale values need --sheet",
-    ),
-    "missing INPUT": (lambda t, m, p, o: [m, "-o", o], "needs at least one INPUT"),
-    "missing -o": (lambda t, m, p, o: [m, p], "needs -o OUT"),
-    "missing input file": (
-        lambda t, m, p, o: [m, str(t / "nope.png"), "-o", o],
-        "nope.png: no such file",
-    ),
-    "input not an image": (
-        lambda t, m, p, o: [m, str(t / "notes.txt"), "-o", o],
-        "not an image file Pillow can read",
-    ),
-    "stdin among several inputs": (
-        lambda t, m, p, o: [m, "-", p, "-o", str(t / "outdir")],
-        "can only be the only input",
-    ),
-    "folder to stdout": (lambda t, m, p, o: [m, _folder(t), "-o", "-"], "takes one input image"),
-    "sheet of a folder": (
-        lambda t, m, p, o: [m, _folder(t), "-o", str(t / "outdir"), "--sheet"],
-        "--sheet takes one input image",
-    ),
-    "several inputs to an existing file": (
-        lambda t, m, p, o: [m, p, *_same_name(t)[:1], "-o", o],
-        "not a folder; several inputs need -o FOLDER",
-    ),
-    "folder without images": (
-        lambda t, m, p, o: [m, str(_mkdir(t / "empty")), "-o", str(t / "outdir")],
-        "no images found",
-    ),
-    "info on a pickle model": (
-        lambda t, m, p, o: [_bad_model(t, "pickle", m), "--info"],
-        "not a readable",
-    ),
-    "style a superscript digit": (
-        lambda t, m, p, o: [m, p, "-o", o, "--style", "\u00b2"],
-        "--style",
-    ),
-    "empty stdin": (lambda t, m, p, o: [m, "-", "-o", o], "stdin: no data"),
-    "stdin not an image": (lambda t, m, p, o: [m, "-", "-o", o], "stdin: not an image"),
-}
-STDIN = {"empty stdin": b"", "stdin not an image": b"hello"}
-
-
-def _cases(table: dict[str, tuple]) -> list:
-    """(name, make, message) parameters; a third item of a case is its mark (xfail)."""
-    return [pytest.param(name, *case[:2], id=name, marks=case[2:]) for name, case in table.items()]
-
-
-@pytest.mark.parametrize(("case", "make", "message"), _cases(BAD_APPLY))
-def test_apply_bad_input_is_one_line_exit_2_and_no_file(
-    case: str,
-    make,
-    message: str,
-    tmp_path: Path,
-    tiny_model: Path,
-    photo: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    out = tmp_path / "out.png"
-    gradient_image(20, 20, seed=9).save(out)  # an earlier output: must stay as it is
-    (tmp_path / "notes.txt").write_text("not an image")
-    args = make(tmp_path, str(tiny_model), str(photo), str(out))
-    if case in STDIN:
-        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(STDIN[case])))
-    before = snapshot(tmp_path)
-    code, stdout, err = run(["apply", *args, *APPLY_FAST], capsys)
-    assert code == 2, err
-    assert_one_error_line(err, message)
-    assert stdout == ""
-    assert snapshot(tmp_path) == before
-    assert not (tmp_path / "code-ran").exists()
+# The one-line errors of bad input: tests/hostile/cases.py; here, the cases around them.
 
 
 def test_apply_skips_a_corrupt_image_and_writes_the_others(
@@ -698,141 +464,7 @@ def test_interrupted_training_keeps_its_checkpoint_and_resumes(
 
 
 # ----------------------------------------------------------------------- train: bad input
-
-
-def _photos(tmp: Path, name: str = "photos") -> Path:
-    folder = tmp / name
-    folder.mkdir()
-    for seed in range(2):
-        gradient_image(40, 36, seed=seed).save(folder / f"p{seed}.png")
-    return folder
-
-
-def _args(tmp: Path, *extra: str, styles=None, data=None, output=None) -> list[str]:
-    return [
-        *(styles if styles is not None else [str(tmp / "style.png")]),
-        "--data",
-        str(data if data is not None else tmp / "photos"),
-        "-o",
-        str(output if output is not None else tmp / "model.safetensors"),
-        *TRAIN_FAST,
-        *extra,
-    ]
-
-
-def _mkdir(path: Path) -> Path:
-    path.mkdir(parents=True)
-    return path
-
-
-def _write(path: Path, text: str) -> Path:
-    path.write_text(text)
-    return path
-
-
-def _png_named(path: Path) -> Path:
-    stripes_image().save(path, format="PNG")
-    return path
-
-
-# Each case: tmp_path -> the arguments after "train" (style.png and photos/ exist); a regex.
-BAD_TRAIN = {
-    "empty data folder": (
-        lambda t: _args(t, data=_mkdir(t / "empty")),
-        "no readable images in this folder",
-    ),
-    "image-less data folder": (
-        lambda t: _args(t, data=_write(_mkdir(t / "texts") / "a.txt", "hi").parent),
-        r"no readable images in this folder \(1 files skipped\)",
-    ),
-    "data is a file": (lambda t: _args(t, data=t / "style.png"), "--data needs a folder"),
-    "missing data folder": (lambda t: _args(t, data=t / "nope"), "nope: no such folder"),
-    "missing style image": (
-        lambda t: _args(t, styles=[str(t / "nope.png")]),
-        "nope.png: no such file",
-    ),
-    "style not an image": (
-        lambda t: _args(t, styles=[str(_write(t / "s.png", "hi"))]),
-        "not an image file Pillow can read",
-    ),
-    "unknown example style": (
-        lambda t: _args(t, styles=["example:nope"]),
-        "nope",
-    ),
-    "-o a directory": (
-        lambda t: _args(t, output=_mkdir(t / "models")),
-        "is a directory; give a file name ending in .safetensors",
-    ),
-    "-o x.pt": (lambda t: _args(t, output=t / "x.pt"), r"a model file ends in \.safetensors"),
-    "-o the style image": (
-        lambda t: _args(t, output=t / "style.png"),
-        r"ends in \.safetensors",
-    ),
-    "-o the style image, named .safetensors": (
-        lambda t: _args(
-            t,
-            styles=[str(_png_named(t / "s.safetensors"))],
-            output=t / "s.safetensors",
-        ),
-        "is an input",
-    ),
-    "-o inside --data": (
-        lambda t: _args(t, output=t / "photos" / "m.safetensors"),
-        "inside the --data folder",
-    ),
-    "-o in a subfolder of --data": (
-        lambda t: _args(t, output=_mkdir(t / "photos" / "sub") / "m.safetensors"),
-        "inside the --data folder",
-    ),
-    "missing output folder": (
-        lambda t: _args(t, output=t / "no" / "m.safetensors"),
-        "output folder does not exist",
-    ),
-    "records folder is a file": (
-        lambda t: _args(t, output=_write(t / "m_train", "x").with_name("m.safetensors")),
-        "exists and is not a folder",
-    ),
-    "records folder is the --data folder": (
-        lambda t: _args(t, data=_photos(t, "m_train"), output=t / "m.safetensors"),
-        "--data folder",
-    ),
-    "missing -o": (
-        lambda t: [str(t / "style.png"), "--data", str(t / "photos"), *TRAIN_FAST],
-        "required: -o/--output",
-    ),
-    "train-size 8": (lambda t: _args(t, "--train-size", "8"), "--train-size must be an integer"),
-    "batch-size 0": (lambda t: _args(t, "--batch-size", "0"), "--batch-size must be an integer"),
-    "steps 0": (lambda t: _args(t, "--steps", "0"), "--steps must be"),
-    "checkpoint-every 0": (
-        lambda t: _args(t, "--checkpoint-every", "0"),
-        "--checkpoint-every must be",
-    ),
-    "lr -1": (lambda t: _args(t, "--lr", "-1"), "--lr must be a finite number > 0"),
-    "lr nan": (lambda t: _args(t, "--lr", "nan"), "--lr must be a finite number > 0"),
-    "max-minutes 0": (lambda t: _args(t, "--max-minutes", "0"), "--max-minutes must be"),
-    "arch nope": (lambda t: _args(t, "--arch", "nope"), "invalid choice: 'nope'"),
-    "backbone nope": (lambda t: _args(t, "--backbone", "nope"), "unknown backbone 'nope'"),
-    "smoothing nope": (lambda t: _args(t, "--smoothing", "nope"), "unknown smoothing 'nope'"),
-    "resume without a checkpoint": (
-        lambda t: _args(t, "--resume"),
-        "--resume: no checkpoint at",
-    ),
-}
-
-
-@pytest.mark.parametrize(("case", "make", "message"), _cases(BAD_TRAIN))
-def test_train_bad_input_is_one_line_exit_2_and_no_file(
-    case: str, make, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    stripes_image().save(tmp_path / "style.png")
-    _photos(tmp_path)
-    args = make(tmp_path)
-    before = snapshot(tmp_path)
-    code, stdout, err = run(["train", *args], capsys)
-    assert code == 2, err
-    assert_one_error_line(err, message)
-    assert stdout == ""
-    assert snapshot(tmp_path) == before  # no MODEL, no MODEL_train/, inputs untouched
+# The one-line errors of bad input: tests/hostile/cases.py; here, the cases around them.
 
 
 @pytest.fixture

@@ -1,0 +1,1967 @@
+"""The hostile-input table: every bad input to every command, and what it must not do.
+
+Each :class:`Case` is one command line plus the files it needs:
+
+- ``id``: a short unique name (the pytest id).
+- ``make(tmp) -> argv``: creates the files of the case inside ``tmp`` (the case folder, also
+  the working directory of the run) and returns the arguments after ``stylelab``; helpers
+  such as ``stylize(tmp, *flags)`` write the usual inputs, and ``also(argv, *made)`` adds
+  files made after them.
+- ``message``: a regex that the one error line must match (it names the user's file or the
+  option at fault); empty: any message.
+- ``stdin``: bytes fed to standard input; ``env``: extra environment variables.
+- ``mode``: ``"inprocess"`` (the default: ``stylelab.cli.main(argv)`` in the test process,
+  fast) or ``"subprocess"`` (``python -m stylelab.cli`` with a 60 s timeout and 8 GiB of
+  address space: FIFOs, devices, environment read at start, closed streams, and anything
+  that could hang or fill the memory if it were not refused).
+- ``needs_model``: copy the session's tiny fast model to ``tmp / MODEL`` before ``make``.
+- ``closed``: standard streams ("stdin", "stdout") closed in the process (subprocess mode).
+
+The promise checked for every case (tests/hostile/test_hostile.py): exit status 2, exactly one
+non-empty line on stderr starting with ``stylelab: error: ``, no traceback, no control
+character, no temporary file named, nothing on stdout, no file created, changed or removed in
+the case folder (hidden files and symlinks included), and no code run from a file (a pickle
+payload would create ``tmp / MARKER``).
+
+A new command adds its group of cases here. Not errors: valid but unusual images
+(``ODD_BUT_VALID_IMAGES``, they must stylize) and damaged files inside a sweep's run folders
+(``DAMAGED_RUN_FILES``, the report shows those runs without them).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+import shlex
+import struct
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from tests.conftest import APPLY_FAST, TRAIN_FAST, gradient_image, stripes_image
+
+MODEL = "tiny.safetensors"  # the session's tiny fast model, copied into the case folder
+MARKER = "code-ran"  # created by the pickle payloads if anything ever unpickles them
+HUGE_INT = "123456789012345678901234"  # 24 digits: overflows every C integer type
+
+STYLIZE_FAST = [
+    "--size",
+    "32",
+    "--steps",
+    "2",
+    "--no-multiscale",
+    "--weights",
+    "random",
+    "--precision",
+    "fp32",
+    "--device",
+    "cpu",
+    "--quiet",
+]
+COMPARE_FAST = [
+    "--backbones",
+    "vgg19",
+    "--weights",
+    "random",
+    "--smoothing",
+    "none",
+    "--size",
+    "32",
+    "--steps",
+    "1",
+    "--no-multiscale",
+    "--precision",
+    "fp32",
+    "--device",
+    "cpu",
+    "--eval-size",
+    "32",
+]
+STATS_FAST = ["--backbones", "vgg19", "--size", "32", "--quiet"]
+DEMO_FAST = ["--size", "32", "--steps", "1", "--quiet"]
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    make: Callable[[Path], list[str]]
+    message: str = ""
+    stdin: bytes | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    mode: str = "inprocess"
+    needs_model: bool = False
+    closed: tuple[str, ...] = ()  # "stdin", "stdout": closed in the process (subprocess mode)
+
+
+# ------------------------------------------------------------------------------ files
+
+
+def images(t: Path) -> None:
+    """c.png (a stand-in photo) and s.png (a stand-in painting), unless already there."""
+    if not (t / "c.png").exists():
+        gradient_image().save(t / "c.png")
+    if not (t / "s.png").exists():
+        stripes_image().save(t / "s.png")
+
+
+def png(t: Path, name: str, width: int = 40, height: int = 32) -> str:
+    """A valid PNG at ``t / name`` whatever the extension of ``name``."""
+    gradient_image(width, height, seed=3).save(t / name, format="PNG")
+    return name
+
+
+def text(t: Path, name: str, body: str = "not an image\n") -> str:
+    (t / name).write_text(body)
+    return name
+
+
+def blob(t: Path, name: str, data: bytes) -> str:
+    (t / name).write_bytes(data)
+    return name
+
+
+def mkdir(t: Path, name: str) -> str:
+    (t / name).mkdir(parents=True)
+    return name
+
+
+def link(t: Path, name: str, target: str) -> str:
+    (t / name).symlink_to(target)
+    return name
+
+
+def fifo(t: Path, name: str) -> str:
+    os.mkfifo(t / name)
+    return name
+
+
+def truncated(t: Path, name: str) -> str:
+    gradient_image(64, 48, seed=7).save(t / name)
+    data = (t / name).read_bytes()
+    (t / name).write_bytes(data[: len(data) // 2])
+    return name
+
+
+def late_failing(t: Path, name: str) -> str:
+    """A PNG whose header and checksums are fine but whose pixel data does not inflate."""
+    gradient_image(48, 40, seed=5).save(t / name)
+    data = bytearray((t / name).read_bytes())
+    start = data.index(b"IDAT")
+    length = struct.unpack(">I", data[start - 4 : start])[0]
+    for k in range(start + 14, start + length):
+        data[k] ^= 0x5A
+    crc = zlib.crc32(bytes(data[start : start + 4 + length]))
+    data[start + 4 + length : start + 8 + length] = struct.pack(">I", crc)
+    (t / name).write_bytes(bytes(data))
+    return name
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def bomb_bytes(width: int, height: int) -> bytes:
+    """A 2 kB PNG whose header claims ``width`` x ``height`` gray pixels (a decompression bomb)."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    rows = zlib.compress(b"\0" * (width + 1) * 4, 9)
+    data = b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", rows)
+    return data + _chunk(b"IEND", b"")
+
+
+def bomb(t: Path, name: str, width: int = 30000, height: int = 30000) -> str:
+    (t / name).write_bytes(bomb_bytes(width, height))
+    return name
+
+
+def text_bomb(t: Path, name: str) -> str:
+    """A valid PNG with a zTXt chunk that inflates to 20 MB (over Pillow's text limit)."""
+    gradient_image().save(t / name)
+    data = (t / name).read_bytes()
+    end = data.rindex(b"IEND") - 4
+    comment = _chunk(b"zTXt", b"Comment\0\0" + zlib.compress(b"A" * 20_000_000, 9))
+    (t / name).write_bytes(data[:end] + comment + data[end:])
+    return name
+
+
+def tiny_image(t: Path, name: str, width: int = 1, height: int = 1) -> str:
+    Image.new("RGB", (width, height), (200, 30, 30)).save(t / name)
+    return name
+
+
+def svg(t: Path, name: str) -> str:
+    return text(
+        t,
+        name,
+        '<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64">'
+        '<rect width="64" height="64" fill="red"/></svg>\n',
+    )
+
+
+class TouchMarker:
+    """Unpickling this creates ``marker``: a stand-in for code run by a malicious file."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+class ShellMarker:
+    """Unpickling this runs a shell command that creates ``marker``."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {shlex.quote(str(self.marker))}",))
+
+
+def pickle_payload(t: Path, name: str, shell: bool = False) -> str:
+    """A plain pickle (not torch.save) whose loading would create ``t / MARKER``."""
+    boom = ShellMarker(t / MARKER) if shell else TouchMarker(t / MARKER)
+    (t / name).write_bytes(pickle.dumps({"features.0.weight": boom}))
+    return name
+
+
+def torch_payload(t: Path, name: str) -> str:
+    """The same payload inside a torch.save zip file."""
+    import torch
+
+    torch.save({"features.0.weight": ShellMarker(t / MARKER)}, t / name)
+    return name
+
+
+def state_dict(t: Path, name: str, network: str = "squeezenet1_1") -> str:
+    """Another network's complete state dict (squeezenet1_1: 5 MB), saved with torch.save."""
+    import torch
+    import torchvision
+
+    torch.save(torchvision.models.get_model(network, weights=None).state_dict(), t / name)
+    return name
+
+
+def tensors(t: Path, name: str, **values: object) -> str:
+    import torch
+
+    torch.save(values, t / name)
+    return name
+
+
+def fake_sweep(t: Path, name: str) -> str:
+    """A folder that looks like a finished sweep (sweep.json, summary.csv, runs/)."""
+    folder = t / name
+    (folder / "runs" / "abc123").mkdir(parents=True)
+    (folder / "sweep.json").write_text('{"fingerprint": "0123456789abcdef", "runs": []}\n')
+    (folder / "summary.csv").write_text("run_id,index,status\nabc123,0,done\n")
+    return name
+
+
+# ---------------------------------------------------------------------------- commands
+
+
+def also(argv: list[str], *_made: object) -> list[str]:
+    """``argv``; the other arguments only make files (evaluated after ``argv``'s own files)."""
+    return argv
+
+
+def stylize(
+    t: Path,
+    *extra: str,
+    content: str = "c.png",
+    styles: tuple[str, ...] = ("s.png",),
+    output: str = "out.png",
+) -> list[str]:
+    """``stylize CONTENT STYLE... -o OUTPUT`` at a tiny size; ``extra`` flags come last."""
+    images(t)
+    return ["stylize", content, *styles, "-o", output, *STYLIZE_FAST, *extra]
+
+
+def compare(
+    t: Path, *extra: str, content: str = "c.png", style: str = "s.png", output: str = "grid.png"
+) -> list[str]:
+    images(t)
+    return ["compare", content, style, "-o", output, *COMPARE_FAST, *extra]
+
+
+def stats(t: Path, *extra: str, inputs: tuple[str, ...] = ("s.png",)) -> list[str]:
+    images(t)
+    return ["stats", *inputs, *STATS_FAST, *extra]
+
+
+def evaluate(
+    t: Path, *extra: str, output: str = "c.png", content: str = "c.png", style: str = "s.png"
+) -> list[str]:
+    images(t)
+    return ["evaluate", output, content, style, "--size", "32", *extra]
+
+
+def demo(t: Path, *extra: str, output: str = "d.png") -> list[str]:
+    return ["demo", "-o", output, *DEMO_FAST, *extra]
+
+
+SWEEP_SETTINGS = "evaluate = false\n"
+SWEEP_BASE = (
+    'content = "example:chelsea"\nstyle = "example:strokes"\nsize = 32\nsteps = 1\n'
+    'weights = "random"\n'
+)
+
+
+def toml(settings: str = "", base: str = "", rest: str = "") -> str:
+    """A tiny sweep file: [sweep] and [base] with additions, then ``rest`` ([grid], [[runs]])."""
+    return f"[sweep]\n{SWEEP_SETTINGS}{settings}[base]\n{SWEEP_BASE}{base}{rest}"
+
+
+def sweep(t: Path, body: str | bytes, *extra: str, output: str = "out") -> list[str]:
+    path = t / "s.toml"
+    path.write_bytes(body if isinstance(body, bytes) else body.encode())
+    return ["sweep", "s.toml", "-o", output, "--quiet", "--no-report", *extra]
+
+
+SUMMARY_HEADER = "run_id,index,content,style,optimizer,status,loss_total,wall_time_s\n"
+
+
+def rundir(
+    t: Path, summary: str | bytes, files: Mapping[str, Callable[[Path], object]] | None = None
+) -> list[str]:
+    """``report r`` for a sweep's RUNDIR ``r`` (sweep.json, runs/) with this summary.csv and
+    extra files (name -> writer)."""
+    root = t / "r"
+    (root / "runs").mkdir(parents=True)
+    (root / "sweep.json").write_text(SWEEP_JSON)
+    data = summary if isinstance(summary, bytes) else summary.encode()
+    (root / "summary.csv").write_bytes(data)
+    for name, write in (files or {}).items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        write(root / name)
+    return ["report", "r"]
+
+
+SWEEP_JSON = '{"fingerprint": "0123456789abcdef", "name": "", "varied": [], "runs": []}\n'
+ONE_RUN = SUMMARY_HEADER + "abc123,0,example:chelsea,example:strokes,lbfgs,done,1.5,0.3\n"
+
+
+# ------------------------------------------------------------- train and apply (moved from
+# tests/test_fast_cli.py: BAD_TRAIN and BAD_APPLY, same cases and assertions)
+
+
+def _bad_model(tmp: Path, kind: str, good: str) -> str:
+    path = tmp / "model.safetensors"
+    if kind == "pickle":
+        path.write_bytes(pickle.dumps({"weights": TouchMarker(tmp / MARKER)}))
+    elif kind == "torch-save":
+        import torch
+
+        torch.save({"weights": TouchMarker(tmp / MARKER)}, path)
+    elif kind == "truncated":
+        data = Path(good).read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+    elif kind == "text":
+        path.write_text("not a model at all\n")
+    elif kind == "foreign":
+        import torch
+        from safetensors.torch import save_file
+
+        save_file({"weight": torch.zeros(3)}, str(path))
+    return str(path)
+
+
+def _nan_model(tmp: Path, good: str) -> str:
+    """The tiny model with every weight NaN (its metadata intact)."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(good, "pt") as model:
+        metadata = model.metadata()
+        weights = {key: model.get_tensor(key) * float("nan") for key in model.keys()}  # noqa: SIM118
+    path = tmp / "nan.safetensors"
+    save_file(weights, str(path), metadata=metadata)
+    return str(path)
+
+
+def _link(tmp: Path, target: str) -> str:
+    path = tmp / "link.png"
+    path.symlink_to(target)
+    return str(path)
+
+
+def _folder(tmp: Path) -> str:
+    folder = tmp / "photos"
+    folder.mkdir()
+    gradient_image(30, 20).save(folder / "a.png")
+    return str(folder)
+
+
+def _same_name(tmp: Path) -> list[str]:
+    for name in ("x", "y"):
+        (tmp / name).mkdir()
+        gradient_image(30, 20).save(tmp / name / "p.png")
+    return [str(tmp / "x" / "p.png"), str(tmp / "y" / "p.png")]
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True)
+    return path
+
+
+def _write(path: Path, body: str) -> Path:
+    path.write_text(body)
+    return path
+
+
+def _png_named(path: Path) -> Path:
+    stripes_image().save(path, format="PNG")
+    return path
+
+
+def _photos(tmp: Path, name: str = "photos") -> Path:
+    folder = tmp / name
+    folder.mkdir()
+    for seed in range(2):
+        gradient_image(40, 36, seed=seed).save(folder / f"p{seed}.png")
+    return folder
+
+
+def _args(tmp: Path, *extra: str, styles=None, data=None, output=None) -> list[str]:
+    return [
+        *(styles if styles is not None else [str(tmp / "style.png")]),
+        "--data",
+        str(data if data is not None else tmp / "photos"),
+        "-o",
+        str(output if output is not None else tmp / "model.safetensors"),
+        *TRAIN_FAST,
+        *extra,
+    ]
+
+
+def train_case(id: str, build: Callable[[Path], list[str]], message: str, **kw) -> Case:
+    """``build(tmp)``: the arguments after "train"; style.png and photos/ exist."""
+
+    def make(t: Path) -> list[str]:
+        stripes_image().save(t / "style.png")
+        _photos(t)
+        return ["train", *build(t)]
+
+    return Case(f"train: {id}", make, message, **kw)
+
+
+def apply_case(
+    id: str,
+    build: Callable[[Path, str, str, str], list[str]],
+    message: str,
+    flags: tuple[str, ...] = tuple(APPLY_FAST),
+    **kw,
+) -> Case:
+    """``build(tmp, model, photo, out)``: the arguments after "apply" (``flags`` follow);
+    photo.png, an earlier out.png and notes.txt exist; the tiny model is ``tmp / MODEL``."""
+
+    def make(t: Path) -> list[str]:
+        photo, out = t / "photo.png", t / "out.png"
+        gradient_image(37, 29, seed=1).save(photo)
+        gradient_image(20, 20, seed=9).save(out)  # an earlier output: must stay as it is
+        (t / "notes.txt").write_text("not an image")
+        return ["apply", *build(t, str(t / MODEL), str(photo), str(out)), *flags]
+
+    return Case(f"apply: {id}", make, message, needs_model=True, **kw)
+
+
+# ------------------------------------------------------------------------------- table
+
+CASES: list[Case] = [
+    # --- stylize: the output is an input (directly, through a link, or by a sidecar) -----
+    Case("stylize: -o the content", lambda t: stylize(t, output="c.png"), r"c\.png.*input"),
+    Case(
+        "stylize: -o a symlink to the content",
+        lambda t: stylize(t, output=link(t, "link.png", "c.png")),
+        r"link\.png.*input",
+    ),
+    Case(
+        "stylize: -o a hard link to the content",
+        lambda t: also(stylize(t, output="hard.png"), os.link(t / "c.png", t / "hard.png")),
+        r"hard\.png.*input",
+    ),
+    Case("stylize: -o the style", lambda t: stylize(t, output="s.png"), r"s\.png.*input"),
+    Case(
+        "stylize: -o the second style",
+        lambda t: stylize(t, styles=("s.png", png(t, "s2.png")), output="s2.png"),
+        r"s2\.png.*input",
+    ),
+    Case(
+        "stylize: -o the --init image",
+        lambda t: stylize(t, "--init", png(t, "i.png"), output="i.png"),
+        r"i\.png.*input",
+    ),
+    Case(
+        "stylize: -o through ../ onto the content",
+        lambda t: stylize(t, output=mkdir(t, "sub") + "/../c.png"),
+        r"c\.png.*input",
+    ),
+    Case(
+        "stylize: -o through a linked folder onto the content",
+        lambda t: also(stylize(t, output="a/up/c.png"), mkdir(t, "a"), link(t, "a/up", "..")),
+        r"c\.png.*input",
+    ),
+    Case(
+        "stylize: sidecar .json lands on the --init image",
+        lambda t: stylize(t, "--init", png(t, "x.json"), output="x.png"),
+        r"x\.json.*input",
+    ),
+    Case(
+        "stylize: sidecar .csv lands on the content",
+        lambda t: stylize(t, content=png(t, "x.csv"), output="x.png"),
+        r"x\.csv.*input",
+    ),
+    Case(
+        "stylize: sidecar .json lands on the --weights file",
+        lambda t: stylize(
+            t,
+            "--backbone",
+            "squeezenet1_1",
+            "--weights",
+            state_dict(t, "x.json", "squeezenet1_1"),
+            output="x.png",
+        ),
+        r"x\.json.*input",
+    ),
+    Case(
+        "stylize: sidecar .json is a symlink to the content",
+        lambda t: also(stylize(t), link(t, "out.json", "c.png")),
+        r"out\.json.*input",
+    ),
+    Case(
+        "stylize: --save-every snapshot lands on the content",
+        lambda t: stylize(t, "--save-every", "1", content=png(t, "o_00001.png"), output="o.png"),
+        r"o_00001\.png.*input",
+    ),
+    # --- stylize: output paths that cannot be written --------------------------------------
+    Case(
+        "stylize: -o an existing folder named out.png",
+        lambda t: stylize(t, output=mkdir(t, "out.png")),
+        r"out\.png.*(folder|director)",
+    ),
+    Case(
+        "stylize: -o into a missing folder", lambda t: stylize(t, output="nodir/out.png"), "nodir"
+    ),
+    Case("stylize: -o unknown extension", lambda t: stylize(t, output="out.xyz"), r"\.xyz"),
+    Case("stylize: -o without extension", lambda t: stylize(t, output="out"), "out"),
+    Case("stylize: -o empty string", lambda t: stylize(t, output=""), "''|empty"),
+    Case(
+        "stylize: -o under a file",
+        lambda t: stylize(t, output=text(t, "f") + "/out.png"),
+        r"\bf\b.*(folder|director)",
+    ),
+    Case(
+        "stylize: sidecar out.csv is a folder",
+        lambda t: also(stylize(t, output="out.png"), mkdir(t, "out.csv")),
+        r"out\.csv",
+    ),
+    Case(
+        "stylize: -o a FIFO",
+        lambda t: stylize(t, output=fifo(t, "out.png")),
+        r"out\.png",
+        mode="subprocess",
+    ),
+    Case("stylize: -o into /proc", lambda t: stylize(t, output="/proc/x.png"), "/proc"),
+    Case(
+        "stylize: -o a 300-character name", lambda t: stylize(t, output="a" * 300 + ".png"), "aaaa"
+    ),
+    # --- stylize: images that are not usable ---------------------------------------------
+    Case(
+        "stylize: zero-byte content", lambda t: stylize(t, content=blob(t, "z.png", b"")), r"z\.png"
+    ),
+    Case(
+        "stylize: truncated PNG", lambda t: stylize(t, content=truncated(t, "tr.png")), r"tr\.png"
+    ),
+    Case(
+        "stylize: PNG whose pixels do not inflate",
+        lambda t: stylize(t, content=late_failing(t, "late.png")),
+        r"late\.png",
+    ),
+    Case(
+        "stylize: text file named .png as style",
+        lambda t: stylize(t, styles=(text(t, "m.png"),)),
+        r"m\.png",
+    ),
+    Case(
+        "stylize: decompression bomb 30000x30000",
+        lambda t: stylize(t, content=bomb(t, "b.png")),
+        r"b\.png",
+    ),
+    Case(
+        "stylize: decompression bomb 10000x10000 (Pillow's warning range)",
+        lambda t: stylize(t, styles=(bomb(t, "b.png", 10000, 10000),)),
+        r"b\.png",
+    ),
+    Case(
+        "stylize: PNG with a zTXt bomb",
+        lambda t: stylize(t, content=text_bomb(t, "z.png")),
+        r"z\.png",
+    ),
+    Case("stylize: 1x1 image", lambda t: stylize(t, content=tiny_image(t, "one.png")), r"one\.png"),
+    Case(
+        "stylize: 16x3000 image, under 16 px once resized",
+        lambda t: stylize(t, content=tiny_image(t, "tall.png", 16, 3000)),
+        r"tall\.png",
+    ),
+    Case("stylize: SVG", lambda t: stylize(t, content=svg(t, "v.svg")), r"v\.svg"),
+    Case(
+        "stylize: FIFO as content",
+        lambda t: stylize(t, content=fifo(t, "f.png")),
+        r"f\.png",
+        mode="subprocess",
+    ),
+    Case(
+        "stylize: FIFO as style",
+        lambda t: stylize(t, styles=(fifo(t, "f.png"),)),
+        r"f\.png",
+        mode="subprocess",
+    ),
+    Case(
+        "stylize: /dev/zero as content",
+        lambda t: stylize(t, content="/dev/zero"),
+        "/dev/zero",
+        mode="subprocess",
+    ),
+    Case(
+        "stylize: /dev/zero as --init",
+        lambda t: stylize(t, "--init", "/dev/zero"),
+        "/dev/zero",
+        mode="subprocess",
+    ),
+    Case("stylize: folder as content", lambda t: stylize(t, content=mkdir(t, "d.png")), r"d\.png"),
+    Case("stylize: missing content", lambda t: stylize(t, content="nope.png"), r"nope\.png"),
+    Case(
+        "stylize: missing second style",
+        lambda t: stylize(t, styles=("s.png", "nope.png")),
+        r"nope\.png",
+    ),
+    Case("stylize: empty content argument", lambda t: stylize(t, content=""), "''|empty|content"),
+    Case("stylize: unknown example", lambda t: stylize(t, content="example:nope"), "nope"),
+    Case(
+        "stylize: --init a text file",
+        lambda t: stylize(t, "--init", text(t, "bad.png")),
+        r"bad\.png",
+    ),
+    Case(
+        "stylize: name with spaces",
+        lambda t: stylize(t, content=blob(t, "my photo.png", b"")),
+        r"my photo\.png",
+    ),
+    Case(
+        "stylize: unicode name",
+        lambda t: stylize(t, content=text(t, "фото ü 猫.png")),
+        "фото ü 猫",
+    ),
+    Case(
+        "stylize: name with a newline",
+        lambda t: stylize(t, content=text(t, "a\nb.png")),
+        r"b\.png",
+    ),
+    Case(
+        "stylize: a text file named in bytes that are not UTF-8",
+        lambda t: stylize(t, content=text(t, os.fsdecode(b"\xff\xfe.png"))),
+        mode="subprocess",
+    ),
+    Case(
+        "stylize: -o into a missing folder named in bytes that are not UTF-8",
+        lambda t: stylize(t, output=os.fsdecode(b"\xff/o.png")),
+        mode="subprocess",
+    ),
+    Case("stylize: missing name with a carriage return", lambda t: stylize(t, content="x\ry.png")),
+    Case("stylize: missing name with U+2028", lambda t: stylize(t, content="x\u2028y.png")),
+    Case(
+        "stylize: missing name with an escape sequence",
+        lambda t: stylize(t, content="x\x1b[2Jy.png"),
+    ),
+    Case(
+        "stylize: -o a name with a newline into a missing folder",
+        lambda t: stylize(t, output="new\nline/o.png"),
+    ),
+    # --- stylize: numbers ----------------------------------------------------------------
+    *[
+        Case(f"stylize: --size {v}", lambda t, v=v: stylize(t, "--size", v), "--size")
+        for v in ("nan", "inf", "-1", "0", "15", "1e6")
+    ],
+    *[
+        Case(
+            f"stylize: --size {v}",
+            lambda t, v=v: stylize(t, "--size", v),
+            "--size",
+            mode="subprocess",
+        )
+        for v in ("100000", HUGE_INT)
+    ],
+    *[
+        Case(
+            f"stylize: --style-scale {v}",
+            lambda t, v=v: stylize(t, "--style-scale", v),
+            "--style-scale",
+        )
+        for v in ("nan", "inf", "-1", "0")
+    ],
+    Case(
+        "stylize: --style-scale 1e6",
+        lambda t: stylize(t, "--style-scale", "1e6"),
+        "--style-scale",
+        mode="subprocess",
+    ),
+    *[
+        Case(f"stylize: --steps {v}", lambda t, v=v: stylize(t, "--steps", v), "--steps")
+        for v in ("nan", "-1", "0", "2.5")
+    ],
+    Case(
+        "stylize: --steps huge",
+        lambda t: stylize(t, "--steps", HUGE_INT),
+        "--steps",
+        mode="subprocess",
+    ),
+    *[
+        Case(f"stylize: --seed {v}", lambda t, v=v: stylize(t, f"--seed={v}"), "--seed")
+        for v in ("nan", "-1", HUGE_INT, str(2**64))
+    ],
+    *[
+        Case(f"stylize: --lr {v}", lambda t, v=v: stylize(t, f"--lr={v}"), "--lr")
+        for v in ("nan", "inf", "-1", "0", "1e300")
+    ],
+    *[
+        Case(f"stylize: {flag} {v}", lambda t, f=flag, v=v: stylize(t, f"{f}={v}"), flag)
+        for flag in ("--content-weight", "--style-weight", "--tv-weight")
+        for v in ("nan", "inf", "-1", "1e39")
+    ],
+    *[
+        Case(
+            f"stylize: --temperature {v}",
+            lambda t, v=v: stylize(t, "--smoothing", "softmax", f"--temperature={v}"),
+            "--temperature",
+        )
+        for v in ("nan", "inf", "-1", "0", "1e39")
+    ],
+    *[
+        Case(
+            f"stylize: --smoothing-scale {v}",
+            lambda t, v=v: stylize(t, "--smoothing", "scale", f"--smoothing-scale={v}"),
+            "--smoothing-scale",
+        )
+        for v in ("nan", "inf", "-1", "0", "1e39")
+    ],
+    *[
+        Case(
+            f"stylize: --save-every {v}",
+            lambda t, v=v: stylize(t, f"--save-every={v}"),
+            "--save-every",
+        )
+        for v in ("nan", "-1", HUGE_INT)
+    ],
+    *[
+        Case(
+            f"stylize: --scales {v}",
+            lambda t, v=v: stylize(t, "--multiscale", f"--scales={v}"),
+            "--scales",
+        )
+        for v in ("nan,1", "inf", "-0.5,1", "0,1", "1,0.5", "1e-300,1", "")
+    ],
+    *[
+        Case(
+            f"stylize: --style-blend {v} for 2 styles",
+            lambda t, v=v: stylize(t, f"--style-blend={v}", styles=("s.png", png(t, "s2.png"))),
+            "--style-blend",
+        )
+        for v in ("1,2,3", "1", "nan,1", "inf,1", "-1,2", "0,0", "1e39,1")
+    ],
+    *[
+        Case(
+            f"stylize: --style-layer-weights {v}",
+            lambda t, v=v: stylize(
+                t, "--style-layers", "relu1_1,relu2_1", f"--style-layer-weights={v}"
+            ),
+            "--style-layer-weights",
+        )
+        for v in ("1,2,3", "1", "nan,1", "inf,1", "-1,2", "0,0", "1e39,1")
+    ],
+    Case(
+        "stylize: --style-layer-weights for the default 5 layers, 2 given",
+        lambda t: stylize(t, "--style-layer-weights", "1,2"),
+        "--style-layer-weights",
+    ),
+    # --- stylize: unknown names for every choice -----------------------------------------
+    Case("stylize: --backbone nope", lambda t: stylize(t, "--backbone", "nope"), "nope"),
+    Case("stylize: --backbone empty", lambda t: stylize(t, "--backbone", ""), "backbone"),
+    Case(
+        "stylize: --backbone vit_b_16", lambda t: stylize(t, "--backbone", "vit_b_16"), "vit_b_16"
+    ),
+    Case("stylize: --backbone swin_t", lambda t: stylize(t, "--backbone", "swin_t"), "swin_t"),
+    Case("stylize: --optimizer nope", lambda t: stylize(t, "--optimizer", "nope"), "nope"),
+    Case("stylize: --pooling nope", lambda t: stylize(t, "--pooling", "nope"), "nope"),
+    Case(
+        "stylize: --pooling avg on resnet18",
+        lambda t: stylize(t, "--backbone", "resnet18", "--pooling", "avg"),
+        "--pooling",
+    ),
+    Case("stylize: --smoothing nope", lambda t: stylize(t, "--smoothing", "nope"), "nope"),
+    Case("stylize: --init nope", lambda t: stylize(t, "--init", "nope"), "nope"),
+    Case("stylize: --init empty", lambda t: stylize(t, "--init", ""), "--init"),
+    Case("stylize: --device tpu", lambda t: stylize(t, "--device", "tpu"), "tpu"),
+    Case("stylize: --device cuda:9", lambda t: stylize(t, "--device", "cuda:9"), "cuda"),
+    Case("stylize: --precision fp8", lambda t: stylize(t, "--precision", "fp8"), "fp8"),
+    Case(
+        "stylize: --content-layers nope", lambda t: stylize(t, "--content-layers", "nope"), "nope"
+    ),
+    Case(
+        "stylize: --style-layers with one unknown",
+        lambda t: stylize(t, "--style-layers", "relu1_1,nope"),
+        "nope",
+    ),
+    Case(
+        "stylize: --smoothing-layers nope",
+        lambda t: stylize(t, "--smoothing", "softmax", "--smoothing-layers", "nope"),
+        "nope",
+    ),
+    Case(
+        "stylize: --content-layers only commas",
+        lambda t: stylize(t, "--content-layers", ","),
+        "--content-layers",
+    ),
+    Case("stylize: unknown flag", lambda t: stylize(t, "--sizes", "32"), "--sizes"),
+    Case("no command at all", lambda t: [], "COMMAND"),
+    Case("stylize: no arguments", lambda t: ["stylize"], "content"),
+    Case("stylize: unknown command", lambda t: ["stylise", "c.png", "s.png"], "stylise"),
+    # --- stylize: weights files ----------------------------------------------------------
+    Case("stylize: --weights missing", lambda t: stylize(t, "--weights", "nope.pt"), r"nope\.pt"),
+    Case("stylize: --weights a folder", lambda t: stylize(t, "--weights", mkdir(t, "w")), r"\bw\b"),
+    Case("stylize: --weights text", lambda t: stylize(t, "--weights", text(t, "w.pt")), r"w\.pt"),
+    Case(
+        "stylize: --weights random bytes",
+        lambda t: stylize(t, "--weights", blob(t, "w.pt", np.random.default_rng(0).bytes(4096))),
+        r"w\.pt",
+    ),
+    Case(
+        "stylize: --weights squeezenet1_1's state dict for vgg19",
+        lambda t: stylize(t, "--weights", state_dict(t, "sq.pt")),
+        r"sq\.pt",
+    ),
+    Case(
+        "stylize: --weights squeezenet1_1's state dict for squeezenet1_0 (other shapes)",
+        lambda t: stylize(t, "--backbone", "squeezenet1_0", "--weights", state_dict(t, "sq.pt")),
+        r"sq\.pt",
+    ),
+    Case(
+        "stylize: --weights a dict of strings",
+        lambda t: stylize(t, "--weights", tensors(t, "w.pt", x="hello", n=3)),
+        r"w\.pt",
+    ),
+    Case(
+        "stylize: --weights a plain pickle that would run code",
+        lambda t: stylize(t, "--weights", pickle_payload(t, "evil.pt")),
+        r"evil\.pt",
+    ),
+    Case(
+        "stylize: --weights a plain pickle that would run a shell",
+        lambda t: stylize(t, "--weights", pickle_payload(t, "evil.pt", shell=True)),
+        r"evil\.pt",
+    ),
+    Case(
+        "stylize: --weights a torch.save file that would run code",
+        lambda t: stylize(t, "--weights", torch_payload(t, "evil.pt")),
+        r"evil\.pt",
+    ),
+    Case(
+        "stylize: --weights a torch.save payload named .safetensors",
+        lambda t: stylize(t, "--weights", torch_payload(t, "evil.safetensors")),
+        r"evil\.safetensors",
+    ),
+    Case(
+        "stylize: --weights /dev/zero",
+        lambda t: stylize(t, "--weights", "/dev/zero"),
+        "/dev/zero",
+        mode="subprocess",
+    ),
+    Case(
+        "stylize: $STYLELAB_CAFFE_VGG19 missing",
+        lambda t: stylize(t, "--weights", "pretrained"),
+        "STYLELAB_CAFFE_VGG19",
+        env={"STYLELAB_CAFFE_VGG19": "nope.bin"},
+        mode="subprocess",
+    ),
+    Case(
+        "stylize: $STYLELAB_CAFFE_VGG19 a wrong .pt",
+        lambda t: also(stylize(t, "--weights", "pretrained"), tensors(t, "w.pt", a=0)),
+        "STYLELAB_CAFFE_VGG19",
+        env={"STYLELAB_CAFFE_VGG19": "w.pt"},
+        mode="subprocess",
+    ),
+    Case(
+        "stylize: $STYLELAB_CAFFE_VGG19 a pickle that would run code",
+        lambda t: also(stylize(t, "--weights", "pretrained"), pickle_payload(t, "evil.bin")),
+        "STYLELAB_CAFFE_VGG19",
+        env={"STYLELAB_CAFFE_VGG19": "evil.bin"},
+        mode="subprocess",
+    ),
+    Case(
+        "stylize: torchvision weights in $TORCH_HOME are a pickle that would run code",
+        lambda t: also(
+            stylize(t, "--backbone", "resnet18", "--weights", "torchvision"),
+            mkdir(t, "home/hub/checkpoints"),
+            pickle_payload(t, "home/hub/checkpoints/resnet18-f37072fd.pth", shell=True),
+        ),
+        r"resnet18-f37072fd\.pth",
+        env={"TORCH_HOME": "home"},
+        mode="subprocess",
+    ),
+    Case(
+        "stylize: torchvision weights in $TORCH_HOME are text",
+        lambda t: also(
+            stylize(t, "--backbone", "resnet18", "--weights", "torchvision"),
+            mkdir(t, "home/hub/checkpoints"),
+            text(t, "home/hub/checkpoints/resnet18-f37072fd.pth"),
+        ),
+        r"resnet18-f37072fd\.pth",
+        env={"TORCH_HOME": "home"},
+        mode="subprocess",
+    ),
+    Case(
+        "stylize: $TORCH_HOME is a file",
+        lambda t: also(
+            stylize(t, "--backbone", "resnet18", "--weights", "torchvision"), text(t, "f")
+        ),
+        "resnet18",
+        env={"TORCH_HOME": "f"},
+        mode="subprocess",
+    ),
+    # --- layers: a backbone's layer names --------------------------------------------------
+    Case("layers: --backbone nope", lambda t: ["layers", "--backbone", "nope"], "nope"),
+    Case("layers: --backbone empty", lambda t: ["layers", "--backbone", ""], "backbone"),
+    Case("layers: --backbone vit_b_16", lambda t: ["layers", "--backbone", "vit_b_16"], "vit_b_16"),
+    # --- demo: a built-in example; its output path and numbers ---------------------------
+    Case("demo: -o a/b/c/x.xyz makes no folder", lambda t: demo(t, output="a/b/c/x.xyz"), r"\.xyz"),
+    Case("demo: -o an existing folder", lambda t: demo(t, output=mkdir(t, "d.png")), r"d\.png"),
+    Case(
+        "demo: the triptych's name is a folder",
+        lambda t: also(demo(t, output="x.png"), mkdir(t, "x_triptych.png")),
+        r"x_triptych\.png",
+    ),
+    *[
+        Case(f"demo: --size {v}", lambda t, v=v: demo(t, f"--size={v}"), "--size")
+        for v in ("nan", "-1", "0", "100000", HUGE_INT)
+    ],
+    *[
+        Case(f"demo: --steps {v}", lambda t, v=v: demo(t, f"--steps={v}"), "--steps")
+        for v in ("-1", "0", HUGE_INT)
+    ],
+    *[
+        Case(
+            f"demo: --fast --minutes {v}",
+            lambda t, v=v: demo(t, "--fast", f"--minutes={v}"),
+            "--minutes",
+        )
+        for v in ("nan", "inf", "-1", "0", "1e9")
+    ],
+    Case(
+        "demo: --minutes nan without --fast",
+        lambda t: demo(t, "--minutes", "nan"),
+        "--minutes",
+    ),
+    # --- evaluate: no output, but every input and --size --------------------------------
+    Case(
+        "evaluate: zero-byte output image",
+        lambda t: evaluate(t, output=blob(t, "o.png", b"")),
+        r"o\.png",
+    ),
+    Case(
+        "evaluate: --json, missing style",
+        lambda t: evaluate(t, "--json", style="nope.png"),
+        r"nope\.png",
+    ),
+    Case("evaluate: missing content", lambda t: evaluate(t, content="nope.png"), r"nope\.png"),
+    Case("evaluate: style is a folder", lambda t: evaluate(t, style=mkdir(t, "st")), r"\bst\b"),
+    Case("evaluate: decompression bomb", lambda t: evaluate(t, style=bomb(t, "b.png")), r"b\.png"),
+    Case(
+        "evaluate: /dev/zero as output",
+        lambda t: evaluate(t, output="/dev/zero"),
+        "/dev/zero",
+        mode="subprocess",
+    ),
+    *[
+        Case(f"evaluate: --size {v}", lambda t, v=v: evaluate(t, f"--size={v}"), "--size")
+        for v in ("nan", "-1", "0", "1e6")
+    ],
+    *[
+        Case(
+            f"evaluate: --size {v}",
+            lambda t, v=v: evaluate(t, f"--size={v}"),
+            "--size",
+            mode="subprocess",
+        )
+        for v in ("100000", HUGE_INT)
+    ],
+    Case(
+        "evaluate: $STYLELAB_CAFFE_VGG19 a folder",
+        lambda t: evaluate(t),
+        "STYLELAB_CAFFE_VGG19",
+        env={"STYLELAB_CAFFE_VGG19": "."},
+        mode="subprocess",
+    ),
+    Case(
+        "evaluate: $STYLELAB_CAFFE_VGG19 random bytes",
+        lambda t: also(evaluate(t), blob(t, "w.bin", np.random.default_rng(1).bytes(4096))),
+        "STYLELAB_CAFFE_VGG19",
+        env={"STYLELAB_CAFFE_VGG19": "w.bin"},
+        mode="subprocess",
+    ),
+    # --- examples: list or write the built-in images -------------------------------------
+    Case("examples: --exclude nope", lambda t: ["examples", "--exclude", "nope"], "nope"),
+    Case("examples: --write a file", lambda t: ["examples", "--write", text(t, "f")], r"\bf\b"),
+    Case(
+        "examples: --write under a file",
+        lambda t: ["examples", "--write", text(t, "g") + "/sub"],
+        r"\bg\b",
+    ),
+    Case(
+        "examples: --write empty string", lambda t: ["examples", "--write", ""], "--write|''|empty"
+    ),
+    # --- compare: a grid of stylizations -------------------------------------------------
+    Case("compare: -o the content", lambda t: compare(t, output="c.png"), r"c\.png.*input"),
+    Case(
+        "compare: -o a symlink to the style",
+        lambda t: compare(t, output=link(t, "l.png", "s.png")),
+        r"l\.png.*input",
+    ),
+    Case(
+        "compare: grid .csv lands on the content",
+        lambda t: compare(t, content=png(t, "x.csv"), output="x.png"),
+        r"x\.csv.*input",
+    ),
+    Case(
+        "compare: grid .csv is a symlink to the style",
+        lambda t: also(compare(t), link(t, "grid.csv", "s.png")),
+        r"grid\.csv.*input",
+    ),
+    Case(
+        "compare: every combination fails",
+        lambda t: compare(t, "--weights", "nope.pt"),
+        r"nope\.pt|fail",
+    ),
+    Case(
+        "compare: every combination fails, --quiet",
+        lambda t: compare(t, "--weights", "nope.pt", "--quiet"),
+        r"nope\.pt|fail",
+    ),
+    Case(
+        "compare: every combination fails on a pickle",
+        lambda t: compare(t, "--weights", pickle_payload(t, "evil.pt"), "--quiet"),
+        r"evil\.pt|fail",
+    ),
+    Case("compare: --backbones nope", lambda t: compare(t, "--backbones", "nope"), "nope"),
+    Case(
+        "compare: --backbones vit_b_16", lambda t: compare(t, "--backbones", "vit_b_16"), "vit_b_16"
+    ),
+    Case("compare: --backbones empty", lambda t: compare(t, "--backbones", ","), "--backbones"),
+    Case("compare: --smoothing nope", lambda t: compare(t, "--smoothing", "nope"), "nope"),
+    *[
+        Case(
+            f"compare: --eval-size {v}",
+            lambda t, v=v: compare(t, f"--eval-size={v}"),
+            "--eval-size",
+        )
+        for v in ("nan", "-1", "0", HUGE_INT)
+    ],
+    Case("compare: --size nan", lambda t: compare(t, "--size", "nan"), "--size"),
+    Case("compare: -o unknown extension", lambda t: compare(t, output="g.xyz"), r"\.xyz"),
+    Case(
+        "compare: -o an existing folder",
+        lambda t: compare(t, output=mkdir(t, "grid.png")),
+        r"grid\.png",
+    ),
+    Case("compare: zero-byte style", lambda t: compare(t, style=blob(t, "z.png", b"")), r"z\.png"),
+    # --- stats: activation statistics to a CSV and a plot ---------------------------------
+    Case("stats: --plot the image", lambda t: stats(t, "--plot", "s.png"), r"s\.png.*input"),
+    Case(
+        "stats: --plot a symlink to the image",
+        lambda t: stats(t, "--plot", link(t, "l.png", "s.png")),
+        r"l\.png.*input",
+    ),
+    Case(
+        "stats: -o the input (a PNG named .csv)",
+        lambda t: stats(t, "-o", "c.csv", inputs=(png(t, "c.csv"),)),
+        r"c\.csv.*input",
+    ),
+    Case(
+        "stats: the default stats.csv is a symlink to the image",
+        lambda t: also(stats(t), link(t, "stats.csv", "s.png")),
+        r"stats\.csv.*input",
+    ),
+    Case("stats: -o an image name", lambda t: stats(t, "-o", "s.png"), r"s\.png"),
+    Case("stats: -o into a missing folder", lambda t: stats(t, "-o", "nodir/x.csv"), "nodir"),
+    Case("stats: --plot unknown extension", lambda t: stats(t, "--plot", "p.xyz"), r"\.xyz"),
+    *[
+        Case(f"stats: --size {v}", lambda t, v=v: stats(t, f"--size={v}"), "--size")
+        for v in ("nan", "-1", "0", "100000", HUGE_INT)
+    ],
+    *[
+        Case(
+            f"stats: --temperature {v}",
+            lambda t, v=v: stats(t, "--smoothing", "softmax", f"--temperature={v}"),
+            "--temperature",
+        )
+        for v in ("nan", "inf", "-1", "0")
+    ],
+    *[
+        Case(
+            f"stats: --smoothing-scale {v}",
+            lambda t, v=v: stats(t, "--smoothing", "scale", f"--smoothing-scale={v}"),
+            "--smoothing-scale",
+        )
+        for v in ("nan", "inf", "-1")
+    ],
+    *[
+        Case(f"stats: --seed {v}", lambda t, v=v: stats(t, f"--seed={v}"), "--seed")
+        for v in ("-1", HUGE_INT)
+    ],
+    Case("stats: --layers nope", lambda t: stats(t, "--layers", "nope"), "nope"),
+    Case("stats: --backbones nope", lambda t: stats(t, "--backbones", "nope"), "nope"),
+    Case("stats: --backbones vit_b_16", lambda t: stats(t, "--backbones", "vit_b_16"), "vit_b_16"),
+    Case("stats: --smoothing nope", lambda t: stats(t, "--smoothing", "nope"), "nope"),
+    Case("stats: --weights missing", lambda t: stats(t, "--weights", "nope.pt"), r"nope\.pt"),
+    Case(
+        "stats: --weights a pickle that would run code",
+        lambda t: stats(t, "--weights", pickle_payload(t, "evil.pt")),
+        r"evil\.pt",
+    ),
+    Case("stats: zero-byte image", lambda t: stats(t, inputs=(blob(t, "z.png", b""),)), r"z\.png"),
+    # --- sweep: hostile TOML and run folders ------------------------------------------------
+    Case("sweep: malformed TOML", lambda t: sweep(t, toml() + "[grid\n"), r"s\.toml"),
+    Case(
+        "sweep: non-UTF-8 TOML",
+        lambda t: sweep(t, b'[base]\ncontent = "\xff\xfe"\n'),
+        r"s\.toml",
+    ),
+    Case("sweep: empty TOML", lambda t: sweep(t, ""), "content"),
+    Case("sweep: unknown key in [base]", lambda t: sweep(t, toml(base="stepz = 3\n")), "stepz"),
+    Case("sweep: unknown key in [sweep]", lambda t: sweep(t, toml(settings="jobs = 2\n")), "jobs"),
+    Case("sweep: unknown table", lambda t: sweep(t, toml(rest="[extra]\nx = 1\n")), "extra"),
+    Case("sweep: zero runs", lambda t: sweep(t, toml(rest="[grid]\nsteps = []\n")), "steps"),
+    Case(
+        "sweep: wrong type in [grid]",
+        lambda t: sweep(t, toml(rest='[grid]\nsize = ["big"]\n')),
+        "size",
+    ),
+    Case(
+        "sweep: a scalar for a [grid] list",
+        lambda t: sweep(t, toml(rest="[grid]\nsteps = 3\n")),
+        "steps",
+    ),
+    Case(
+        "sweep: a table inside [grid]",
+        lambda t: sweep(t, toml(rest="[grid]\nsteps = [{a = 1}]\n")),
+        "steps",
+    ),
+    Case("sweep: a boolean size", lambda t: sweep(t, toml(rest="[grid]\nsize = [true]\n")), "size"),
+    Case(
+        "sweep: a grid of 10**8 runs",
+        lambda t: sweep(
+            t,
+            toml(
+                rest="[grid]\n"
+                + "".join(
+                    f"{key} = [{', '.join(str(v) for v in range(1, 11))}]\n"
+                    for key in (
+                        "seed",
+                        "steps",
+                        "lr",
+                        "temperature",
+                        "content_weight",
+                        "style_weight",
+                        "tv_weight",
+                        "smoothing_scale",
+                    )
+                )
+            ),
+        ),
+        "runs",
+        mode="subprocess",  # were it not refused, 10**8 runs would fill the memory
+    ),
+    *[
+        Case(
+            f"sweep: [sweep] {setting}",
+            lambda t, s=setting: sweep(t, toml(settings=s + "\n")),
+            setting.split()[0],
+        )
+        for setting in (
+            "timeout_s = nan",
+            "timeout_s = -5",
+            "threads = -3",
+            "threads = 123456789012",
+            "evaluate_size = 0",
+            "evaluate_size = 1000000000",
+            "cpus_per_run = nan",
+            "gpus_per_run = -1",
+        )
+    ],
+    Case(
+        'sweep: [sweep] evaluate = "yes"',
+        lambda t: sweep(t, toml().replace("evaluate = false", 'evaluate = "yes"')),
+        "evaluate",
+    ),
+    Case(
+        "sweep: [grid] size 100000",
+        lambda t: sweep(t, toml(rest="[grid]\nsize = [100000]\n")),
+        "size",
+    ),
+    Case(
+        "sweep: [grid] seed huge",
+        lambda t: sweep(t, toml(rest=f"[grid]\nseed = [{HUGE_INT}]\n")),
+        "seed",
+    ),
+    Case(
+        "sweep: a missing style image",
+        lambda t: sweep(t, toml(rest='[grid]\nstyle = ["missing.png"]\n')),
+        r"missing\.png",
+    ),
+    Case(
+        "sweep: a text file as content",
+        lambda t: sweep(t, toml(rest=f'[grid]\ncontent = ["{text(t, "bad.png")}"]\n')),
+        r"bad\.png",
+    ),
+    Case(
+        "sweep: /dev/zero as content",
+        lambda t: sweep(t, toml(rest='[grid]\ncontent = ["/dev/zero"]\n')),
+        "/dev/zero",
+        mode="subprocess",
+    ),
+    Case(
+        "sweep: weights a text file",
+        lambda t: sweep(t, toml(rest=f'[grid]\nweights = ["{text(t, "w.pt")}"]\n')),
+        r"w\.pt",
+    ),
+    Case(
+        "sweep: weights a pickle that would run code",
+        lambda t: sweep(
+            t, toml(rest=f'[grid]\nweights = ["{pickle_payload(t, "evil.pt", shell=True)}"]\n')
+        ),
+        r"evil\.pt",
+    ),
+    Case(
+        "sweep: style_blend of 3 weights for 2 styles",
+        lambda t: sweep(
+            t,
+            toml(rest='[grid]\nstyle = [["example:strokes", "example:mosaic"]]\n')
+            + "[[runs]]\nstyle_blend = [1.0, 2.0, 3.0]\n",
+        ),
+        "style_blend",
+    ),
+    Case(
+        "sweep: style_layer_weights of 1 for 2 layers",
+        lambda t: sweep(
+            t, toml(base='style_layers = ["relu1_1", "relu2_1"]\nstyle_layer_weights = [1.0]\n')
+        ),
+        "style.layer.weights",
+    ),
+    Case(
+        "sweep: an unknown layer",
+        lambda t: sweep(t, toml(base='style_layers = ["relu9_9"]\n')),
+        "relu9_9",
+    ),
+    Case(
+        "sweep: backbone vit_b_16",
+        lambda t: sweep(t, toml(rest='[grid]\nbackbone = ["vit_b_16"]\n')),
+        "vit_b_16",
+    ),
+    Case(
+        "sweep: size 8192 (over the memory)",
+        lambda t: sweep(t, toml(rest="[grid]\nsize = [8192]\n")),
+        "size",
+    ),
+    Case(
+        "sweep: init a text file",
+        lambda t: sweep(t, toml(base=f'init = "{text(t, "bad.png")}"\n')),
+        r"bad\.png",
+    ),
+    Case(
+        "sweep: init /dev/zero",
+        lambda t: sweep(t, toml(base='init = "/dev/zero"\n')),
+        "/dev/zero",
+        mode="subprocess",
+    ),
+    Case(
+        "sweep: weights /dev/zero",
+        lambda t: sweep(t, toml(rest='[grid]\nweights = ["/dev/zero"]\n')),
+        "/dev/zero",
+        mode="subprocess",
+    ),
+    Case("sweep: missing TOML", lambda t: ["sweep", "nope.toml", "-o", "out"], r"nope\.toml"),
+    Case(
+        "sweep: TOML is a folder", lambda t: ["sweep", mkdir(t, "d.toml"), "-o", "out"], r"d\.toml"
+    ),
+    Case(
+        "sweep: TOML is a FIFO",
+        lambda t: ["sweep", fifo(t, "f.toml"), "-o", "out"],
+        r"f\.toml",
+        mode="subprocess",
+    ),
+    Case(
+        "sweep: --resume on a folder that is not a sweep",
+        lambda t: also(sweep(t, toml(), "--resume"), mkdir(t, "out"), text(t, "out/notes.txt")),
+        r"\bout\b",
+    ),
+    Case(
+        "sweep: -o a folder that holds another sweep",
+        lambda t: also(sweep(t, toml()), fake_sweep(t, "out/a/prev")),
+        r"\bout\b",
+    ),
+    Case(
+        "sweep: -o inside another sweep",
+        lambda t: sweep(t, toml(), output=fake_sweep(t, "prev") + "/inner"),
+        "prev",
+    ),
+    *[
+        Case(
+            f"sweep: RUNDIR/{name} is a symlink to {target}",
+            lambda t, n=name, g=target: also(
+                sweep(t, toml()), mkdir(t, "out"), images(t), link(t, f"out/{n}", f"../{g}")
+            ),
+            rf"{re.escape(name)}|\bout\b",
+        )
+        for name, target in (
+            (".lock", "c.png"),
+            ("sweep.toml", "c.png"),
+            ("summary.csv", "s.toml"),
+            ("summary.csv", "c.png"),
+        )
+    ],
+    Case("sweep: -o the TOML file", lambda t: sweep(t, toml(), output="s.toml"), r"s\.toml"),
+    Case("sweep: -o the TOML's own folder", lambda t: sweep(t, toml(), output="."), r"\."),
+    *[
+        Case(f"sweep: --jobs {v}", lambda t, v=v: sweep(t, toml(), f"--jobs={v}"), "--jobs")
+        for v in ("0", "-1", HUGE_INT)
+    ],
+    Case(
+        "sweep: --retry-failed without --resume",
+        lambda t: sweep(t, toml(), "--retry-failed"),
+        "--resume",
+    ),
+    Case(
+        "sweep: --ray-address that does not answer",
+        lambda t: sweep(t, toml(), "--executor", "ray", "--ray-address", "ray://127.0.0.1:1"),
+        "[Rr]ay",
+        mode="subprocess",
+    ),
+    Case("sweep: --executor nope", lambda t: sweep(t, toml(), "--executor", "nope"), "nope"),
+    # --- report: figures for a RUNDIR ------------------------------------------------------
+    Case("report: missing RUNDIR", lambda t: ["report", "nope"], "nope"),
+    Case("report: RUNDIR is a file", lambda t: ["report", text(t, "r")], r"\br\b"),
+    Case("report: RUNDIR without summary.csv", lambda t: ["report", mkdir(t, "r")], r"\br\b"),
+    Case(
+        "report: non-UTF-8 summary.csv",
+        lambda t: rundir(t, b"run_id,index,status\n\xff\xfe,0,done\n"),
+        r"summary\.csv",
+    ),
+    Case(
+        "report: summary.csv of other columns",
+        lambda t: rundir(t, "a,b\n1,2\n"),
+        r"summary\.csv",
+    ),
+    Case(
+        "report: summary.csv with an unterminated quote",
+        lambda t: rundir(t, SUMMARY_HEADER + '"abc123,0,example:chelsea\n'),
+        r"summary\.csv",
+    ),
+    Case(
+        "report: sweep.json is not JSON",
+        lambda t: rundir(t, ONE_RUN, {"sweep.json": lambda p: p.write_text("{bad")}),
+        r"sweep\.json",
+    ),
+    Case(
+        "report: summary.csv is a FIFO",
+        lambda t: rundir(t, ONE_RUN, {"summary.csv": lambda p: (p.unlink(), os.mkfifo(p))}),
+        r"summary\.csv",
+        mode="subprocess",
+    ),
+    Case(
+        "report: index.html is a folder",
+        lambda t: rundir(t, ONE_RUN, {"index.html/keep": lambda p: p.write_text("x")}),
+        r"index\.html",
+    ),
+    Case(
+        "report: bars.png is a folder",
+        lambda t: rundir(t, ONE_RUN, {"bars.png/keep": lambda p: p.write_text("x")}),
+        r"bars\.png",
+    ),
+    # --- train: a fast style network (BAD_TRAIN from tests/test_fast_cli.py, then more) ----
+    train_case(
+        "empty data folder",
+        lambda t: _args(t, data=_mkdir(t / "empty")),
+        "no readable images in this folder",
+    ),
+    train_case(
+        "image-less data folder",
+        lambda t: _args(t, data=_write(_mkdir(t / "texts") / "a.txt", "hi").parent),
+        r"no readable images in this folder \(1 files skipped\)",
+    ),
+    train_case("data is a file", lambda t: _args(t, data=t / "style.png"), "--data needs a folder"),
+    train_case("missing data folder", lambda t: _args(t, data=t / "nope"), "nope: no such folder"),
+    train_case(
+        "missing style image",
+        lambda t: _args(t, styles=[str(t / "nope.png")]),
+        "nope.png: no such file",
+    ),
+    train_case(
+        "style not an image",
+        lambda t: _args(t, styles=[str(_write(t / "s.png", "hi"))]),
+        "not an image file Pillow can read",
+    ),
+    train_case("unknown example style", lambda t: _args(t, styles=["example:nope"]), "nope"),
+    train_case(
+        "-o a directory",
+        lambda t: _args(t, output=_mkdir(t / "models")),
+        "is a directory; give a file name ending in .safetensors",
+    ),
+    train_case(
+        "-o x.pt", lambda t: _args(t, output=t / "x.pt"), r"a model file ends in \.safetensors"
+    ),
+    train_case(
+        "-o the style image",
+        lambda t: _args(t, output=t / "style.png"),
+        r"ends in \.safetensors",
+    ),
+    train_case(
+        "-o the style image, named .safetensors",
+        lambda t: _args(
+            t,
+            styles=[str(_png_named(t / "s.safetensors"))],
+            output=t / "s.safetensors",
+        ),
+        "is an input",
+    ),
+    train_case(
+        "-o inside --data",
+        lambda t: _args(t, output=t / "photos" / "m.safetensors"),
+        "inside the --data folder",
+    ),
+    train_case(
+        "-o in a subfolder of --data",
+        lambda t: _args(t, output=_mkdir(t / "photos" / "sub") / "m.safetensors"),
+        "inside the --data folder",
+    ),
+    train_case(
+        "missing output folder",
+        lambda t: _args(t, output=t / "no" / "m.safetensors"),
+        "output folder does not exist",
+    ),
+    train_case(
+        "records folder is a file",
+        lambda t: _args(t, output=_write(t / "m_train", "x").with_name("m.safetensors")),
+        "exists and is not a folder",
+    ),
+    train_case(
+        "records folder is the --data folder",
+        lambda t: _args(t, data=_photos(t, "m_train"), output=t / "m.safetensors"),
+        "--data folder",
+    ),
+    train_case(
+        "missing -o",
+        lambda t: [str(t / "style.png"), "--data", str(t / "photos"), *TRAIN_FAST],
+        "required: -o/--output",
+    ),
+    train_case(
+        "train-size 8", lambda t: _args(t, "--train-size", "8"), "--train-size must be an integer"
+    ),
+    train_case(
+        "batch-size 0", lambda t: _args(t, "--batch-size", "0"), "--batch-size must be an integer"
+    ),
+    train_case("steps 0", lambda t: _args(t, "--steps", "0"), "--steps must be"),
+    train_case(
+        "checkpoint-every 0",
+        lambda t: _args(t, "--checkpoint-every", "0"),
+        "--checkpoint-every must be",
+    ),
+    train_case("lr -1", lambda t: _args(t, "--lr", "-1"), "--lr must be a finite number > 0"),
+    train_case("lr nan", lambda t: _args(t, "--lr", "nan"), "--lr must be a finite number > 0"),
+    train_case("max-minutes 0", lambda t: _args(t, "--max-minutes", "0"), "--max-minutes must be"),
+    train_case("arch nope", lambda t: _args(t, "--arch", "nope"), "invalid choice: 'nope'"),
+    train_case(
+        "backbone nope", lambda t: _args(t, "--backbone", "nope"), "unknown backbone 'nope'"
+    ),
+    train_case(
+        "smoothing nope", lambda t: _args(t, "--smoothing", "nope"), "unknown smoothing 'nope'"
+    ),
+    train_case(
+        "resume without a checkpoint",
+        lambda t: _args(t, "--resume"),
+        "--resume: no checkpoint at",
+    ),
+    *[
+        train_case(f"{flag} {v}", lambda t, f=flag, v=v: _args(t, f"{f}={v}"), flag)
+        for flag, v in (
+            ("--train-size", HUGE_INT),
+            ("--steps", HUGE_INT),
+            ("--lr", "inf"),
+            ("--max-minutes", "nan"),
+            ("--max-minutes", "inf"),
+            ("--sample-every", "0"),
+            ("--checkpoint-every", HUGE_INT),
+            ("--seed", HUGE_INT),
+            ("--style-scale", "1e6"),
+            ("--style-weight", "nan"),
+            ("--temperature", "-1"),
+        )
+    ],
+    train_case(
+        "--batch-size 100000",
+        lambda t: _args(t, "--batch-size=100000"),
+        "--batch-size",
+        mode="subprocess",  # were it not refused, the batch would fill the memory
+    ),
+    train_case("--device tpu", lambda t: _args(t, "--device", "tpu"), "tpu"),
+    train_case("--precision fp8", lambda t: _args(t, "--precision", "fp8"), "fp8"),
+    train_case("--backbone vit_b_16", lambda t: _args(t, "--backbone", "vit_b_16"), "vit_b_16"),
+    train_case(
+        "--weights a pickle that would run code",
+        lambda t: _args(t, "--weights", pickle_payload(t, "evil.pt", shell=True)),
+        r"evil\.pt",
+    ),
+    train_case(
+        "-o a symlink to the style image",
+        lambda t: _args(t, output=t / link(t, "m.safetensors", "style.png")),
+        r"m\.safetensors.*input",
+    ),
+    train_case(
+        "--resume from a checkpoint that is a pickle payload",
+        lambda t: also(
+            _args(t, "--resume", output=t / "m.safetensors"),
+            mkdir(t, "m_train"),
+            pickle_payload(t, "m_train/checkpoint.safetensors", shell=True),
+        ),
+        r"checkpoint\.safetensors",
+    ),
+    train_case(
+        "records' samples/ is a file",
+        lambda t: also(
+            _args(t, output=t / "m.safetensors"), mkdir(t, "m_train"), text(t, "m_train/samples")
+        ),
+        r"samples",
+    ),
+    train_case(
+        "-o a symlink to a training photo",
+        lambda t: _args(t, output=t / link(t, "m.safetensors", "photos/p0.png")),
+        r"m\.safetensors.*(input|--data)",
+    ),
+    train_case(
+        "records folder is a symlink to --data",
+        lambda t: also(_args(t, output=t / "m.safetensors"), link(t, "m_train", "photos")),
+        "--data",
+    ),
+    train_case(
+        "--train-size 2048 --batch-size 256 (over the memory)",
+        lambda t: _args(t, "--train-size", "2048", "--batch-size", "256"),
+        "GB|memory|--batch-size|--train-size",
+        mode="subprocess",
+    ),
+    train_case(
+        "records' train.csv is a symlink to the style image",
+        lambda t: also(
+            _args(t, output=t / "m.safetensors"),
+            mkdir(t, "m_train"),
+            link(t, "m_train/train.csv", "../style.png"),
+        ),
+        r"train\.csv.*input",
+    ),
+    train_case(
+        "a FIFO as style",
+        lambda t: _args(t, styles=[fifo(t, "f.png")]),
+        r"f\.png",
+        mode="subprocess",
+    ),
+    train_case(
+        "/dev/zero as style",
+        lambda t: _args(t, styles=["/dev/zero"]),
+        "/dev/zero",
+        mode="subprocess",
+    ),
+    train_case(
+        "$WORLD_SIZE not a number",
+        lambda t: _args(t),
+        "WORLD_SIZE",
+        env={"WORLD_SIZE": "abc"},
+        mode="subprocess",
+    ),
+    train_case(
+        "$WORLD_SIZE 2 without torchrun",
+        lambda t: _args(t),
+        "WORLD_SIZE|MASTER_ADDR|torchrun",
+        env={"WORLD_SIZE": "2", "RANK": "0"},
+        mode="subprocess",
+    ),
+    train_case(
+        "$RANK -5 in a one-process world",
+        lambda t: _args(t),
+        "RANK",
+        env={"RANK": "-5"},
+        mode="subprocess",
+    ),
+    # --- apply: a trained fast model (BAD_APPLY from tests/test_fast_cli.py, then more) ----
+    apply_case(
+        "pickle model",
+        lambda t, m, p, o: [_bad_model(t, "pickle", m), p, "-o", o],
+        "not a readable",
+    ),
+    apply_case(
+        "torch.save model",
+        lambda t, m, p, o: [_bad_model(t, "torch-save", m), p, "-o", o],
+        "not a readable",
+    ),
+    apply_case(
+        "truncated model",
+        lambda t, m, p, o: [_bad_model(t, "truncated", m), p, "-o", o],
+        "not a readable",
+    ),
+    apply_case(
+        "text file as model", lambda t, m, p, o: [_bad_model(t, "text", m), p, "-o", o], "not a"
+    ),
+    apply_case(
+        "foreign safetensors",
+        lambda t, m, p, o: [_bad_model(t, "foreign", m), p, "-o", o],
+        "not a stylelab fast model",
+    ),
+    apply_case(
+        "missing model", lambda t, m, p, o: [str(t / "nope.safetensors"), p, "-o", o], "no such"
+    ),
+    apply_case("model is a folder", lambda t, m, p, o: [str(t), p, "-o", o], "is a directory"),
+    apply_case(
+        "unknown style name",
+        lambda t, m, p, o: [m, p, "-o", o, "--style", "starry"],
+        "'starry': unknown; this model's styles: 0=strokes, 1=mosaic",
+    ),
+    apply_case(
+        "style index 2", lambda t, m, p, o: [m, p, "-o", o, "--style", "2"], "indices 0 to 1"
+    ),
+    apply_case(
+        "style index -1", lambda t, m, p, o: [m, p, "-o", o, "--style", "-1"], "indices 0 to 1"
+    ),
+    apply_case(
+        "style-mix of 1 weight",
+        lambda t, m, p, o: [m, p, "-o", o, "--style-mix", "1"],
+        "has 1 weights; this model has 2 styles",
+    ),
+    apply_case(
+        "style-mix of 3 weights",
+        lambda t, m, p, o: [m, p, "-o", o, "--style-mix", "1,2,3"],
+        "has 3 weights",
+    ),
+    apply_case(
+        "style-mix not numbers",
+        lambda t, m, p, o: [m, p, "-o", o, "--style-mix", "a,b"],
+        "--style-mix: expected numbers",
+    ),
+    apply_case(
+        "style-mix unknown name",
+        lambda t, m, p, o: [m, p, "-o", o, "--style-mix", "strokes:1,starry:1"],
+        "unknown style 'starry'",
+    ),
+    apply_case(
+        "style-mix zero sum",
+        lambda t, m, p, o: [m, p, "-o", o, "--style-mix", "0,0"],
+        "positive sum",
+    ),
+    apply_case(
+        "style and style-mix",
+        lambda t, m, p, o: [m, p, "-o", o, "--style", "0", "--style-mix", "0.5,0.5"],
+        "--style or --style-mix, not both",
+    ),
+    apply_case(
+        "-o a directory for one input",
+        lambda t, m, p, o: [m, p, "-o", str(t)],
+        "is a directory; give an image file name",
+    ),
+    apply_case("-o the input", lambda t, m, p, o: [m, p, "-o", p], "is an input"),
+    apply_case(
+        "-o a link to the input", lambda t, m, p, o: [m, p, "-o", _link(t, p)], "is an input"
+    ),
+    apply_case(
+        "-o the input folder",
+        lambda t, m, p, o: [m, (f := _folder(t)), "-o", f],
+        "is an input folder",
+    ),
+    apply_case(
+        "unknown output extension",
+        lambda t, m, p, o: [m, p, "-o", str(t / "out.bmpx")],
+        r"unknown output extension '\.bmpx'",
+    ),
+    apply_case(
+        "no output extension",
+        lambda t, m, p, o: [m, p, "-o", str(t / "out")],
+        "unknown output extension ''",
+    ),
+    apply_case(
+        "missing output folder",
+        lambda t, m, p, o: [m, p, "-o", str(t / "no" / "out.png")],
+        "output folder does not exist",
+    ),
+    apply_case(
+        "two inputs to one image",
+        lambda t, m, p, o: [m, p, *_same_name(t)[:1], "-o", str(t / "new.png")],
+        "several inputs need -o FOLDER",
+    ),
+    apply_case(
+        "two inputs of the same name",
+        lambda t, m, p, o: [m, *_same_name(t), "-o", str(t / "outdir")],
+        "would both write",
+    ),
+    apply_case(
+        "strength 2", lambda t, m, p, o: [m, p, "-o", o, "--strength", "2"], "--strength must be"
+    ),
+    apply_case(
+        "stroke scale 0",
+        lambda t, m, p, o: [m, p, "-o", o, "--stroke-scale", "0"],
+        "--stroke-scale must be from 0.25 to 8",
+    ),
+    apply_case(
+        "stroke scale nan",
+        lambda t, m, p, o: [m, p, "-o", o, "--stroke-scale", "nan"],
+        "--stroke-scale must be from",
+    ),
+    apply_case(
+        "stroke scale text",
+        lambda t, m, p, o: [m, p, "-o", o, "--stroke-scale", "big"],
+        "--stroke-scale: not a number",
+    ),
+    apply_case(
+        "size 5", lambda t, m, p, o: [m, p, "-o", o, "--size", "5"], "--size must be an integer"
+    ),
+    apply_case(
+        "stroke scales without --sheet",
+        lambda t, m, p, o: [m, p, "-o", o, "--stroke-scale", "1,2"],
+        "several --stroke-scale values need --sheet",
+    ),
+    apply_case("missing INPUT", lambda t, m, p, o: [m, "-o", o], "needs at least one INPUT"),
+    apply_case("missing -o", lambda t, m, p, o: [m, p], "needs -o OUT"),
+    apply_case(
+        "missing input file",
+        lambda t, m, p, o: [m, str(t / "nope.png"), "-o", o],
+        "nope.png: no such file",
+    ),
+    apply_case(
+        "input not an image",
+        lambda t, m, p, o: [m, str(t / "notes.txt"), "-o", o],
+        "not an image file Pillow can read",
+    ),
+    apply_case(
+        "stdin among several inputs",
+        lambda t, m, p, o: [m, "-", p, "-o", str(t / "outdir")],
+        "can only be the only input",
+    ),
+    apply_case(
+        "folder to stdout", lambda t, m, p, o: [m, _folder(t), "-o", "-"], "takes one input image"
+    ),
+    apply_case(
+        "sheet of a folder",
+        lambda t, m, p, o: [m, _folder(t), "-o", str(t / "outdir"), "--sheet"],
+        "--sheet takes one input image",
+    ),
+    apply_case(
+        "several inputs to an existing file",
+        lambda t, m, p, o: [m, p, *_same_name(t)[:1], "-o", o],
+        "not a folder; several inputs need -o FOLDER",
+    ),
+    apply_case(
+        "folder without images",
+        lambda t, m, p, o: [m, str(_mkdir(t / "empty")), "-o", str(t / "outdir")],
+        "no images found",
+    ),
+    apply_case(
+        "info on a pickle model",
+        lambda t, m, p, o: [_bad_model(t, "pickle", m), "--info"],
+        "not a readable",
+    ),
+    apply_case(
+        "style a superscript digit",
+        lambda t, m, p, o: [m, p, "-o", o, "--style", "\u00b2"],
+        "--style",
+    ),
+    apply_case("empty stdin", lambda t, m, p, o: [m, "-", "-o", o], "stdin: no data", stdin=b""),
+    apply_case(
+        "stdin not an image",
+        lambda t, m, p, o: [m, "-", "-o", o],
+        "stdin: not an image",
+        stdin=b"hello",
+    ),
+    apply_case(
+        "stdin a decompression bomb",
+        lambda t, m, p, o: [m, "-", "-o", o],
+        "stdin",
+        stdin=bomb_bytes(30000, 30000),
+    ),
+    apply_case(
+        "input a decompression bomb", lambda t, m, p, o: [m, bomb(t, "b.png"), "-o", o], r"b\.png"
+    ),
+    apply_case("input 1x1", lambda t, m, p, o: [m, tiny_image(t, "one.png"), "-o", o], r"one\.png"),
+    apply_case(
+        "input a FIFO",
+        lambda t, m, p, o: [m, fifo(t, "f.png"), "-o", o],
+        r"f\.png",
+        mode="subprocess",
+    ),
+    apply_case(
+        "input /dev/zero",
+        lambda t, m, p, o: [m, "/dev/zero", "-o", o],
+        "/dev/zero",
+        mode="subprocess",
+    ),
+    apply_case("input empty string", lambda t, m, p, o: [m, "", "-o", o], "''|empty"),
+    apply_case(
+        "stroke scale 8 at --size 16",
+        lambda t, m, p, o: [m, p, "-o", o, "--size", "16", "--stroke-scale", "8"],
+        "--stroke-scale|--size",
+    ),
+    *[
+        apply_case(f"{flag} {v}", lambda t, m, p, o, f=flag, v=v: [m, p, "-o", o, f"{f}={v}"], flag)
+        for flag, v in (
+            ("--size", "0"),
+            ("--size", HUGE_INT),
+            ("--strength", "nan"),
+            ("--strength", "inf"),
+            ("--strength", "-1"),
+            ("--stroke-scale", "inf"),
+            ("--style-mix", "nan,1"),
+            ("--style-mix", "-1,2"),
+        )
+    ],
+    apply_case(
+        "--device tpu",
+        lambda t, m, p, o: [m, p, "-o", o, "--device", "tpu"],
+        "tpu",
+        flags=("--precision", "fp32", "--quiet"),
+    ),
+    apply_case(
+        "--precision fp8",
+        lambda t, m, p, o: [m, p, "-o", o, "--precision", "fp8"],
+        "fp8",
+        flags=("--device", "cpu", "--quiet"),
+    ),
+    apply_case(
+        "-o inside the input folder",
+        lambda t, m, p, o: [m, (f := _folder(t)), "-o", f + "/styled"],
+        "input",
+    ),
+    apply_case(
+        "a mirrored output is a folder",
+        lambda t, m, p, o: also([m, _folder(t), "-o", str(t / "outdir")], mkdir(t, "outdir/a.png")),
+        r"a\.png",
+    ),
+    apply_case(
+        "--size 16384 (over the memory)",
+        lambda t, m, p, o: [m, p, "-o", o, "--size", "16384"],
+        "GB|memory|--size",
+        mode="subprocess",
+    ),
+    apply_case(
+        "a model whose weights are all NaN",
+        lambda t, m, p, o: [_nan_model(t, m), p, "-o", o],
+        r"nan\.safetensors|NaN|finite",
+    ),
+    apply_case(
+        "stdin closed",
+        lambda t, m, p, o: [m, "-", "-o", o],
+        "stdin",
+        mode="subprocess",
+        closed=("stdin",),
+    ),
+    apply_case(
+        "stdout closed with -o -",
+        lambda t, m, p, o: [m, p, "-o", "-"],
+        "stdout",
+        mode="subprocess",
+        closed=("stdout",),
+    ),
+    apply_case(
+        "model /dev/zero",
+        lambda t, m, p, o: ["/dev/zero", p, "-o", o],
+        "/dev/zero",
+        mode="subprocess",
+    ),
+]
+
+
+# ------------------------------------------------------------- valid but unusual images
+
+
+def _png16(path: Path) -> None:
+    """A 48-bit RGB PNG (16 bits per channel), written by hand: Pillow cannot save one."""
+    height, width = 32, 40
+    values = np.linspace(0, 65535, width * height * 3).astype(">u2").reshape(height, width * 3)
+    rows = b"".join(b"\0" + row.tobytes() for row in values)
+    header = struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", header)
+        + _chunk(b"IDAT", zlib.compress(rows))
+        + _chunk(b"IEND", b"")
+    )
+
+
+def _exif_rotated(path: Path) -> None:
+    image = gradient_image(40, 32, seed=4)
+    exif = image.getexif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees on display
+    image.save(path, exif=exif)
+
+
+def _animated(path: Path) -> None:
+    frames = [gradient_image(40, 32, seed=s).convert("P") for s in range(3)]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0)
+
+
+def _pages(path: Path) -> None:
+    pages = [gradient_image(40, 32, seed=s) for s in range(2)]
+    pages[0].save(path, save_all=True, append_images=pages[1:])
+
+
+def _corrupt_exif(path: Path) -> None:
+    """A JPEG whose EXIF block is garbage (Pillow warns "Corrupt EXIF data")."""
+    gradient_image(40, 32, seed=4).save(path, format="JPEG")
+    data = path.read_bytes()
+    exif = b"Exif\0\0MM\0\x2a\0\0\0\x08" + b"\xff" * 50
+    path.write_bytes(data[:2] + b"\xff\xe1" + struct.pack(">H", len(exif) + 2) + exif + data[2:])
+
+
+def _palette_transparent(path: Path) -> None:
+    image = gradient_image(40, 32, seed=4).convert("P")
+    image.save(path, transparency=0)
+
+
+# name -> writer(path) of a file in a run's folder that is damaged: not an error, the report
+# shows that run without it ("no image", no curve) and writes the page (exit 0).
+DAMAGED_RUN_FILES: dict[str, Callable[[Path], object]] = {
+    "runs/abc123/output.png zero bytes": lambda p: p.write_bytes(b""),
+    "runs/abc123/output.png a decompression bomb": lambda p: bomb(p.parent, p.name),
+    "runs/abc123/output.png a FIFO": lambda p: os.mkfifo(p),
+    "runs/abc123/output.csv not UTF-8": lambda p: p.write_bytes(b"step,total\n\xff,\xfe\n"),
+    "runs/abc123/output.csv a FIFO": lambda p: os.mkfifo(p),
+}
+
+
+# name -> writer(path): images that are odd but valid; each must stylize (exit 0).
+ODD_BUT_VALID_IMAGES: dict[str, Callable[[Path], None]] = {
+    "cmyk.jpg": lambda p: gradient_image(40, 32).convert("CMYK").save(p),
+    "gray16.png": lambda p: Image.fromarray(
+        np.linspace(0, 65535, 40 * 32).astype(np.uint16).reshape(32, 40)
+    ).save(p),
+    "rgb48.png": _png16,
+    "palette.png": lambda p: gradient_image(40, 32).convert("P").save(p),
+    "palette-transparent.png": _palette_transparent,
+    "gray-alpha.png": lambda p: gradient_image(40, 32).convert("LA").save(p),
+    "rgba.png": lambda p: gradient_image(40, 32).convert("RGBA").save(p),
+    "bilevel.png": lambda p: gradient_image(40, 32).convert("1").save(p),
+    "gray.jpg": lambda p: gradient_image(40, 32).convert("L").save(p),
+    "float.tif": lambda p: gradient_image(40, 32).convert("F").save(p),
+    "animated.gif": _animated,
+    "pages.tif": _pages,
+    "exif-rotated.jpg": _exif_rotated,
+    "image.webp": lambda p: gradient_image(40, 32).save(p),
+    "exactly-16px.png": lambda p: gradient_image(16, 16).save(p),
+    "png-named.jpg": lambda p: gradient_image(40, 32).save(p, format="PNG"),
+    "corrupt-exif.jpg": _corrupt_exif,
+}
