@@ -117,6 +117,12 @@ def check_inputs_are_not_outputs(config: str, sweep: Any, rundir: str) -> None:
     from stylelab.safety import check_outputs, is_inside
 
     root = Path(rundir)
+    for parent in root.absolute().parents:
+        if (parent / SWEEP_JSON).is_file():
+            raise StylelabError(
+                f"{one_line(rundir)}: is inside the sweep folder {one_line(parent)}; "
+                "choose a folder outside it"
+            )
     inputs = [config, *input_files(sweep)]
     ours = [root / name for name in (SUMMARY, SWEEP_TOML, SWEEP_JSON, *REPORT_FILES)]
     check_outputs(ours, inputs, folders=[root])

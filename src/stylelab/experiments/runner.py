@@ -374,7 +374,7 @@ def read_rows(path: Path) -> list[dict[str, str]]:
         text = text[: text.rfind("\n") + 1]
     if not text.strip():
         raise StylelabError(f"{path}: empty; not a sweep summary (no CSV header)")
-    reader = csv.DictReader(io.StringIO(text, newline=""), restval="")
+    reader = csv.DictReader(io.StringIO(text, newline=""), restval="", strict=True)
     try:
         header = reader.fieldnames or []
         missing = [c for c in REQUIRED_COLUMNS if c not in header]
