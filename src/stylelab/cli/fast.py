@@ -19,9 +19,9 @@ from stylelab.cli.common import add_config_arguments, config_from_args, interrup
 from stylelab.config import StylizeConfig
 from stylelab.errors import StylelabError
 from stylelab.safety import (
+    check_input_file,
     check_new_folder,
     check_outputs,
-    file_identities,
     is_inside,
     one_line,
 )
@@ -156,7 +156,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     _check_training_memory(config)
     output = check_model_output(args.output)
     inputs = [Path(s) for s in args.styles if not s.startswith("example:")]
-    check_not_an_input(output, inputs)
+    check_outputs([output], inputs)
     if args.data != "example:photos":
         data = Path(args.data)
         records = workdir_for(output)
@@ -234,25 +234,6 @@ def check_model_output(path: str) -> Path:
         raise StylelabError(f"{out}: a model file ends in {MODEL_SUFFIX}")
     check_writable_folder(out.parent)
     return out
-
-
-def check_not_an_input(output: Path, inputs: Sequence[Path] | dict[tuple[int, int], Path]) -> None:
-    """Refuse an output that is (resolving links: same device and inode) one of the inputs.
-    ``inputs`` may be given as :func:`file_identities` of them, to check many outputs."""
-    if isinstance(inputs, dict):
-        source = _identity(output, inputs)
-        if source is not None:
-            check_outputs([output], [source])
-        return
-    check_outputs([output], list(inputs))
-
-
-def _identity(path: Path, identities: dict[tuple[int, int], Path]) -> Path | None:
-    try:
-        found = os.stat(path)
-    except (OSError, ValueError):
-        return None
-    return identities.get((found.st_dev, found.st_ino))
 
 
 # ---------------------------------------------------------------------------------- apply
@@ -441,7 +422,7 @@ def _plan(inputs: Sequence[str], output: str, sheet: bool) -> Iterator[tuple[str
     if single:
         source = inputs[0]
         if source != "-":
-            _check_input_file(Path(source))
+            check_input_file(source, "image")
         if output == "-":
             yield source, "-"
             return
@@ -453,7 +434,7 @@ def _plan(inputs: Sequence[str], output: str, sheet: bool) -> Iterator[tuple[str
             )
         check_output_path(target)
         if source != "-":
-            check_not_an_input(target, [Path(source)])
+            check_outputs([target], [source])
         yield source, str(target)
         return
     if "-" in inputs:
@@ -481,28 +462,20 @@ def _plan(inputs: Sequence[str], output: str, sheet: bool) -> Iterator[tuple[str
                 if file.suffix.lower() in IMAGE_SUFFIXES and file.is_file():
                     pairs.append((file, folder / file.relative_to(path)))
         else:
-            _check_input_file(path)
+            check_input_file(path, "image")
             pairs.append((path, folder / path.name))
     if not pairs:
         raise StylelabError(f"no images found in {', '.join(inputs)}")
     targets: dict[Path, Path] = {}
-    every_input = file_identities([photo for photo, _ in pairs])
     for photo, written in pairs:
         if written.suffix.lower() not in SAVE_FORMATS:
             written = written.with_suffix(".png")
         if written in targets:
             raise StylelabError(f"{targets[written]} and {photo} would both write {written}")
-        check_not_an_input(written, every_input)
         targets[written] = photo
+    check_outputs(list(targets), [str(photo) for photo, _ in pairs])
     for written, photo in targets.items():
         yield str(photo), str(written)
-
-
-def _check_input_file(path: Path) -> None:
-    if not path.exists():
-        raise StylelabError(f"{path}: no such file")
-    if not path.is_file():
-        raise StylelabError(f"{path}: not a regular file")
 
 
 def _read(source: str, size: int | None) -> Any:
