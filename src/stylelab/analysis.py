@@ -35,7 +35,8 @@ from tqdm import tqdm
 
 from stylelab.backbones import Backbone, load_backbone
 from stylelab.errors import StylelabError
-from stylelab.images import ImageSource, atomic_path, load_image, resize_long_edge
+from stylelab.images import ImageSource, load_image, resize_long_edge
+from stylelab.safety import atomic_path
 from stylelab.smoothing import check_smoothing, layer_temperature, smoother
 
 STATISTICS = ("act_max", "act_entropy", "gram_max", "gram_entropy")

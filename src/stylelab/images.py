@@ -26,7 +26,6 @@ from stylelab.safety import (
     check_output_file,
     one_line,
 )
-from stylelab.safety import check_writable_folder as check_writable_folder  # re-exported
 
 MIN_SIDE = 16
 SAVE_FORMATS = IMAGE_FORMATS

@@ -225,7 +225,7 @@ def _check_training_memory(config: Any) -> None:
 
 
 def check_model_output(path: str) -> Path:
-    from stylelab.images import check_writable_folder
+    from stylelab.safety import check_writable_folder
 
     out = Path(path)
     if out.is_dir():

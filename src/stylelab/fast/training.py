@@ -39,8 +39,9 @@ from stylelab.fast import data as fastdata
 from stylelab.fast.config import TrainConfig
 from stylelab.fast.modelfile import CHECKPOINT_FORMAT, read_safetensors, save_model
 from stylelab.fast.nets import TransformerNet, count_parameters
-from stylelab.images import atomic_path, resize_long_edge, save_image
+from stylelab.images import resize_long_edge, save_image
 from stylelab.records import write_csv, write_json
+from stylelab.safety import atomic_path
 
 
 @dataclass
