@@ -246,3 +246,32 @@ def test_version_is_printed_and_exits_0(capsys: pytest.CaptureFixture[str]) -> N
         cli.main(["--version"])
     assert stop.value.code == 0
     assert capsys.readouterr().out.strip() == f"stylelab {stylelab.__version__}"
+
+
+def test_a_second_signal_does_not_interrupt_writing_the_result() -> None:
+    """A wrapper forwarding Ctrl-C, or a double press: the first signal stops the run,
+    the next ones (within the grace period) are ignored and the first one's code stands."""
+    with safety.signals_as_interrupts():
+        with pytest.raises(safety.Terminated):
+            safety._raise_terminated(signal.SIGTERM, None)
+        safety._raise_terminated(signal.SIGINT, None)  # ignored: no exception
+        safety._raise_terminated(signal.SIGHUP, None)
+        assert safety.interrupted_exit_code() == 143
+        assert safety.interruption() == "SIGTERM"
+
+
+def test_closed_stderr_still_writes_the_result(tmp_path: Path, pair: tuple[Path, Path]) -> None:
+    content, style = pair
+    out = tmp_path / "out.png"
+    command = [sys.executable, "-m", "stylelab.cli", "stylize", str(content), str(style)]
+    command += ["-o", str(out), "--steps", "2", *SLOW[:-1]]  # with the progress bar
+    process = subprocess.run(
+        command,
+        stderr=subprocess.DEVNULL,
+        timeout=300,
+        close_fds=True,
+        preexec_fn=lambda: os.close(2),
+    )
+    assert process.returncode == 0
+    with Image.open(out) as image:
+        image.load()

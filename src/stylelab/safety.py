@@ -381,7 +381,8 @@ def os_reason(exc: OSError) -> str:
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM or SIGHUP, raised where Ctrl-C would be: the run stops and writes its result."""
+    """Ctrl-C, SIGTERM or SIGHUP, raised as a KeyboardInterrupt: the run stops and writes
+    its result."""
 
     def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)
@@ -391,21 +392,36 @@ class Terminated(KeyboardInterrupt):
 _received: list[int] = []
 
 
+GRACE_S = 10.0  # after the first signal, more signals are ignored this long (the save)
+_first_at: list[float] = []
+
+
 def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    """The first signal stops the run; a second one in the next GRACE_S seconds (a wrapper
+    forwarding Ctrl-C, an impatient double press) must not interrupt writing the result."""
+    import time
+
+    now = time.monotonic()
+    if _first_at and now - _first_at[0] < GRACE_S:
+        return
+    _first_at[:] = [now]
     _received.append(signum)
     raise Terminated(signum)
 
 
 @contextmanager
 def signals_as_interrupts() -> Iterator[None]:
-    """SIGTERM and SIGHUP raise :class:`Terminated` while the block runs (main thread only)."""
+    """Ctrl-C, SIGTERM and SIGHUP raise :class:`Terminated` (a KeyboardInterrupt) while the
+    block runs (main thread only); the first one counts, repeats within GRACE_S are ignored."""
     import threading
 
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     _received.clear()
-    previous = {s: signal.signal(s, _raise_terminated) for s in (signal.SIGTERM, signal.SIGHUP)}
+    _first_at.clear()
+    signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {s: signal.signal(s, _raise_terminated) for s in signals}
     try:
         yield
     finally:
@@ -415,9 +431,11 @@ def signals_as_interrupts() -> Iterator[None]:
 
 def interruption() -> str:
     """What stopped the run: ``SIGTERM``, ``SIGHUP`` or ``Ctrl-C``."""
-    return signal.Signals(_received[-1]).name if _received else "Ctrl-C"
+    if not _received or _received[0] == signal.SIGINT:
+        return "Ctrl-C"
+    return signal.Signals(_received[0]).name
 
 
 def interrupted_exit_code() -> int:
     """128 + the signal that stopped the run: 143 (SIGTERM), 129 (SIGHUP), 130 (Ctrl-C)."""
-    return 128 + _received[-1] if _received else EXIT_INTERRUPTED
+    return 128 + _received[0] if _received else EXIT_INTERRUPTED

@@ -70,7 +70,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; every failure ends here as one line on stderr and an exit status:
     2 for bad input, 130 / 143 / 129 for Ctrl-C / SIGTERM / SIGHUP, 70 for a bug."""
     arguments = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in arguments[:1] or os.environ.get(DEBUG_ENV, "") not in ("", "0")
+    debug_env = os.environ.get(DEBUG_ENV, "").strip().lower()
+    debug = "--debug" in arguments[:1] or debug_env not in ("", "0", "false", "no", "off")
+    if sys.stderr is None:  # closed (2>&-): progress bars write nowhere rather than crash
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the whole process
+    os.environ["MPLBACKEND"] = "Agg"  # headless figures; an invalid user value cannot break us
     try:
         with warnings.catch_warnings(), signals_as_interrupts():
             if not debug:
@@ -82,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(exc))
     except KeyboardInterrupt:
         _print_traceback(debug)
-        print(f"stylelab: interrupted ({interruption()}); nothing written", file=sys.stderr)
+        print(f"stylelab: interrupted ({interruption()})", file=sys.stderr)
         return interrupted_exit_code()
     except OSError as exc:  # e.g. the output folder vanished or filled up mid-run
         _print_traceback(debug)
