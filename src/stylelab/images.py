@@ -84,7 +84,7 @@ def decode_image(source: str | os.PathLike | IO[bytes], name: str) -> torch.Tens
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # e.g. "Corrupt EXIF data": the pixels still load
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(source) as image:
+            with Image.open(source, formats=_readable_formats()) as image:
                 image.seek(0)  # first frame of animations
                 image.load()
                 return pil_to_tensor(image)
@@ -100,6 +100,13 @@ def decode_image(source: str | os.PathLike | IO[bytes], name: str) -> torch.Tens
     except Exception as exc:  # noqa: BLE001 - any decoder failure is the file's fault
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise StylelabError(f"{name}: cannot decode image ({reason})") from None
+
+
+def _readable_formats() -> list[str]:
+    """Every format Pillow opens except those that hand the file to another program:
+    EPS is PostScript, a program that Pillow runs through Ghostscript."""
+    Image.init()
+    return [name for name in Image.OPEN if name not in ("EPS", "WMF")]
 
 
 def pil_to_tensor(image: Image.Image) -> torch.Tensor:

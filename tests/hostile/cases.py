@@ -384,6 +384,30 @@ def _nan_model(tmp: Path, good: str) -> str:
     return str(path)
 
 
+def _edited_model(tmp: Path, good: str, name: str, tensor=None, **metadata: str) -> str:
+    """The tiny model with ``metadata`` entries replaced and ``tensor(t)`` applied to its
+    first weight (e.g. a cast to int64)."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(good, "pt") as model:
+        meta = {**model.metadata(), **metadata}
+        weights = {key: model.get_tensor(key) for key in model.keys()}  # noqa: SIM118
+    if tensor is not None:
+        first = next(iter(weights))
+        weights[first] = tensor(weights[first])
+    path = tmp / name
+    save_file(weights, str(path), metadata=meta)
+    return str(path)
+
+
+def _eps(tmp: Path) -> Path:
+    """PostScript named .png: Pillow would hand it to Ghostscript (a program)."""
+    path = tmp / "ps.png"
+    path.write_text("%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 32 32\nshowpage\n")
+    return path
+
+
 def _link(tmp: Path, target: str) -> str:
     path = tmp / "link.png"
     path.symlink_to(target)
@@ -878,6 +902,18 @@ CASES: list[Case] = [
         "stylize: --weights /dev/zero",
         lambda t: stylize(t, "--weights", "/dev/zero"),
         "/dev/zero",
+        mode="subprocess",
+    ),
+    Case(
+        "stylize: PostScript named .png (never handed to Ghostscript)",
+        lambda t: also(stylize(t, content="ps.png"), _eps(t)),
+        r"ps\.png: not an image",
+    ),
+    Case(
+        "stylize: $STYLELAB_DEBUG=false keeps tracebacks off",
+        lambda t: stylize(t, content="missing.png"),
+        r"missing\.png: no such file",
+        env={"STYLELAB_DEBUG": "false"},
         mode="subprocess",
     ),
     Case(
@@ -1875,6 +1911,29 @@ CASES: list[Case] = [
         "stdout",
         mode="subprocess",
         closed=("stdout",),
+    ),
+    apply_case(
+        "model metadata JSON nested 100000 deep",
+        lambda t, m, p, o: [
+            _edited_model(t, m, "deep.safetensors", training="[" * 100000 + "]" * 100000),
+            p,
+            *("-o", o),
+        ],
+        r"deep\.safetensors: damaged metadata",
+    ),
+    apply_case(
+        "a weight tensor of int64",
+        lambda t, m, p, o: (
+            [_edited_model(t, m, "int.safetensors", lambda w: w.long()), p] + ["-o", o]
+        ),
+        r"int\.safetensors.*not floating point",
+    ),
+    apply_case(
+        "stdin is /dev/zero",
+        lambda t, m, p, o: [m, "-", "-o", o],
+        "stdin: not a file or a pipe",
+        mode="subprocess",
+        closed=("stdin-zero",),
     ),
     apply_case(
         "model /dev/zero",

@@ -38,7 +38,8 @@ TIMEOUT_S = 60
 # Control characters that would garble or rewrite a terminal line (tab and newline allowed).
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 TEMP_NAME = re.compile(r"\.tmp\b")
-CLOSE = {"stdin": "0<&-", "stdout": "1>&-"}  # shell redirections that close a stream
+# shell redirections: close a stream, or feed a device
+CLOSE = {"stdin": "0<&-", "stdout": "1>&-", "stdin-zero": "0</dev/zero"}
 # Address space of a subprocess case (KiB): a run that is not refused fails to allocate
 # instead of waking the OOM killer on a shared machine.
 MEMORY_LIMIT_KB = 8 << 20

@@ -7,6 +7,7 @@ Thin layers over :mod:`stylelab.fast`: the loss flags of ``train`` come from
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -27,6 +28,7 @@ from stylelab.safety import (
 )
 
 MODEL_SUFFIX = ".safetensors"
+MAX_STDIN_BYTES = 256 << 20  # an image piped in; a device or an endless pipe is refused
 EXIT_PARTIAL = 1
 
 
@@ -540,7 +542,15 @@ def _read_stdin() -> Any:
 
     if sys.stdin is None:
         raise StylelabError("stdin: closed (pipe an image into 'stylelab apply MODEL -')")
-    data = sys.stdin.buffer.read()
+    import stat
+
+    with contextlib.suppress(OSError, ValueError):
+        mode = os.fstat(sys.stdin.fileno()).st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
+            raise StylelabError("stdin: not a file or a pipe (a device or a folder)")
+    data = sys.stdin.buffer.read(MAX_STDIN_BYTES + 1)
+    if len(data) > MAX_STDIN_BYTES:
+        raise StylelabError(f"stdin: more than {MAX_STDIN_BYTES >> 20} MB; not an image")
     if not data:
         raise StylelabError("stdin: no data (pipe an image into 'stylelab apply MODEL -')")
     return load_image(decode_image(io.BytesIO(data), "stdin"))

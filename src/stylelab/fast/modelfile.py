@@ -106,10 +106,12 @@ def load_model(path: str | os.PathLike) -> ModelRecord:
     try:
         styles = json.loads(metadata.get("styles", ""))
         training = json.loads(metadata.get("training", "{}"))
-    except ValueError:
+    except (ValueError, RecursionError):
         raise StylelabError(f"{path}: damaged metadata (styles or training)") from None
     if not isinstance(styles, list) or not styles or not all(isinstance(s, str) for s in styles):
         raise StylelabError(f"{path}: damaged metadata (style names)")
+    if any(len(name) > 200 for name in styles):
+        raise StylelabError(f"{path}: damaged metadata (a style name over 200 characters)")
     net = TransformerNet(architecture, len(styles))
     expected = net.state_dict()
     missing = [k for k in expected if k not in tensors]
@@ -129,7 +131,17 @@ def load_model(path: str | os.PathLike) -> ModelRecord:
             f"{path}: weights do not fit a {architecture} model of {len(styles)} styles: "
             + ", ".join(problems)
         )
-    broken = [k for k, v in tensors.items() if v.is_floating_point() and not v.isfinite().all()]
+    odd = [
+        k
+        for k, v in tensors.items()
+        if v.dtype not in (torch.float32, torch.float16, torch.bfloat16)
+    ]
+    if odd:
+        raise StylelabError(
+            f"{path}: weight tensor {odd[0]} is {tensors[odd[0]].dtype}, not floating point; "
+            "the model is damaged"
+        )
+    broken = [k for k, v in tensors.items() if not v.isfinite().all()]
     if broken:
         raise StylelabError(
             f"{path}: {len(broken)} weight tensors hold NaN or infinite values (e.g. "

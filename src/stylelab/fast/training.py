@@ -393,7 +393,29 @@ def _load_checkpoint(
     tensors, metadata = read_safetensors(path, "stylelab training checkpoint")
     if metadata.get("format") != CHECKPOINT_FORMAT:
         raise StylelabError(f"{path}: not a stylelab training checkpoint")
+    try:
+        return _restore(config, net, optimizer, tensors, metadata, workdir)
+    except StylelabError:
+        raise
+    except (ValueError, KeyError, TypeError, IndexError, RecursionError, RuntimeError) as exc:
+        reason = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else ""
+        raise StylelabError(
+            f"{path}: damaged checkpoint ({type(exc).__name__}: {reason}); remove it to start again"
+        ) from None
+
+
+def _restore(
+    config: TrainConfig,
+    net: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    tensors: dict[str, torch.Tensor],
+    metadata: dict[str, str],
+    workdir: Path,
+) -> tuple[int, float, list[dict[str, Any]]]:
+    """Load a checkpoint's network and optimizer state; its step, time and rows so far."""
     saved = json.loads(metadata.get("training", "{}"))
+    if not isinstance(saved, dict):
+        raise ValueError("its training record is not an object")
     mine = config.to_dict()
     different = [
         k
@@ -413,8 +435,14 @@ def _load_checkpoint(
             state["state"].setdefault(int(index), {})[name] = value
     optimizer.load_state_dict(state)
     step = int(metadata["step"])
+    elapsed = float(metadata["elapsed_s"])
+    if not 0 <= step <= config.steps or not math.isfinite(elapsed) or elapsed < 0:
+        raise ValueError(f"step {step} or time {elapsed} out of range")
+    for group in optimizer.param_groups:
+        if not 0 < float(group["lr"]) <= 1e6 or not math.isfinite(float(group.get("eps", 0))):
+            raise ValueError("optimizer settings out of range")
     rows = _read_rows(workdir / "train.csv", step)
-    return step, float(metadata["elapsed_s"]), rows
+    return step, elapsed, rows
 
 
 def _read_rows(path: Path, step: int) -> list[dict[str, Any]]:
