@@ -201,3 +201,22 @@ def _truncated(path: Path) -> Path:
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
     return path
+
+
+@pytest.mark.parametrize(
+    ("image", "message"),
+    [
+        ("hello", "tensor or a PIL image"),
+        (torch.rand(5, 32, 32), "is not a"),
+        (torch.rand(2, 3, 8, 8), "is not a"),
+        (torch.ones(3, 16, 16, dtype=torch.uint8), "float image"),
+        (torch.full((3, 16, 16), float("nan")), "NaN"),
+    ],
+)
+def test_save_image_refuses_what_is_not_an_image(
+    image: object, message: str, tmp_path: Path
+) -> None:
+    with pytest.raises(StylelabError, match=message) as caught:
+        images.save_image(image, tmp_path / "x.png")  # type: ignore[arg-type]
+    assert "\n" not in str(caught.value)
+    assert list(tmp_path.iterdir()) == []

@@ -199,7 +199,18 @@ def check_output_path(path: str | os.PathLike) -> Path:
 
 
 def save_image(image: torch.Tensor | Image.Image, path: str | os.PathLike) -> Path:
-    """Save by extension (PNG, JPEG, TIFF, WebP), through a temp file and a rename."""
+    """Save by extension (PNG, JPEG, TIFF, WebP), through a temp file and a rename.
+    ``image``: a PIL image or a finite (3, H, W) / (1, 3, H, W) tensor in [0, 1]."""
+    if not isinstance(image, Image.Image):
+        if not isinstance(image, torch.Tensor):
+            raise StylelabError(
+                f"save_image needs a tensor or a PIL image, got {type(image).__name__}"
+            )
+        if not image.is_floating_point():
+            raise StylelabError(f"save_image needs a float image in [0, 1], got {image.dtype}")
+        if not bool(torch.isfinite(image).all()):
+            raise StylelabError("save_image: the image has NaN or infinite values")
+        image = _tensor_to_batch(image)  # one line for any other shape
     out = check_output_path(path)
     with atomic_path(out) as tmp:
         encode_image(image, tmp, out.suffix)
