@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +27,21 @@ def stripes_image(size: int = 48, period: int = 6) -> Image.Image:
     band = ((x + y) // period) % 2
     rgb = np.where(band[..., None] == 1, [220, 40, 30], [30, 60, 200]).astype(np.uint8)
     return Image.fromarray(rgb, mode="RGB")
+
+
+def late_failing_png(path: Path, width: int = 48, height: int = 40) -> Path:
+    """A PNG whose header and checksums are fine (Image.verify passes) but whose pixel
+    data does not inflate: it fails only when decoded."""
+    gradient_image(width, height, seed=5).save(path)
+    data = bytearray(path.read_bytes())
+    start = data.index(b"IDAT")
+    length = struct.unpack(">I", data[start - 4 : start])[0]
+    for k in range(start + 14, start + length):
+        data[k] ^= 0x5A
+    crc = zlib.crc32(bytes(data[start : start + 4 + length]))
+    data[start + 4 + length : start + 8 + length] = struct.pack(">I", crc)
+    path.write_bytes(bytes(data))
+    return path
 
 
 # Command-line flags that make train and apply take a second or less (fast-model tests).

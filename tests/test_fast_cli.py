@@ -15,10 +15,8 @@ import json
 import os
 import re
 import shutil
-import struct
 import subprocess
 import sys
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +27,13 @@ import stylelab.fast
 from stylelab import cli
 from stylelab.fast import data as fastdata
 from stylelab.fast.modelfile import CHECKPOINT_FORMAT, read_safetensors
-from tests.conftest import APPLY_FAST, TRAIN_FAST, gradient_image, stripes_image
+from tests.conftest import (
+    APPLY_FAST,
+    TRAIN_FAST,
+    gradient_image,
+    late_failing_png,
+    stripes_image,
+)
 
 RECORD_KEYS = {"input", "output", "size", "style", "seconds", "device", "precision"}
 
@@ -76,21 +80,6 @@ def truncated_png(path: Path, width: int = 64, height: int = 48) -> Path:
     gradient_image(width, height, seed=7).save(path)
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    return path
-
-
-def late_failing_png(path: Path, width: int = 48, height: int = 40) -> Path:
-    """A PNG whose header and checksums are fine (Image.verify passes) but whose pixel
-    data does not inflate: it fails only when decoded."""
-    gradient_image(width, height, seed=5).save(path)
-    data = bytearray(path.read_bytes())
-    start = data.index(b"IDAT")
-    length = struct.unpack(">I", data[start - 4 : start])[0]
-    for k in range(start + 14, start + length):
-        data[k] ^= 0x5A
-    crc = zlib.crc32(bytes(data[start : start + 4 + length]))
-    data[start + 4 + length : start + 8 + length] = struct.pack(">I", crc)
-    path.write_bytes(bytes(data))
     return path
 
 

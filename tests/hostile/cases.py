@@ -43,7 +43,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from tests.conftest import APPLY_FAST, TRAIN_FAST, gradient_image, stripes_image
+from tests.conftest import (
+    APPLY_FAST,
+    TRAIN_FAST,
+    gradient_image,
+    late_failing_png,
+    stripes_image,
+)
 
 MODEL = "tiny.safetensors"  # the session's tiny fast model, copied into the case folder
 MARKER = "code-ran"  # created by the pickle payloads if anything ever unpickles them
@@ -149,15 +155,7 @@ def truncated(t: Path, name: str) -> str:
 
 def late_failing(t: Path, name: str) -> str:
     """A PNG whose header and checksums are fine but whose pixel data does not inflate."""
-    gradient_image(48, 40, seed=5).save(t / name)
-    data = bytearray((t / name).read_bytes())
-    start = data.index(b"IDAT")
-    length = struct.unpack(">I", data[start - 4 : start])[0]
-    for k in range(start + 14, start + length):
-        data[k] ^= 0x5A
-    crc = zlib.crc32(bytes(data[start : start + 4 + length]))
-    data[start + 4 + length : start + 8 + length] = struct.pack(">I", crc)
-    (t / name).write_bytes(bytes(data))
+    late_failing_png(t / name)
     return name
 
 
