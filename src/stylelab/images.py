@@ -7,17 +7,16 @@ RGB. Converting to float right after decoding keeps 16-bit sources at full preci
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Sequence
-from contextlib import suppress
 from pathlib import Path
 from typing import IO, Union  # noqa: UP035
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
+from stylelab import pixels
 from stylelab.errors import StylelabError
 from stylelab.safety import (
     IMAGE_FORMATS,
@@ -27,9 +26,9 @@ from stylelab.safety import (
     one_line,
 )
 
-MIN_SIDE = 16
+MIN_SIDE = pixels.MIN_SIDE
 SAVE_FORMATS = IMAGE_FORMATS
-EXAMPLE_PREFIX = "example:"
+EXAMPLE_PREFIX = pixels.EXAMPLE_PREFIX
 
 ImageSource = Union[str, os.PathLike, Image.Image, torch.Tensor, np.ndarray]  # noqa: UP007
 
@@ -79,75 +78,18 @@ def _load_path(path: Path) -> torch.Tensor:
 
 def decode_image(source: str | os.PathLike | IO[bytes], name: str) -> torch.Tensor:
     """Decode a file (path or binary stream) with Pillow: the first frame, as a tensor.
-    Every decoder failure becomes one line naming ``name``."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # e.g. "Corrupt EXIF data": the pixels still load
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(source, formats=_readable_formats()) as image:
-                image.seek(0)  # first frame of animations
-                image.load()
-                return pil_to_tensor(image)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise StylelabError(
-            f"{name}: refused as a possible decompression bomb (more than "
-            f"{Image.MAX_IMAGE_PIXELS:,} pixels)"
-        ) from None
-    except UnidentifiedImageError:
-        raise StylelabError(f"{name}: not an image file Pillow can read") from None
-    except MemoryError:
-        raise StylelabError(f"{name}: too large to decode in the memory available") from None
-    except Exception as exc:  # noqa: BLE001 - any decoder failure is the file's fault
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise StylelabError(f"{name}: cannot decode image ({reason})") from None
-
-
-def _readable_formats() -> list[str]:
-    """Every format Pillow opens except those that hand the file to another program:
-    EPS is PostScript, a program that Pillow runs through Ghostscript."""
-    Image.init()
-    return [name for name in Image.OPEN if name not in ("EPS", "WMF")]
+    Every decoder failure becomes one line naming ``name`` (:func:`stylelab.pixels.decode_pil`)."""
+    return _array_to_tensor(pixels.decode_pil(source, name))
 
 
 def pil_to_tensor(image: Image.Image) -> torch.Tensor:
     """PIL image of any mode -> (1, 3, H, W) float32 RGB in [0, 1]."""
-    image.load()  # decoding errors are the caller's to see, not swallowed below
-    with suppress(Exception):  # a damaged EXIF block: keep the pixels as stored
-        image = ImageOps.exif_transpose(image) or image
-    mode = image.mode
-    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
-        array = np.asarray(image).astype(np.float32)
-        if mode != "F":
-            array = array / (65535.0 if mode.startswith("I;16") or array.max() > 255 else 255.0)
-        array = np.repeat(np.clip(array, 0, 1)[..., None], 3, axis=2)
-        return _array_to_tensor(array)
-    if mode == "P" and "transparency" in image.info:
-        image = image.convert("RGBA")
-    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa"):
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, rgba)
-    rgb = image.convert("RGB")
-    return _array_to_tensor(np.asarray(rgb, dtype=np.float32) / 255.0)
+    return _array_to_tensor(pixels.pil_to_rgb(image))
 
 
 def _array_to_tensor(array: np.ndarray) -> torch.Tensor:
-    array = np.asarray(array)
-    if array.dtype == np.uint8:
-        array = array.astype(np.float32) / 255.0
-    elif array.dtype == np.uint16:
-        array = array.astype(np.float32) / 65535.0
-    if array.ndim == 2:
-        array = np.repeat(array[..., None], 3, axis=2)
-    if array.ndim != 3 or array.shape[2] not in (1, 3, 4):
-        raise StylelabError(f"array of shape {array.shape} is not an H x W x {{1,3,4}} image")
-    if array.shape[2] == 1:
-        array = np.repeat(array, 3, axis=2)
-    if array.shape[2] == 4:
-        alpha = array[..., 3:4]
-        array = array[..., :3] * alpha + (1 - alpha)
-    tensor = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
-    return tensor.permute(2, 0, 1).unsqueeze(0).clamp(0, 1).contiguous()
+    rgb = pixels.array_to_rgb(array)
+    return torch.from_numpy(pixels.to_batch(rgb))
 
 
 def _tensor_to_batch(tensor: torch.Tensor) -> torch.Tensor:
@@ -189,8 +131,7 @@ def resize_to(image: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
 
 def tensor_to_pil(image: torch.Tensor) -> Image.Image:
     """(1, 3, H, W) or (3, H, W) tensor in [0, 1] -> 8-bit RGB PIL image."""
-    array = image.detach().float().cpu().squeeze(0).clamp(0, 1).permute(1, 2, 0).numpy()
-    return Image.fromarray(np.round(array * 255).astype(np.uint8), mode="RGB")
+    return pixels.array_to_pil(image.detach().float().cpu().numpy())
 
 
 def check_output_path(path: str | os.PathLike) -> Path:
@@ -220,6 +161,4 @@ def save_image(image: torch.Tensor | Image.Image, path: str | os.PathLike) -> Pa
 def encode_image(image: torch.Tensor | Image.Image, path: Path, suffix: str) -> None:
     """Write ``image`` to ``path`` in the format of ``suffix`` (``.png``, ``.jpg``, ...)."""
     pil = image if isinstance(image, Image.Image) else tensor_to_pil(image)
-    fmt = SAVE_FORMATS[suffix.lower()]
-    options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
-    pil.save(path, format=fmt, **options)
+    pixels.encode_pil(pil, path, suffix)

@@ -17,18 +17,28 @@
 
 from __future__ import annotations
 
-import numbers
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageDraw, ImageFont
 
 from stylelab.config import DEVICES, PRECISIONS
 from stylelab.errors import StylelabError
+from stylelab.fast.choices import (
+    MAX_EDGE,
+    STROKE_SCALES,
+    StyleChoice,
+    check_apply_memory,
+    check_size,
+    check_strength,
+    check_stroke_scale,
+    stroke_source_shape,
+    style_weights,
+)
 from stylelab.fast.modelfile import ModelRecord, load_model
 from stylelab.fast.nets import STRIDE_MULTIPLE, TransformerNet, count_gflops, count_parameters
 from stylelab.images import (
@@ -36,17 +46,13 @@ from stylelab.images import (
     load_image,
     resize_long_edge,
     resize_to,
-    tensor_to_pil,
 )
-from stylelab.limits import MAX_WEIGHT, in_range, show
+from stylelab.limits import show
+from stylelab.pixels import labelled_sheet
 
 #: Above this many pixels the network runs band by band (exact, less memory).
 BAND_PIXELS = 2048 * 2048
 BAND_ROWS = 64
-MAX_EDGE = 16384
-STROKE_SCALES = (0.25, 8.0)
-
-StyleChoice = int | str | Sequence[float] | dict[str, float] | None
 
 
 def run_network(
@@ -136,23 +142,31 @@ class FastModel:
         if size is not None:
             photo = resize_long_edge(photo, size)
         shape = tuple(photo.shape[-2:])
-        _check_apply_memory(shape, label(image, "photo"), self.device)
-        source = photo
-        if stroke_scale != 1.0:
-            if min(shape) / stroke_scale < STRIDE_MULTIPLE:  # reflection padding needs 8 px
-                raise StylelabError(
-                    f"--stroke-scale {stroke_scale:g} shrinks this {shape[1]}x{shape[0]} photo "
-                    f"below {STRIDE_MULTIPLE} px; use --stroke-scale "
-                    f"{min(shape) / STRIDE_MULTIPLE:.3g} or less"
-                )
-            edge = max(STRIDE_MULTIPLE * 2, round(max(shape) / stroke_scale))
-            source = resize_long_edge(photo, edge)
+        check_apply_memory(shape, label(image, "photo"), self.device)
+        source_shape = stroke_source_shape(shape, stroke_scale, STRIDE_MULTIPLE)
+        source = photo if source_shape == shape else resize_to(photo, source_shape)
         out = run_network(self.net, source, weights, device=self.device, precision=self.precision)
         if tuple(out.shape[-2:]) != shape:
             out = resize_to(out, shape)
         if strength != 1.0:
             out = strength * out + (1 - strength) * photo
         return out.clamp(0, 1)
+
+    def stylize_array(self, photo: np.ndarray, style: StyleChoice = None, **options: Any):
+        """:meth:`stylize` for a (1, 3, H, W) float32 array, returning an array."""
+        return self.stylize(torch.from_numpy(photo), style, **options).numpy()
+
+    def stylize_frames(
+        self, frames: np.ndarray, weights: np.ndarray, strength: float = 1.0
+    ) -> np.ndarray:
+        """(B, H, W, 3) uint8 video frames -> stylized (B, H, W, 3) uint8, one batch."""
+        batch = torch.from_numpy(frames).permute(0, 3, 1, 2).float().div_(255)
+        style = torch.from_numpy(np.asarray(weights, dtype=np.float32))
+        out = run_network(self.net, batch, style, device=self.device, precision=self.precision)
+        if strength != 1.0:
+            out = strength * out + (1 - strength) * batch
+        pixels = out.clamp_(0, 1).mul_(255).round_().to(torch.uint8)
+        return pixels.permute(0, 2, 3, 1).contiguous().numpy()
 
     def info(self) -> dict[str, Any]:
         """Architecture, styles, parameters, GFLOPs at 512 and 1024 px, training settings."""
@@ -166,21 +180,6 @@ class FastModel:
             "stylelab_version": self.record.stylelab_version,
             "training": training,
         }
-
-
-def _check_apply_memory(shape: tuple[int, ...], what: str, device: Any) -> None:
-    """Refuse, in one line naming a --size that fits, a photo too large for memory."""
-    import math
-
-    from stylelab.limits import FAST_APPLY_BPP, check_bytes, memory_room
-
-    height, width = shape[-2:]
-    needed = FAST_APPLY_BPP * height * width
-    room = memory_room(device)
-    if needed <= room:
-        return
-    fit = int(max(height, width) * math.sqrt(room / needed))
-    check_bytes(needed, f"{what} ({width}x{height})", f"--size {fit} or less would fit", device)
 
 
 def load(path: str | os.PathLike, device: str = "auto", precision: str = "auto") -> FastModel:
@@ -204,109 +203,19 @@ def load(path: str | os.PathLike, device: str = "auto", precision: str = "auto")
 
 
 def style_vector(names: Sequence[str], style: StyleChoice) -> torch.Tensor:
-    """(1, S) convex weights from an index, a name, S weights or {name: weight}; anything
-    else (a bool, a float, an index out of range, weights that are not finite numbers
-    >= 0 with a positive sum) is a one-line StylelabError."""
-    count = len(names)
-    weights = torch.zeros(1, count)
-    if style is None:
-        style = 0
-    if isinstance(style, bool):
-        raise StylelabError(f"--style: expected an index or a name, got {show(style)}")
-    if isinstance(style, numbers.Integral):
-        index = int(style)
-        if not 0 <= index < count:
-            raise StylelabError(
-                f"--style {show(style)}: this model has {count} style(s), indices 0 to {count - 1}"
-            )
-        weights[0, index] = 1
-        return weights
-    if isinstance(style, str):
-        if style not in names:
-            raise StylelabError(
-                f"--style {show(style)}: unknown; this model's styles: {_list(names)}"
-            )
-        weights[0, list(names).index(style)] = 1
-        return weights
-    if isinstance(style, dict):
-        for name, value in style.items():
-            if name not in names:
-                raise StylelabError(
-                    f"--style-mix: unknown style {show(name)}; this model's styles: {_list(names)}"
-                )
-            weights[0, list(names).index(name)] += _mix_weight(value)
-    elif isinstance(style, (list, tuple)):
-        values = list(style)
-        if len(values) != count:
-            raise StylelabError(
-                f"--style-mix has {len(values)} weights; this model has {count} styles "
-                f"({_list(names)})"
-            )
-        weights[0] = torch.tensor([_mix_weight(v) for v in values])
-    else:
-        raise StylelabError(
-            "--style: expected an index, a name, a list of weights or {name: weight}, "
-            f"got {show(style)}"
-        )
-    if not torch.isfinite(weights).all() or (weights < 0).any() or float(weights.sum()) <= 0:
-        raise StylelabError("--style-mix needs finite weights >= 0 with a positive sum")
-    return weights / weights.sum()
+    """(1, S) convex weights (see :func:`stylelab.fast.choices.style_weights`)."""
+    return torch.from_numpy(style_weights(names, style))
 
 
-def _mix_weight(value: object) -> float:
-    if not in_range(value, 0.0, MAX_WEIGHT):
-        raise StylelabError(
-            f"--style-mix needs finite weights >= 0 (at most {MAX_WEIGHT:g}), got {show(value)}"
-        )
-    return float(value)  # type: ignore[arg-type]
-
-
-def _list(names: Sequence[str]) -> str:
-    return ", ".join(f"{i}={n}" for i, n in enumerate(names))
-
-
-def check_strength(strength: float) -> None:
-    if not in_range(strength, 0.0, 1.0):
-        raise StylelabError(f"--strength must be between 0 and 1, got {show(strength)}")
-
-
-def check_stroke_scale(scale: float) -> None:
-    low, high = STROKE_SCALES
-    if not in_range(scale, low, high):
-        raise StylelabError(f"--stroke-scale must be from {low} to {high}, got {show(scale)}")
-
-
-def check_size(size: int) -> None:
-    if not isinstance(size, int) or isinstance(size, bool) or not 16 <= size <= MAX_EDGE:
-        raise StylelabError(f"--size must be an integer from 16 to {MAX_EDGE}, got {show(size)}")
-
-
-def labelled_sheet(
-    rows: Sequence[Sequence[tuple[str, torch.Tensor]]], height: int = 0
-) -> Image.Image:
-    """A grid of labelled panels: each row a list of (label, image); panels scaled to one
-    height (the first panel's, or ``height``), a white caption strip under each."""
-    first = rows[0][0][1]
-    panel_h = height or int(first.shape[-2])
-    caption = max(14, panel_h // 14)
-    pictures: list[list[tuple[str, Image.Image]]] = []
-    for row in rows:
-        line = []
-        for label, tensor in row:
-            width = max(1, round(tensor.shape[-1] * panel_h / tensor.shape[-2]))
-            line.append((label, tensor_to_pil(resize_to(tensor, (panel_h, width)))))
-        pictures.append(line)
-    sheet_w = max(sum(p.width for _, p in line) for line in pictures)
-    sheet = Image.new("RGB", (sheet_w, len(pictures) * (panel_h + caption)), "white")
-    draw = ImageDraw.Draw(sheet)
-    font = ImageFont.load_default(size=max(10, caption - 4))
-    for r, line in enumerate(pictures):
-        x, y = 0, r * (panel_h + caption)
-        for label, picture in line:
-            sheet.paste(picture, (x, y))
-            draw.text((x + 4, y + panel_h + 1), label, fill="black", font=font)
-            x += picture.width
-    return sheet
-
-
-__all__ = ["FastModel", "labelled_sheet", "load", "run_network", "style_vector"]
+__all__ = [
+    "MAX_EDGE",
+    "STROKE_SCALES",
+    "FastModel",
+    "check_size",
+    "check_strength",
+    "check_stroke_scale",
+    "labelled_sheet",
+    "load",
+    "run_network",
+    "style_vector",
+]

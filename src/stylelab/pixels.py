@@ -1,0 +1,214 @@
+"""Images as NumPy arrays, without torch: decode, resize, save, labelled sheets.
+
+The torch-free half of :mod:`stylelab.images`, for paths that must not import torch (an
+onnxruntime model applied by ``stylelab apply model.onnx``, video). An image here is a
+float32 array of shape (1, 3, H, W) in [0, 1], RGB: the layout of stylelab's tensors, so
+``np.asarray(tensor)`` and ``torch.from_numpy(array)`` go between the two for free.
+Decoding rules are those of :mod:`stylelab.images` (which calls this module): EXIF
+orientation applied, every Pillow mode to RGB, alpha over white, 16-bit kept.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from contextlib import suppress
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
+
+from stylelab.errors import StylelabError
+from stylelab.safety import IMAGE_FORMATS, atomic_path, check_input_file, check_output_file
+
+MIN_SIDE = 16
+EXAMPLE_PREFIX = "example:"
+
+
+def decode_pil(source: str | os.PathLike | IO[bytes], name: str) -> np.ndarray:
+    """Decode a file (path or binary stream) with Pillow: the first frame, as an (H, W, 3)
+    float32 array in [0, 1]. Every decoder failure becomes one line naming ``name``."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. "Corrupt EXIF data": the pixels still load
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(source, formats=readable_formats()) as image:
+                image.seek(0)  # first frame of animations
+                image.load()
+                return pil_to_rgb(image)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise StylelabError(
+            f"{name}: refused as a possible decompression bomb (more than "
+            f"{Image.MAX_IMAGE_PIXELS:,} pixels)"
+        ) from None
+    except UnidentifiedImageError:
+        raise StylelabError(f"{name}: not an image file Pillow can read") from None
+    except MemoryError:
+        raise StylelabError(f"{name}: too large to decode in the memory available") from None
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is the file's fault
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StylelabError(f"{name}: cannot decode image ({reason})") from None
+
+
+def readable_formats() -> list[str]:
+    """Every format Pillow opens except those that hand the file to another program:
+    EPS is PostScript, a program that Pillow runs through Ghostscript."""
+    Image.init()
+    return [name for name in Image.OPEN if name not in ("EPS", "WMF")]
+
+
+def pil_to_rgb(image: Image.Image) -> np.ndarray:
+    """PIL image of any mode -> (H, W, 3) float32 RGB in [0, 1]."""
+    image.load()  # decoding errors are the caller's to see, not swallowed below
+    with suppress(Exception):  # a damaged EXIF block: keep the pixels as stored
+        image = ImageOps.exif_transpose(image) or image
+    mode = image.mode
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        array = np.asarray(image).astype(np.float32)
+        if mode != "F":
+            array = array / (65535.0 if mode.startswith("I;16") or array.max() > 255 else 255.0)
+        return array_to_rgb(np.clip(array, 0, 1))
+    if mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    rgb = image.convert("RGB")
+    return np.asarray(rgb, dtype=np.float32) / 255.0
+
+
+def array_to_rgb(array: np.ndarray) -> np.ndarray:
+    """An (H, W), (H, W, 1|3|4) uint8, uint16 or float array -> (H, W, 3) float32 in
+    [0, 1]; alpha is composited over white."""
+    array = np.asarray(array)
+    if array.dtype == np.uint8:
+        array = array.astype(np.float32) / 255.0
+    elif array.dtype == np.uint16:
+        array = array.astype(np.float32) / 65535.0
+    if array.ndim == 2:
+        array = array[..., None]
+    if array.ndim != 3 or array.shape[2] not in (1, 3, 4):
+        raise StylelabError(f"array of shape {array.shape} is not an H x W x {{1,3,4}} image")
+    if array.shape[2] == 1:
+        array = np.repeat(array, 3, axis=2)
+    if array.shape[2] == 4:
+        alpha = array[..., 3:4]
+        array = array[..., :3] * alpha + (1 - alpha)
+    return np.clip(np.ascontiguousarray(array, dtype=np.float32), 0, 1)
+
+
+def to_batch(rgb: np.ndarray) -> np.ndarray:
+    """(H, W, 3) -> (1, 3, H, W), contiguous float32."""
+    return np.ascontiguousarray(rgb.transpose(2, 0, 1)[None], dtype=np.float32)
+
+
+def load_array(source: str | os.PathLike | Image.Image | np.ndarray) -> np.ndarray:
+    """A path, ``example:NAME``, PIL image or array as a (1, 3, H, W) float32 array, with
+    the rules of :func:`stylelab.images.load_image` (16 px at least a side)."""
+    if isinstance(source, np.ndarray):
+        batch = source if source.ndim == 4 else to_batch(array_to_rgb(source))
+    elif isinstance(source, Image.Image):
+        batch = to_batch(pil_to_rgb(source))
+    elif isinstance(source, str) and source.startswith(EXAMPLE_PREFIX):
+        from stylelab.examples import example_image
+
+        batch = to_batch(pil_to_rgb(example_image(source[len(EXAMPLE_PREFIX) :])))
+    elif isinstance(source, (str, os.PathLike)) and os.fspath(source):
+        path = check_input_file(source, "image")
+        batch = to_batch(decode_pil(path, str(path)))
+    else:
+        raise StylelabError(f"cannot read an image from <{type(source).__name__}>")
+    check_min_side(batch.shape[-2:], source)
+    return batch
+
+
+def check_min_side(shape: Sequence[int], source: object) -> None:
+    height, width = shape[-2:]
+    if min(height, width) < MIN_SIDE:
+        name = os.fspath(source) if isinstance(source, (str, os.PathLike)) else "image"
+        raise StylelabError(
+            f"{name}: image is {width}x{height} px; both sides must be at least {MIN_SIDE} px"
+        )
+
+
+def long_edge_shape(shape: Sequence[int], long_edge: int) -> tuple[int, int]:
+    """(H', W') with max(H', W') == long_edge and the aspect ratio of (H, W) kept."""
+    height, width = shape[-2:]
+    scale = long_edge / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def resize_array(batch: np.ndarray, shape: Sequence[int]) -> np.ndarray:
+    """Resize (1, 3, H, W) to (H', W'): Pillow's bicubic filter on float planes (antialiased
+    when shrinking, as torch's ``antialias=True`` bicubic), clamped to [0, 1]."""
+    height, width = (int(v) for v in shape)
+    if tuple(batch.shape[-2:]) == (height, width):
+        return batch.copy()
+    planes = [
+        np.asarray(
+            Image.fromarray(np.ascontiguousarray(plane, dtype=np.float32), mode="F").resize(
+                (width, height), Image.Resampling.BICUBIC
+            )
+        )
+        for plane in batch[0]
+    ]
+    return np.clip(np.stack(planes)[None], 0, 1).astype(np.float32)
+
+
+def array_to_pil(batch: Any) -> Image.Image:
+    """(1, 3, H, W) or (3, H, W) array (or CPU tensor) in [0, 1] -> 8-bit RGB PIL image."""
+    array = np.asarray(batch, dtype=np.float32)
+    if array.ndim == 4:
+        array = array[0]
+    hwc = np.clip(array, 0, 1).transpose(1, 2, 0)
+    return Image.fromarray(np.round(hwc * 255).astype(np.uint8), mode="RGB")
+
+
+def encode_pil(image: Image.Image, path: Path, suffix: str) -> None:
+    """Write ``image`` to ``path`` in the format of ``suffix`` (``.png``, ``.jpg``, ...)."""
+    fmt = IMAGE_FORMATS[suffix.lower()]
+    options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
+    image.save(path, format=fmt, **options)
+
+
+def save_array(image: np.ndarray | Image.Image, path: str | os.PathLike) -> Path:
+    """Save a (1, 3, H, W) array in [0, 1] or a PIL image by extension, atomically."""
+    if not isinstance(image, Image.Image):
+        if not np.isfinite(image).all():
+            raise StylelabError("the image has NaN or infinite values")
+        image = array_to_pil(image)
+    out = check_output_file(path, IMAGE_FORMATS)
+    with atomic_path(out) as tmp:
+        encode_pil(image, tmp, out.suffix)
+    return out
+
+
+def labelled_sheet(rows: Sequence[Sequence[tuple[str, Any]]], height: int = 0) -> Image.Image:
+    """A grid of labelled panels: each row a list of (label, image), the image a
+    (1, 3, H, W) array or CPU tensor in [0, 1]; panels scaled to one height (the first
+    panel's, or ``height``), a white caption strip under each."""
+    first = rows[0][0][1]
+    panel_h = height or int(first.shape[-2])
+    caption = max(14, panel_h // 14)
+    pictures: list[list[tuple[str, Image.Image]]] = []
+    for row in rows:
+        line = []
+        for label, image in row:
+            width = max(1, round(image.shape[-1] * panel_h / image.shape[-2]))
+            array = np.asarray(image, dtype=np.float32)
+            line.append((label, array_to_pil(resize_array(array, (panel_h, width)))))
+        pictures.append(line)
+    sheet_w = max(sum(p.width for _, p in line) for line in pictures)
+    sheet = Image.new("RGB", (sheet_w, len(pictures) * (panel_h + caption)), "white")
+    draw = ImageDraw.Draw(sheet)
+    font = ImageFont.load_default(size=max(10, caption - 4))
+    for r, line in enumerate(pictures):
+        x, y = 0, r * (panel_h + caption)
+        for label, picture in line:
+            sheet.paste(picture, (x, y))
+            draw.text((x + 4, y + panel_h + 1), label, fill="black", font=font)
+            x += picture.width
+    return sheet
