@@ -105,3 +105,13 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory, photo_folder: Path) -> 
     )
     train(config, output)
     return output
+
+
+@pytest.fixture(scope="session")
+def onnx_model(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Path:
+    """``tiny_model`` exported to ONNX (checked against PyTorch by the export itself)."""
+    from stylelab.fast.export import export_model
+
+    output = tmp_path_factory.mktemp("onnx") / "tiny.onnx"
+    export_model(tiny_model, output)
+    return output

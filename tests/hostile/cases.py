@@ -14,7 +14,8 @@ Each :class:`Case` is one command line plus the files it needs:
   fast) or ``"subprocess"`` (``python -m stylelab.cli`` with a 60 s timeout and 8 GiB of
   address space: FIFOs, devices, environment read at start, closed streams, and anything
   that could hang or fill the memory if it were not refused).
-- ``needs_model``: copy the session's tiny fast model to ``tmp / MODEL`` before ``make``.
+- ``needs_model``: copy the session's tiny fast model to ``tmp / MODEL`` before ``make``;
+  ``needs_onnx``: its ONNX export to ``tmp / ONNX_MODEL``.
 - ``closed``: standard streams ("stdin", "stdout") closed in the process (subprocess mode).
 
 The promise checked for every case (tests/hostile/test_hostile.py): exit status 2, exactly one
@@ -52,6 +53,7 @@ from tests.conftest import (
 )
 
 MODEL = "tiny.safetensors"  # the session's tiny fast model, copied into the case folder
+ONNX_MODEL = "tiny.onnx"  # its ONNX export (needs_onnx)
 MARKER = "code-ran"  # created by the pickle payloads if anything ever unpickles them
 HUGE_INT = "123456789012345678901234"  # 24 digits: overflows every C integer type
 
@@ -101,6 +103,7 @@ class Case:
     env: Mapping[str, str] = field(default_factory=dict)
     mode: str = "inprocess"
     needs_model: bool = False
+    needs_onnx: bool = False
     closed: tuple[str, ...] = ()  # "stdin", "stdout": closed in the process (subprocess mode)
 
 
@@ -490,6 +493,63 @@ def apply_case(
         return ["apply", *build(t, str(t / MODEL), str(photo), str(out)), *flags]
 
     return Case(f"apply: {id}", make, message, needs_model=True, **kw)
+
+
+def export_case(id: str, build: Callable[[Path, str], list[str]], message: str, **kw) -> Case:
+    """``build(tmp, model)``: the arguments after "export"; the tiny model is ``tmp / MODEL``
+    and an earlier export ``old.onnx`` exists."""
+
+    def make(t: Path) -> list[str]:
+        (t / "old.onnx").write_bytes(b"an earlier export: must stay as it is")
+        return ["export", *build(t, str(t / MODEL))]
+
+    return Case(f"export: {id}", make, message, needs_model=True, **kw)
+
+
+def onnx_case(
+    id: str, build: Callable[[Path, str, str, str], list[str]], message: str, **kw
+) -> Case:
+    """``build(tmp, onnx_model, photo, out)``: the arguments after "apply" for the
+    onnxruntime path; the export is ``tmp / ONNX_MODEL``, photo.png and out.png exist."""
+
+    def make(t: Path) -> list[str]:
+        photo, out = t / "photo.png", t / "out.png"
+        gradient_image(37, 29, seed=1).save(photo)
+        gradient_image(20, 20, seed=9).save(out)
+        return ["apply", *build(t, str(t / ONNX_MODEL), str(photo), str(out)), "--quiet"]
+
+    return Case(f"apply onnx: {id}", make, message, needs_onnx=True, **kw)
+
+
+def _onnx_edited(t: Path, good: str, **metadata: str) -> str:
+    """A copy of the export with some metadata values replaced (or removed when '')."""
+    import onnx
+
+    model = onnx.load(good)
+    props = {p.key: p.value for p in model.metadata_props}
+    props.update(metadata)
+    del model.metadata_props[:]
+    onnx.helper.set_model_props(model, {k: v for k, v in props.items() if v})
+    path = t / "edited.onnx"
+    onnx.save(model, str(path))
+    return str(path)
+
+
+def _plain_onnx(t: Path) -> str:
+    """A valid ONNX model that is not a stylelab export (one Identity node)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    tensor = helper.make_tensor_value_info
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["image"], ["stylized"])],
+        "plain",
+        [tensor("image", TensorProto.FLOAT, [1, 3, "h", "w"])],
+        [tensor("stylized", TensorProto.FLOAT, [1, 3, "h", "w"])],
+    )
+    path = t / "plain.onnx"
+    onnx.save(helper.make_model(graph), str(path))
+    return str(path)
 
 
 # ------------------------------------------------------------------------------- table
@@ -1938,6 +1998,102 @@ CASES: list[Case] = [
         lambda t, m, p, o: ["/dev/zero", p, "-o", o],
         "/dev/zero",
         mode="subprocess",
+    ),
+    # --- export: ONNX / TorchScript ----------------------------------------------------
+    export_case("to a directory", lambda t, m: [m, "-o", str(t)], "is a directory"),
+    export_case("unknown extension", lambda t, m: [m, "-o", "m.txt"], "unknown export extension"),
+    export_case("no extension", lambda t, m: [m, "-o", "model"], "unknown export extension ''"),
+    export_case(".safetensors output", lambda t, m: [m, "-o", "x.safetensors"], "use .onnx"),
+    export_case(
+        "over the model through a link",
+        lambda t, m: [m, "-o", link(t, "link.onnx", m)],
+        r"link\.onnx.*input",
+    ),
+    export_case("output folder missing", lambda t, m: [m, "-o", "nope/m.onnx"], "nope"),
+    export_case("output in /proc", lambda t, m: [m, "-o", "/proc/m.onnx"], "/proc"),
+    export_case(
+        "a png as the model", lambda t, m: [png(t, "p.png"), "-o", "m.onnx"], "safetensors"
+    ),
+    export_case(
+        "an onnx file as the model", lambda t, m: ["old.onnx", "-o", "new.onnx"], "safetensors"
+    ),
+    export_case(
+        "pickle model",
+        lambda t, m: [_bad_model(t, "pickle", m), "-o", "m.onnx"],
+        "not a readable",
+    ),
+    export_case(
+        "foreign safetensors",
+        lambda t, m: [_bad_model(t, "foreign", m), "-o", "m.onnx"],
+        "not a stylelab fast model",
+    ),
+    export_case("missing model", lambda t, m: ["nope.safetensors", "-o", "m.onnx"], "no such"),
+    export_case("model is a folder", lambda t, m: [str(t), "-o", "m.onnx"], "is a directory"),
+    export_case("--opset 7", lambda t, m: [m, "-o", "m.onnx", "--opset", "7"], "18 to 21"),
+    export_case("--opset huge", lambda t, m: [m, "-o", "m.onnx", "--opset", HUGE_INT], "18 to 21"),
+    export_case("--opset text", lambda t, m: [m, "-o", "m.onnx", "--opset", "x"], "--opset"),
+    export_case("no -o", lambda t, m: [m], "-o"),
+    # --- apply MODEL.onnx: the onnxruntime path -----------------------------------------
+    onnx_case(
+        "not a stylelab export",
+        lambda t, m, p, o: [_plain_onnx(t), p, "-o", o],
+        "not a stylelab export",
+    ),
+    onnx_case(
+        "junk bytes",
+        lambda t, m, p, o: [blob(t, "junk.onnx", b"hello world" * 9), p, "-o", o],
+        "not a readable ONNX model",
+    ),
+    onnx_case("empty file", lambda t, m, p, o: [blob(t, "e.onnx", b""), p, "-o", o], "e\\.onnx"),
+    onnx_case(
+        "truncated export",
+        lambda t, m, p, o: [blob(t, "half.onnx", Path(m).read_bytes()[:5000]), p, "-o", o],
+        "not a readable ONNX model",
+    ),
+    onnx_case(
+        "pickle payload named .onnx",
+        lambda t, m, p, o: [pickle_payload(t, "p.onnx"), p, "-o", o],
+        "not a readable ONNX model",
+    ),
+    onnx_case(
+        "styles metadata not JSON",
+        lambda t, m, p, o: [_onnx_edited(t, m, styles="["), p, "-o", o],
+        "damaged metadata",
+    ),
+    onnx_case(
+        "styles metadata of 3 names",
+        lambda t, m, p, o: [_onnx_edited(t, m, styles='["a", "b", "c"]'), p, "-o", o],
+        "damaged export",
+    ),
+    onnx_case(
+        "format version 9",
+        lambda t, m, p, o: [_onnx_edited(t, m, format_version="9"), p, "-o", o],
+        "format version '9'",
+    ),
+    onnx_case(
+        "no format metadata",
+        lambda t, m, p, o: [_onnx_edited(t, m, format=""), p, "-o", o],
+        "not a stylelab export",
+    ),
+    onnx_case(
+        "--precision bf16", lambda t, m, p, o: [m, p, "-o", o, "--precision", "bf16"], "float32"
+    ),
+    onnx_case(
+        "--device mps", lambda t, m, p, o: [m, p, "-o", o, "--device", "mps"], "auto, cpu or cuda"
+    ),
+    onnx_case("--style 2", lambda t, m, p, o: [m, p, "-o", o, "--style", "2"], "indices 0 to 1"),
+    onnx_case(
+        "--style-mix negative",
+        lambda t, m, p, o: [m, p, "-o", o, "--style-mix", "1,-1"],
+        "--style-mix",
+    ),
+    onnx_case("--strength 2", lambda t, m, p, o: [m, p, "-o", o, "--strength", "2"], "--strength"),
+    onnx_case("-o the photo", lambda t, m, p, o: [m, p, "-o", p], "input"),
+    onnx_case("a text photo", lambda t, m, p, o: [m, text(t, "t.png"), "-o", o], "t\\.png"),
+    onnx_case(
+        "a TorchScript export",
+        lambda t, m, p, o: [blob(t, "m.pt", b"PK\x03\x04"), p, "-o", o],
+        "TorchScript export is for LibTorch",
     ),
 ]
 

@@ -25,6 +25,7 @@ from tests.hostile.cases import (
     MODEL,
     ODD_BUT_VALID_IMAGES,
     ONE_RUN,
+    ONNX_MODEL,
     STYLIZE_FAST,
     Case,
     ShellMarker,
@@ -146,6 +147,8 @@ def test_bad_input_keeps_the_promise(
     monkeypatch.delenv("STYLELAB_DEBUG", raising=False)
     if case.needs_model:
         shutil.copy(request.getfixturevalue("tiny_model"), tmp_path / MODEL)
+    if case.needs_onnx:
+        shutil.copy(request.getfixturevalue("onnx_model"), tmp_path / ONNX_MODEL)
     argv = case.make(tmp_path)
     before = snapshot(tmp_path)
     if case.mode == "subprocess":

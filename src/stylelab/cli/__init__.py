@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from stylelab import __version__
-from stylelab.cli import fast, study, stylize
+from stylelab.cli import deploy, fast, study, stylize
 from stylelab.cli.common import EXIT_BUG, EXIT_USAGE, OneLineParser, config_from_args
 from stylelab.errors import StylelabError
 from stylelab.experiments import commands as experiments
@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     stylize.add_commands(sub)
     study.add_commands(sub)
     fast.add_commands(sub)
+    deploy.add_commands(sub)
     stylize.add_examples_command(sub)
     experiments.add_commands(sub)
     return parser

@@ -96,7 +96,12 @@ def add_commands(sub: Any) -> None:
         "input, OUT is an image file (or - for stdout); with several or a folder, OUT is a "
         "folder (created if missing) that mirrors the inputs' names.",
     )
-    apply.add_argument("model", metavar="MODEL", help="a .safetensors model from 'stylelab train'")
+    apply.add_argument(
+        "model",
+        metavar="MODEL",
+        help="a .safetensors model from 'stylelab train', or its .onnx export (run by "
+        "onnxruntime, without torch)",
+    )
     apply.add_argument("inputs", nargs="*", metavar="INPUT", help="images, folders, or -")
     apply.add_argument("-o", "--output", metavar="OUT", help="output image, folder, or -")
     apply.add_argument("--style", default=None, help="style index (0 = first) or name")
@@ -248,13 +253,13 @@ def cmd_apply(args: argparse.Namespace) -> int:
         raise StylelabError("apply needs at least one INPUT (an image, a folder, or -)")
     if not args.output:
         raise StylelabError("apply needs -o OUT (an image, a folder, or -)")
-    from stylelab.fast import apply as fast
+    from stylelab.fast.choices import check_size, check_strength
 
-    fast.check_strength(args.strength)
+    check_strength(args.strength)
     if args.size is not None:
-        fast.check_size(args.size)
+        check_size(args.size)
     scales = _stroke_scales(args.stroke_scale, args.sheet)
-    model = fast.load(args.model, device=args.device, precision=args.precision)
+    model = open_model(args.model, args.device, args.precision)
     style = _style_choice(args.style, args.style_mix, model.styles)
     jobs = list(_plan(args.inputs, args.output, args.sheet))
     progress = None
@@ -336,21 +341,40 @@ def _run_jobs(
     return done, failed
 
 
-def _info(args: argparse.Namespace) -> int:
+def open_model(path: str, device: str = "auto", precision: str = "auto") -> Any:
+    """A FastModel for a .safetensors file, an OnnxModel (onnxruntime, no torch) for .onnx;
+    both have ``styles``, ``stylize_array``, ``stylize_frames`` and ``info``."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".onnx":
+        from stylelab.fast.runtime import load_onnx
+
+        return load_onnx(path, device=device, precision=precision)
+    if suffix == ".pt":
+        raise StylelabError(
+            f"{one_line(path)}: a TorchScript export is for LibTorch (C++, mobile); stylelab "
+            "applies the .safetensors model or its .onnx export"
+        )
     from stylelab.fast import apply as fast
 
-    model = fast.load(args.model, device="cpu", precision="fp32")
+    return fast.load(path, device=device, precision=precision)
+
+
+def _info(args: argparse.Namespace) -> int:
+    model = open_model(args.model, device="cpu", precision="auto")
     info = model.info()
     if args.json:
         print(json.dumps(info, indent=2, default=str))
         return 0
     training = info["training"]
-    print(f"model          {args.model}")
+    print(f"model          {one_line(args.model)}")
     print(f"architecture   {info['architecture']}")
     names = ", ".join(f"{i}={one_line(n)}" for i, n in enumerate(info["styles"]))
     print(f"styles         {names}")
-    print(f"parameters     {info['parameters']:,}")
-    print(f"GFLOPs         {info['gflops_512']} at 512x512, {info['gflops_1024']} at 1024x1024")
+    if "parameters" in info:
+        print(f"parameters     {info['parameters']:,}")
+        print(f"GFLOPs         {info['gflops_512']} at 512x512, {info['gflops_1024']} at 1024x1024")
+    else:
+        print(f"runtime        onnxruntime, opset {info['opset']}, {', '.join(info['providers'])}")
     size = os.path.getsize(args.model)
     print(f"file size      {size / 1e6:.2f} MB")
     if training:
@@ -367,7 +391,7 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _stroke_scales(text: str, sheet: bool) -> list[float]:
-    from stylelab.fast.apply import check_stroke_scale
+    from stylelab.fast.choices import check_stroke_scale
 
     try:
         values = [float(v) for v in text.split(",") if v.strip()]
@@ -412,7 +436,8 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp", ".g
 
 def _plan(inputs: Sequence[str], output: str, sheet: bool) -> Iterator[tuple[str, str]]:
     """(source, target) pairs; checks every target up front, before any work."""
-    from stylelab.images import SAVE_FORMATS, check_output_path
+    from stylelab.safety import IMAGE_FORMATS as SAVE_FORMATS
+    from stylelab.safety import check_output_file
 
     if any(not item for item in inputs):
         raise StylelabError("'': an empty input name")
@@ -434,7 +459,7 @@ def _plan(inputs: Sequence[str], output: str, sheet: bool) -> Iterator[tuple[str
                 f"{target}: is a directory; give an image file name for one input "
                 "(a folder is for several inputs)"
             )
-        check_output_path(target)
+        check_output_file(target, SAVE_FORMATS)
         if source != "-":
             check_outputs([target], [source])
         yield source, str(target)
@@ -481,13 +506,14 @@ def _plan(inputs: Sequence[str], output: str, sheet: bool) -> Iterator[tuple[str
 
 
 def _read(source: str, size: int | None) -> Any:
-    """The photo of ``source`` (a path or - for stdin), resized to ``size`` if given."""
-    from stylelab.images import MIN_SIDE, load_image, resize_long_edge
+    """The photo of ``source`` (a path or - for stdin) as a (1, 3, H, W) array, resized to
+    ``size`` if given."""
+    from stylelab.pixels import MIN_SIDE, load_array, long_edge_shape, resize_array
 
-    photo = _read_stdin() if source == "-" else load_image(source)
+    photo = _read_stdin() if source == "-" else load_array(source)
     if size is None:
         return photo
-    resized = resize_long_edge(photo, size)
+    resized = resize_array(photo, long_edge_shape(photo.shape, size))
     if min(resized.shape[-2:]) < MIN_SIDE:
         height, width = photo.shape[-2:]
         raise StylelabError(
@@ -498,30 +524,30 @@ def _read(source: str, size: int | None) -> Any:
 
 
 def _stylize(model: Any, photo: Any, style: Any, scales: list[float], args: Any) -> Any:
-    """The stylized tensor, or with --sheet the labelled sheet (a PIL image)."""
-    from stylelab.fast.apply import labelled_sheet
+    """The stylized array, or with --sheet the labelled sheet (a PIL image)."""
+    from stylelab.pixels import labelled_sheet
 
     if not args.sheet:
-        return model.stylize(photo, style, stroke_scale=scales[0], strength=args.strength)
+        return model.stylize_array(photo, style, stroke_scale=scales[0], strength=args.strength)
     rows = []
     for scale in scales:
         row = [("photo" if len(scales) == 1 else f"photo, strokes x{scale:g}", photo)]
         for index, name in enumerate(model.styles):
-            image = model.stylize(photo, index, stroke_scale=scale, strength=args.strength)
+            image = model.stylize_array(photo, index, stroke_scale=scale, strength=args.strength)
             row.append((f"{index}: {name}", image))
         rows.append(row)
     return labelled_sheet(rows)
 
 
 def _write(result: Any, target: str) -> list[int]:
-    """Save ``result`` (tensor or PIL image) to ``target`` or stdout; its [width, height]."""
-    from stylelab.images import save_image
+    """Save ``result`` (array or PIL image) to ``target`` or stdout; its [width, height]."""
+    from stylelab.pixels import save_array
 
     if target == "-":
         _write_stdout(result)
     else:
         Path(target).parent.mkdir(parents=True, exist_ok=True)
-        save_image(result, target)
+        save_array(result, target)
     if hasattr(result, "shape"):
         return [int(result.shape[-1]), int(result.shape[-2])]
     return list(result.size)
@@ -538,7 +564,7 @@ def _describe_style(style: Any, names: Sequence[str]) -> Any:
 def _read_stdin() -> Any:
     import io
 
-    from stylelab.images import decode_image, load_image
+    from stylelab.pixels import check_min_side, decode_pil, to_batch
 
     if sys.stdin is None:
         raise StylelabError("stdin: closed (pipe an image into 'stylelab apply MODEL -')")
@@ -553,17 +579,19 @@ def _read_stdin() -> Any:
         raise StylelabError(f"stdin: more than {MAX_STDIN_BYTES >> 20} MB; not an image")
     if not data:
         raise StylelabError("stdin: no data (pipe an image into 'stylelab apply MODEL -')")
-    return load_image(decode_image(io.BytesIO(data), "stdin"))
+    photo = to_batch(decode_pil(io.BytesIO(data), "stdin"))
+    check_min_side(photo.shape, "stdin")
+    return photo
 
 
 def _write_stdout(result: Any) -> None:
     import io
 
-    from stylelab.images import tensor_to_pil
+    from stylelab.pixels import array_to_pil
 
     if sys.stdout is None:
         raise StylelabError("stdout: closed; give -o FILE instead of -o -")
-    picture = result if not hasattr(result, "shape") else tensor_to_pil(result)
+    picture = result if not hasattr(result, "shape") else array_to_pil(result)
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG")
     sys.stdout.buffer.write(buffer.getvalue())

@@ -1,0 +1,166 @@
+"""``stylelab export`` and ``stylelab video``: trained fast models where people use them.
+
+Thin layers over :mod:`stylelab.fast.export` and :mod:`stylelab.fast.video`; the model is
+opened by :func:`stylelab.cli.fast.open_model`, so ``video`` takes a .safetensors model
+(PyTorch) or its .onnx export (onnxruntime, no torch) like ``apply``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from stylelab.cli.common import interrupted_exit_code
+from stylelab.cli.fast import _style_choice, open_model
+from stylelab.errors import StylelabError
+from stylelab.safety import check_input_file, check_outputs, one_line
+
+
+def add_commands(sub: Any) -> None:
+    """Register ``export`` and ``video`` on the CLI's subparsers."""
+    export = sub.add_parser(
+        "export",
+        help="export a trained fast model to ONNX (onnxruntime) or TorchScript",
+        description="Write MODEL (.safetensors from 'stylelab train') as OUT.onnx (ONNX opset "
+        "18, for onnxruntime: 'stylelab apply OUT.onnx' runs without torch) or OUT.pt "
+        "(TorchScript, for LibTorch). The exported graph takes any height and width, a batch "
+        "of images, and the style mix as an input (image: N x 3 x H x W in [0, 1]; style: "
+        "1 x S weights). Before writing, the export is run on a test photo with every style "
+        "and compared with PyTorch; above 1e-3 it fails and nothing is written.",
+    )
+    export.add_argument("model", metavar="MODEL", help="a .safetensors model")
+    export.add_argument("-o", "--output", required=True, metavar="OUT", help="OUT.onnx or OUT.pt")
+    export.add_argument("--opset", type=int, default=18, help="ONNX opset, 18 to 21 (default: 18)")
+    export.add_argument("--json", action="store_true", help="print the report as JSON")
+    export.set_defaults(handler=cmd_export)
+
+    video = sub.add_parser(
+        "video",
+        help="stylize a video with a trained fast model (audio kept)",
+        description="Stylize every frame of INPUT with MODEL (.safetensors or .onnx), in "
+        "batches, and write OUT (.mp4, .mkv, .mov: H.264; .webm: VP9) with the input's frame "
+        "rate, timing and audio, and OUT.json (settings, speed and the flicker figure: mean "
+        "change between consecutive output frames over the same for the input).",
+    )
+    video.add_argument("model", metavar="MODEL", help="a .safetensors model or its .onnx export")
+    video.add_argument("input", metavar="INPUT", help="a video file ffmpeg reads")
+    video.add_argument("-o", "--output", required=True, metavar="OUT", help="OUT.mp4 and OUT.json")
+    video.add_argument("--style", default=None, help="style index (0 = first) or name")
+    video.add_argument(
+        "--style-mix", default=None, metavar="W,...|NAME:W,...", help="mix styles (normalized)"
+    )
+    video.add_argument(
+        "--strength", type=float, default=1.0, help="blend with the frame, 0..1 (default: 1)"
+    )
+    video.add_argument(
+        "--size", type=int, default=None, help="longer edge of the output (default: the input's)"
+    )
+    video.add_argument("--batch", type=int, default=4, help="frames per forward pass (default: 4)")
+    video.add_argument(
+        "--deflicker",
+        type=float,
+        default=0.0,
+        metavar="A",
+        help="0..1: blend each output frame with the previous one where the input did not "
+        "change (less flicker, no ghosts on motion); 0 = off (default: 0)",
+    )
+    video.add_argument("--no-audio", action="store_true", help="drop the audio stream")
+    video.add_argument("--device", default="auto", help="auto | cpu | cuda | mps (default: auto)")
+    video.add_argument(
+        "--precision", default="auto", help="auto | fp32 | bf16 | fp16 (default: auto)"
+    )
+    video.add_argument("--json", action="store_true", help="print the record as JSON (stdout)")
+    video.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    video.set_defaults(handler=cmd_video)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from stylelab.fast.export import check_export_output, export_model
+
+    if not 18 <= args.opset <= 21:
+        raise StylelabError(f"--opset must be from 18 to 21, got {args.opset}")
+    source = check_input_file(args.model, "model file")
+    if source.suffix.lower() != ".safetensors":
+        raise StylelabError(
+            f"{one_line(source)}: export takes a .safetensors model from 'stylelab train'"
+        )
+    output = check_export_output(args.output)
+    check_outputs([output], [source])
+    report = export_model(source, output, opset=args.opset)
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        opset = f", opset {report.opset}" if report.opset else ""
+        print(
+            f"wrote {one_line(output)} ({report.format}{opset}, {len(report.styles)} style(s); "
+            f"max difference from PyTorch {report.max_abs_difference:.2g} on [0, 1], "
+            f"{report.seconds:.1f} s)",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def cmd_video(args: argparse.Namespace) -> int:
+    from stylelab.fast.choices import check_size, check_strength
+
+    try:
+        import av  # noqa: F401 - PyAV, the optional video dependency
+    except ImportError:
+        raise StylelabError(
+            "stylelab video needs PyAV: pip install 'stylelab[video]' (or pip install av)"
+        ) from None
+    from stylelab.fast.video import check_video_output, probe_video, stylize_video
+
+    check_strength(args.strength)
+    if args.size is not None:
+        check_size(args.size)
+    output = check_video_output(args.output)
+    record_file = output.with_suffix(".json")
+    check_outputs([output, record_file], [args.input, args.model])
+    probe_video(args.input)
+    model = open_model(args.model, args.device, args.precision)
+    weights = model.style_weights(_style_choice(args.style, args.style_mix, model.styles))
+    strength = args.strength
+
+    def stylize_frames(frames: Any) -> Any:
+        return model.stylize_frames(frames, weights, strength)
+
+    settings = {
+        "model": str(Path(args.model)),
+        "style": dict(zip(model.styles, [round(float(w), 4) for w in weights[0]], strict=True)),
+        "strength": strength,
+        "size": args.size,
+        "device": str(model.device),
+        "precision": model.precision,
+    }
+    record = stylize_video(
+        args.input,
+        output,
+        stylize_frames,
+        size=args.size,
+        batch=args.batch,
+        deflicker=args.deflicker,
+        audio=not args.no_audio,
+        progress=not args.quiet,
+        settings=settings,
+    )
+    if args.json:
+        print(json.dumps(record, indent=2))
+    if record.get("status") == "interrupted":
+        print(
+            f"stylelab: interrupted after {record['frames']} frames; wrote {one_line(output)}",
+            file=sys.stderr,
+        )
+        return interrupted_exit_code()
+    if not args.quiet:
+        ratio = record.get("flicker_ratio")
+        flicker = f"flicker {ratio:.2f}x the input's" if ratio is not None else "static input"
+        print(
+            f"wrote {one_line(output)} ({record['frames']} frames, "
+            f"{record['frames_per_s']:.1f} frames/s, {flicker}) and {one_line(record_file)}",
+            file=sys.stderr,
+        )
+    return 0

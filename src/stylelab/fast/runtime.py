@@ -1,0 +1,217 @@
+"""Apply an exported model with onnxruntime, without torch.
+
+``stylelab apply model.onnx`` lands here: onnxruntime and NumPy run the graph that
+:mod:`stylelab.fast.export` wrote (padding and style normalization are inside it), and
+:mod:`stylelab.pixels` reads and writes the images, so nothing on this path imports
+torch. The options are those of the PyTorch path and are checked by the same functions
+(:mod:`stylelab.fast.choices`): a style index, name or mix, strength
+s * T(x) + (1 - s) * x, stroke scale, size.
+
+Install with ``pip install 'stylelab[onnx]'``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from stylelab.errors import StylelabError
+from stylelab.fast.choices import (
+    StyleChoice,
+    check_apply_memory,
+    check_size,
+    check_strength,
+    check_stroke_scale,
+    stroke_source_shape,
+    style_weights,
+)
+from stylelab.limits import show
+from stylelab.pixels import load_array, long_edge_shape, resize_array
+from stylelab.safety import check_input_file, one_line
+
+ONNX_FORMAT = "stylelab-fast-onnx"  # the same string as stylelab.fast.export.ONNX_FORMAT
+ONNX_FORMAT_VERSION = "1"
+ONNX_EXTRA = "pip install 'stylelab[onnx]'"
+STRIDE_MULTIPLE = 8
+
+
+@dataclass
+class OnnxModel:
+    """An exported model ready to stylize: ``load_onnx(path).stylize(photo)``; images are
+    (1, 3, H, W) float32 arrays in [0, 1]."""
+
+    path: Path
+    session: Any
+    styles: list[str]
+    architecture: str
+    training: dict[str, Any] = field(default_factory=dict)
+    stylelab_version: str = ""
+    device: str = "cpu"
+    precision: str = "fp32"
+
+    def style_weights(self, style: StyleChoice = None) -> np.ndarray:
+        return style_weights(self.styles, style)
+
+    def run(self, images: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """T(images, weights) for (N, 3, H, W) float32 images of any size >= 16 px."""
+        feeds = {
+            "image": np.ascontiguousarray(images, dtype=np.float32),
+            "style": np.ascontiguousarray(weights, dtype=np.float32),
+        }
+        try:
+            (out,) = self.session.run(["stylized"], feeds)
+        except Exception as exc:  # noqa: BLE001 - onnxruntime's errors are long
+            raise StylelabError(f"{self.path}: onnxruntime failed ({_first_line(exc)})") from None
+        return np.asarray(out, dtype=np.float32)
+
+    def stylize(
+        self,
+        image: Any,
+        style: StyleChoice = None,
+        *,
+        strength: float = 1.0,
+        size: int | None = None,
+        stroke_scale: float = 1.0,
+    ) -> np.ndarray:
+        """The stylized image, (1, 3, H, W) in [0, 1], the photo's size (or ``size`` on
+        the longer edge); the same options and rules as ``FastModel.stylize``."""
+        check_strength(strength)
+        check_stroke_scale(stroke_scale)
+        if size is not None:
+            check_size(size)
+        weights = self.style_weights(style)
+        photo = load_array(image)
+        if size is not None:
+            photo = resize_array(photo, long_edge_shape(photo.shape, size))
+        shape = tuple(photo.shape[-2:])
+        check_apply_memory(shape, "photo")
+        source_shape = stroke_source_shape(shape, stroke_scale, STRIDE_MULTIPLE)
+        source = photo if source_shape == shape else resize_array(photo, source_shape)
+        out = self.run(source, weights)
+        if tuple(out.shape[-2:]) != shape:
+            out = resize_array(out, shape)
+        if strength != 1.0:
+            out = strength * out + (1 - strength) * photo
+        return np.clip(out, 0, 1)
+
+    stylize_array = stylize  # the name FastModel gives its array-in, array-out method
+
+    def stylize_frames(
+        self, frames: np.ndarray, weights: np.ndarray, strength: float = 1.0
+    ) -> np.ndarray:
+        """(B, H, W, 3) uint8 video frames -> stylized (B, H, W, 3) uint8."""
+        batch = frames.astype(np.float32).transpose(0, 3, 1, 2) / 255.0
+        out = self.run(batch, weights)
+        if strength != 1.0:
+            out = strength * out + (1 - strength) * batch
+        return np.round(np.clip(out, 0, 1) * 255).astype(np.uint8).transpose(0, 2, 3, 1)
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "architecture": self.architecture,
+            "styles": self.styles,
+            "format": "onnx",
+            "opset": _opset(self.path),
+            "providers": list(self.session.get_providers()),
+            "stylelab_version": self.stylelab_version,
+            "training": self.training,
+        }
+
+
+def load_onnx(path: str | os.PathLike, device: str = "auto", precision: str = "auto") -> OnnxModel:
+    """Open an ONNX file written by ``stylelab export``; anything else is a one-line error.
+
+    ``device``: auto (CUDA when onnxruntime has it, else CPU), cpu or cuda; ``precision``:
+    the exported graph is float32, so auto or fp32."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise StylelabError(f"model path must be a path, got {show(path)}")
+    if device not in ("auto", "cpu", "cuda"):
+        raise StylelabError(f"--device {show(device)}: an ONNX model runs on auto, cpu or cuda")
+    if precision not in ("auto", "fp32"):
+        raise StylelabError(
+            f"--precision {show(precision)}: an exported ONNX model is float32 (auto or fp32)"
+        )
+    file = check_input_file(path, "model file")
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise StylelabError(
+            f"{one_line(file)}: running an ONNX model needs onnxruntime: {ONNX_EXTRA}"
+        ) from None
+    available = ort.get_available_providers()
+    if device == "cuda" and "CUDAExecutionProvider" not in available:
+        raise StylelabError("--device cuda: this onnxruntime has no CUDA provider")
+    use_cuda = device in ("cuda", "auto") and "CUDAExecutionProvider" in available
+    providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if use_cuda else None
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # errors only: warnings would break the one-line rule
+    try:
+        session = ort.InferenceSession(
+            str(file), sess_options=options, providers=providers or ["CPUExecutionProvider"]
+        )
+    except Exception as exc:  # noqa: BLE001 - any loader failure is the file's fault
+        raise StylelabError(
+            f"{one_line(file)}: not a readable ONNX model ({_first_line(exc)})"
+        ) from None
+    meta = dict(session.get_modelmeta().custom_metadata_map)
+    if meta.get("format") != ONNX_FORMAT:
+        raise StylelabError(
+            f"{one_line(file)}: an ONNX model, but not a stylelab export (no '{ONNX_FORMAT}' "
+            "metadata); make one with 'stylelab export MODEL.safetensors -o MODEL.onnx'"
+        )
+    if meta.get("format_version") != ONNX_FORMAT_VERSION:
+        raise StylelabError(
+            f"{one_line(file)}: export format version {show(meta.get('format_version'))}; "
+            f"this stylelab reads version {ONNX_FORMAT_VERSION}"
+        )
+    styles = _json(meta.get("styles"), file)
+    if not isinstance(styles, list) or not styles or not all(isinstance(s, str) for s in styles):
+        raise StylelabError(f"{one_line(file)}: damaged metadata (style names)")
+    inputs = {i.name: i.shape for i in session.get_inputs()}
+    if set(inputs) != {"image", "style"} or [o.name for o in session.get_outputs()] != ["stylized"]:
+        raise StylelabError(
+            f"{one_line(file)}: damaged export (inputs {sorted(inputs)}; expected image, style)"
+        )
+    if inputs["style"][-1] != len(styles):
+        raise StylelabError(
+            f"{one_line(file)}: damaged export ({len(styles)} style names for a style input "
+            f"of {inputs['style'][-1]})"
+        )
+    training = _json(meta.get("training", "{}"), file)
+    return OnnxModel(
+        path=file,
+        session=session,
+        styles=styles,
+        architecture=str(meta.get("architecture", "?")),
+        training=training if isinstance(training, dict) else {},
+        stylelab_version=str(meta.get("stylelab_version", "")),
+        device="cuda" if use_cuda else "cpu",
+    )
+
+
+def _json(text: object, file: Path) -> Any:
+    try:
+        return json.loads(str(text))
+    except (ValueError, RecursionError):
+        raise StylelabError(f"{one_line(file)}: damaged metadata (not JSON)") from None
+
+
+def _opset(path: Path) -> int | None:
+    """The default-domain opset of the model, when onnx is installed."""
+    try:
+        import onnx
+
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception:  # noqa: BLE001 - onnx is optional here; the figure is informative
+        return None
+    return next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return one_line(text.splitlines()[0] if text else type(exc).__name__)[:300]
