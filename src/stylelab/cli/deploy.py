@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from stylelab.cli.common import interrupted_exit_code
-from stylelab.cli.fast import _style_choice, open_model
+from stylelab.cli.fast import _style_choice, add_model_options, open_model
 from stylelab.errors import StylelabError
 from stylelab.safety import check_input_file, check_outputs, one_line
 
@@ -48,16 +48,7 @@ def add_commands(sub: Any) -> None:
     video.add_argument("model", metavar="MODEL", help="a .safetensors model or its .onnx export")
     video.add_argument("input", metavar="INPUT", help="a video file ffmpeg reads")
     video.add_argument("-o", "--output", required=True, metavar="OUT", help="OUT.mp4 and OUT.json")
-    video.add_argument("--style", default=None, help="style index (0 = first) or name")
-    video.add_argument(
-        "--style-mix", default=None, metavar="W,...|NAME:W,...", help="mix styles (normalized)"
-    )
-    video.add_argument(
-        "--strength", type=float, default=1.0, help="blend with the frame, 0..1 (default: 1)"
-    )
-    video.add_argument(
-        "--size", type=int, default=None, help="longer edge of the output (default: the input's)"
-    )
+    add_model_options(video)
     video.add_argument("--batch", type=int, default=4, help="frames per forward pass (default: 4)")
     video.add_argument(
         "--deflicker",
@@ -68,10 +59,6 @@ def add_commands(sub: Any) -> None:
         "change (less flicker, no ghosts on motion); 0 = off (default: 0)",
     )
     video.add_argument("--no-audio", action="store_true", help="drop the audio stream")
-    video.add_argument("--device", default="auto", help="auto | cpu | cuda | mps (default: auto)")
-    video.add_argument(
-        "--precision", default="auto", help="auto | fp32 | bf16 | fp16 (default: auto)"
-    )
     video.add_argument("--json", action="store_true", help="print the record as JSON (stdout)")
     video.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     video.set_defaults(handler=cmd_video)

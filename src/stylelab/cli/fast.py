@@ -104,19 +104,7 @@ def add_commands(sub: Any) -> None:
     )
     apply.add_argument("inputs", nargs="*", metavar="INPUT", help="images, folders, or -")
     apply.add_argument("-o", "--output", metavar="OUT", help="output image, folder, or -")
-    apply.add_argument("--style", default=None, help="style index (0 = first) or name")
-    apply.add_argument(
-        "--style-mix",
-        default=None,
-        metavar="W,...|NAME:W,...",
-        help="mix styles at run time: one weight per style, or NAME:W pairs (normalized)",
-    )
-    apply.add_argument(
-        "--strength", type=float, default=1.0, help="blend with the photo, 0..1 (default: 1)"
-    )
-    apply.add_argument(
-        "--size", type=int, default=None, help="longer edge of the output (default: the photo's)"
-    )
+    add_model_options(apply)
     apply.add_argument(
         "--stroke-scale",
         default="1",
@@ -131,12 +119,31 @@ def add_commands(sub: Any) -> None:
         "--json", action="store_true", help="print one JSON record per image (stdout)"
     )
     apply.add_argument("--info", action="store_true", help="describe MODEL and exit")
-    apply.add_argument("--device", default="auto", help="auto | cpu | cuda | mps (default: auto)")
-    apply.add_argument(
-        "--precision", default="auto", help="auto | fp32 | bf16 | fp16 (default: auto)"
-    )
     apply.add_argument("--quiet", action="store_true", help="no progress bar or summary")
     apply.set_defaults(handler=cmd_apply)
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """The options of running a trained model, shared by ``apply`` and ``video``."""
+    parser.add_argument("--style", default=None, help="style index (0 = first) or name")
+    parser.add_argument(
+        "--style-mix",
+        default=None,
+        metavar="W,...|NAME:W,...",
+        help="mix styles at run time: one weight per style, or NAME:W pairs (normalized)",
+    )
+    parser.add_argument(
+        "--strength", type=float, default=1.0, help="blend with the input, 0..1 (default: 1)"
+    )
+    parser.add_argument(
+        "--size", type=int, default=None, help="longer edge of the output (default: the input's)"
+    )
+    parser.add_argument(
+        "--device", default="auto", help="auto | cpu | cuda | mps (default: auto; .onnx: cpu, cuda)"
+    )
+    parser.add_argument(
+        "--precision", default="auto", help="auto | fp32 | bf16 | fp16 (default: auto; .onnx: fp32)"
+    )
 
 
 # ---------------------------------------------------------------------------------- train
