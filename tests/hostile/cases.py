@@ -552,6 +552,39 @@ def _plain_onnx(t: Path) -> str:
     return str(path)
 
 
+def video_case(id: str, build: Callable[[Path, str, str], list[str]], message: str, **kw) -> Case:
+    """``build(tmp, model, clip)``: the arguments after "video"; a half-second clip with
+    sound (clip.mp4), an earlier out.mp4 + out.json and the tiny model exist."""
+
+    def make(t: Path) -> list[str]:
+        from stylelab.fast.video import synthetic_clip
+
+        clip = synthetic_clip(t / "clip.mp4", seconds=0.5, fps=8, width=32, height=32)
+        (t / "out.mp4").write_bytes(b"an earlier video: must stay as it is")
+        (t / "out.json").write_text("{}\n")
+        return ["video", *build(t, str(t / MODEL), str(clip)), "--quiet"]
+
+    return Case(f"video: {id}", make, message, needs_model=True, **kw)
+
+
+def _named_model(t: Path, model: str, name: str) -> str:
+    """The tiny model under another name (a hard link)."""
+    os.link(model, t / name)
+    return name
+
+
+def _wav(t: Path, name: str) -> str:
+    """A valid WAV file: sound, no picture."""
+    import wave
+
+    with wave.open(str(t / name), "wb") as sound:
+        sound.setnchannels(1)
+        sound.setsampwidth(2)
+        sound.setframerate(8000)
+        sound.writeframes(b"\x00\x10" * 4000)
+    return name
+
+
 # ------------------------------------------------------------------------------- table
 
 CASES: list[Case] = [
@@ -2095,6 +2128,72 @@ CASES: list[Case] = [
         lambda t, m, p, o: [blob(t, "m.pt", b"PK\x03\x04"), p, "-o", o],
         "TorchScript export is for LibTorch",
     ),
+    # --- video ---------------------------------------------------------------------------
+    video_case(
+        "a text file named .mp4",
+        lambda t, m, c: [m, text(t, "t.mp4"), "-o", "o.mp4"],
+        "t\\.mp4: not a video",
+    ),
+    video_case(
+        "an empty file", lambda t, m, c: [m, blob(t, "e.mp4", b""), "-o", "o.mp4"], "e\\.mp4"
+    ),
+    video_case(
+        "sound only (WAV)", lambda t, m, c: [m, _wav(t, "s.wav"), "-o", "o.mp4"], "no video stream"
+    ),
+    video_case(
+        "a PNG as the video",
+        lambda t, m, c: [m, png(t, "p.png"), "-o", "o.mp4"],
+        "p\\.png: a still image, not a video",
+    ),
+    video_case("missing video", lambda t, m, c: [m, "nope.mp4", "-o", "o.mp4"], "no such"),
+    video_case("video is a folder", lambda t, m, c: [m, mkdir(t, "d"), "-o", "o.mp4"], "d"),
+    video_case(
+        "a FIFO as the video",
+        lambda t, m, c: [m, fifo(t, "f.mp4"), "-o", "o.mp4"],
+        "f\\.mp4",
+        mode="subprocess",
+    ),
+    video_case(
+        "unknown output extension", lambda t, m, c: [m, c, "-o", "o.avi"], "o\\.avi.*\\.mp4"
+    ),
+    video_case("output is a folder", lambda t, m, c: [m, c, "-o", mkdir(t, "o.mp4")], "o\\.mp4"),
+    video_case("-o the input", lambda t, m, c: [m, c, "-o", c], "input"),
+    video_case(
+        "-o a link to the input",
+        lambda t, m, c: [m, c, "-o", link(t, "l.mp4", c)],
+        "l\\.mp4.*input",
+    ),
+    video_case(
+        "its JSON would be the model",
+        lambda t, m, c: [_named_model(t, m, "o.json"), c, "-o", "o.mp4"],
+        "o\\.json.*input",
+    ),
+    video_case("junk model", lambda t, m, c: [_bad_model(t, "text", m), c, "-o", "o.mp4"], "not a"),
+    video_case(
+        "a plain ONNX model",
+        lambda t, m, c: [_plain_onnx(t), c, "-o", "o.mp4"],
+        "not a stylelab export",
+    ),
+    video_case(
+        "--deflicker 2", lambda t, m, c: [m, c, "-o", "o.mp4", "--deflicker", "2"], "--deflicker"
+    ),
+    video_case(
+        "--deflicker nan",
+        lambda t, m, c: [m, c, "-o", "o.mp4", "--deflicker", "nan"],
+        "--deflicker",
+    ),
+    video_case("--batch 0", lambda t, m, c: [m, c, "-o", "o.mp4", "--batch", "0"], "--batch"),
+    video_case(
+        "--batch huge", lambda t, m, c: [m, c, "-o", "o.mp4", "--batch", HUGE_INT], "--batch"
+    ),
+    video_case("--size 8", lambda t, m, c: [m, c, "-o", "o.mp4", "--size", "8"], "--size"),
+    video_case(
+        "--strength -1", lambda t, m, c: [m, c, "-o", "o.mp4", "--strength", "-1"], "--strength"
+    ),
+    video_case(
+        "--style 9", lambda t, m, c: [m, c, "-o", "o.mp4", "--style", "9"], "indices 0 to 1"
+    ),
+    video_case("no -o", lambda t, m, c: [m, c], "-o"),
 ]
 
 

@@ -1,0 +1,66 @@
+"""``stylelab video`` end to end: frames, rate, audio and the flicker figure, through the
+command line with a trained model and with its ONNX export in a process without torch."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from stylelab.cli import main
+from stylelab.fast.video import probe_video, synthetic_clip
+from tests.test_fast_export import run_blocked
+
+
+@pytest.fixture(scope="module")
+def noisy_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """3 s at 24 frames/s with AAC sound: a moving square over a still, noisy background."""
+    return synthetic_clip(
+        tmp_path_factory.mktemp("clip") / "clip.mp4",
+        seconds=3.0,
+        fps=24,
+        width=64,
+        height=48,
+        audio=True,
+        noise=0.03,
+    )
+
+
+def test_video_keeps_frames_rate_and_sound_and_deflicker_lowers_flicker(
+    tiny_model: Path, noisy_clip: Path, tmp_path: Path
+) -> None:
+    source = probe_video(noisy_clip)
+    records = {}
+    for deflicker in ("0", "0.8"):
+        out = tmp_path / f"out_{deflicker}.mp4"
+        args = ["video", str(tiny_model), str(noisy_clip), "-o", str(out), "--quiet"]
+        assert main([*args, "--deflicker", deflicker, "--device", "cpu"]) == 0
+        written = probe_video(out)
+        assert written.frames == source.frames == 72
+        assert written.fps == pytest.approx(source.fps) == pytest.approx(24.0)
+        assert written.duration_s == pytest.approx(source.duration_s, abs=1 / 24)
+        assert written.audio_codec is not None
+        records[deflicker] = json.loads(out.with_suffix(".json").read_text())
+    plain, smoothed = records["0"], records["0.8"]
+    assert plain["status"] == "done" and plain["frames"] == 72
+    assert plain["flicker_ratio"] == pytest.approx(
+        plain["flicker_output"] / plain["flicker_input"], rel=1e-3
+    )
+    assert plain["settings"]["style"] == {"strokes": 1.0, "mosaic": 0.0}
+    assert smoothed["flicker_ratio"] < 0.8 * plain["flicker_ratio"]
+
+
+def test_video_with_an_onnx_export_runs_without_torch(
+    onnx_model: Path, noisy_clip: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out.webm"
+    args = ["video", str(onnx_model), str(noisy_clip), "-o", str(out), "--style-mix", "1,1"]
+    result = run_blocked({"torch", "torchvision"}, [*args, "--quiet", "--size", "32"])
+    assert result.returncode == 0, result.stderr
+    assert "TORCH-MODULES []" in result.stdout
+    written = probe_video(out)
+    assert (written.width, written.height) == (32, 24)
+    assert written.frames == 72
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["settings"]["style"] == {"strokes": 0.5, "mosaic": 0.5}
