@@ -35,7 +35,9 @@ def test_video_keeps_frames_rate_and_sound_and_deflicker_lowers_flicker(
     for deflicker in ("0", "0.8"):
         out = tmp_path / f"out_{deflicker}.mp4"
         args = ["video", str(tiny_model), str(noisy_clip), "-o", str(out), "--quiet"]
-        assert main([*args, "--deflicker", deflicker, "--device", "cpu"]) == 0
+        assert (
+            main([*args, "--deflicker", deflicker, "--device", "cpu", "--precision", "fp32"]) == 0
+        )
         written = probe_video(out)
         assert written.frames == source.frames == 72
         assert written.fps == pytest.approx(source.fps) == pytest.approx(24.0)
@@ -49,6 +51,21 @@ def test_video_keeps_frames_rate_and_sound_and_deflicker_lowers_flicker(
     )
     assert plain["settings"]["style"] == {"strokes": 1.0, "mosaic": 0.0}
     assert smoothed["flicker_ratio"] < 0.8 * plain["flicker_ratio"]
+
+
+def test_video_through_pytorch_in_every_cpu_precision(
+    tiny_model: Path, noisy_clip: Path, tmp_path: Path
+) -> None:
+    """fp32 on a CPU hands back the inference tensor itself (no copy): nothing may write
+    into it; auto picks fp32 for video on a CPU (bf16 flickers more)."""
+    for precision in ("fp32", "bf16", "auto"):
+        out = tmp_path / f"{precision}.mp4"
+        args = ["video", str(tiny_model), str(noisy_clip), "-o", str(out), "--size", "32"]
+        assert main([*args, "--precision", precision, "--device", "cpu", "--quiet"]) == 0
+        record = json.loads(out.with_suffix(".json").read_text())
+        expected = "bf16" if precision == "bf16" else "fp32"
+        assert record["settings"]["precision"] == expected
+        assert record["frames"] == 72
 
 
 def test_video_with_an_onnx_export_runs_without_torch(

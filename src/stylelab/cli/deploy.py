@@ -109,6 +109,10 @@ def cmd_video(args: argparse.Namespace) -> int:
     check_outputs([output, record_file], [args.input, args.model])
     probe_video(args.input)
     model = open_model(args.model, args.device, args.precision)
+    if args.precision == "auto" and str(model.device) == "cpu" and model.precision != "fp32":
+        # bf16 on a CPU doubles the flicker of a trained model and gains nothing here
+        # (benchmarks/RESULTS.md, video at 480p): video defaults to fp32 on CPUs.
+        model.precision = "fp32"
     weights = model.style_weights(_style_choice(args.style, args.style_mix, model.styles))
     strength = args.strength
 

@@ -165,7 +165,8 @@ class FastModel:
         out = run_network(self.net, batch, style, device=self.device, precision=self.precision)
         if strength != 1.0:
             out = strength * out + (1 - strength) * batch
-        pixels = out.clamp_(0, 1).mul_(255).round_().to(torch.uint8)
+        # Not in place: run_network may return the inference tensor itself (fp32 on a CPU).
+        pixels = out.clamp(0, 1).mul(255).round().to(torch.uint8)
         return pixels.permute(0, 2, 3, 1).contiguous().numpy()
 
     def info(self) -> dict[str, Any]:
