@@ -163,8 +163,10 @@ def array_to_pil(batch: Any) -> Image.Image:
     array = np.asarray(batch, dtype=np.float32)
     if array.ndim == 4:
         array = array[0]
-    hwc = np.clip(array, 0, 1).transpose(1, 2, 0)
-    return Image.fromarray(np.round(hwc * 255).astype(np.uint8), mode="RGB")
+    scaled = np.clip(array, 0, 1)  # one copy, then in place: posters are 200 MB an image
+    scaled *= 255
+    np.round(scaled, out=scaled)
+    return Image.fromarray(scaled.transpose(1, 2, 0).astype(np.uint8), mode="RGB")
 
 
 def encode_pil(image: Image.Image, path: Path, suffix: str) -> None:
