@@ -44,8 +44,11 @@ ACTIVE = ("queued", "running")
 #: Longest edge of the previews pushed to the page and of the history's thumbnails.
 PREVIEW_EDGE = 512
 THUMBNAIL_EDGE = 160
-#: Previews per job, roughly (one every steps // PREVIEWS steps, at least every step).
+#: Previews per job, roughly (one every steps // PREVIEWS steps, at least every step), but
+#: at least one a second and at most one per PREVIEW_MIN_S.
 PREVIEWS = 40
+PREVIEW_MIN_S = 0.2
+PREVIEW_MAX_S = 1.0
 #: At most this many loss points per job are kept for the curve (every other one beyond).
 MAX_CURVE_POINTS = 2000
 
@@ -254,11 +257,19 @@ class JobStore:
             if job.stop.is_set():
                 raise StopRequested(f"stopped after {iteration} iterations")
 
+        shown = {"iteration": 0, "time": 0.0}
+
         def on_image(iteration: int, image: Any) -> None:
-            if iteration % every == 0 or iteration == config.steps:
+            # Every few steps: at least every `every` steps or every second, never more
+            # often than PREVIEW_MIN_S (PNG encoding is not free at 512 px).
+            now = time.monotonic()
+            since = now - shown["time"]
+            due = iteration - shown["iteration"] >= every or since >= PREVIEW_MAX_S
+            if since >= PREVIEW_MIN_S and due:
                 job.preview = _png(image, PREVIEW_EDGE)
                 job.preview_count += 1
                 job.version += 1
+                shown.update(iteration=iteration, time=now)
 
         content, style = job.sources
         try:
