@@ -178,6 +178,8 @@ def check_workdir(path: str) -> Path:
 
 def check_models(path: str) -> Path:
     folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise StylelabError(f"--models {one_line(folder)}: is a file, not a folder")
     if not folder.is_dir():
         raise StylelabError(f"--models {one_line(folder)}: no such folder")
     return folder
