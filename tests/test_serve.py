@@ -262,6 +262,22 @@ def test_downloads_only_from_job_folders(client: TestClient, finished: dict, pat
     assert "root:" not in response.text and "error" in response.json()
 
 
+def test_a_link_in_a_job_folder_is_not_followed_out(
+    client: TestClient, finished: dict, workdir: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "secret.csv"
+    outside.write_text("iteration,secret\n")
+    csv = workdir / "jobs" / finished["id"] / "image.csv"
+    kept = csv.read_bytes()
+    csv.unlink()
+    csv.symlink_to(outside)
+    try:
+        refused(client.get(f"/api/jobs/{finished['id']}/files/image.csv"), 404, "not a file")
+    finally:
+        csv.unlink()
+        csv.write_bytes(kept)
+
+
 def test_stop_keeps_the_current_image(client: TestClient, uploads: dict[str, str]) -> None:
     job = submit(client, uploads, **{**TINY, "steps": 2000})
     wait_for(lambda: job_of(client, job["id"]), lambda j: j["iterations"] >= 2, 120)
@@ -299,11 +315,15 @@ def test_a_restart_keeps_finished_jobs_and_marks_running_ones(
     record = {**finished, "id": "a" * 32, "status": "running", "files": []}
     (ghost / "job.json").write_text(json.dumps(record))
     (workdir / "jobs" / "not-a-job").mkdir()
+    damaged = workdir / "jobs" / ("b" * 32)
+    damaged.mkdir()
+    (damaged / "job.json").write_text(json.dumps({"id": "b" * 32, "created": "yesterday"}))
     with TestClient(create_app(Settings(workdir=workdir))) as again:
         jobs = {job["id"]: job for job in again.get("/api/jobs").json()["jobs"]}
         assert jobs[finished["id"]]["status"] == "done"
         assert jobs[finished["id"]]["files"] == finished["files"]
         assert jobs["a" * 32]["status"] == "interrupted"
+        assert "b" * 32 not in jobs  # damaged: skipped, not fatal
         assert again.get(f"/api/jobs/{finished['id']}/files/image.png").status_code == 200
     assert json.loads((ghost / "job.json").read_text())["status"] == "interrupted"
 

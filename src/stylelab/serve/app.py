@@ -47,7 +47,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from stylelab import config as config_module
 from stylelab.config import INITS, StylizeConfig
 from stylelab.errors import StylelabError
-from stylelab.safety import one_line
+from stylelab.safety import is_inside, one_line
 from stylelab.serve.jobs import ACTIVE, JOB_FILES, Job, JobStore, QueueFull
 
 UPLOAD_LIMIT = 25 * 1024 * 1024
@@ -199,6 +199,8 @@ def create_app(settings: Settings) -> Guard:
         path = job.folder / filename
         if job.status in ACTIVE or not path.is_file():
             raise fail(404, f"{name}: not written yet (job {job.status})")
+        if not is_inside(path, job.folder):  # a link planted in the folder: never followed out
+            raise fail(404, f"{name}: not a file of this job")
         disposition = "attachment" if request.query_params.get("download") else "inline"
         return FileResponse(
             path,

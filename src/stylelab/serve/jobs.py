@@ -151,25 +151,9 @@ class JobStore:
         """The jobs on disk, newest last; those left queued or running are interrupted."""
         found = []
         for path in self.folder.iterdir():
-            if not JOB_ID.fullmatch(path.name) or not path.is_dir():
+            job = _job_on_disk(path)
+            if job is None:
                 continue
-            data = read_json(path / "job.json")
-            if data is None or data.get("id") != path.name:
-                continue
-            job = Job(
-                id=path.name,
-                folder=path,
-                config=dict(data.get("config") or {}),
-                content=str(data.get("content", "")),
-                style=str(data.get("style", "")),
-                status=str(data.get("status", "failed")),
-                message=str(data.get("message", "")),
-                created=float(data.get("created") or 0.0),
-                started=data.get("started"),
-                finished=data.get("finished"),
-                iterations=int(data.get("iterations") or 0),
-            )
-            job.curve = _curve_from_csv(path / "image.csv")
             if job.status in ACTIVE:
                 job.status = "interrupted"
                 job.message = "the server stopped before this job finished"
@@ -306,6 +290,39 @@ class JobStore:
             write_json(job.public(), job.folder / "job.json")
         except (StylelabError, OSError) as exc:  # the disk filled up: the job lives on in memory
             print(f"stylelab serve: warning: {one_line(exc)}", file=sys.stderr)
+
+
+def _job_on_disk(path: Path) -> Job | None:
+    """The job whose folder is ``path``, or None for anything else (a stray folder, a
+    damaged or foreign job.json: skipped, never fatal)."""
+    record = path / "job.json"
+    if not JOB_ID.fullmatch(path.name) or not path.is_dir() or not record.is_file():
+        return None
+    data = read_json(record)
+    if data is None or data.get("id") != path.name:
+        return None
+    try:
+        job = Job(
+            id=path.name,
+            folder=path,
+            config=dict(data.get("config") or {}),
+            content=str(data.get("content", "")),
+            style=str(data.get("style", "")),
+            status=str(data.get("status", "failed")),
+            message=str(data.get("message", "")),
+            created=float(data.get("created") or 0.0),
+            started=_seconds(data.get("started")),
+            finished=_seconds(data.get("finished")),
+            iterations=int(data.get("iterations") or 0),
+        )
+    except (TypeError, ValueError):
+        return None
+    job.curve = _curve_from_csv(path / "image.csv")
+    return job
+
+
+def _seconds(value: object) -> float | None:
+    return float(value) if isinstance(value, (int, float)) else None
 
 
 def _png(image: Any, edge: int) -> bytes:
