@@ -98,6 +98,17 @@ def test_options_come_from_stylize_config(client: TestClient) -> None:
     assert fields["style_weight"]["main"] and not fields["scales"]["main"]
 
 
+def test_every_option_that_could_name_a_file_is_reviewed() -> None:
+    """A new StylizeConfig field that speaks of a path or an image must be classified in
+    stylelab.serve.app (PATH_FIELDS: restricted values; REVIEWED_FIELDS: never a file)."""
+    from stylelab.serve.app import PATH_FIELDS, REVIEWED_FIELDS
+
+    for item in dataclasses.fields(StylizeConfig):
+        text = item.metadata["help"].lower()
+        if "path" in text or "image" in text or "file" in text:
+            assert item.name in PATH_FIELDS or item.name in REVIEWED_FIELDS, item.name
+
+
 def test_examples_are_listed_and_served(client: TestClient) -> None:
     names = client.get("/api/examples").json()["examples"]
     assert "chelsea" in names and "strokes" in names

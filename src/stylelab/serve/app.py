@@ -53,6 +53,17 @@ from stylelab.serve.jobs import ACTIVE, JOB_FILES, Job, JobStore, QueueFull
 UPLOAD_LIMIT = 25 * 1024 * 1024
 JSON_LIMIT = 64 * 1024
 BUILTIN_WEIGHTS = ("pretrained", "torchvision", "random")
+#: StylizeConfig fields that may name a file on the server, and the values the web app
+#: takes for them (a field not there yet is skipped). A new field whose help speaks of a
+#: path or an image joins this table or REVIEWED_FIELDS (a test checks).
+PATH_FIELDS: dict[str, tuple[str, ...]] = {
+    "weights": BUILTIN_WEIGHTS,
+    "init": INITS,
+    "mask": ("",),  # region styles need a mask image: not on the page yet
+    "region_style": ("",),
+}
+#: Fields whose help mentions paths or images but that never read a file.
+REVIEWED_FIELDS = ("style_scale", "style_blend", "relative_temperature")
 #: The options the page shows first; every other StylizeConfig field is under "More".
 MAIN_OPTIONS = (
     "size",
@@ -272,17 +283,16 @@ def create_app(settings: Settings) -> Guard:
 
 def check_options(options: dict[str, Any]) -> StylizeConfig:
     """A StylizeConfig from the page's options, as the CLI validates them, and the web
-    app's own rule: no option names a file on the server (weights, init)."""
+    app's own rule: no option names a file on the server (see :data:`PATH_FIELDS`)."""
     config = StylizeConfig.from_dict(options)
-    if config.weights not in BUILTIN_WEIGHTS:
-        raise StylelabError(
-            f"--weights {one_line(config.weights)}: the web app takes "
-            f"{', '.join(BUILTIN_WEIGHTS)} (no file paths)"
-        )
-    if config.init not in INITS:
-        raise StylelabError(
-            f"--init {one_line(config.init)}: the web app takes {', '.join(INITS)} (no file paths)"
-        )
+    for name, allowed in PATH_FIELDS.items():
+        value = getattr(config, name, None)
+        if value is not None and value not in allowed:
+            shown = ", ".join(v or repr(v) for v in allowed)
+            raise StylelabError(
+                f"--{name.replace('_', '-')} {one_line(value)[:80]}: the web app takes "
+                f"{shown} (no file paths)"
+            )
     from stylelab.backbones.registry import check_pooling
 
     check_pooling(config.backbone, config.pooling)  # an unknown backbone: refused now
