@@ -36,7 +36,9 @@ def chromium_path() -> str:
     return path
 
 
-def test_the_page_end_to_end_in_chromium(tmp_path: Path, chromium_path: str) -> None:
+def test_the_page_end_to_end_in_chromium(
+    tmp_path: Path, chromium_path: str, tiny_model: Path
+) -> None:
     from playwright.sync_api import sync_playwright
 
     from stylelab.serve.app import Settings
@@ -46,7 +48,11 @@ def test_the_page_end_to_end_in_chromium(tmp_path: Path, chromium_path: str) -> 
     style.write_bytes(style_bytes())
     screenshot = tmp_path / "serve.png"
     readme_shot = os.environ.get("STYLELAB_SCREENSHOT")
-    with live_server(Settings(workdir=tmp_path / "work")) as url, sync_playwright() as p:
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copy(tiny_model, models / "tiny.safetensors")
+    settings = Settings(workdir=tmp_path / "work", models=models)
+    with live_server(settings) as url, sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=chromium_path, args=["--no-sandbox", "--disable-gpu"]
         )
@@ -88,6 +94,7 @@ def test_the_page_end_to_end_in_chromium(tmp_path: Path, chromium_path: str) -> 
                 assert max(image.size) == 64
             page.wait_for_selector(".card[data-status=stopped] img[src]")
 
+            _fast_tab(page)
             if readme_shot:
                 _finished_example_job(page)
             page.screenshot(path=str(screenshot), full_page=True)
@@ -97,6 +104,22 @@ def test_the_page_end_to_end_in_chromium(tmp_path: Path, chromium_path: str) -> 
             assert not errors, errors
         finally:
             browser.close()
+
+
+def _fast_tab(page) -> None:
+    """The trained model applies at once, and again when a style slider moves."""
+    page.click("#tab-fast")
+    page.select_option(".picker[data-role=fast] select", "example:chelsea")
+    page.wait_for_function("document.querySelector('#fast-status').textContent.includes('ms')")
+    first = page.get_attribute("#fast-result", "src")
+    assert first and first.startswith("blob:")
+    page.eval_on_selector_all(
+        "#fast-sliders input",
+        "(sliders) => { sliders[1].value = '100'; sliders[1].dispatchEvent(new Event('input')); }",
+    )
+    assert page.inner_text("#fast-sliders").count("50%") == 2
+    page.wait_for_function(f"document.querySelector('#fast-result').src !== {first!r}")
+    page.click("#tab-stylize")
 
 
 def _finished_example_job(page) -> None:
