@@ -81,3 +81,31 @@ def test_a_public_host_gets_a_generated_token(tmp_path: Path) -> None:
         assert refused.value.code == 401
         assert b"token" in refused.value.read()
         refused.value.close()
+
+
+def run_python(code: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env
+    )
+
+
+def test_help_imports_neither_the_web_stack_nor_torch() -> None:
+    done = run_python(
+        "import sys; from stylelab.cli import build_parser; build_parser().format_help(); "
+        "print(sorted(m for m in ('starlette', 'uvicorn', 'torch') if m in sys.modules))"
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stderr
+
+
+def test_serve_without_uvicorn_says_which_extra_in_one_line(tmp_path: Path) -> None:
+    done = run_python(
+        "import sys; sys.modules['uvicorn'] = None; from stylelab.cli import main; "
+        f"sys.exit(main(['serve', '--workdir', {str(tmp_path / 'w')!r}]))"
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "stylelab: error: stylelab serve needs Starlette and uvicorn (uvicorn is missing): "
+        "pip install 'stylelab[serve]'"
+    ]
+    assert not (tmp_path / "w").exists()
