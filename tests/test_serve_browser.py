@@ -24,7 +24,7 @@ pytestmark = pytest.mark.browser
 HOW = "install chromium (apt-get install chromium) and Playwright (pip install playwright)"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # session: set up before the session's tiny_model
 def chromium_path() -> str:
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     if path is None:
