@@ -398,3 +398,19 @@ def test_fast_models_are_listed_and_applied(tmp_path: Path, tiny_model: Path) ->
         escape = {**body, "model": "../tiny.safetensors"}
         refused(app.post("/api/fast", json=escape), 400, "no such model")
         refused(app.post("/api/fast", json={**body, "size": 100000}), 400, "size")
+
+
+def test_only_the_latest_ended_jobs_keep_a_preview_in_memory(tmp_path: Path) -> None:
+    from stylelab.serve.jobs import KEPT_PREVIEWS, Job, JobStore
+
+    store = JobStore(tmp_path)
+    for index in range(KEPT_PREVIEWS + 3):
+        job = Job(f"{index:032x}", tmp_path / str(index), {}, "c", "s", status="done")
+        job.preview, job.finished = b"png", float(index)
+        store.jobs[job.id] = job
+    running = Job("f" * 32, tmp_path / "r", {}, "c", "s", status="running")
+    running.preview = b"png"
+    store.jobs[running.id] = running
+    store._forget_old_previews()
+    kept = sorted(int(j.id, 16) for j in store.jobs.values() if j.preview and j is not running)
+    assert kept == list(range(3, KEPT_PREVIEWS + 3)) and running.preview

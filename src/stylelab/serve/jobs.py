@@ -49,6 +49,7 @@ THUMBNAIL_EDGE = 160
 PREVIEWS = 40
 PREVIEW_MIN_S = 0.2
 PREVIEW_MAX_S = 1.0
+KEPT_PREVIEWS = 8
 #: At most this many loss points per job are kept for the curve (every other one beyond).
 MAX_CURVE_POINTS = 2000
 
@@ -284,6 +285,15 @@ class JobStore:
         job.status, job.message, job.finished = status, one_line(message), time.time()
         job.version += 1
         self._save(job)
+        self._forget_old_previews()
+
+    def _forget_old_previews(self) -> None:
+        """Memory stays bounded: only the latest KEPT_PREVIEWS ended jobs keep their last
+        preview in memory (the page shows image.png for the others)."""
+        ended = [j for j in self.list() if j.status not in ACTIVE and j.preview is not None]
+        ended.sort(key=lambda j: j.finished or 0.0, reverse=True)
+        for job in ended[KEPT_PREVIEWS:]:
+            job.preview = None
 
     def _save(self, job: Job) -> None:
         try:

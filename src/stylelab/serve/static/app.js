@@ -197,6 +197,9 @@ function watch(id) {
     $("#stop").disabled = true;
     $("#status").textContent = job.status + (job.message ? ": " + job.message : "");
     document.body.dataset.lastStatus = job.status;
+    if (job.files.includes("image.png")) {  // the saved result (also for jobs from before a restart)
+      live.src = withToken("/api/jobs/" + job.id + "/files/image.png");
+    }
     showDownloads(job);
     refreshHistory();
   });
