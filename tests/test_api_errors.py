@@ -240,7 +240,10 @@ def test_a_run_too_big_for_the_memory_is_refused_before_any_work(
     assert "\n" not in message
     assert message.startswith("--size 4096 needs about ")
     assert "this machine has 2.0 GB available: --size " in message
-    assert message.endswith("or less would fit")
+    assert message.endswith(
+        "or less would fit; or keep --size 4096 with --tile auto (the large "
+        "scales optimized tile by tile)"
+    )
     fit = int(message.split("--size ")[2].split()[0])
     assert 256 <= fit < 4096 and fit % 16 == 0
 

@@ -16,11 +16,13 @@ if TYPE_CHECKING:
     from stylelab.config import StylizeConfig
     from stylelab.errors import StylelabError
     from stylelab.images import load_image, save_image
+    from stylelab.masks import Regions
     from stylelab.stylize import StylizeResult, stylize
 
 # public name -> the submodule that defines it
 _LAZY = {
     "Backbone": "stylelab.backbones",
+    "Regions": "stylelab.masks",
     "StylelabError": "stylelab.errors",
     "StylizeConfig": "stylelab.config",
     "StylizeResult": "stylelab.stylize",
@@ -33,6 +35,7 @@ _LAZY = {
 
 __all__ = [
     "Backbone",
+    "Regions",
     "StylelabError",
     "StylizeConfig",
     "StylizeResult",

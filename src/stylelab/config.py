@@ -47,6 +47,8 @@ POOLINGS = ("max", "avg")
 OPTIMIZER_NAMES = ("lbfgs", "adam", "sgd", "adagrad", "adadelta", "rmsprop")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 SMOOTHINGS = ("none", "softmax", "channel-softmax", "scale", "nested-softmax")
+PRESERVE_COLORS = ("none", "luminance", "histogram")  # see stylelab.color
+MIN_TILE = 64
 
 
 def _opt(default: Any, help: str, **extra: Any) -> Any:
@@ -116,6 +118,29 @@ class StylizeConfig:
         "comma-separated fractions of --size, increasing, ending at 1 "
         "(default: halve down to 128 px, at most 3 sizes, e.g. 0.25,0.5,1 at 512)",
     )
+    preserve_color: str = _opt(
+        "none",
+        "keep the photo's colours (Gatys et al. 2017): none | luminance (transfer on "
+        "luminance, then the photo's chroma) | histogram (the style's colours matched to the "
+        "photo's mean and covariance first)",
+    )
+    mask: str = _opt(
+        "",
+        "an image whose flat colours name regions of the photo (with --region-style; "
+        "Gatys et al. 2017 guided Grams)",
+    )
+    region_style: str = _opt(
+        "",
+        "a style per mask colour: #rrggbb=STYLE,... with STYLE a 0-based index or path of "
+        "the styles given, or none (the photo is kept there)",
+    )
+    tile: str = _opt(
+        "off",
+        "posters beyond memory: off | auto (the scales that do not fit are optimized in "
+        "512 px tiles) | N (tiles of N px at every scale larger than N); style Grams stay "
+        "global, tiles are blended with feathered overlaps",
+    )
+    tile_overlap: int = _opt(64, "overlap of neighbouring tiles in px (feathered)")
 
     def __new__(cls, *args: Any, **kwargs: Any) -> StylizeConfig:
         # Runs before the generated __init__: unknown or doubled names are a StylelabError
@@ -178,7 +203,7 @@ def check_field_names(names: Iterable[str], where: str = "stylize()") -> None:
 
 # Field kinds, for the type checks (the annotations, spelled out: no typing at run time).
 BOOL_FIELDS = ("normalize_losses", "relative_temperature", "multiscale")
-INT_FIELDS = ("size", "steps", "seed")
+INT_FIELDS = ("size", "steps", "seed", "tile_overlap")
 FLOAT_FIELDS = (
     "style_scale",
     "content_weight",
@@ -197,6 +222,10 @@ STR_FIELDS = (
     "init",
     "device",
     "precision",
+    "preserve_color",
+    "mask",
+    "region_style",
+    "tile",
 )
 NAME_TUPLE_FIELDS = ("content_layers", "style_layers", "smoothing_layers")
 NUMBER_TUPLE_FIELDS = ("style_layer_weights", "style_blend", "scales")
@@ -279,6 +308,13 @@ def validate(config: StylizeConfig) -> None:
     _check_choice("device", config.device, DEVICES)
     _check_choice("precision", config.precision, PRECISIONS)
     _check_choice("pooling", config.pooling, POOLINGS)
+    _check_choice("--preserve-color", config.preserve_color, PRESERVE_COLORS)
+    _check_tile(config.tile, config.tile_overlap)
+    if bool(config.mask) != bool(config.region_style):
+        given, missing = (
+            ("--mask", "--region-style") if config.mask else ("--region-style", "--mask")
+        )
+        raise StylelabError(f"{given} needs {missing} too")
     if not config.backbone.isprintable() or not config.backbone.strip():
         raise StylelabError(
             f"--backbone {show(config.backbone)} is not a backbone name; "
@@ -350,6 +386,19 @@ def _check_weight(name: str, value: object) -> None:
         raise StylelabError(f"--{_flag(name)} must be a finite number >= 0, got {show(value)}")
     if number > MAX_WEIGHT:
         raise StylelabError(f"--{_flag(name)} must be at most {MAX_WEIGHT:g}, got {show(value)}")
+
+
+def _check_tile(tile: str, overlap: object) -> None:
+    """``--tile`` off | auto | N (64..MAX_SIZE) and an overlap under half a tile."""
+    sized = tile.isdecimal() and tile.isascii() and MIN_TILE <= int(tile) <= MAX_SIZE
+    if tile not in ("off", "auto") and not sized:
+        raise StylelabError(
+            f"--tile must be off, auto or a tile size from {MIN_TILE} to {MAX_SIZE} px, "
+            f"got {show(tile)}"
+        )
+    _check_int("tile_overlap", overlap, 0, MAX_SIZE // 2)
+    if tile not in ("off", "auto") and 2 * int(overlap) >= int(tile):  # type: ignore[call-overload]
+        raise StylelabError(f"--tile-overlap {overlap} must be under half of --tile {tile}")
 
 
 def _check_choice(name: str, value: str, choices: Sequence[str]) -> None:

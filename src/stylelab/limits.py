@@ -220,9 +220,15 @@ def check_memory(
     hint = ""
     if config.optimizer == "lbfgs":
         hint = " (or --optimizer adam, which keeps no 50-image history)"
-    _check_fits(
-        config.size, estimate, device, lambda size, room: estimate(size, "adam") <= room, hint
-    )
+    try:
+        _check_fits(
+            config.size, estimate, device, lambda size, room: estimate(size, "adam") <= room, hint
+        )
+    except StylelabError as exc:  # name the way to keep the size: tiles
+        raise StylelabError(
+            f"{exc}; or keep --size {config.size} with --tile auto (the large scales "
+            "optimized tile by tile)"
+        ) from None
 
 
 def estimate_evaluate_bytes(size: int, output_hw: Sequence[int]) -> int:

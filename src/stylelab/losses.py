@@ -24,6 +24,15 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
     return _Gram.apply(features)
 
 
+def guided_gram(features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Gram over a region (Gatys et al. 2017, section 4): G = (F m)(F m)^T / sum(m), for
+    features (B, N, H, W) and a mask (1, 1, H, W) in [0, 1]; a mask of ones gives
+    :func:`gram_matrix`. An empty mask gives zeros."""
+    height, width = features.shape[-2:]
+    area = mask.sum().clamp_min(1e-8)
+    return gram_matrix(features * mask.to(features.dtype)) * (height * width / area)
+
+
 def _positions_by_channels(features: torch.Tensor) -> torch.Tensor:
     """(B, N, H, W) -> (B, M, N), at least float32; a view for channels_last float32 input."""
     batch, channels, height, width = features.shape

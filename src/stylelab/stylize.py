@@ -21,11 +21,12 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 from tqdm import tqdm
 
-from stylelab import losses, smoothing
+from stylelab import color, losses, masks, smoothing, tiling
 from stylelab.backbones import Backbone, load_backbone
 from stylelab.backbones.registry import check_pooling
 from stylelab.config import INITS, StylizeConfig, check_field_names
@@ -150,10 +151,12 @@ class GatysObjective:
         styles: Sequence[torch.Tensor],
         blend: Sequence[float],
         config: StylizeConfig,
+        regions: RegionMasks | None = None,
     ) -> None:
         self.extractor = extractor
         self.plan = plan
         self.config = config
+        self.regions = regions
         self.device = content.device
         self.feature_scale: dict[str, float] = {}
         self._blank_grams: dict[str, torch.Tensor] = {}  # per layer, built once
@@ -182,6 +185,25 @@ class GatysObjective:
             self.style_scale = {
                 n: float(self._style_reference(n, a)) for n, a in self.style_targets.items()
             }
+            if regions is not None:  # each style's own reference, for its regions
+                self.region_scale = {
+                    n: self._style_reference(n, self.style_grams[n]).tolist() for n in plan.style
+                }
+
+    def set_style_grams(self, grams: dict[str, torch.Tensor]) -> None:
+        """Replace each style layer's Grams (S, N, N) (e.g. accumulated over tiles of a
+        style image too large for one pass) and the targets and references built on them."""
+        with torch.no_grad():
+            self.style_grams = {n: grams[n].to(self.device) for n in self.plan.style}
+            self.style_targets = {n: self._blended(n, self.blend) for n in self.plan.style}
+            self.style_scale = {
+                n: float(self._style_reference(n, a)) for n, a in self.style_targets.items()
+            }
+            if self.regions is not None:
+                self.region_scale = {
+                    n: self._style_reference(n, self.style_grams[n]).tolist()
+                    for n in self.plan.style
+                }
 
     def set_content(self, content: torch.Tensor) -> None:
         """New content targets (and their references) for a batch of images."""
@@ -291,10 +313,14 @@ class GatysObjective:
                 scales = self._style_reference(name, targets).tolist()
             if len(scales) == 1 and image.shape[0] > 1:
                 targets, scales = targets.expand(image.shape[0], -1, -1), scales * image.shape[0]
-            grams = losses.gram_matrix(features[name])
             layer = zero
-            for gram, target, scale in zip(grams.split(1), targets.split(1), scales, strict=True):
-                layer = layer + losses.style_loss(gram, target) / scale
+            if self.regions is not None:
+                layer = self._region_style(name, features[name])
+            else:
+                grams = losses.gram_matrix(features[name])
+                pairs = zip(grams.split(1), targets.split(1), scales, strict=True)
+                for gram, target, scale in pairs:
+                    layer = layer + losses.style_loss(gram, target) / scale
             layer = layer * (weight * cfg.style_weight)
             terms[f"style_{name}"] = layer.detach()
             style = style + layer
@@ -307,6 +333,38 @@ class GatysObjective:
             "total": total.detach(),
         }
         return total, {**head, **terms}
+
+    def _region_style(self, name: str, features: torch.Tensor) -> torch.Tensor:
+        """sum_r E_l(G_r(F), A_s(r)) / ref_s(r) over the regions that have a style, with
+        the region masks area-averaged to this layer's map."""
+        assert self.regions is not None
+        sized = self.regions.at(tuple(features.shape[-2:]), features.device)
+        total = torch.zeros((), device=features.device)
+        for mask, index in zip(sized.split(1), self.regions.styles, strict=True):
+            if index is None or float(mask.sum()) < 1e-3:
+                continue
+            gram = losses.guided_gram(features, mask)
+            target = self.style_grams[name][index : index + 1]
+            total = total + losses.style_loss(gram, target) / self.region_scale[name][index]
+        return total
+
+
+class RegionMasks:
+    """Region masks at full size (R, H, W) and their style indices (None: no style), with
+    each layer's area-averaged copy cached by map size (multi-scale stages included)."""
+
+    def __init__(self, masks: torch.Tensor, styles: Sequence[int | None]) -> None:
+        self.masks = masks.float()
+        self.styles = tuple(styles)
+        self._sized: dict[tuple[int, int], torch.Tensor] = {}
+
+    def at(self, shape: tuple[int, ...], device: torch.device) -> torch.Tensor:
+        """(R, 1, h, w) masks for a feature map of ``shape`` (h, w)."""
+        key = (int(shape[0]), int(shape[1]))
+        if key not in self._sized:
+            sized = F.adaptive_avg_pool2d(self.masks[:, None], key)
+            self._sized[key] = sized.to(device)
+        return self._sized[key]
 
 
 def initial_image(init: str, content: torch.Tensor, style: torch.Tensor, seed: int) -> torch.Tensor:
@@ -354,6 +412,7 @@ class Problem:
     plan: LayerPlan
     config: StylizeConfig
     device: torch.device
+    regions: RegionMasks | None = None
 
 
 @dataclass
@@ -366,6 +425,15 @@ class _Run:
     clock_start: float
     on_row: RowCallback | None = None
     iterations: int = 0
+
+    def record(self, iteration: int, elapsed: float, terms: dict[str, float], **extra: Any) -> None:
+        """One row of the history (iteration, seconds, ``extra``, loss terms) and a tick."""
+        row = {"iteration": iteration, "elapsed_s": round(elapsed, 4), **extra, **terms}
+        self.history.append(row)
+        self.bar.update(1)
+        self.bar.set_postfix(loss=f"{terms['total']:.4g}", **extra, refresh=False)
+        if self.on_row is not None:
+            self.on_row(dict(row))
 
 
 def run_stage(
@@ -391,18 +459,14 @@ def run_stage(
         [s.to(device) for s in styles],
         problem.blend,
         config,
+        problem.regions,
     )
     image = init.to(device).contiguous().requires_grad_(True)
     optimizer = make_optimizer(config.optimizer, [image], config.lr)
     extra = {"scale": stage.scale, "size": stage.size}
 
     def on_step(iteration: int, elapsed: float, terms: dict[str, float], x: torch.Tensor) -> None:
-        row = {"iteration": iteration, "elapsed_s": round(elapsed, 4), **extra, **terms}
-        run.history.append(row)
-        run.bar.update(1)
-        run.bar.set_postfix(loss=f"{terms['total']:.4g}", size=stage.size, refresh=False)
-        if run.on_row is not None:
-            run.on_row(dict(row))
+        run.record(iteration, elapsed, terms, **extra)
         if run.callback is not None:
             run.callback(iteration, x.detach())
 
@@ -430,6 +494,117 @@ def run_stage(
     return image.detach(), outcome, row
 
 
+def run_tiled_stage(
+    stage: Stage, start: torch.Tensor | None, problem: Problem, run: _Run, tile: int
+) -> tuple[torch.Tensor, Outcome, dict[str, Any]]:
+    """One stage optimized tile by tile (:mod:`stylelab.tiling`): global style Grams,
+    per-tile content targets, feathered blending into a canvas kept on the CPU."""
+    config, device = problem.config, problem.device
+    overlap = config.tile_overlap
+    content = resize_long_edge(problem.content, stage.size)
+    style_edge = max(16, round(stage.size * config.style_scale))
+    styles = [resize_long_edge(s, style_edge) for s in problem.styles]
+    if start is None:
+        canvas = initial_image(config.init, content, styles[0], config.seed).cpu()
+    else:
+        canvas = resize_to(start.detach().cpu(), tuple(content.shape[-2:]))
+    tiling.check_receptive_field(problem.extractor, problem.plan, tile, device)
+    # One objective for the stage, built at tile size; its style Grams are then replaced
+    # by the whole style images' (accumulated tile by tile) and its content target by
+    # each tile's in turn.
+    objective = GatysObjective(
+        problem.extractor,
+        problem.plan,
+        resize_long_edge(content, tile).to(device),
+        [resize_long_edge(s, tile).to(device) for s in styles],
+        problem.blend,
+        config,
+        problem.regions,
+    )
+    per_style = [
+        tiling.accumulate_grams(
+            objective.features, s.to(device), problem.plan.style, tile, tile // 4
+        )
+        for s in styles
+    ]
+    objective.set_style_grams(
+        {n: torch.cat([grams[n] for grams in per_style]) for n in problem.plan.style}
+    )
+    stage_masks = None
+    if problem.regions is not None:
+        stage_masks = F.interpolate(
+            problem.regions.masks[None], size=tuple(content.shape[-2:]), mode="bilinear"
+        )[0]
+    height, width = content.shape[-2:]
+    boxes = tiling.tile_boxes(height, width, tile, overlap)
+    run.bar.total = (run.bar.total or 0) + stage.steps * (len(boxes) - 1)
+    began = time.perf_counter()
+    outcome = Outcome("done", 0)
+    iterations = 0
+    for number, box in enumerate(boxes):
+        objective.set_content(box.crop(content).to(device))
+        if stage_masks is not None and problem.regions is not None:
+            objective.regions = RegionMasks(box.crop(stage_masks), problem.regions.styles)
+        outcome = _optimize_tile(objective, canvas, box, number, stage, config, run, overlap)
+        iterations += outcome.iterations
+        if outcome.status != "done":
+            break
+    seconds = time.perf_counter() - began
+    row = {
+        "scale": stage.scale,
+        "size": stage.size,
+        "shape": [int(height), int(width)],
+        "style_sizes": [list(s.shape[-2:]) for s in styles],
+        "steps": stage.steps,
+        "tiles": len(boxes),
+        "tile": tile,
+        "tile_overlap": overlap,
+        "iterations": iterations,
+        "seconds": round(seconds, 3),
+        "seconds_per_iteration": round(seconds / max(1, iterations), 5),
+    }
+    return canvas, Outcome(outcome.status, iterations, outcome.message), row
+
+
+def _optimize_tile(
+    objective: GatysObjective,
+    canvas: torch.Tensor,
+    box: tiling.Box,
+    number: int,
+    stage: Stage,
+    config: StylizeConfig,
+    run: _Run,
+    overlap: int,
+) -> Outcome:
+    """Optimize one tile of ``canvas`` from its current pixels and blend it back."""
+    height, width = canvas.shape[-2:]
+    device = objective.device
+    image = box.crop(canvas).clone().to(device).contiguous().requires_grad_(True)
+    weights = tiling.feather(box, height, width, overlap)
+    extra = {"scale": stage.scale, "size": stage.size, "tile": number}
+
+    def on_step(iteration: int, elapsed: float, terms: dict[str, float], x: torch.Tensor) -> None:
+        run.record(iteration, elapsed, terms, **extra)
+        if run.callback is not None:
+            composite = canvas.clone()
+            tiling.blend_into(composite, x.detach().float().cpu(), box, weights)
+            run.callback(iteration, composite)
+
+    optimizer = make_optimizer(config.optimizer, [image], config.lr)
+    outcome = optimize(
+        image,
+        objective,
+        optimizer,
+        stage.steps,
+        on_step,
+        start_iteration=run.iterations,
+        clock_start=run.clock_start,
+    )
+    run.iterations += outcome.iterations
+    tiling.blend_into(canvas, image.detach().float().cpu(), box, weights)
+    return outcome
+
+
 def stylize(
     content: ImageSource,
     style: ImageSource | Sequence[ImageSource],
@@ -437,6 +612,7 @@ def stylize(
     *,
     progress: bool = False,
     callback: ImageCallback | None = None,
+    regions: masks.Regions | None = None,
     on_row: RowCallback | None = None,
     **options: Any,
 ) -> StylizeResult:
@@ -477,16 +653,19 @@ def stylize(
     style_sources_full = [check_finite(load_image(s), label(s, "style")) for s in styles_in]
     if config.init not in INITS:  # an image: refuse a bad one now, not after the backbone
         check_finite(load_image(config.init), label(config.init, "--init"))
-    check_memory(
-        config,
-        content_source.shape[-2:],
-        [s.shape[-2:] for s in style_sources_full],
-        device,
-    )
+    style_hw = [tuple(s.shape[-2:]) for s in style_sources_full]
+    if config.tile == "off":
+        check_memory(config, content_source.shape[-2:], style_hw, device)
+    else:
+        tiling.check_tile_memory(config, content_source.shape[-2:], style_hw, device)
     content_full = resize_long_edge(content_source, config.size)
     style_edge = max(16, round(config.size * config.style_scale))
     styles_full = [resize_long_edge(s, style_edge) for s in style_sources_full]
     del content_source, style_sources_full
+    photo_full = content_full
+    content_full, styles_full = colour_inputs(config.preserve_color, content_full, styles_full)
+    if config.preserve_color == "luminance" and callback is not None:
+        callback = recoloured(callback, photo_full)
     backbone = load_backbone(config.backbone, config.weights, config.pooling, config.seed)
     plan = plan_layers(backbone, config)
     extractor = prepare_extractor(backbone.extractor(plan.content + plan.style), device, precision)
@@ -500,7 +679,10 @@ def stylize(
             f"edge, this one has {smallest} px at the coarsest scale: "
             + ("raise --size (or --no-multiscale)" if len(stages) > 1 else "raise --size")
         )
-    problem = Problem(content_full, styles_full, blend, extractor, plan, config, device)
+    region_masks = resolve_regions(config, regions, content_full.shape, styles_in)
+    problem = Problem(
+        content_full, styles_full, blend, extractor, plan, config, device, region_masks
+    )
     bar = tqdm(total=config.steps, disable=not progress, desc="stylize", unit="it", leave=False)
     run = _Run([], bar, callback, time.perf_counter(), on_row=on_row)
     image: torch.Tensor | None = None
@@ -508,7 +690,11 @@ def stylize(
     outcome = Outcome("done", 0)
     try:
         for stage in stages:
-            image, outcome, row = run_stage(stage, image, problem, run)
+            tile = tiling.stage_tile(config, stage.size, content_full.shape, style_hw, device)
+            if tile:
+                image, outcome, row = run_tiled_stage(stage, image, problem, run, tile)
+            else:
+                image, outcome, row = run_stage(stage, image, problem, run)
             schedule.append(row)
             if outcome.status != "done":
                 break
@@ -525,10 +711,81 @@ def stylize(
         )
     if tuple(image.shape[-2:]) != tuple(content_full.shape[-2:]):  # stopped at a coarse stage
         image = resize_to(image.cpu(), tuple(content_full.shape[-2:]))
+    if config.preserve_color == "luminance":
+        image = torch.from_numpy(color.with_chroma(image.cpu().numpy(), photo_full.numpy()))
     info = _summary(run, outcome, schedule, started, problem, backbone)
     info["resolved"]["output_size"] = list(content_full.shape[-2:])
     info["environment"] = environment(device)
+    info["peak_rss_mb"] = peak_rss_mb()
     return StylizeResult(image.cpu(), run.history, config, info)
+
+
+def resolve_regions(
+    config: StylizeConfig,
+    regions: masks.Regions | None,
+    shape: Sequence[int],
+    styles: Sequence[ImageSource],
+) -> RegionMasks | None:
+    """The run's region masks at the output size: from ``regions`` (arrays, resized) or
+    from ``config.mask`` and ``config.region_style``; None without spatial control."""
+    if regions is not None and config.mask:
+        raise StylelabError("give regions or --mask, not both")
+    height, width = (int(v) for v in shape[-2:])
+    if config.mask:
+        labels, colors = masks.read_mask(config.mask, (height, width))
+        names = [os.fspath(s) if isinstance(s, (str, os.PathLike)) else "" for s in styles]
+        mapping = masks.parse_region_styles(config.region_style, names, colors)
+        regions = masks.regions_from_labels(labels, colors, mapping)
+    if regions is None:
+        return None
+    if not isinstance(regions, masks.Regions):
+        raise StylelabError(f"regions must be a stylelab.masks.Regions, got {show(regions)}")
+    table = torch.from_numpy(np.ascontiguousarray(regions.masks, dtype=np.float32))
+    if tuple(table.shape[1:]) != (height, width):
+        table = F.interpolate(table[None], size=(height, width), mode="bilinear")[0]
+    masks.check_regions(masks.Regions(table.numpy(), regions.styles), len(styles), shape)
+    return RegionMasks(table, regions.styles)
+
+
+def colour_inputs(
+    mode: str, content: torch.Tensor, styles: list[torch.Tensor]
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """The images the optimization sees under ``--preserve-color`` (:mod:`stylelab.color`):
+    luminance: gray photo, gray styles with the photo's luminance mean and variance;
+    histogram: the styles' colours moved to the photo's mean and covariance."""
+    if mode == "histogram":
+        photo = content.numpy()
+        return content, [torch.from_numpy(color.match_colors(s.numpy(), photo)) for s in styles]
+    if mode == "luminance":
+        photo = content.numpy()
+        grays = [torch.from_numpy(color.gray(s.numpy(), like=photo)) for s in styles]
+        return torch.from_numpy(color.gray(photo)), grays
+    return content, styles
+
+
+def recoloured(callback: ImageCallback, photo: torch.Tensor) -> ImageCallback:
+    """``callback`` seeing intermediate images with the photo's chroma (luminance mode)."""
+    sized: dict[tuple[int, ...], torch.Tensor] = {}
+
+    def call(iteration: int, image: torch.Tensor) -> None:
+        shape = tuple(image.shape[-2:])
+        if shape not in sized:
+            sized[shape] = resize_to(photo, shape) if shape != tuple(photo.shape[-2:]) else photo
+        chroma = sized[shape].numpy()
+        callback(
+            iteration, torch.from_numpy(color.with_chroma(image.float().cpu().numpy(), chroma))
+        )
+
+    return call
+
+
+def peak_rss_mb() -> float | None:
+    """The process's peak resident memory so far, in MB (Linux: ru_maxrss in KiB)."""
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return None
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 def resolve_config(

@@ -585,6 +585,15 @@ def _wav(t: Path, name: str) -> str:
     return name
 
 
+def mask_png(t: Path, name: str = "m.png", width: int = 48, height: int = 40) -> str:
+    """A two-region mask for the 48 x 40 content: left half red, right half green."""
+    rgb = np.zeros((height, width, 3), dtype=np.uint8)
+    rgb[:, : width // 2] = (255, 0, 0)
+    rgb[:, width // 2 :] = (0, 255, 0)
+    Image.fromarray(rgb).save(t / name)
+    return name
+
+
 # ------------------------------------------------------------------------------- table
 
 CASES: list[Case] = [
@@ -2194,6 +2203,99 @@ CASES: list[Case] = [
         "--style 9", lambda t, m, c: [m, c, "-o", "o.mp4", "--style", "9"], "indices 0 to 1"
     ),
     video_case("no -o", lambda t, m, c: [m, c], "-o"),
+    # --- control: colour, regions, tiles (issue 16) ----------------------------------------
+    Case(
+        "stylize: --preserve-color hue",
+        lambda t: stylize(t, "--preserve-color", "hue"),
+        "--preserve-color 'hue'; choose from: none, luminance, histogram",
+    ),
+    Case(
+        "stylize: --mask without --region-style",
+        lambda t: also(stylize(t, "--mask", "m.png"), mask_png(t)),
+        "--mask needs --region-style",
+    ),
+    Case(
+        "stylize: --region-style without --mask",
+        lambda t: stylize(t, "--region-style", "#ff0000=0"),
+        "--region-style needs --mask",
+    ),
+    Case(
+        "stylize: unreadable mask",
+        lambda t: also(
+            stylize(t, "--mask", "m.png", "--region-style", "#ff0000=0"), text(t, "m.png")
+        ),
+        r"m\.png: not an image",
+    ),
+    Case(
+        "stylize: missing mask",
+        lambda t: stylize(t, "--mask", "nope.png", "--region-style", "#ff0000=0"),
+        "nope",
+    ),
+    Case(
+        "stylize: a colour the mask does not contain",
+        lambda t: also(stylize(t, "--mask", "m.png", "--region-style", "#0000ff=0"), mask_png(t)),
+        "#0000ff: the mask has no such colour; its colours: #00ff00, #ff0000",
+    ),
+    Case(
+        "stylize: more regions than styles",
+        lambda t: also(
+            stylize(t, "--mask", "m.png", "--region-style", "#ff0000=0,#00ff00=1"), mask_png(t)
+        ),
+        "style 1 but 1 style image",
+    ),
+    Case(
+        "stylize: a region style that is no style given",
+        lambda t: also(
+            stylize(t, "--mask", "m.png", "--region-style", "#ff0000=x.png"), mask_png(t)
+        ),
+        "neither an index, a style given",
+    ),
+    Case(
+        "stylize: region style syntax",
+        lambda t: also(stylize(t, "--mask", "m.png", "--region-style", "red=0"), mask_png(t)),
+        "expected #rrggbb=STYLE",
+    ),
+    Case(
+        "stylize: every region none",
+        lambda t: also(
+            stylize(t, "--mask", "m.png", "--region-style", "#ff0000=none"), mask_png(t)
+        ),
+        "every region is 'none'",
+    ),
+    Case(
+        "stylize: -o the mask",
+        lambda t: also(
+            stylize(t, "--mask", "m.png", "--region-style", "#ff0000=0", output="m.png"),
+            mask_png(t),
+        ),
+        r"m\.png.*input",
+    ),
+    Case(
+        "stylize: --tile 10",
+        lambda t: stylize(t, "--tile", "10"),
+        "--tile must be off, auto or a tile size from 64",
+    ),
+    Case("stylize: --tile big", lambda t: stylize(t, "--tile", "huge"), "--tile must be off, auto"),
+    Case(
+        "stylize: --tile-overlap of half a tile",
+        lambda t: stylize(t, "--tile", "64", "--tile-overlap", "32"),
+        "--tile-overlap 32 must be under half of --tile 64",
+    ),
+    Case(
+        "stylize: --tile-overlap -1",
+        lambda t: stylize(t, "--tile", "auto", "--tile-overlap", "-1"),
+        "--tile-overlap",
+    ),
+    Case(
+        "stylize: a tile below the receptive field",
+        lambda t: [*stylize(t, "--tile", "64", "--tile-overlap", "16"), "--size", "96"],
+        "--tile 64 is smaller than the receptive field of relu5_1",
+    ),
+    apply_case(
+        "--preserve-color hue",
+        lambda t, m, p, o: [m, p, "-o", o, "--preserve-color", "hue"],
+        "--preserve-color",
+    ),
     # --- serve (issue 17): refused before it listens or makes a folder --------------------
     Case("serve: --port 70000", lambda t: ["serve", "--port", "70000"], "--port.*0 to 65535"),
     Case("serve: --port -1", lambda t: ["serve", "--port", "-1"], "--port.*0 to 65535"),

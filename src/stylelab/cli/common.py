@@ -69,7 +69,8 @@ def add_config_arguments(
         hint = hints[item.name]
         args = typing.get_args(hint)
         base = next((a for a in args if a is not type(None)), hint) if args else hint
-        help_text = f"{item.metadata['help']} (default: {shown.get(item.name, item.default)})"
+        default = shown.get(item.name, item.default)
+        help_text = f"{item.metadata['help']} (default: {default if default != '' else 'none'})"
         if base is bool:
             parser.add_argument(
                 flag, action=argparse.BooleanOptionalAction, default=None, help=help_text
@@ -114,7 +115,7 @@ def report_result(result: Any, output: Path, quiet: bool) -> int:
 
 def config_inputs(config: StylizeConfig) -> list[str]:
     """The files a config reads besides the images: an ``--init`` image, a ``--weights``
-    file and the Caffe VGG19 file named by the environment."""
+    file, a ``--mask`` and the Caffe VGG19 file named by the environment."""
     import os
 
     from stylelab.config import INITS
@@ -122,6 +123,8 @@ def config_inputs(config: StylizeConfig) -> list[str]:
     files = [config.init] if config.init not in INITS else []
     if config.weights not in BUILTIN_WEIGHTS:
         files.append(config.weights)
+    if config.mask:
+        files.append(config.mask)
     if os.environ.get(CAFFE_ENV):
         files.append(os.environ[CAFFE_ENV])
     return files

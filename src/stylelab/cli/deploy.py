@@ -117,12 +117,13 @@ def cmd_video(args: argparse.Namespace) -> int:
     strength = args.strength
 
     def stylize_frames(frames: Any) -> Any:
-        return model.stylize_frames(frames, weights, strength)
+        return model.stylize_frames(frames, weights, strength, args.preserve_color)
 
     settings = {
         "model": str(Path(args.model)),
         "style": dict(zip(model.styles, [round(float(w), 4) for w in weights[0]], strict=True)),
         "strength": strength,
+        "preserve_color": args.preserve_color,
         "size": args.size,
         "device": str(model.device),
         "precision": model.precision,

@@ -139,6 +139,14 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         "--size", type=int, default=None, help="longer edge of the output (default: the input's)"
     )
     parser.add_argument(
+        "--preserve-color",
+        default="none",
+        choices=("none", "luminance", "histogram"),
+        help="keep the input's colours: luminance (the output's luminance, the input's "
+        "chroma) or histogram (the output's colours moved to the input's mean and "
+        "covariance) (default: none)",
+    )
+    parser.add_argument(
         "--device", default="auto", help="auto | cpu | cuda | mps (default: auto; .onnx: cpu, cuda)"
     )
     parser.add_argument(
@@ -313,6 +321,8 @@ def _run_jobs(
                 "output": target,
                 "size": size,
                 "style": described,
+                "strength": args.strength,
+                "preserve_color": args.preserve_color,
                 "seconds": round(time.perf_counter() - began, 4),
                 "device": str(model.device),
                 "precision": model.precision,
@@ -535,12 +545,24 @@ def _stylize(model: Any, photo: Any, style: Any, scales: list[float], args: Any)
     from stylelab.pixels import labelled_sheet
 
     if not args.sheet:
-        return model.stylize_array(photo, style, stroke_scale=scales[0], strength=args.strength)
+        return model.stylize_array(
+            photo,
+            style,
+            stroke_scale=scales[0],
+            strength=args.strength,
+            preserve_color=args.preserve_color,
+        )
     rows = []
     for scale in scales:
         row = [("photo" if len(scales) == 1 else f"photo, strokes x{scale:g}", photo)]
         for index, name in enumerate(model.styles):
-            image = model.stylize_array(photo, index, stroke_scale=scale, strength=args.strength)
+            image = model.stylize_array(
+                photo,
+                index,
+                stroke_scale=scale,
+                strength=args.strength,
+                preserve_color=args.preserve_color,
+            )
             row.append((f"{index}: {name}", image))
         rows.append(row)
     return labelled_sheet(rows)

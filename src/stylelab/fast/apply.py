@@ -26,6 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from stylelab.color import check_preserve_color, preserve_after
 from stylelab.config import DEVICES, PRECISIONS
 from stylelab.errors import StylelabError
 from stylelab.fast.choices import (
@@ -127,6 +128,7 @@ class FastModel:
         strength: float = 1.0,
         size: int | None = None,
         stroke_scale: float = 1.0,
+        preserve_color: str = "none",
     ) -> torch.Tensor:
         """The stylized image, (1, 3, H, W) in [0, 1], the photo's size (or ``size`` on
         the longer edge). ``style``: index, name, weights or {name: weight} (default 0)."""
@@ -134,6 +136,7 @@ class FastModel:
 
         check_strength(strength)
         check_stroke_scale(stroke_scale)
+        check_preserve_color(preserve_color)
         if size is not None:
             check_size(size)
         check_source(image, "photo")
@@ -148,6 +151,8 @@ class FastModel:
         out = run_network(self.net, source, weights, device=self.device, precision=self.precision)
         if tuple(out.shape[-2:]) != shape:
             out = resize_to(out, shape)
+        if preserve_color != "none":
+            out = torch.from_numpy(preserve_after(out.numpy(), photo.numpy(), preserve_color))
         if strength != 1.0:
             out = strength * out + (1 - strength) * photo
         return out.clamp(0, 1)
@@ -157,12 +162,20 @@ class FastModel:
         return self.stylize(torch.from_numpy(photo), style, **options).numpy()
 
     def stylize_frames(
-        self, frames: np.ndarray, weights: np.ndarray, strength: float = 1.0
+        self,
+        frames: np.ndarray,
+        weights: np.ndarray,
+        strength: float = 1.0,
+        preserve_color: str = "none",
     ) -> np.ndarray:
         """(B, H, W, 3) uint8 video frames -> stylized (B, H, W, 3) uint8, one batch."""
+        from stylelab.fast.runtime import preserve_frames
+
         batch = torch.from_numpy(frames).permute(0, 3, 1, 2).float().div_(255)
         style = torch.from_numpy(np.asarray(weights, dtype=np.float32))
         out = run_network(self.net, batch, style, device=self.device, precision=self.precision)
+        if preserve_color != "none":
+            out = torch.from_numpy(preserve_frames(out.numpy(), batch.numpy(), preserve_color))
         if strength != 1.0:
             out = strength * out + (1 - strength) * batch
         # Not in place: run_network may return the inference tensor itself (fp32 on a CPU).

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from stylelab.color import check_preserve_color, preserve_after
 from stylelab.errors import StylelabError
 from stylelab.fast.choices import (
     StyleChoice,
@@ -77,11 +78,13 @@ class OnnxModel:
         strength: float = 1.0,
         size: int | None = None,
         stroke_scale: float = 1.0,
+        preserve_color: str = "none",
     ) -> np.ndarray:
         """The stylized image, (1, 3, H, W) in [0, 1], the photo's size (or ``size`` on
         the longer edge); the same options and rules as ``FastModel.stylize``."""
         check_strength(strength)
         check_stroke_scale(stroke_scale)
+        check_preserve_color(preserve_color)
         if size is not None:
             check_size(size)
         weights = self.style_weights(style)
@@ -95,6 +98,8 @@ class OnnxModel:
         out = self.run(source, weights)
         if tuple(out.shape[-2:]) != shape:
             out = resize_array(out, shape)
+        if preserve_color != "none":
+            out = preserve_after(out, photo, preserve_color)
         if strength != 1.0:
             out = strength * out + (1 - strength) * photo
         return np.clip(out, 0, 1)
@@ -102,11 +107,17 @@ class OnnxModel:
     stylize_array = stylize  # the name FastModel gives its array-in, array-out method
 
     def stylize_frames(
-        self, frames: np.ndarray, weights: np.ndarray, strength: float = 1.0
+        self,
+        frames: np.ndarray,
+        weights: np.ndarray,
+        strength: float = 1.0,
+        preserve_color: str = "none",
     ) -> np.ndarray:
         """(B, H, W, 3) uint8 video frames -> stylized (B, H, W, 3) uint8."""
         batch = frames.astype(np.float32).transpose(0, 3, 1, 2) / 255.0
         out = self.run(batch, weights)
+        if preserve_color != "none":
+            out = preserve_frames(out, batch, preserve_color)
         if strength != 1.0:
             out = strength * out + (1 - strength) * batch
         return np.round(np.clip(out, 0, 1) * 255).astype(np.uint8).transpose(0, 2, 3, 1)
@@ -121,6 +132,12 @@ class OnnxModel:
             "stylelab_version": self.stylelab_version,
             "training": self.training,
         }
+
+
+def preserve_frames(out: np.ndarray, frames: np.ndarray, mode: str) -> np.ndarray:
+    """:func:`stylelab.color.preserve_after` on each (output, frame) pair of a batch."""
+    pairs = zip(out, frames, strict=True)
+    return np.concatenate([preserve_after(o[None], f[None], mode) for o, f in pairs])
 
 
 def load_onnx(path: str | os.PathLike, device: str = "auto", precision: str = "auto") -> OnnxModel:

@@ -1,0 +1,116 @@
+"""Colour preservation: keep the photo's colours, take only the painting's texture.
+
+Gatys, Ecker, Bethge, Hertzmann & Shechtman, "Controlling Perceptual Factors in Neural
+Style Transfer" (CVPR 2017), section 5, gives two methods:
+
+- ``luminance``: style transfer on the luminance channel only. The style's luminance is
+  first matched to the photo's mean and variance,
+  L_s' = (sigma_c / sigma_s) (L_s - mu_s) + mu_c, both images become gray (Y replicated to
+  RGB) for the optimization, and the result's luminance Y is combined with the photo's
+  chroma (I, Q) in YIQ (scikit-image's ``rgb2yiq`` / ``yiq2rgb``, the paper's space).
+- ``histogram``: the style image's colours are transformed before the transfer so that
+  their mean and covariance are the photo's, p' = A (p - mu_s) + mu_c with
+  A = Sigma_c^(1/2) Sigma_s^(-1/2) (symmetric square roots by eigendecomposition; the
+  paper's "image analogies" variant; its Cholesky variant gives the same moments but
+  rotates the colours). A linear map, not per-channel histogram matching
+  (``skimage.exposure.match_histograms``): the linear map keeps the painting's colour
+  correlations and cannot posterize, and matching the first two moments is what the
+  paper measured.
+
+For a trained fast network the style is baked in, so :func:`preserve_after` applies both
+methods after the fact: ``luminance`` puts the photo's chroma under the output's
+luminance; ``histogram`` moves the output's colours to the photo's mean and covariance.
+
+Images are (1, 3, H, W) float32 NumPy arrays in [0, 1] (``np.asarray(tensor)`` works), so
+this module serves the onnxruntime path without torch too.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from stylelab.config import PRESERVE_COLORS
+from stylelab.errors import StylelabError
+from stylelab.limits import show
+
+EPS = 1e-5  # added to covariance eigenvalues: a flat image has no colour spread
+
+
+def check_preserve_color(mode: object) -> str:
+    if not isinstance(mode, str) or mode not in PRESERVE_COLORS:
+        raise StylelabError(
+            f"--preserve-color {show(mode)}: choose from {', '.join(PRESERVE_COLORS)}"
+        )
+    return mode
+
+
+def _hwc(image: np.ndarray) -> np.ndarray:
+    return np.asarray(image, dtype=np.float64)[0].transpose(1, 2, 0)
+
+
+def _batch(hwc: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(np.clip(hwc, 0, 1).transpose(2, 0, 1)[None], dtype=np.float32)
+
+
+def yiq(image: np.ndarray) -> np.ndarray:
+    """(H, W, 3) YIQ of a (1, 3, H, W) RGB image (scikit-image)."""
+    from skimage.color import rgb2yiq
+
+    return rgb2yiq(_hwc(image))
+
+
+def gray(image: np.ndarray, like: np.ndarray | None = None) -> np.ndarray:
+    """The luminance Y of ``image`` as a gray RGB image; with ``like``, Y's mean and
+    standard deviation first matched to ``like``'s (the paper's luminance matching)."""
+    luminance = yiq(image)[..., 0]
+    if like is not None:
+        target = yiq(like)[..., 0]
+        spread = luminance.std()
+        scale = target.std() / spread if spread > EPS else 0.0
+        luminance = scale * (luminance - luminance.mean()) + target.mean()
+    return _batch(np.repeat(luminance[..., None], 3, axis=2))
+
+
+def with_chroma(luminance_from: np.ndarray, chroma_from: np.ndarray) -> np.ndarray:
+    """RGB with the luminance Y of ``luminance_from`` and the chroma (I, Q) of
+    ``chroma_from`` (same size), in YIQ."""
+    from skimage.color import yiq2rgb
+
+    if luminance_from.shape != chroma_from.shape:
+        raise ValueError(f"shapes differ: {luminance_from.shape} and {chroma_from.shape}")
+    combined = yiq(chroma_from)
+    combined[..., 0] = yiq(luminance_from)[..., 0]
+    return _batch(yiq2rgb(combined))
+
+
+def _moments(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    pixels = _hwc(image).reshape(-1, 3)
+    return pixels.mean(axis=0), np.cov(pixels, rowvar=False) + EPS * np.eye(3)
+
+
+def _sqrt(matrix: np.ndarray, power: float) -> np.ndarray:
+    """matrix ** power for a symmetric positive definite 3 x 3 matrix."""
+    values, vectors = np.linalg.eigh(matrix)
+    return (vectors * np.maximum(values, EPS) ** power) @ vectors.T
+
+
+def match_colors(image: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """``image`` with its pixels' mean and covariance moved to ``target``'s:
+    p' = Sigma_t^(1/2) Sigma_i^(-1/2) (p - mu_i) + mu_t (clipped to [0, 1])."""
+    mean_i, cov_i = _moments(image)
+    mean_t, cov_t = _moments(target)
+    transform = _sqrt(cov_t, 0.5) @ _sqrt(cov_i, -0.5)
+    pixels = _hwc(image)
+    return _batch((pixels - mean_i) @ transform.T + mean_t)
+
+
+def preserve_after(output: np.ndarray, photo: np.ndarray, mode: str) -> np.ndarray:
+    """Colour preservation applied to a finished output of the photo's size (fast
+    networks): ``luminance`` = output's Y with the photo's I, Q; ``histogram`` = the
+    output's colours moved to the photo's mean and covariance."""
+    check_preserve_color(mode)
+    if mode == "luminance":
+        return with_chroma(output, photo)
+    if mode == "histogram":
+        return match_colors(output, photo)
+    return np.asarray(output, dtype=np.float32)
