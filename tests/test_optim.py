@@ -118,3 +118,21 @@ def test_the_light_optimizer_names_are_the_registry() -> None:
     from stylelab.config import OPTIMIZER_NAMES
 
     assert tuple(optim.list_optimizers()) == OPTIMIZER_NAMES
+
+
+def test_stop_requested_from_the_callback_keeps_the_current_image() -> None:
+    def objective(x: torch.Tensor):
+        total = (x**2).sum()
+        return total, {"total": total.detach()}
+
+    def on_step(iteration: int, elapsed: float, terms: dict, x: torch.Tensor) -> None:
+        if iteration == 3:
+            raise optim.StopRequested("stopped from the page")
+
+    image = torch.full((1, 3, 4, 4), 0.5, requires_grad=True)
+    outcome = optim.optimize(
+        image, objective, optim.make_optimizer("adam", [image]), steps=10, on_step=on_step
+    )
+    assert outcome.status == "interrupted" and outcome.iterations == 3
+    assert outcome.message == "stopped from the page"
+    assert float(image.detach().max()) < 0.5  # three steps were taken and kept

@@ -233,3 +233,21 @@ def test_a_later_stage_that_starts_nonfinite_keeps_the_earlier_result(
     assert [stage["size"] for stage in result.info["schedule"]] == [32, 64]
     assert result.status == "nonfinite" and len(result.history) > 0
     assert torch.isfinite(result.tensor).all() and result.image.size == (64, 43)
+
+
+def test_on_row_sees_each_history_row_and_can_stop_the_run() -> None:
+    from stylelab.optim import StopRequested
+
+    rows: list[dict] = []
+
+    def on_row(row: dict) -> None:
+        rows.append(row)
+        if row["iteration"] == 2:
+            raise StopRequested
+
+    result = stylize(gradient_image(), stripes_image(), on_row=on_row, **{**CPU, "steps": 10})
+    assert result.status == "interrupted" and result.info["iterations"] == 2
+    assert rows == result.history
+    assert "stopped after 2 iterations" in result.info["message"]
+    with pytest.raises(StylelabError, match="on_row must be callable"):
+        stylize(gradient_image(), stripes_image(), on_row=3, **CPU)

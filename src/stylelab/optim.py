@@ -74,6 +74,12 @@ class _NonFinite(Exception):
     pass
 
 
+class StopRequested(Exception):
+    """Raise from a step callback to end the run cleanly with the current image, as Ctrl-C
+    does but from any thread (the web app's Stop button): the outcome is ``interrupted``,
+    with this exception's message when it has one."""
+
+
 def optimize(
     image: torch.Tensor,
     objective: Objective,
@@ -89,7 +95,7 @@ def optimize(
     the loss terms as floats. On a non-finite loss the image is restored to the last one
     whose loss was finite (the starting image when none was: ``iterations`` is then 0,
     and :func:`stylelab.stylize.stylize` refuses to return it) and the run stops; Ctrl-C
-    stops cleanly with the current image.
+    (or :class:`StopRequested` raised by ``on_step``) stops cleanly with the current image.
     """
     start = time.perf_counter() if clock_start is None else clock_start
     last_finite = image.detach().clone()
@@ -121,4 +127,6 @@ def optimize(
         return Outcome("nonfinite", done, f"stopped: {exc}; {kept}")
     except KeyboardInterrupt:
         return Outcome("interrupted", done, f"interrupted after {done} iterations")
+    except StopRequested as exc:
+        return Outcome("interrupted", done, str(exc) or f"stopped after {done} iterations")
     return Outcome("done", done)

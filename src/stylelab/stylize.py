@@ -52,6 +52,7 @@ from stylelab.records import write_result
 from stylelab.schedule import Stage, plan_schedule
 
 ImageCallback = Callable[[int, torch.Tensor], None]
+RowCallback = Callable[[dict[str, Any]], None]
 
 
 @dataclass
@@ -422,6 +423,7 @@ class _Run:
     bar: Any
     callback: ImageCallback | None
     clock_start: float
+    on_row: RowCallback | None = None
     iterations: int = 0
 
     def record(self, iteration: int, elapsed: float, terms: dict[str, float], **extra: Any) -> None:
@@ -430,6 +432,8 @@ class _Run:
         self.history.append(row)
         self.bar.update(1)
         self.bar.set_postfix(loss=f"{terms['total']:.4g}", **extra, refresh=False)
+        if self.on_row is not None:
+            self.on_row(dict(row))
 
 
 def run_stage(
@@ -609,6 +613,7 @@ def stylize(
     progress: bool = False,
     callback: ImageCallback | None = None,
     regions: masks.Regions | None = None,
+    on_row: RowCallback | None = None,
     **options: Any,
 ) -> StylizeResult:
     """Stylize ``content`` with ``style`` (one image or several to blend).
@@ -617,7 +622,10 @@ def stylize(
     :class:`StylizeConfig` or a dict of its fields; options are its fields too (e.g.
     ``size=256, steps=100, optimizer="adam"``) and override it. ``callback(iteration,
     image)`` is called after every iteration (coarse stages of a multi-scale run pass
-    their smaller images). The run goes through the stages of
+    their smaller images); ``on_row(row)`` after every iteration with its row of the
+    history (iteration, elapsed_s, scale, size and the loss terms). Either callback may
+    raise :class:`stylelab.optim.StopRequested` to end the run with the current image
+    (status ``interrupted``). The run goes through the stages of
     :func:`stylelab.schedule.plan_schedule`, each starting from the previous result.
 
     Every bad argument raises :class:`StylelabError` with a one-line message before any
@@ -630,6 +638,8 @@ def stylize(
         raise StylelabError(f"progress must be True or False, got {show(progress)}")
     if callback is not None and not callable(callback):
         raise StylelabError(f"callback must be callable(iteration, image), got {show(callback)}")
+    if on_row is not None and not callable(on_row):
+        raise StylelabError(f"on_row must be callable(row), got {show(on_row)}")
     check_source(content, "content")
     styles_in = style_sources(style)
     blend = _blend_weights(config.style_blend, len(styles_in))
@@ -674,7 +684,7 @@ def stylize(
         content_full, styles_full, blend, extractor, plan, config, device, region_masks
     )
     bar = tqdm(total=config.steps, disable=not progress, desc="stylize", unit="it", leave=False)
-    run = _Run([], bar, callback, time.perf_counter())
+    run = _Run([], bar, callback, time.perf_counter(), on_row=on_row)
     image: torch.Tensor | None = None
     schedule: list[dict[str, Any]] = []
     outcome = Outcome("done", 0)

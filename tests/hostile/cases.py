@@ -2296,6 +2296,43 @@ CASES: list[Case] = [
         lambda t, m, p, o: [m, p, "-o", o, "--preserve-color", "hue"],
         "--preserve-color",
     ),
+    # --- serve (issue 17): refused before it listens or makes a folder --------------------
+    Case("serve: --port 70000", lambda t: ["serve", "--port", "70000"], "--port.*0 to 65535"),
+    Case("serve: --port -1", lambda t: ["serve", "--port", "-1"], "--port.*0 to 65535"),
+    Case("serve: --port huge", lambda t: ["serve", "--port", HUGE_INT], "--port"),
+    Case("serve: --port abc", lambda t: ["serve", "--port", "abc"], "--port.*invalid int"),
+    Case(
+        "serve: --workdir a file",
+        lambda t: ["serve", "--workdir", text(t, "work")],
+        r"--workdir work: is a file",
+    ),
+    Case(
+        "serve: --workdir under a file",
+        lambda t: ["serve", "--workdir", text(t, "f") + "/work"],
+        r"--workdir f/work: f is a file",
+    ),
+    Case(
+        "serve: --workdir whose jobs is a file",
+        lambda t: also(["serve", "--workdir", mkdir(t, "w")], text(t, "w/jobs")),
+        r"jobs is a file",
+    ),
+    Case("serve: --workdir empty", lambda t: ["serve", "--workdir", ""], "not a folder name"),
+    Case("serve: --models missing", lambda t: ["serve", "--models", "nodir"], r"nodir: no such"),
+    Case(
+        "serve: --models a file",
+        lambda t: ["serve", "--models", text(t, "m.safetensors")],
+        r"m\.safetensors: is a file",
+    ),
+    Case("serve: --token too short", lambda t: ["serve", "--token", "abc"], "--token.*8 to 256"),
+    Case(
+        "serve: --token with spaces",
+        lambda t: ["serve", "--token", "a b c d e f g h"],
+        "--token.*without spaces",
+    ),
+    Case("serve: --workers 0", lambda t: ["serve", "--workers", "0"], "--workers.*1 to 16"),
+    Case("serve: --max-queued 0", lambda t: ["serve", "--max-queued", "0"], "--max-queued"),
+    Case("serve: --upload-limit-mb 0", lambda t: ["serve", "--upload-limit-mb", "0"], "--upload"),
+    Case("serve: --host with a space", lambda t: ["serve", "--host", "a b"], "--host.*not a host"),
 ]
 
 

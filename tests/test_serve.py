@@ -1,0 +1,416 @@
+"""The web app's API through Starlette's test client: every endpoint and every bad input
+(issue 17): oversized uploads, text named .png, a decompression bomb, a negative weight,
+path traversal, a missing token. Each refusal is JSON with one line, and the server goes on."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("starlette")
+pytest.importorskip("httpx")
+
+from starlette.testclient import TestClient  # noqa: E402
+
+from stylelab.config import OPTIMIZER_NAMES, StylizeConfig  # noqa: E402
+from stylelab.serve.app import Settings, create_app  # noqa: E402
+from tests.hostile.cases import bomb_bytes  # noqa: E402
+from tests.serve_helpers import TINY, ended, png_bytes, style_bytes, wait_for  # noqa: E402
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("serve") / "work"
+
+
+@pytest.fixture(scope="module")
+def client(workdir: Path) -> Iterator[TestClient]:
+    with TestClient(create_app(Settings(workdir=workdir))) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="module")
+def uploads(client: TestClient) -> dict[str, str]:
+    ids = {}
+    for role, data in (("content", png_bytes()), ("style", style_bytes())):
+        response = client.post(
+            "/api/uploads",
+            content=data,
+            headers={"Content-Type": "image/png", "X-Filename": f"{role}%20photo.png"},
+        )
+        assert response.status_code == 201, response.text
+        ids[role] = response.json()["id"]
+    return ids
+
+
+def submit(client: TestClient, uploads: dict[str, str], **options) -> dict:
+    body = {"content": uploads["content"], "style": uploads["style"], "options": options}
+    response = client.post("/api/jobs", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def job_of(client: TestClient, job_id: str) -> dict:
+    return client.get(f"/api/jobs/{job_id}").json()
+
+
+@pytest.fixture(scope="module")
+def finished(client: TestClient, uploads: dict[str, str]) -> dict:
+    job = submit(client, uploads, **TINY)
+    return wait_for(lambda: job_of(client, job["id"]), ended, 120)
+
+
+def refused(response, status: int, pattern: str) -> str:
+    """The response is a 4xx JSON error of one line matching ``pattern``."""
+    assert response.status_code == status, response.text
+    message = response.json()["error"]
+    assert "\n" not in message and message.strip()
+    assert pattern.lower() in message.lower(), message
+    return message
+
+
+# ----------------------------------------------------------------------------- the page
+
+
+def test_page_inlines_its_script_and_style(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "<script>" in page.text and "EventSource" in page.text and "--accent" in page.text
+    assert client.get("/static/app.js").status_code == 200
+    refused(client.get("/static/../serve/app.py"), 404, "not found")
+    refused(client.get("/static/jobs.py"), 404, "no such file")
+    assert client.get("/api/health").json()["ok"] is True
+
+
+def test_options_come_from_stylize_config(client: TestClient) -> None:
+    fields = {f["name"]: f for f in client.get("/api/options").json()["fields"]}
+    assert set(fields) == {f.name for f in dataclasses.fields(StylizeConfig)}
+    assert fields["size"]["default"] == 512 and fields["size"]["kind"] == "int"
+    assert fields["optimizer"]["choices"] == list(OPTIMIZER_NAMES)
+    assert fields["weights"]["choices"] == ["pretrained", "torchvision", "random"]
+    assert "vgg19" in fields["backbone"]["suggestions"]
+    assert fields["style_weight"]["main"] and not fields["scales"]["main"]
+
+
+def test_every_option_that_could_name_a_file_is_reviewed() -> None:
+    """A new StylizeConfig field that speaks of a path or an image must be classified in
+    stylelab.serve.app (PATH_FIELDS: restricted values; REVIEWED_FIELDS: never a file)."""
+    from stylelab.serve.app import PATH_FIELDS, REVIEWED_FIELDS
+
+    for item in dataclasses.fields(StylizeConfig):
+        text = item.metadata["help"].lower()
+        if "path" in text or "image" in text or "file" in text:
+            assert item.name in PATH_FIELDS or item.name in REVIEWED_FIELDS, item.name
+
+
+def test_examples_are_listed_and_served(client: TestClient) -> None:
+    names = client.get("/api/examples").json()["examples"]
+    assert "chelsea" in names and "strokes" in names
+    image = client.get("/api/examples/strokes.png")
+    assert image.status_code == 200 and image.content.startswith(PNG)
+    refused(client.get("/api/examples/nope.png"), 404, "no such example")
+
+
+# ------------------------------------------------------------------------------ uploads
+
+
+def test_upload_returns_an_id_and_keeps_the_name_out_of_paths(
+    client: TestClient, uploads: dict[str, str], workdir: Path
+) -> None:
+    response = client.post(
+        "/api/uploads",
+        content=png_bytes(),
+        headers={"Content-Type": "image/png", "X-Filename": "..%2F..%2Fevil.png"},
+    )
+    assert response.status_code == 201
+    assert response.json()["name"] == "../../evil.png"  # shown, never used as a path
+    stored = sorted(p.name for p in (workdir / "uploads").iterdir())
+    assert all(name.endswith(".upload") and len(name) == 32 + 7 for name in stored)
+    assert not (workdir.parent / "evil.png").exists()
+
+
+def test_a_30_mb_upload_is_refused(client: TestClient) -> None:
+    big = b"\0" * (30 * 1024 * 1024)
+    refused(
+        client.post("/api/uploads", content=big, headers={"Content-Type": "image/png"}),
+        413,
+        "too large",
+    )
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted while it streams
+        for _ in range(30):
+            yield b"\0" * (1024 * 1024)
+
+    refused(
+        client.post("/api/uploads", content=chunks(), headers={"Content-Type": "image/png"}),
+        413,
+        "too large",
+    )
+    assert client.get("/api/health").json()["ok"]
+
+
+@pytest.mark.parametrize(
+    ("data", "kind", "status", "message"),
+    [
+        (b"just some text\n", "image/png", 400, "not an image"),
+        (bomb_bytes(30000, 30000), "image/png", 400, "decompression bomb"),
+        (png_bytes(), "text/plain", 415, "not an image"),
+        (png_bytes(), "", 415, "not an image"),
+        (b"", "image/png", 400, "empty upload"),
+    ],
+    ids=["text named .png", "bomb", "text/plain", "untyped", "empty"],
+)
+def test_bad_uploads_are_refused(
+    client: TestClient, data: bytes, kind: str, status: int, message: str
+) -> None:
+    headers = {"Content-Type": kind} if kind else {}
+    refused(client.post("/api/uploads", content=data, headers=headers), status, message)
+
+
+def test_an_image_under_16_px_is_refused(client: TestClient) -> None:
+    from PIL import Image
+
+    tiny = png_bytes(Image.new("RGB", (8, 40)))
+    refused(
+        client.post("/api/uploads", content=tiny, headers={"Content-Type": "image/png"}),
+        400,
+        "16 px",
+    )
+
+
+# --------------------------------------------------------------------------------- jobs
+
+
+def test_a_job_runs_and_writes_what_stylize_writes(client: TestClient, finished: dict) -> None:
+    assert finished["status"] == "done", finished
+    assert set(finished["files"]) == {"image.png", "image.csv", "image.json", "thumbnail.png"}
+    base = f"/api/jobs/{finished['id']}/files"
+    image = client.get(f"{base}/image.png?download=1")
+    assert image.content.startswith(PNG)
+    assert image.headers["content-disposition"].startswith("attachment")
+    assert client.get(f"{base}/image.csv").text.startswith("iteration,")
+    record = client.get(f"{base}/image.json").json()
+    assert record["config"]["size"] == 32 and record["status"] == "done"
+    assert client.get(f"{base}/thumbnail.png").content.startswith(PNG)
+    assert client.get(f"{base}/preview.png").content.startswith(PNG)
+    listed = client.get("/api/jobs").json()["jobs"]
+    assert finished["id"] in [job["id"] for job in listed]
+
+
+def test_events_stream_previews_the_curve_and_the_end(client: TestClient, finished: dict) -> None:
+    with client.stream("GET", f"/api/jobs/{finished['id']}/events") as stream:
+        text = "".join(stream.iter_text())
+    events = [block for block in text.split("\n\n") if block.startswith("event:")]
+    names = [block.split("\n")[0].removeprefix("event: ") for block in events]
+    assert names[0] == "progress" and names[-1] == "end" and "preview" in names
+    progress = json.loads(events[0].split("data: ", 1)[1])
+    assert progress["reset"] and len(progress["points"]) == 3
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"style_weight": -1}, "--style-weight must be a finite number >= 0, got -1"),
+        ({"size": "big"}, "--size"),
+        ({"stepz": 3}, "did you mean 'steps'"),
+        ({"weights": "/etc/passwd"}, "no file paths"),
+        ({"init": "/etc/hostname"}, "no file paths"),
+        ({"backbone": "nosuchnet"}, "nosuchnet"),
+        ({"optimizer": "magic"}, "unknown optimizer"),
+        ([1, 2], "options must be an object"),
+    ],
+)
+def test_bad_options_are_stylize_config_messages(
+    client: TestClient, uploads: dict[str, str], options, message: str
+) -> None:
+    body = {"content": uploads["content"], "style": uploads["style"], "options": options}
+    refused(client.post("/api/jobs", json=body), 400, message)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"content": "example:chelsea"}, "style: choose an image"),
+        ({"content": "/etc/passwd", "style": "example:strokes"}, "neither upload"),
+        ({"content": "upload:" + "0" * 32, "style": "example:strokes"}, "no such upload"),
+        ({"content": "upload:../../etc/passwd", "style": "example:strokes"}, "neither upload"),
+        ({"content": "example:../../x", "style": "example:strokes"}, "neither upload"),
+    ],
+)
+def test_bad_sources_are_refused(client: TestClient, body: dict, message: str) -> None:
+    refused(client.post("/api/jobs", json=body), 400, message)
+
+
+def test_bodies_that_are_not_json_objects_are_refused(client: TestClient) -> None:
+    refused(client.post("/api/jobs", content=b"{nope"), 400, "not JSON")
+    refused(client.post("/api/jobs", content=b"[1]"), 400, "JSON object")
+    refused(client.post("/api/jobs", content=b" " * 70_000), 413, "too large")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/jobs/../../etc/passwd",
+        "/api/jobs/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+        "/api/jobs/{id}/files/../../../../etc/passwd",
+        "/api/jobs/{id}/files/..%2F..%2F..%2F..%2Fetc%2Fpasswd",
+        "/api/jobs/{id}/files/%2e%2e%2fjob.json",
+        "/api/jobs/{id}/files/job.json",
+        "/api/jobs/{id}/files/%2Fetc%2Fpasswd",
+        "/api/jobs/" + "f" * 32 + "/files/image.png",
+        "/api/jobs/..%2F..%2Fetc/files/image.png",
+    ],
+)
+def test_downloads_only_from_job_folders(client: TestClient, finished: dict, path: str) -> None:
+    response = client.get(path.replace("{id}", finished["id"]))
+    assert response.status_code in (400, 404), response.text
+    assert "root:" not in response.text and "error" in response.json()
+
+
+def test_a_link_in_a_job_folder_is_not_followed_out(
+    client: TestClient, finished: dict, workdir: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "secret.csv"
+    outside.write_text("iteration,secret\n")
+    csv = workdir / "jobs" / finished["id"] / "image.csv"
+    kept = csv.read_bytes()
+    csv.unlink()
+    csv.symlink_to(outside)
+    try:
+        refused(client.get(f"/api/jobs/{finished['id']}/files/image.csv"), 404, "not a file")
+    finally:
+        csv.unlink()
+        csv.write_bytes(kept)
+
+
+def test_stop_keeps_the_current_image(client: TestClient, uploads: dict[str, str]) -> None:
+    job = submit(client, uploads, **{**TINY, "steps": 2000})
+    wait_for(lambda: job_of(client, job["id"]), lambda j: j["iterations"] >= 2, 120)
+    assert client.post(f"/api/jobs/{job['id']}/stop").status_code == 202
+    done = wait_for(lambda: job_of(client, job["id"]), ended, 60)
+    assert done["status"] == "stopped" and "stopped after" in done["message"]
+    assert 2 <= done["iterations"] < 2000 and "image.png" in done["files"]
+    record = client.get(f"/api/jobs/{job['id']}/files/image.json").json()
+    assert record["status"] == "interrupted"
+
+
+def test_a_full_queue_refuses_with_429(workdir: Path, uploads: dict[str, str]) -> None:
+    settings = Settings(workdir=workdir.parent / "queue", max_queued=1)
+    with TestClient(create_app(settings)) as small:
+        ids = {}
+        for role, data in (("content", png_bytes()), ("style", style_bytes())):
+            headers = {"Content-Type": "image/png"}
+            ids[role] = small.post("/api/uploads", content=data, headers=headers).json()["id"]
+        first = submit(small, ids, **{**TINY, "steps": 2000})
+        wait_for(lambda: job_of(small, first["id"]), lambda j: j["status"] == "running", 120)
+        second = submit(small, ids, **TINY)
+        body = {"content": ids["content"], "style": ids["style"], "options": TINY}
+        refused(small.post("/api/jobs", json=body), 429, "queue full")
+        small.post(f"/api/jobs/{second['id']}/stop")  # a queued job: stopped before it starts
+        assert job_of(small, second["id"])["status"] == "stopped"
+        small.post(f"/api/jobs/{first['id']}/stop")
+        wait_for(lambda: job_of(small, first["id"]), ended, 60)
+
+
+def test_a_restart_keeps_finished_jobs_and_marks_running_ones(
+    workdir: Path, finished: dict
+) -> None:
+    ghost = workdir / "jobs" / ("a" * 32)
+    ghost.mkdir()
+    record = {**finished, "id": "a" * 32, "status": "running", "files": []}
+    (ghost / "job.json").write_text(json.dumps(record))
+    (workdir / "jobs" / "not-a-job").mkdir()
+    damaged = workdir / "jobs" / ("b" * 32)
+    damaged.mkdir()
+    (damaged / "job.json").write_text(json.dumps({"id": "b" * 32, "created": "yesterday"}))
+    with TestClient(create_app(Settings(workdir=workdir))) as again:
+        jobs = {job["id"]: job for job in again.get("/api/jobs").json()["jobs"]}
+        assert jobs[finished["id"]]["status"] == "done"
+        assert jobs[finished["id"]]["files"] == finished["files"]
+        assert jobs["a" * 32]["status"] == "interrupted"
+        assert "b" * 32 not in jobs  # damaged: skipped, not fatal
+        assert again.get(f"/api/jobs/{finished['id']}/files/image.png").status_code == 200
+    assert json.loads((ghost / "job.json").read_text())["status"] == "interrupted"
+
+
+# ------------------------------------------------------------------------ token, origin
+
+
+def test_a_token_is_required_on_every_request(tmp_path: Path) -> None:
+    token = "s3cret-token-123"
+    with TestClient(create_app(Settings(workdir=tmp_path / "w", token=token))) as guarded:
+        for path in ("/", "/api/health", "/api/jobs", "/static/app.js", "/nope"):
+            refused(guarded.get(path), 401, "needs a token")
+        refused(guarded.get("/api/health?token=wrong"), 401, "wrong token")
+        refused(guarded.get("/api/health", headers={"Authorization": "Bearer x"}), 401, "wrong")
+        refused(guarded.post("/api/uploads", content=png_bytes()), 401, "token")
+        assert guarded.get(f"/?token={token}").status_code == 200
+        auth = {"Authorization": f"Bearer {token}"}
+        assert guarded.get("/api/health", headers=auth).json()["ok"]
+
+
+def test_other_hosts_and_cross_origin_writes_are_refused(tmp_path: Path) -> None:
+    settings = Settings(workdir=tmp_path / "w", allowed_hosts=("testserver",))
+    with TestClient(create_app(settings)) as local:
+        assert local.get("/api/health").status_code == 200
+        refused(local.get("/api/health", headers={"Host": "evil.example"}), 400, "unknown Host")
+        refused(
+            local.post(
+                "/api/jobs/" + "0" * 32 + "/stop", headers={"Origin": "http://evil.example"}
+            ),
+            403,
+            "cross-origin",
+        )
+
+
+def test_unknown_routes_and_methods_are_json(client: TestClient) -> None:
+    refused(client.get("/etc/passwd"), 404, "not found")
+    assert client.delete("/api/jobs").status_code == 405
+    assert "error" in client.delete("/api/jobs").json()
+
+
+# ----------------------------------------------------------------------------- fast tab
+
+
+def test_fast_models_are_listed_and_applied(tmp_path: Path, tiny_model: Path) -> None:
+    import shutil
+
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copy(tiny_model, models / "tiny.safetensors")
+    (models / "broken.safetensors").write_bytes(b"nope")
+    (models / "notes.txt").write_text("not a model")
+    with TestClient(create_app(Settings(workdir=tmp_path / "w", models=models))) as app:
+        listed = {m["name"]: m for m in app.get("/api/models").json()["models"]}
+        assert set(listed) == {"tiny.safetensors", "broken.safetensors"}
+        assert listed["tiny.safetensors"]["styles"] == ["strokes", "mosaic"]
+        assert listed["broken.safetensors"]["error"]
+        body = {"model": "tiny.safetensors", "image": "example:chelsea", "weights": [1, 3]}
+        image = app.post("/api/fast", json={**body, "size": 64})
+        assert image.status_code == 200 and image.content.startswith(PNG)
+        refused(app.post("/api/fast", json={**body, "weights": [-1, 1]}), 400, "style-mix")
+        escape = {**body, "model": "../tiny.safetensors"}
+        refused(app.post("/api/fast", json=escape), 400, "no such model")
+        refused(app.post("/api/fast", json={**body, "size": 100000}), 400, "size")
+
+
+def test_only_the_latest_ended_jobs_keep_a_preview_in_memory(tmp_path: Path) -> None:
+    from stylelab.serve.jobs import KEPT_PREVIEWS, Job, JobStore
+
+    store = JobStore(tmp_path)
+    for index in range(KEPT_PREVIEWS + 3):
+        job = Job(f"{index:032x}", tmp_path / str(index), {}, "c", "s", status="done")
+        job.preview, job.finished = b"png", float(index)
+        store.jobs[job.id] = job
+    running = Job("f" * 32, tmp_path / "r", {}, "c", "s", status="running")
+    running.preview = b"png"
+    store.jobs[running.id] = running
+    store._forget_old_previews()
+    kept = sorted(int(j.id, 16) for j in store.jobs.values() if j.preview and j is not running)
+    assert kept == list(range(3, KEPT_PREVIEWS + 3)) and running.preview
