@@ -66,7 +66,7 @@ def measure(tool: str, size: int, steps: int, content: Path, style: Path) -> dic
     done = subprocess.run(command, capture_output=True, text=True, env=env)
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no message"])[-1]
-        return {"rss_mib": f"failed: {last}", "cuda_mib": None}
+        return {"rss_mib": f"failed: {last.removeprefix('stylelab.errors.')}", "cuda_mib": None}
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -97,7 +97,8 @@ def main() -> None:
                     "-" if result["cuda_mib"] is None else f"{result['cuda_mib']:.0f}",
                 ]
             )
-            print(f"{size} px {tool}: peak RSS {rows[-1][2]} MiB, CUDA {rows[-1][3]}", flush=True)
+            unit = "" if isinstance(rss, str) else " MiB"
+            print(f"{size} px {tool}: peak RSS {rows[-1][2]}{unit}, CUDA {rows[-1][3]}", flush=True)
     print()
     print(table(["px", "tool", "peak RSS MiB", "peak CUDA MiB"], rows))
     print(f"\nmachine at the end: {machine()}")
