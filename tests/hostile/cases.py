@@ -2194,6 +2194,28 @@ CASES: list[Case] = [
         "--style 9", lambda t, m, c: [m, c, "-o", "o.mp4", "--style", "9"], "indices 0 to 1"
     ),
     video_case("no -o", lambda t, m, c: [m, c], "-o"),
+    # --- study (issue 18) ---------------------------------------------------------------
+    Case(
+        "evaluate: --yardstick lpips", lambda t: evaluate(t, "--yardstick", "lpips"), "--yardstick"
+    ),
+    Case("evaluate: --yardstick empty", lambda t: evaluate(t, "--yardstick="), "--yardstick"),
+    Case("stats: --entropy gibbs", lambda t: stats(t, "--entropy", "gibbs"), "--entropy"),
+    Case("report --study: missing RUNDIR", lambda t: ["report", "nope", "--study", "o"], "nope"),
+    Case(
+        "report --study: --resamples 5",
+        lambda t: ["report", mkdir(t, "r"), "--study", "o", "--resamples", "5"],
+        "--resamples",
+    ),
+    Case(
+        "report --study: --eval-size 0",
+        lambda t: ["report", mkdir(t, "r"), "--study", "o", "--eval-size", "0"],
+        "--eval-size",
+    ),
+    Case(
+        "report --study: --yardsticks ssim",
+        lambda t: ["report", mkdir(t, "r"), "--study", "o", "--yardsticks", "ssim"],
+        "--yardstick",
+    ),
 ]
 
 
