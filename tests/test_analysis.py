@@ -262,3 +262,17 @@ def test_stats_cli_entropy_softmax(tmp_path: Path, capsys: pytest.CaptureFixture
     assert all(0 <= float(r["act_entropy"]) <= 1 for r in rows)
     assert cli.main([*argv, "-o", str(out), "--entropy", "gibbs"]) == 2
     assert "--entropy must be one of positive, softmax" in capsys.readouterr().err
+
+
+def test_softmax_entropy_reproduces_the_papers_fig4() -> None:
+    """On p = softmax(F) (the paper's reading), r-ResNet-50's deepest entropy is near 0 and
+    VGG-like networks' near 1: the claim that fails with the positive-mass entropy above."""
+
+    def deepest(backbone: str) -> float:
+        rows = activation_stats(IMAGES[:2], backbone, "random", size=96, entropy="softmax")
+        return rows[-1]["act_entropy"]
+
+    resnet = deepest("resnet50")
+    assert resnet < 0.3
+    assert deepest("vgg19") > 0.9 > resnet
+    assert deepest("noresnet50") > 0.9
