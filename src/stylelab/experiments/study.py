@@ -21,7 +21,8 @@ d_c(u) per unit. The interval of a mean is the 2.5 and 97.5 percentiles of the m
 the same draws for every configuration). A comparison "A better than B" is on the paired
 differences d_B(u) - d_A(u) (> 0: A is better): their mean, its bootstrap interval, and
 the number of units where A wins. Verdict: ``holds`` when the whole interval is above 0,
-``reversed`` when it is below 0, else ``unresolved`` with the sign of the mean.
+``reversed`` when it is below 0, else ``unresolved`` with the sign of the mean; with
+fewer than ``MIN_UNITS`` units, ``too few units`` with that sign.
 """
 
 from __future__ import annotations
@@ -61,6 +62,9 @@ SCORE_COLUMNS = (
     *COLUMNS["texture"],
 )
 RESAMPLES = 2000
+#: Fewer (pair, seed) units than this give no verdict: a bootstrap of 1-4 values is no
+#: interval (a single unit's is a point).
+MIN_UNITS = 5
 MAX_RESAMPLES = 100_000  # x units x configurations floats: past this, memory, not precision
 BOOTSTRAP_SEED = 0
 LABELS = {
@@ -114,6 +118,8 @@ class Comparison:
 
     @property
     def verdict(self) -> str:
+        if self.units < MIN_UNITS:
+            return f"too few units ({self.units}; leans " + ("yes" if self.mean > 0 else "no") + ")"
         if self.low > 0:
             return "holds"
         if self.high < 0:
@@ -182,7 +188,9 @@ def claims(table: dict[str, np.ndarray], draws: np.ndarray) -> list[dict[str, An
             return
         verdicts = [c.verdict for c in found]
         overall = (
-            "holds"
+            "too few units"
+            if any(v.startswith("too few") for v in verdicts)
+            else "holds"
             if all(v == "holds" for v in verdicts) and len(found) == len(pairs)
             else "fails"
             if any(v == "reversed" for v in verdicts)
