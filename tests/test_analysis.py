@@ -230,3 +230,49 @@ def test_stats_cli_passes_the_temperature_unit(tmp_path: Path) -> None:
     relative = deepest_gram_entropy()
     assert deepest_gram_entropy("--relative-temperature") == relative
     assert deepest_gram_entropy("--no-relative-temperature") != pytest.approx(relative, abs=1e-3)
+
+
+def test_softmax_entropy_analytic_values() -> None:
+    import torch
+
+    from stylelab.analysis import feature_stats, softmax_entropy
+
+    assert softmax_entropy(torch.zeros(1000)) == pytest.approx(1.0, abs=1e-12)
+    assert softmax_entropy(torch.full((7,), -3.0)) == pytest.approx(1.0, abs=1e-12)
+    peaked = torch.zeros(1000)
+    peaked[3] = 1000.0
+    assert softmax_entropy(peaked) == pytest.approx(0.0, abs=1e-9)
+    # Two entries of equal weight among four: p = (1/2, 1/2, 0, 0) -> 1/2.
+    assert softmax_entropy(torch.tensor([0.0, 0.0, -1e4, -1e4])) == pytest.approx(0.5)
+    stats = feature_stats(peaked.reshape(1, 10, 10, 10), entropy="softmax")
+    assert stats["act_entropy"] < 1e-6
+
+
+def test_stats_cli_entropy_softmax(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import csv
+
+    from stylelab import cli
+
+    out = tmp_path / "stats.csv"
+    argv = ["stats", "example:astronaut", "--backbones", "resnet18", "--size", "64", "--quiet"]
+    assert cli.main([*argv, "-o", str(out), "--entropy", "softmax"]) == 0
+    with open(out, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {r["entropy"] for r in rows} == {"softmax"}
+    assert all(0 <= float(r["act_entropy"]) <= 1 for r in rows)
+    assert cli.main([*argv, "-o", str(out), "--entropy", "gibbs"]) == 2
+    assert "--entropy must be one of positive, softmax" in capsys.readouterr().err
+
+
+def test_softmax_entropy_reproduces_the_papers_fig4() -> None:
+    """On p = softmax(F) (the paper's reading), r-ResNet-50's deepest entropy is near 0 and
+    VGG-like networks' near 1: the claim that fails with the positive-mass entropy above."""
+
+    def deepest(backbone: str) -> float:
+        rows = activation_stats(IMAGES[:2], backbone, "random", size=96, entropy="softmax")
+        return rows[-1]["act_entropy"]
+
+    resnet = deepest("resnet50")
+    assert resnet < 0.3
+    assert deepest("vgg19") > 0.9 > resnet
+    assert deepest("noresnet50") > 0.9

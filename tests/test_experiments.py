@@ -18,7 +18,13 @@ from PIL import Image
 
 from stylelab.cli import main
 from stylelab.errors import StylelabError
-from stylelab.experiments.config import input_files, load_sweep, parse_sweep
+from stylelab.experiments.config import (
+    MAX_RUNS,
+    MAX_RUNS_WITH_YES,
+    input_files,
+    load_sweep,
+    parse_sweep,
+)
 from stylelab.experiments.runner import SUMMARY, recorded_ids, run_sweep, summary_columns
 
 TINY = """
@@ -228,8 +234,10 @@ PENDING = ("resnet50", "smoothing")  # arrive with the backbone zoo and SWAG bra
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
 def test_example_sweeps_are_valid_and_small(path: Path) -> None:
+    if path.stem == "study" and not (path.parent.parent.parent / "shared/eval-images").is_dir():
+        pytest.skip("the study's paintings are read from ../shared/eval-images beside the clone")
     try:
-        sweep = load_sweep(path)
+        sweep = load_sweep(path, max_runs=MAX_RUNS_WITH_YES if path.stem == "study" else MAX_RUNS)
     except StylelabError as exc:
         if any(name in str(exc) for name in PENDING):
             pytest.skip(f"{path.name} needs a feature not in this build: {exc}")
@@ -444,6 +452,22 @@ HOSTILE_TOML = [
         "evaluate_size too large",
         tiny(sweep="evaluate_size = 100000"),
         r"\[sweep\] evaluate_size must be an integer from 16 to 8192",
+    ),
+    (
+        "yardsticks unknown",
+        tiny(sweep='yardsticks = ["vgg", "lpips"]'),
+        r"\[sweep\] yardsticks must be a list of distinct names from vgg, texture",
+    ),
+    ("yardsticks empty", tiny(sweep="yardsticks = []"), r"\[sweep\] yardsticks must be a list"),
+    (
+        "yardsticks a string",
+        tiny(sweep='yardsticks = "texture"'),
+        r"\[sweep\] yardsticks must be a list .*got \"texture\" \(a string\)",
+    ),
+    (
+        "yardsticks twice the same",
+        tiny(sweep='yardsticks = ["vgg", "vgg"]'),
+        r"\[sweep\] yardsticks must be a list of distinct names",
     ),
     (
         "threads too many",

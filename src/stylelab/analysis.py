@@ -19,6 +19,12 @@ in [0, 1], where n counts every entry, zeros included (so sparsity lowers it). I
 is positive the entropy is 0. Smoothed features (softmax) are positive and already sum to
 one, so p is the smoothed map itself. Each statistic is averaged over the images (mean and
 population standard deviation).
+
+``entropy="softmax"`` measures both entropies on p = softmax(v) = exp(v) / sum exp(v) over
+all n entries instead (no temperature: the activations as they are), H / log n as above.
+That is the distribution the paper's softmax smoothing makes, so a map whose peak is a few
+units above the rest already has an entropy near 0, and a flat map has 1, whatever its
+sign. ``positive`` (the default) is the mass reading above.
 """
 
 from __future__ import annotations
@@ -36,14 +42,17 @@ from tqdm import tqdm
 from stylelab.backbones import Backbone, load_backbone
 from stylelab.errors import StylelabError
 from stylelab.images import ImageSource, load_image, resize_long_edge
+from stylelab.limits import show
 from stylelab.safety import atomic_path
 from stylelab.smoothing import check_smoothing, layer_temperature, smoother
 
+ENTROPIES = ("positive", "softmax")
 STATISTICS = ("act_max", "act_entropy", "gram_max", "gram_entropy")
 CSV_COLUMNS = (
     "backbone",
     "weights",
     "smoothing",
+    "entropy",
     "layer",
     "depth",
     "channels",
@@ -70,15 +79,33 @@ def normalized_entropy(values: torch.Tensor) -> float:
     return float(-(p * p.log()).sum()) / math.log(count)
 
 
-def feature_stats(features: torch.Tensor) -> dict[str, float]:
-    """The four statistics of one image's features, shape (1, C, H, W)."""
+def softmax_entropy(values: torch.Tensor) -> float:
+    """H(p) / log(n) with p = softmax(v) over all n entries of ``values`` (1 = uniform)."""
+    flat = values.detach().flatten().double()
+    count = flat.numel()
+    if count <= 1:
+        return 0.0
+    log_p = torch.log_softmax(flat, dim=0)
+    return min(1.0, max(0.0, float(-(log_p.exp() * log_p).sum()) / math.log(count)))
+
+
+def check_entropy(entropy: object) -> str:
+    if not isinstance(entropy, str) or entropy not in ENTROPIES:
+        raise StylelabError(f"--entropy must be one of {', '.join(ENTROPIES)}, got {show(entropy)}")
+    return entropy
+
+
+def feature_stats(features: torch.Tensor, entropy: str = "positive") -> dict[str, float]:
+    """The four statistics of one image's features, shape (1, C, H, W); ``entropy``:
+    ``positive`` (:func:`normalized_entropy`) or ``softmax`` (:func:`softmax_entropy`)."""
+    measure = softmax_entropy if check_entropy(entropy) == "softmax" else normalized_entropy
     flat = features.detach().double().reshape(features.shape[1], -1)
     gram = flat @ flat.T / flat.shape[1]
     return {
         "act_max": float(flat.max()),
-        "act_entropy": normalized_entropy(flat),
+        "act_entropy": measure(flat),
         "gram_max": float(gram.max()),
-        "gram_entropy": normalized_entropy(gram),
+        "gram_entropy": measure(gram),
     }
 
 
@@ -101,6 +128,7 @@ def activation_stats(
     temperature: float = 1.0,
     smoothing_scale: float = 0.001,
     relative_temperature: bool = True,
+    entropy: str = "positive",
 ) -> list[dict[str, Any]]:
     """One row per layer with the mean and std over ``images`` of each statistic.
 
@@ -108,10 +136,12 @@ def activation_stats(
     in the whole network, from 0 (input side) to 1 (deepest layer it declares).
     ``relative_temperature``: T in units of each layer's peak activation on each image, as
     in the stylization losses (:func:`stylelab.smoothing.layer_temperature`); False takes
-    T as is (the paper's formula).
+    T as is (the paper's formula). ``entropy``: ``positive`` or ``softmax`` (see the
+    module's docstring).
     """
     if not images:
         raise StylelabError("no images given")
+    check_entropy(entropy)
     check_smoothing(smoothing, temperature, smoothing_scale)
     net = load_backbone(backbone, weights=weights, seed=seed)
     names = tuple(net.resolve(n) for n in layers) if layers else stage_layers(net)
@@ -127,7 +157,7 @@ def activation_stats(
                 layer = features[name].float()
                 t = layer_temperature([layer], temperature, relative_temperature)
                 smoothed = smoother(smoothing, t, smoothing_scale)(layer)
-                samples[name].append(feature_stats(smoothed))
+                samples[name].append(feature_stats(smoothed, entropy))
                 shapes[name] = tuple(features[name].shape[1:])
     last = max(1, len(net.layers) - 1)
     rows = []
@@ -137,6 +167,7 @@ def activation_stats(
             "backbone": backbone,
             "weights": weights,
             "smoothing": smoothing,
+            "entropy": entropy,
             "layer": name,
             "depth": round(net.depth(name) / last, 4),
             "channels": channels,
@@ -187,11 +218,12 @@ def plot_stats(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    kind = "softmax, " if any(r.get("entropy") == "softmax" for r in rows) else ""
     titles = {
         "act_max": "max activation",
-        "act_entropy": "activation entropy (normalized)",
+        "act_entropy": f"activation entropy ({kind}normalized)",
         "gram_max": "max Gram entry",
-        "gram_entropy": "Gram entropy (normalized)",
+        "gram_entropy": f"Gram entropy ({kind}normalized)",
     }
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for row in rows:

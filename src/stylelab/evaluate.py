@@ -11,6 +11,11 @@ exact shape.
 - content distance = ||F(x) - F(c)||_F / ||F(c)||_F at relu4_2.
 
 Both are relative errors: 0 is a perfect match, 1 is as far as all-zero features.
+
+``yardstick="texture"`` scores the same resized images with :mod:`stylelab.texture`
+instead, which has no CNN in it (filter-bank texture statistics after Portilla &
+Simoncelli 2000, a sliced Wasserstein colour distance, 1 - SSIM for content); it returns
+the same two keys, with ``style_distance_per_group`` in place of the per-layer values.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from stylelab.limits import (
 from stylelab.losses import gram_matrix
 
 REFERENCE_SIZE = 512
+YARDSTICKS = ("vgg", "texture")
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 CONTENT_LAYER = "relu4_2"
 
@@ -53,8 +59,12 @@ def evaluate(
     style: ImageSource | Sequence[ImageSource],
     size: int = REFERENCE_SIZE,
     style_blend: Sequence[float] | None = None,
+    yardstick: str = "vgg",
 ) -> dict[str, Any]:
     """Score ``output`` against ``content`` and ``style``: ``{"style_distance", ...}``.
+
+    ``yardstick``: ``vgg`` (the Caffe VGG19, the default) or ``texture`` (no CNN, see
+    :mod:`stylelab.texture`); both give ``style_distance`` and ``content_distance``.
 
     Bad arguments (a ``size`` outside 16..MAX_SIZE, blend weights that are not finite and
     >= 0 with a positive sum or do not match the styles, values that are no images, images
@@ -68,6 +78,7 @@ def evaluate(
         raise StylelabError(
             f"--size must be an integer from {MIN_SIZE} to {MAX_SIZE}, got {show(size)}"
         )
+    check_yardstick(yardstick)
     check_source(output, "output")
     check_source(content, "content")
     styles: list[Any] = style_sources(style)
@@ -79,6 +90,13 @@ def evaluate(
         check_finite(load_image(content), label(content, "content")),
         (image.shape[-2], image.shape[-1]),
     )
+    if yardstick == "texture":
+        from stylelab import texture
+
+        style_images = [
+            resize_long_edge(check_finite(load_image(s), label(s, "style")), size) for s in styles
+        ]
+        return {**texture.score(image, reference, style_images, blend), "size": size}
     extractor = reference_extractor()
     with torch.no_grad():
         features = extractor(image)
@@ -108,6 +126,15 @@ def evaluate(
         "style_distance_per_layer": per_layer,
         "size": size,
     }
+
+
+def check_yardstick(yardstick: object) -> str:
+    """``vgg`` or ``texture``, else a one-line StylelabError."""
+    if not isinstance(yardstick, str) or yardstick not in YARDSTICKS:
+        raise StylelabError(
+            f"--yardstick must be one of {', '.join(YARDSTICKS)}, got {show(yardstick)}"
+        )
+    return yardstick
 
 
 def _blend(weights: object, count: int) -> list[float]:

@@ -2333,6 +2333,28 @@ CASES: list[Case] = [
     Case("serve: --max-queued 0", lambda t: ["serve", "--max-queued", "0"], "--max-queued"),
     Case("serve: --upload-limit-mb 0", lambda t: ["serve", "--upload-limit-mb", "0"], "--upload"),
     Case("serve: --host with a space", lambda t: ["serve", "--host", "a b"], "--host.*not a host"),
+    # --- study (issue 18) ---------------------------------------------------------------
+    Case(
+        "evaluate: --yardstick lpips", lambda t: evaluate(t, "--yardstick", "lpips"), "--yardstick"
+    ),
+    Case("evaluate: --yardstick empty", lambda t: evaluate(t, "--yardstick="), "--yardstick"),
+    Case("stats: --entropy gibbs", lambda t: stats(t, "--entropy", "gibbs"), "--entropy"),
+    Case("report --study: missing RUNDIR", lambda t: ["report", "nope", "--study", "o"], "nope"),
+    Case(
+        "report --study: --resamples 5",
+        lambda t: ["report", mkdir(t, "r"), "--study", "o", "--resamples", "5"],
+        "--resamples",
+    ),
+    Case(
+        "report --study: --eval-size 0",
+        lambda t: ["report", mkdir(t, "r"), "--study", "o", "--eval-size", "0"],
+        "--eval-size",
+    ),
+    Case(
+        "report --study: --yardsticks ssim",
+        lambda t: ["report", mkdir(t, "r"), "--study", "o", "--yardsticks", "ssim"],
+        "--yardstick",
+    ),
 ]
 
 

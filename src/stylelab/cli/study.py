@@ -163,13 +163,25 @@ def add_stats_parser(sub: Any) -> None:
         default=0.001,
         help="factor A of scale/channel-softmax (default: 0.001)",
     )
+    stats.add_argument(
+        "--entropy",
+        default="positive",
+        help="normalized entropy of the positive mass, p = max(F, 0) / sum (positive, the "
+        "default), or of p = softmax(F) over all entries (softmax), as the paper plots it",
+    )
     stats.add_argument("--seed", type=int, default=0, help="seed of random weights")
     stats.add_argument("--quiet", action="store_true", help="no progress bar")
     stats.set_defaults(handler=cmd_stats)
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    from stylelab.analysis import CSV_COLUMNS, PLOT_FORMATS, plot_stats, stats_grid
+    from stylelab.analysis import (
+        CSV_COLUMNS,
+        PLOT_FORMATS,
+        check_entropy,
+        plot_stats,
+        stats_grid,
+    )
     from stylelab.limits import MAX_SEED
     from stylelab.records import csv_text
     from stylelab.safety import check_extension, check_output_file, check_outputs, write_together
@@ -178,6 +190,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         raise StylelabError(f"--size must be from 16 to {MAX_STATS_SIZE}, got {args.size}")
     if not 0 <= args.seed <= MAX_SEED:
         raise StylelabError(f"--seed must be an integer from 0 to 2**63-1, got {args.seed}")
+    check_entropy(args.entropy)
     output = check_output_file(check_extension(args.output, (".csv",)))
     targets = [output]
     if args.plot:
@@ -198,6 +211,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         temperature=args.temperature,
         smoothing_scale=args.smoothing_scale,
         relative_temperature=args.relative_temperature,
+        entropy=args.entropy,
     )
     with write_together(targets) as temporaries:
         temporaries[0].write_text(csv_text(rows, CSV_COLUMNS))

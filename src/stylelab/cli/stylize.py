@@ -86,13 +86,21 @@ def add_commands(sub: Any) -> None:
         "evaluate",
         help="score an output: style and content distances under a fixed reference network",
         description="Relative Gram distance (relu1_1..relu5_1) and feature distance (relu4_2) "
-        "of OUTPUT to STYLE and CONTENT, on the Caffe VGG19 at a fixed size.",
+        "of OUTPUT to STYLE and CONTENT, on the Caffe VGG19 at a fixed size; or, with "
+        "--yardstick texture, filter-bank texture statistics and a colour distance to STYLE "
+        "and 1 - SSIM to CONTENT, with no CNN (Portilla & Simoncelli 2000).",
     )
     score.add_argument("output", help="stylized image")
     score.add_argument("content", help="content image")
     score.add_argument("style", nargs="+", help="style image(s)")
     score.add_argument("--size", type=int, default=512, help="reference size (default: 512)")
     score.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    score.add_argument(
+        "--yardstick",
+        default="vgg",
+        help="vgg (Caffe VGG19 Gram distance, the default) or texture (no CNN: texture "
+        "statistics, colour and SSIM)",
+    )
     score.set_defaults(handler=cmd_evaluate)
 
 
@@ -226,13 +234,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     if args.size < 16:
         raise StylelabError(f"--size must be >= 16, got {args.size}")
-    scores = evaluate(args.output, args.content, args.style, size=args.size)
+    scores = evaluate(
+        args.output, args.content, args.style, size=args.size, yardstick=args.yardstick
+    )
     if args.json:
         print(json.dumps(scores, indent=2))
         return 0
     print(f"style distance    {scores['style_distance']:.4f}")
     print(f"content distance  {scores['content_distance']:.4f}")
-    for layer, value in scores["style_distance_per_layer"].items():
+    parts = scores.get("style_distance_per_layer") or scores.get("style_distance_per_group", {})
+    for layer, value in parts.items():
         print(f"  style {layer:<9} {value:.4f}")
     return 0
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from stylelab.cli.common import csv_of
 from stylelab.errors import StylelabError
 from stylelab.safety import one_line
 
@@ -53,6 +54,34 @@ def add_commands(sub: Any) -> None:
         "outputs, bars of time and distances, and index.html with the summary table.",
     )
     report.add_argument("rundir", metavar="RUNDIR")
+    report.add_argument(
+        "--study",
+        metavar="OUTDIR",
+        help="instead: the robustness study's tables (bootstrap intervals, win counts, the "
+        "paper's claims) and ranking plot of a backbone x smoothing sweep, every output "
+        "scored by each --yardsticks, into OUTDIR (study_scores.csv, study_tables.md, "
+        "study_ranking.png)",
+    )
+    report.add_argument(
+        "--yardsticks",
+        type=csv_of(str),
+        default=("vgg", "texture"),
+        metavar="A,B",
+        help="with --study: vgg, texture (default: both)",
+    )
+    report.add_argument(
+        "--eval-size",
+        type=int,
+        default=None,
+        help="with --study: size of the scoring (default: each run's own size)",
+    )
+    report.add_argument(
+        "--resamples",
+        type=int,
+        default=2000,
+        help="with --study: bootstrap resamples (default: 2000)",
+    )
+    report.add_argument("--quiet", action="store_true", help="with --study: no progress bar")
     report.set_defaults(handler=cmd_report)
 
 
@@ -137,6 +166,24 @@ def check_inputs_are_not_outputs(config: str, sweep: Any, rundir: str) -> None:
 def cmd_report(args: argparse.Namespace) -> int:
     from stylelab.experiments.report import make_report
 
+    if args.study is not None:
+        from stylelab.experiments.study import study_report
+        from stylelab.limits import MAX_SIZE, MIN_SIZE
+
+        if args.eval_size is not None and not MIN_SIZE <= args.eval_size <= MAX_SIZE:
+            raise StylelabError(
+                f"--eval-size must be from {MIN_SIZE} to {MAX_SIZE}, got {args.eval_size}"
+            )
+        written = study_report(
+            args.rundir,
+            args.study,
+            args.yardsticks,
+            args.eval_size,
+            args.resamples,
+            progress=not args.quiet,
+        )
+        print(one_line("wrote " + ", ".join(map(str, written))), file=sys.stderr)
+        return 0
     index = make_report(args.rundir)
     print(one_line(f"wrote {index}"), file=sys.stderr)
     return 0

@@ -2,6 +2,7 @@
 
     [sweep]                       # optional settings of the sweep itself
     evaluate_size = 256           # size of the independent yardstick (stylelab.evaluate)
+    yardsticks = ["vgg", "texture"]   # which yardsticks score each run (default ["vgg"])
     [base]                        # stylize options shared by every run
     content = "example:chelsea"
     style = "example:strokes"
@@ -75,6 +76,7 @@ class SweepSettings:
     name: str = ""
     evaluate: bool = True
     evaluate_size: int = 512
+    yardsticks: tuple[str, ...] = ("vgg",)  # stylelab.evaluate's: vgg, texture
     timeout_s: float = 0.0  # 0: no limit
     threads: int = 0  # torch threads per run; 0: automatic
     cpus_per_run: float = 1.0  # Ray resources per task
@@ -107,11 +109,13 @@ class Sweep:
 
     def fingerprint(self) -> str:
         """Identity of the sweep: its runs and how they are scored."""
-        payload = {
+        payload: dict[str, Any] = {
             "runs": sorted(r.run_id for r in self.runs),
             "evaluate": self.settings.evaluate,
             "evaluate_size": self.settings.evaluate_size,
         }
+        if self.settings.yardsticks != ("vgg",):  # older sweeps keep their fingerprint
+            payload["yardsticks"] = list(self.settings.yardsticks)
         return _digest(payload, 16)
 
 
@@ -366,6 +370,9 @@ def _settings(table: Any, where: str) -> SweepSettings:
                 f"{where}: unknown [sweep] setting {_name(key)}{_suggest(key, list(known))}; "
                 f"known: {', '.join(known)}"
             )
+        if key == "yardsticks":
+            values[key] = _yardsticks(value, where)
+            continue
         kind = hints[key]
         ok = (
             isinstance(value, bool)
@@ -390,6 +397,23 @@ def _settings(table: Any, where: str) -> SweepSettings:
             f"{_got(name)}"
         )
     return SweepSettings(**values)
+
+
+def _yardsticks(value: Any, where: str) -> tuple[str, ...]:
+    """``[sweep] yardsticks``: a non-empty list of distinct names of stylelab.evaluate's."""
+    from stylelab.evaluate import YARDSTICKS
+
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(v, str) and v in YARDSTICKS for v in value)
+        or len(set(value)) != len(value)
+    ):
+        raise StylelabError(
+            f"{where}: [sweep] yardsticks must be a list of distinct names from "
+            f'{", ".join(YARDSTICKS)} (e.g. yardsticks = ["vgg", "texture"]), {_got(value)}'
+        )
+    return tuple(value)
 
 
 #: The bounds of the numeric [sweep] settings (both ends included); each says why above.

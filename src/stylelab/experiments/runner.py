@@ -78,6 +78,8 @@ RESULT_COLUMNS = (
     *(f"loss_{t}" for t in LOSS_TERMS),
     "style_distance",
     "content_distance",
+    "texture_style",
+    "texture_content",
     "wall_time_s",
     "iterations",
     "seconds_per_iteration",
@@ -269,6 +271,7 @@ def _worker_spec(run: Run, sweep: Sweep, threads: int) -> dict[str, Any]:
         "style": resolved["style"],
         "evaluate": sweep.settings.evaluate,
         "evaluate_size": sweep.settings.evaluate_size,
+        "yardsticks": list(sweep.settings.yardsticks),
         "threads": threads,
     }
 

@@ -17,6 +17,12 @@ from pathlib import Path
 from typing import Any
 
 OUTPUT = "output.png"
+#: summary.csv columns of each yardstick: style_distance / content_distance (vgg, as
+#: before the texture yardstick came) and texture_style / texture_content.
+COLUMNS = {
+    "vgg": ("style_distance", "content_distance"),
+    "texture": ("texture_style", "texture_content"),
+}
 RESULT = "result.json"
 
 
@@ -65,18 +71,19 @@ def run(spec: dict[str, Any], folder: Path) -> dict[str, Any]:
             from stylelab.evaluate import evaluate
 
             started = time.perf_counter()
-            scores = evaluate(
-                folder / OUTPUT,
-                spec["content"],
-                spec["style"],
-                size=int(spec.get("evaluate_size", 512)),
-                style_blend=config.style_blend,
-            )
-            record.update(
-                style_distance=scores["style_distance"],
-                content_distance=scores["content_distance"],
-                evaluate_time_s=round(time.perf_counter() - started, 3),
-            )
+            for yardstick in spec.get("yardsticks", ["vgg"]):
+                scores = evaluate(
+                    folder / OUTPUT,
+                    spec["content"],
+                    spec["style"],
+                    size=int(spec.get("evaluate_size", 512)),
+                    style_blend=config.style_blend,
+                    yardstick=yardstick,
+                )
+                style_column, content_column = COLUMNS[yardstick]
+                record[style_column] = scores["style_distance"]
+                record[content_column] = scores["content_distance"]
+            record["evaluate_time_s"] = round(time.perf_counter() - started, 3)
     except Exception as exc:  # recorded, and the sweep goes on
         from stylelab.errors import StylelabError
 
