@@ -7,6 +7,7 @@ says which --size would.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -115,7 +116,10 @@ BAD_CALLS: dict[str, tuple[Callable[[], object], str]] = {
     "callback int": (lambda: stylize(C, S, callback=3, **TINY), "callback must be callable"),
     # StylizeConfig itself
     "config unknown keyword": (lambda: StylizeConfig(sise=3), "did you mean 'size'?"),
-    "config too many values": (lambda: StylizeConfig(*range(40)), "at most 27 positional"),
+    "config too many values": (
+        lambda: StylizeConfig(*range(40)),
+        f"at most {len(dataclasses.fields(StylizeConfig))} positional",
+    ),
     "config doubled": (lambda: StylizeConfig(512, size=3), "two values for 'size'"),
     "replace unknown": (lambda: StylizeConfig().replace(stpes=3), "did you mean 'steps'?"),
     "from_dict list": (lambda: StylizeConfig.from_dict([1]), "expected a dict"),  # type: ignore[arg-type]

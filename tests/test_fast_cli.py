@@ -35,7 +35,17 @@ from tests.conftest import (
     stripes_image,
 )
 
-RECORD_KEYS = {"input", "output", "size", "style", "seconds", "device", "precision"}
+RECORD_KEYS = {
+    "input",
+    "output",
+    "size",
+    "style",
+    "strength",
+    "preserve_color",
+    "seconds",
+    "device",
+    "precision",
+}
 
 
 def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:

@@ -70,9 +70,9 @@ def test_one_continuous_history_and_targets_once_per_scale(
     built: list[tuple[int, ...]] = []
     original = GatysObjective.__init__
 
-    def counting(self, extractor, plan, content, styles, blend, config):  # type: ignore[no-untyped-def]
+    def counting(self, extractor, plan, content, styles, blend, config, *regions):  # type: ignore[no-untyped-def]
         built.append(tuple(content.shape[-2:]))
-        original(self, extractor, plan, content, styles, blend, config)
+        original(self, extractor, plan, content, styles, blend, config, *regions)
 
     monkeypatch.setattr(GatysObjective, "__init__", counting)
     seen: list[tuple[int, tuple[int, ...]]] = []
