@@ -426,6 +426,22 @@ class _Run:
     on_row: RowCallback | None = None
     iterations: int = 0
 
+    def optimize(
+        self, image: torch.Tensor, objective: Any, optimizer: Any, steps: int, on_step: Any
+    ) -> Outcome:
+        """:func:`stylelab.optim.optimize` continuing this run's iteration count and clock."""
+        outcome = optimize(
+            image,
+            objective,
+            optimizer,
+            steps,
+            on_step,
+            start_iteration=self.iterations,
+            clock_start=self.clock_start,
+        )
+        self.iterations += outcome.iterations
+        return outcome
+
     def record(self, iteration: int, elapsed: float, terms: dict[str, float], **extra: Any) -> None:
         """One row of the history (iteration, seconds, ``extra``, loss terms) and a tick."""
         row = {"iteration": iteration, "elapsed_s": round(elapsed, 4), **extra, **terms}
@@ -471,17 +487,8 @@ def run_stage(
             run.callback(iteration, x.detach())
 
     began = time.perf_counter()
-    outcome = optimize(
-        image,
-        objective,
-        optimizer,
-        stage.steps,
-        on_step,
-        start_iteration=run.iterations,
-        clock_start=run.clock_start,
-    )
+    outcome = run.optimize(image, objective, optimizer, stage.steps, on_step)
     seconds = time.perf_counter() - began
-    run.iterations += outcome.iterations
     row = {
         **extra,
         "shape": list(content.shape[-2:]),
@@ -591,16 +598,7 @@ def _optimize_tile(
             run.callback(iteration, composite)
 
     optimizer = make_optimizer(config.optimizer, [image], config.lr)
-    outcome = optimize(
-        image,
-        objective,
-        optimizer,
-        stage.steps,
-        on_step,
-        start_iteration=run.iterations,
-        clock_start=run.clock_start,
-    )
-    run.iterations += outcome.iterations
+    outcome = run.optimize(image, objective, optimizer, stage.steps, on_step)
     tiling.blend_into(canvas, image.detach().float().cpu(), box, weights)
     return outcome
 
