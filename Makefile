@@ -25,7 +25,7 @@ demo: install
 	@echo "see out/demo.png (and out/demo_triptych.png: content | style | result)"
 
 test: dev
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2
 
 lint: dev
 	$(VENV)/bin/ruff check src tests
