@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("starlette")
-pytest.importorskip("httpx")
+pytest.importorskip("httpx2")  # what starlette.testclient imports
 
 from starlette.testclient import TestClient  # noqa: E402
 
