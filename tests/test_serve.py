@@ -318,6 +318,37 @@ def test_a_full_queue_refuses_with_429(workdir: Path, uploads: dict[str, str]) -
         wait_for(lambda: job_of(small, first["id"]), ended, 60)
 
 
+def test_uploads_stay_within_their_budget_and_spare_what_jobs_read(workdir: Path) -> None:
+    """The uploads folder never passes its budget: the oldest uploads make room unless a
+    waiting or running job reads them; then the upload is refused (507) in one line."""
+    content, style = png_bytes(), style_bytes()
+    budget = len(content) + len(style) + len(content) // 2  # room for two, not three
+    folder = workdir.parent / "budget"
+    with TestClient(create_app(Settings(workdir=folder, uploads_budget=budget))) as small:
+
+        def upload(data: bytes):
+            return small.post("/api/uploads", content=data, headers={"Content-Type": "image/png"})
+
+        def stored() -> int:
+            return sum(p.stat().st_size for p in (folder / "uploads").iterdir())
+
+        old = upload(content).json()["id"]
+        ids = {"content": upload(content).json()["id"], "style": upload(style).json()["id"]}
+        assert stored() <= budget
+        body = {"content": old, "style": ids["style"], "options": TINY}
+        refused(small.post("/api/jobs", json=body), 400, "no such upload (upload the image again)")
+
+        running = submit(small, ids, **{**TINY, "steps": 2000})
+        wait_for(lambda: job_of(small, running["id"]), lambda j: j["status"] == "running", 120)
+        refused(upload(content), 507, "uploads full")  # both stored uploads are in use
+        assert stored() <= budget and small.get("/api/health").json()["ok"]
+
+        small.post(f"/api/jobs/{running['id']}/stop")
+        wait_for(lambda: job_of(small, running["id"]), ended, 60)
+        assert upload(content).status_code == 201  # no job reads the old ones now
+        assert stored() <= budget and len(list((folder / "uploads").iterdir())) <= 2
+
+
 def test_a_restart_keeps_finished_jobs_and_marks_running_ones(
     workdir: Path, finished: dict
 ) -> None:

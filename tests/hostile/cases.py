@@ -2332,6 +2332,11 @@ CASES: list[Case] = [
     Case("serve: --workers 0", lambda t: ["serve", "--workers", "0"], "--workers.*1 to 16"),
     Case("serve: --max-queued 0", lambda t: ["serve", "--max-queued", "0"], "--max-queued"),
     Case("serve: --upload-limit-mb 0", lambda t: ["serve", "--upload-limit-mb", "0"], "--upload"),
+    Case(
+        "serve: --uploads-mb below --upload-limit-mb",
+        lambda t: ["serve", "--uploads-mb", "10"],
+        "--uploads-mb must be from 25 to",
+    ),
     Case("serve: --host with a space", lambda t: ["serve", "--host", "a b"], "--host.*not a host"),
     # --- study (issue 18) ---------------------------------------------------------------
     Case(

@@ -69,6 +69,14 @@ def add_commands(sub: Any) -> None:
         metavar="MB",
         help="largest image upload in MB, 1 to 1024 (default: 25)",
     )
+    serve.add_argument(
+        "--uploads-mb",
+        type=int,
+        default=1024,
+        metavar="MB",
+        help="disk kept for uploads in MB; the oldest that no waiting or running job reads "
+        "are deleted to make room (default: 1024; at least --upload-limit-mb)",
+    )
     serve.set_defaults(handler=cmd_serve)
 
 
@@ -78,6 +86,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _check_range("--workers", args.workers, 1, 16)
     _check_range("--max-queued", args.max_queued, 1, 1000)
     _check_range("--upload-limit-mb", args.upload_limit_mb, 1, 1024)
+    _check_range("--uploads-mb", args.uploads_mb, args.upload_limit_mb, 1024 * 1024)
     host = check_host(args.host)
     workdir = check_workdir(args.workdir)
     models = check_models(args.models) if args.models is not None else None
@@ -102,6 +111,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         max_queued=args.max_queued,
         upload_limit=args.upload_limit_mb * 1024 * 1024,
+        uploads_budget=args.uploads_mb * 1024 * 1024,
         allowed_hosts=(*LOOPBACK_NAMES, host) if loopback else None,
     )
     app = create_app(settings)

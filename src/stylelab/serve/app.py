@@ -2,14 +2,16 @@
 
 Starlette (the ASGI toolkit FastAPI is built on) with uvicorn: few dependencies, no
 build step, server-sent events as a plain streaming response. Every refusal is JSON,
-``{"error": "<one line>"}`` with a 4xx status, which the page shows as it is.
+``{"error": "<one line>"}`` with a 4xx status (507 when the uploads fill their budget),
+which the page shows as it is.
 
 Endpoints (all under the token when one is set):
 
 - ``GET /``, ``GET /static/{app.js,style.css}``: the page.
 - ``GET /api/health``; ``GET /api/options``: StylizeConfig's fields, defaults, choices, help.
 - ``GET /api/examples``, ``GET /api/examples/{name}.png``: the built-in images.
-- ``POST /api/uploads``: an image as the request body (at most ``upload_limit`` bytes).
+- ``POST /api/uploads``: an image as the request body (at most ``upload_limit`` bytes; the
+  oldest unused uploads make room when the folder would pass ``uploads_budget``).
 - ``POST /api/jobs``, ``GET /api/jobs``, ``GET /api/jobs/{id}``, ``POST /api/jobs/{id}/stop``,
   ``GET /api/jobs/{id}/events`` (server-sent events), ``GET /api/jobs/{id}/files/{name}``.
 - ``GET /api/models``, ``POST /api/fast``: trained fast models, applied at once.
@@ -29,7 +31,6 @@ import re
 import threading
 import time
 import typing
-import uuid
 from collections.abc import AsyncIterator
 from importlib import resources
 from pathlib import Path
@@ -48,7 +49,15 @@ from stylelab import config as config_module
 from stylelab.config import INITS, StylizeConfig
 from stylelab.errors import StylelabError
 from stylelab.safety import is_inside, one_line
-from stylelab.serve.jobs import ACTIVE, JOB_FILES, Job, JobStore, QueueFull
+from stylelab.serve.jobs import (
+    ACTIVE,
+    JOB_FILES,
+    UPLOADS_BUDGET,
+    Job,
+    JobStore,
+    QueueFull,
+    UploadsFull,
+)
 
 UPLOAD_LIMIT = 25 * 1024 * 1024
 JSON_LIMIT = 64 * 1024
@@ -94,6 +103,7 @@ class Settings:
     workers: int = 1
     max_queued: int = 32
     upload_limit: int = UPLOAD_LIMIT
+    uploads_budget: int = UPLOADS_BUDGET
     allowed_hosts: tuple[str, ...] | None = None  # Host header names; None: any
 
 
@@ -103,7 +113,9 @@ def fail(status: int, message: object) -> HTTPException:
 
 def create_app(settings: Settings) -> Guard:
     """The ASGI app over ``settings.workdir`` (its jobs start with the app's lifespan)."""
-    store = JobStore(settings.workdir, settings.workers, settings.max_queued)
+    store = JobStore(
+        settings.workdir, settings.workers, settings.max_queued, settings.uploads_budget
+    )
     fast = FastModels(settings.models)
     decode_lock = threading.Lock()  # one image decoded at a time: memory stays bounded
     static = {name: _static_text(name) for name in STATIC}
@@ -152,12 +164,13 @@ def create_app(settings: Settings) -> Guard:
         if not buffer.tell():
             raise fail(400, "empty upload: send an image file")
         name = one_line(unquote(request.headers.get("x-filename", "")) or "upload")[:100]
-        upload_id = uuid.uuid4().hex
         data = buffer.getvalue()
         del buffer
         shape = await run_in_threadpool(_check_image, data, name, decode_lock)
-        path = store.uploads / f"{upload_id}.upload"
-        await run_in_threadpool(path.write_bytes, data)
+        try:
+            upload_id = await run_in_threadpool(store.save_upload, data)
+        except UploadsFull as exc:
+            raise fail(507, exc) from None
         return JSONResponse(
             {"id": f"upload:{upload_id}", "name": name, "width": shape[1], "height": shape[0]},
             status_code=201,

@@ -11,6 +11,10 @@ the page's event stream. Stop raises :class:`stylelab.optim.StopRequested` from 
 callback, so the run ends with the current image, saved like any other. A server that
 restarts lists the jobs it finds on disk; those that were queued or running when it
 stopped are marked ``interrupted``.
+
+Uploads live in ``WORKDIR/uploads/<id>.upload`` within a byte budget: when a new one would
+pass it, the oldest that no waiting or running job reads are deleted first (the page then
+asks for that image again), and when that is not enough the upload is refused.
 """
 
 from __future__ import annotations
@@ -54,8 +58,16 @@ KEPT_PREVIEWS = 8
 MAX_CURVE_POINTS = 2000
 
 
+#: Default budget of the uploads folder, in bytes.
+UPLOADS_BUDGET = 1024 * 1024 * 1024
+
+
 class QueueFull(StylelabError):
     """More jobs waiting than the queue holds (HTTP 429)."""
+
+
+class UploadsFull(StylelabError):
+    """The uploads that waiting or running jobs read already fill the budget (HTTP 507)."""
 
 
 @dataclass
@@ -109,12 +121,19 @@ class Job:
 class JobStore:
     """The jobs of one workdir: submit, stop, look up; ``workers`` threads run them."""
 
-    def __init__(self, workdir: Path, workers: int = 1, max_queued: int = 32) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        workers: int = 1,
+        max_queued: int = 32,
+        uploads_budget: int = UPLOADS_BUDGET,
+    ) -> None:
         self.workdir = workdir
         self.folder = workdir / "jobs"
         self.uploads = workdir / "uploads"
         self.workers = workers
         self.max_queued = max_queued
+        self.uploads_budget = uploads_budget
         self.jobs: dict[str, Job] = {}
         self.lock = threading.Lock()
         self.pending: queue.Queue[Job | None] = queue.Queue()
@@ -179,6 +198,9 @@ class JobStore:
                     f"queue full: {waiting} jobs are waiting (at most {self.max_queued}); "
                     "try again when one has finished"
                 )
+            for source in (content, style):  # an upload may have made room since it was named
+                if not source.startswith("example:") and not Path(source).is_file():
+                    raise StylelabError("no such upload (upload the image again)")
             job_id = uuid.uuid4().hex
             job = Job(job_id, self.folder / job_id, config.to_dict(), labels[0], labels[1])
             job.sources = (content, style)
@@ -187,6 +209,40 @@ class JobStore:
             self.jobs[job_id] = job
         self.pending.put(job)
         return job
+
+    def save_upload(self, data: bytes) -> str:
+        """Store an upload under a new id and return the id. Within ``uploads_budget``
+        bytes: the oldest uploads that no waiting or running job reads make room first;
+        :class:`UploadsFull` when they cannot."""
+        with self.lock:
+            in_use = {s for j in self.jobs.values() if j.status in ACTIVE for s in j.sources}
+            stored = []
+            for path in self.uploads.glob("*.upload"):
+                try:
+                    info = path.stat()
+                except OSError:  # deleted meanwhile
+                    continue
+                stored.append((info.st_mtime, info.st_size, path))
+            stored.sort()
+            total = sum(size for _, size, _ in stored)
+            for _, size, path in stored:  # oldest first
+                if total + len(data) <= self.uploads_budget:
+                    break
+                if str(path) in in_use:
+                    continue
+                path.unlink(missing_ok=True)
+                total -= size
+            if total + len(data) > self.uploads_budget:
+                mb = 1024 * 1024
+                raise UploadsFull(
+                    f"uploads full: waiting and running jobs read {total / mb:.0f} MB of "
+                    f"uploads (at most {self.uploads_budget / mb:.0f} MB); "
+                    "try again when they have finished"
+                )
+            upload_id = uuid.uuid4().hex
+            with atomic_path(self.uploads / f"{upload_id}.upload") as tmp:
+                tmp.write_bytes(data)
+        return upload_id
 
     def get(self, job_id: str) -> Job | None:
         if not JOB_ID.fullmatch(job_id):
