@@ -5,6 +5,7 @@ path traversal, a missing token. Each refusal is JSON with one line, and the ser
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -409,22 +410,37 @@ def test_unknown_routes_and_methods_are_json(client: TestClient) -> None:
 # ----------------------------------------------------------------------------- fast tab
 
 
-def test_fast_models_are_listed_and_applied(tmp_path: Path, tiny_model: Path) -> None:
+def test_fast_models_are_listed_and_applied(
+    tmp_path: Path, tiny_model: Path, onnx_model: Path
+) -> None:
     import shutil
+
+    import numpy as np
+    from PIL import Image
 
     models = tmp_path / "models"
     models.mkdir()
     shutil.copy(tiny_model, models / "tiny.safetensors")
+    shutil.copy(onnx_model, models / "tiny.onnx")
     (models / "broken.safetensors").write_bytes(b"nope")
+    (models / "broken.onnx").write_bytes(b"nope")
     (models / "notes.txt").write_text("not a model")
     with TestClient(create_app(Settings(workdir=tmp_path / "w", models=models))) as app:
         listed = {m["name"]: m for m in app.get("/api/models").json()["models"]}
-        assert set(listed) == {"tiny.safetensors", "broken.safetensors"}
+        assert set(listed) == {"tiny.safetensors", "tiny.onnx", "broken.safetensors", "broken.onnx"}
         assert listed["tiny.safetensors"]["styles"] == ["strokes", "mosaic"]
-        assert listed["broken.safetensors"]["error"]
+        assert listed["tiny.onnx"]["styles"] == ["strokes", "mosaic"]
+        assert listed["broken.safetensors"]["error"] and listed["broken.onnx"]["error"]
         body = {"model": "tiny.safetensors", "image": "example:chelsea", "weights": [1, 3]}
         image = app.post("/api/fast", json={**body, "size": 64})
         assert image.status_code == 200 and image.content.startswith(PNG)
+        exported = app.post("/api/fast", json={**body, "model": "tiny.onnx", "size": 64})
+        assert exported.status_code == 200, exported.text
+        pixels = [
+            np.asarray(Image.open(io.BytesIO(r.content)), np.int16) for r in (image, exported)
+        ]
+        assert pixels[0].shape == pixels[1].shape == (43, 64, 3)
+        assert np.abs(pixels[0] - pixels[1]).max() <= 1  # onnxruntime gives PyTorch's image
         refused(app.post("/api/fast", json={**body, "weights": [-1, 1]}), 400, "style-mix")
         escape = {**body, "model": "../tiny.safetensors"}
         refused(app.post("/api/fast", json=escape), 400, "no such model")

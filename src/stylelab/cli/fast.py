@@ -19,6 +19,7 @@ from typing import Any
 from stylelab.cli.common import add_config_arguments, config_from_args, interrupted_exit_code
 from stylelab.config import StylizeConfig
 from stylelab.errors import StylelabError
+from stylelab.fast import open_model
 from stylelab.safety import (
     check_input_file,
     check_new_folder,
@@ -356,24 +357,6 @@ def _run_jobs(
         if pending is not None:
             finish(*pending)
     return done, failed
-
-
-def open_model(path: str, device: str = "auto", precision: str = "auto") -> Any:
-    """A FastModel for a .safetensors file, an OnnxModel (onnxruntime, no torch) for .onnx;
-    both have ``styles``, ``stylize_array``, ``stylize_frames`` and ``info``."""
-    suffix = Path(path).suffix.lower()
-    if suffix == ".onnx":
-        from stylelab.fast.runtime import load_onnx
-
-        return load_onnx(path, device=device, precision=precision)
-    if suffix == ".pt":
-        raise StylelabError(
-            f"{one_line(path)}: a TorchScript export is for LibTorch (C++, mobile); stylelab "
-            "applies the .safetensors model or its .onnx export"
-        )
-    from stylelab.fast import apply as fast
-
-    return fast.load(path, device=device, precision=precision)
 
 
 def _info(args: argparse.Namespace) -> int:

@@ -49,7 +49,8 @@ def add_commands(sub: Any) -> None:
         "--models",
         default=None,
         metavar="DIR",
-        help="folder of trained .safetensors models for the fast tab (default: WORKDIR/models)",
+        help="folder of trained fast models for the fast tab, .safetensors or their .onnx "
+        "exports (default: WORKDIR/models)",
     )
     serve.add_argument(
         "--token",

@@ -4,6 +4,7 @@ forward pass (Johnson et al. 2016; Ulyanov et al. 2017; Dumoulin et al. 2017).
     import stylelab.fast
     model = stylelab.fast.load("m.safetensors")
     image = model.stylize("photo.jpg", style="starry_night")
+    model = stylelab.fast.open_model("m.onnx")   # its ONNX export, on onnxruntime (no torch)
 
 Modules: ``nets`` (architectures, conditional instance norm), ``data`` (photos, crops),
 ``training`` (the loop), ``modelfile`` (safetensors in and out), ``apply`` (any size in,
@@ -12,14 +13,37 @@ same size out).
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from stylelab.errors import StylelabError
+from stylelab.safety import one_line
 
 if TYPE_CHECKING:
     from stylelab.fast.apply import FastModel, load
     from stylelab.fast.config import TrainConfig
     from stylelab.fast.training import train
 
-__all__ = ["FastModel", "TrainConfig", "load", "train"]
+__all__ = ["FastModel", "TrainConfig", "load", "open_model", "train"]
+
+
+def open_model(path: str | os.PathLike, device: str = "auto", precision: str = "auto") -> Any:
+    """A FastModel for a .safetensors file, an OnnxModel (onnxruntime, no torch) for .onnx;
+    both have ``styles``, ``stylize_array``, ``stylize_frames`` and ``info``."""
+    suffix = Path(path).suffix.lower()
+    if suffix == ".onnx":
+        from stylelab.fast.runtime import load_onnx
+
+        return load_onnx(path, device=device, precision=precision)
+    if suffix == ".pt":
+        raise StylelabError(
+            f"{one_line(path)}: a TorchScript export is for LibTorch (C++, mobile); stylelab "
+            "applies the .safetensors model or its .onnx export"
+        )
+    from stylelab.fast import apply as fast
+
+    return fast.load(path, device=device, precision=precision)
 
 
 def __getattr__(name: str) -> Any:

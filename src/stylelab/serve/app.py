@@ -490,6 +490,10 @@ def _event(name: str, data: object) -> str:
 # --------------------------------------------------------------------------- fast tab
 
 
+#: The fast models the fast tab lists: trained ones and their ONNX exports.
+MODEL_SUFFIXES = (".safetensors", ".onnx")
+
+
 class FastModels:
     """The trained models in a folder: listed by file name, loaded once, applied at once."""
 
@@ -504,11 +508,12 @@ class FastModels:
         return sorted(
             entry.name
             for entry in os.scandir(self.folder)
-            if entry.name.endswith(".safetensors") and entry.is_file()
+            if entry.name.endswith(MODEL_SUFFIXES) and entry.is_file()
         )
 
     def model(self, name: object) -> Any:
-        import stylelab.fast
+        """A .safetensors model (PyTorch) or its .onnx export (onnxruntime), loaded once."""
+        from stylelab.fast import open_model
 
         if not isinstance(name, str) or name not in self.names():
             raise StylelabError(f"no such model: {one_line(name)[:80]}; see the list")
@@ -518,7 +523,7 @@ class FastModels:
         with self.lock:
             cached = self.loaded.get(name)
             if cached is None or cached[0] != stamp:
-                cached = (stamp, stylelab.fast.load(path, device="cpu", precision="fp32"))
+                cached = (stamp, open_model(path, device="cpu", precision="fp32"))
                 self.loaded[name] = cached
             return cached[1]
 
@@ -532,16 +537,17 @@ class FastModels:
         return found
 
     def apply(self, name: object, image: str, weights: object, size: object) -> bytes:
-        from stylelab.images import tensor_to_pil
+        from stylelab.pixels import array_to_pil, load_array
 
         model = self.model(name)
         if not isinstance(size, int) or isinstance(size, bool) or not 16 <= size <= 1024:
             raise StylelabError(f"size must be an integer from 16 to 1024, got {one_line(size)}")
         style = weights if isinstance(weights, list) else None
+        photo = load_array(image)
         with self.lock:
-            out = model.stylize(image, style, size=size)
+            out = model.stylize_array(photo, style, size=size)
         buffer = io.BytesIO()
-        tensor_to_pil(out).save(buffer, format="PNG")
+        array_to_pil(out).save(buffer, format="PNG")
         return buffer.getvalue()
 
 
