@@ -316,6 +316,8 @@ def test_available_memory_is_known_here() -> None:
     available = limits.available_memory_bytes("cpu")
     assert available is None or 0 < available < 2**50
     assert limits.format_bytes(95e9) == "95 GB" and limits.format_bytes(2.04e9) == "2.0 GB"
+    assert limits.format_bytes(0.1e9) == "0.1 GB" and limits.format_bytes(48.4e6) == "48 MB"
+    assert limits.format_bytes(9_985) == "10 kB" and limits.format_bytes(12) == "1 kB"
 
 
 def test_model_path_of_wrong_kind_is_refused(tmp_path: Path) -> None:

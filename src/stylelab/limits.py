@@ -329,9 +329,14 @@ class _Sized:
 
 
 def format_bytes(count: float) -> str:
-    """``95 GB``, ``2.5 GB``, ``0.3 GB`` (decimal gigabytes, as free/df -H print them)."""
+    """``95 GB``, ``2.5 GB``, ``0.3 GB``, ``48 MB``, ``10 kB`` (decimal units, as free/df -H
+    print them): gigabytes from 0.1 GB, smaller counts in MB or kB, never ``0.0 GB``."""
     value = count / GB
-    return f"{value:.0f} GB" if value >= 10 else f"{value:.1f} GB"
+    if value >= 0.1:
+        return f"{value:.0f} GB" if value >= 10 else f"{value:.1f} GB"
+    if count >= 1e6:
+        return f"{count / 1e6:.0f} MB"
+    return f"{max(count / 1e3, 1):.0f} kB"
 
 
 # --- one-line values in messages --------------------------------------------------------

