@@ -50,6 +50,42 @@ BAD_CALLS: dict[str, tuple[Callable[[], object], str]] = {
     "content NaN": (lambda: stylize(NAN, S, **TINY), "content: the image has NaN"),
     "style NaN": (lambda: stylize(C, [S, NAN], **TINY), "style: the image has NaN"),
     "style empty list": (lambda: stylize(C, [], **TINY), "at least one image"),
+    "content int64 array": (
+        lambda: stylize(np.zeros((32, 32, 3), np.int64), S, **TINY),
+        "an image array of dtype int64: give uint8 (0-255), uint16 (0-65535), bool, or floats",
+    ),
+    "content object array": (
+        lambda: stylize(np.full((32, 32, 3), "x", object), S, **TINY),
+        "image array of dtype object",
+    ),
+    "content complex tensor": (
+        lambda: stylize(C.to(torch.complex64), S, **TINY),
+        "an image tensor of dtype complex64",
+    ),
+    "content meta tensor": (
+        lambda: stylize(torch.zeros(3, 32, 32, device="meta"), S, **TINY),
+        "a tensor on the meta device holds no pixels",
+    ),
+    "content sparse tensor": (
+        lambda: stylize(C[0].to_sparse(), S, **TINY),
+        "tensor is no image: give a dense one",
+    ),
+    "content 60000² view": (
+        lambda: stylize(np.broadcast_to(np.zeros((1, 1, 3), np.uint8), (60000, 60000, 3)), S),
+        "an image array of 60000x60000 pixels is over the limit of",
+    ),
+    "style 60000² tensor view": (
+        lambda: stylize(C, C[0, :, :1, :1].expand(3, 60000, 60000), **TINY),
+        "an image tensor of 60000x60000 pixels is over the limit",
+    ),
+    "evaluate int32 output": (
+        lambda: evaluate(torch.zeros(3, 32, 32, dtype=torch.int32), C, S),
+        "image tensor of dtype int32",
+    ),
+    "fast photo int16": (
+        lambda: MODEL.stylize(np.zeros((32, 32), np.int16)),
+        "image array of dtype int16",
+    ),
     "style list of None": (lambda: stylize(C, [None], **TINY), "style must be a path"),
     "style dict": (lambda: stylize(C, {"a": S}, **TINY), "style must be a path"),
     "65 styles": (lambda: stylize(C, [S] * 65, **TINY), "at most 64"),

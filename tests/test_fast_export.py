@@ -94,6 +94,29 @@ def test_onnx_and_safetensors_apply_agree_with_every_option(
             assert np.abs(a - b).max() <= TOLERANCE, (style, option)
 
 
+@pytest.mark.parametrize(
+    ("photo", "words"),
+    [
+        (np.full((32, 32, 3), np.nan, np.float32), "photo: the image has NaN or infinite"),
+        (np.zeros((32, 32, 3), np.int64), "an image array of dtype int64: give uint8"),
+        (np.zeros((32, 32, 3), np.complex64), "an image array of dtype complex64"),
+        (np.zeros((1, 32, 32, 3), np.float32), "is not an H x W x {1,3,4} image"),
+        (
+            np.broadcast_to(np.zeros((1, 1, 3), np.uint8), (60000, 60000, 3)),
+            "an image array of 60000x60000 pixels is over the limit",
+        ),
+    ],
+    ids=["nan", "int64", "complex", "1xHxWx3", "60000²"],
+)
+def test_onnx_and_safetensors_refuse_the_same_photos_in_one_line(
+    tiny_model: Path, onnx_model: Path, photo: np.ndarray, words: str
+) -> None:
+    for model in (load(tiny_model, device="cpu", precision="fp32"), load_onnx(onnx_model)):
+        with pytest.raises(StylelabError) as caught:
+            model.stylize(photo)
+        assert "\n" not in str(caught.value) and words in str(caught.value), type(model)
+
+
 def test_onnx_style_mix_differs_from_both_pure_styles(onnx_model: Path) -> None:
     model = load_onnx(onnx_model)
     photo = photo_array(48, 64)

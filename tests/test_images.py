@@ -102,6 +102,30 @@ def test_pil_array_and_tensor_inputs() -> None:
         images.load_image(torch.zeros(2, 5, 20, 20))
 
 
+def test_integer_and_bool_inputs_are_scaled_to_one() -> None:
+    """uint8 (``torchvision.io.decode_image``'s dtype) / 255 and uint16 / 65535, whether
+    array or tensor, HxWxC or 1x3xHxW; bool is 0 or 1. (uint8 tensors were clamped to
+    [0, 1] unscaled, so every pixel above 0 became white.)"""
+    from stylelab import pixels
+
+    rng = np.random.default_rng(0)
+    u8 = rng.integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    expected = torch.from_numpy(u8.astype(np.float32) / 255).permute(2, 0, 1)[None]
+    chw = torch.from_numpy(u8).permute(2, 0, 1)
+    for source in (u8, chw, chw[None], chw[None].numpy()):
+        loaded = images.load_image(source)
+        _check_rgb(loaded, 20, 30)
+        assert torch.allclose(loaded, expected, atol=1e-6), type(source)
+    assert np.allclose(pixels.load_array(chw[None].numpy()), expected.numpy(), atol=1e-6)
+    u16 = (u8.astype(np.uint16) * 257)[..., 0]
+    assert torch.allclose(images.load_image(u16), expected[:, :1].expand(1, 3, 20, 30), atol=1e-6)
+    mask = u8 > 127
+    assert torch.equal(
+        images.load_image(torch.from_numpy(mask).permute(2, 0, 1)),
+        torch.from_numpy(mask.astype(np.float32)).permute(2, 0, 1)[None],
+    )
+
+
 def test_example_images_load() -> None:
     _check_rgb(images.load_image("example:strokes"), 512, 512)
     assert images.load_image("example:chelsea").shape[1] == 3

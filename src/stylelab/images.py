@@ -37,7 +37,10 @@ def load_image(source: ImageSource) -> torch.Tensor:
     """Load a path, ``example:NAME``, PIL image, array or tensor as a (1, 3, H, W) tensor.
 
     Applies EXIF orientation, converts every Pillow mode to RGB (alpha is composited over
-    white; 16-bit gray keeps its precision), and refuses images under 16 px.
+    white; 16-bit gray keeps its precision), and refuses images under 16 px. Arrays are
+    (H, W), (H, W, 1|3|4) or (1, 3, H, W); tensors (1|3, H, W) or (1, 1|3, H, W); either
+    holds uint8 (0-255), uint16 (0-65535), bool or floats in [0, 1], and at most
+    ``PIL.Image.MAX_IMAGE_PIXELS`` pixels, as files.
     """
     if isinstance(source, torch.Tensor):
         tensor = _tensor_to_batch(source)
@@ -88,18 +91,27 @@ def pil_to_tensor(image: Image.Image) -> torch.Tensor:
 
 
 def _array_to_tensor(array: np.ndarray) -> torch.Tensor:
-    rgb = pixels.array_to_rgb(array)
-    return torch.from_numpy(pixels.to_batch(rgb))
+    return torch.from_numpy(pixels.array_to_batch(array))
 
 
 def _tensor_to_batch(tensor: torch.Tensor) -> torch.Tensor:
-    tensor = tensor.detach().float().cpu()
+    """(3|1, H, W) or (1, 3|1, H, W), dtypes as :data:`stylelab.pixels.IMAGE_DTYPES` (a
+    uint8 tensor, as ``torchvision.io.decode_image`` gives, is divided by 255)."""
+    if tensor.is_meta:
+        raise StylelabError("a tensor on the meta device holds no pixels")
+    if tensor.layout != torch.strided:
+        raise StylelabError(f"a {tensor.layout} tensor is no image: give a dense one")
     if tensor.ndim == 3:
         tensor = tensor.unsqueeze(0)
     if tensor.ndim != 4 or tensor.shape[0] != 1 or tensor.shape[1] not in (1, 3):
         raise StylelabError(
             f"tensor of shape {tuple(tensor.shape)} is not a (3, H, W) or (1, 3, H, W) image"
         )
+    pixels.check_pixel_count(tensor.shape[2], tensor.shape[3], "tensor")
+    scale = pixels.pixel_scale(tensor.dtype, "tensor")
+    tensor = tensor.detach().cpu().float()
+    if scale != 1.0:
+        tensor = tensor / scale
     if tensor.shape[1] == 1:
         tensor = tensor.expand(1, 3, *tensor.shape[2:])
     return tensor.clamp(0, 1).contiguous()

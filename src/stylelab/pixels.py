@@ -80,24 +80,64 @@ def pil_to_rgb(image: Image.Image) -> np.ndarray:
     return np.asarray(rgb, dtype=np.float32) / 255.0
 
 
+IMAGE_DTYPES = "uint8 (0-255), uint16 (0-65535), bool, or floats in [0, 1]"
+
+
+def pixel_scale(dtype: object, what: str = "array") -> float:
+    """What a pixel of ``dtype`` (a NumPy or torch dtype) is divided by to lie in [0, 1]:
+    255 for uint8, 65535 for uint16, 1 for bool and floats. Any other dtype (signed
+    integers, whose range is a guess; complex; strings; objects) is one line."""
+    name = str(dtype).removeprefix("torch.")
+    if name == "uint8":
+        return 255.0
+    if name == "uint16":
+        return 65535.0
+    if name == "bool" or name in ("float16", "bfloat16", "float32", "float64", "half", "float"):
+        return 1.0
+    raise StylelabError(f"an image {what} of dtype {name}: give {IMAGE_DTYPES}")
+
+
+def check_pixel_count(height: int, width: int, what: str = "array") -> None:
+    """The bound Pillow puts on image files (``Image.MAX_IMAGE_PIXELS``), for in-memory
+    images too: checked before any float copy is made (a 60000 x 60000 view of one pixel
+    would otherwise ask for 40 GiB)."""
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit is not None and height * width > limit:
+        raise StylelabError(
+            f"an image {what} of {width}x{height} pixels is over the limit of {limit:,} "
+            "pixels (the bound Pillow puts on image files)"
+        )
+
+
 def array_to_rgb(array: np.ndarray) -> np.ndarray:
-    """An (H, W), (H, W, 1|3|4) uint8, uint16 or float array -> (H, W, 3) float32 in
-    [0, 1]; alpha is composited over white."""
+    """An (H, W), (H, W, 1|3|4) array (dtypes: :data:`IMAGE_DTYPES`) -> (H, W, 3) float32
+    in [0, 1]; alpha is composited over white."""
     array = np.asarray(array)
-    if array.dtype == np.uint8:
-        array = array.astype(np.float32) / 255.0
-    elif array.dtype == np.uint16:
-        array = array.astype(np.float32) / 65535.0
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (1, 3, 4)):
+        raise StylelabError(f"array of shape {array.shape} is not an H x W x {{1,3,4}} image")
+    check_pixel_count(array.shape[0], array.shape[1])
+    scale = pixel_scale(array.dtype)
+    array = array.astype(np.float32)
+    if scale != 1.0:
+        array /= scale
     if array.ndim == 2:
         array = array[..., None]
-    if array.ndim != 3 or array.shape[2] not in (1, 3, 4):
-        raise StylelabError(f"array of shape {array.shape} is not an H x W x {{1,3,4}} image")
     if array.shape[2] == 1:
         array = np.repeat(array, 3, axis=2)
     if array.shape[2] == 4:
         alpha = array[..., 3:4]
         array = array[..., :3] * alpha + (1 - alpha)
     return np.clip(np.ascontiguousarray(array, dtype=np.float32), 0, 1)
+
+
+def array_to_batch(array: np.ndarray) -> np.ndarray:
+    """An image array as (1, 3, H, W) float32 in [0, 1]: stylelab's own layout
+    (1, 3, H, W), or any layout :func:`array_to_rgb` takes."""
+    if array.ndim == 4 and array.shape[:2] == (1, 3):
+        check_pixel_count(array.shape[2], array.shape[3])
+        scale = pixel_scale(array.dtype)
+        return np.clip(np.ascontiguousarray(array, dtype=np.float32) / scale, 0, 1)
+    return to_batch(array_to_rgb(array))
 
 
 def to_batch(rgb: np.ndarray) -> np.ndarray:
@@ -109,7 +149,7 @@ def load_array(source: str | os.PathLike | Image.Image | np.ndarray) -> np.ndarr
     """A path, ``example:NAME``, PIL image or array as a (1, 3, H, W) float32 array, with
     the rules of :func:`stylelab.images.load_image` (16 px at least a side)."""
     if isinstance(source, np.ndarray):
-        batch = source if source.ndim == 4 else to_batch(array_to_rgb(source))
+        batch = array_to_batch(source)
     elif isinstance(source, Image.Image):
         batch = to_batch(pil_to_rgb(source))
     elif isinstance(source, str) and source.startswith(EXAMPLE_PREFIX):

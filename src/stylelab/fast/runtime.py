@@ -89,6 +89,10 @@ class OnnxModel:
             check_size(size)
         weights = self.style_weights(style)
         photo = load_array(image)
+        if not np.isfinite(photo).all():  # a float TIFF or array may hold NaN
+            path = isinstance(image, (str, os.PathLike))
+            what = f"photo {one_line(os.fspath(image))}" if path else "photo"
+            raise StylelabError(f"{what}: the image has NaN or infinite values")
         if size is not None:
             photo = resize_array(photo, long_edge_shape(photo.shape, size))
         shape = tuple(photo.shape[-2:])
