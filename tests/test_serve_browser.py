@@ -22,17 +22,29 @@ from tests.serve_helpers import live_server, png_bytes, style_bytes
 pytestmark = pytest.mark.browser
 
 HOW = "install chromium (apt-get install chromium) and Playwright (pip install playwright)"
+#: Set by .ci/run once chromium is installed: then a browser test that cannot run fails
+#: instead of skipping, so CI cannot pass without it.
+REQUIRED = os.environ.get("STYLELAB_REQUIRE_BROWSER") == "1"
+
+
+def cannot_run(reason: str) -> None:
+    """Skip, saying how to enable the test; or fail when the browser tests are required."""
+    message = f"{reason}: {HOW} to run the browser tests"
+    if REQUIRED:
+        pytest.fail(f"STYLELAB_REQUIRE_BROWSER=1, but {message}", pytrace=False)
+    pytest.skip(message)
 
 
 @pytest.fixture(scope="session")  # session: set up before the session's tiny_model
 def chromium_path() -> str:
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     if path is None:
-        pytest.skip(f"no chromium on PATH: {HOW} to run the browser tests")
+        cannot_run("no chromium on PATH")
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        pytest.skip(f"Playwright for Python is missing: {HOW} to run the browser tests")
+        cannot_run("Playwright for Python is missing")
+    assert path is not None
     return path
 
 
