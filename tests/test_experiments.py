@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -165,6 +166,59 @@ def test_failures_are_recorded_and_the_sweep_goes_on(tmp_path: Path) -> None:
     assert sorted(r["run_id"] for r in after) == sorted(r.run_id for r in sweep.runs)
     assert [r["status"] for r in after if r["init"] == "late.png"] == ["failed"]
     assert b"\r" not in (rundir / SUMMARY).read_bytes()
+
+
+def test_control_options_reach_the_summary_and_every_record(tmp_path: Path) -> None:
+    """--preserve-color, --mask with --region-style and --tile as a sweep sets them: each
+    run's summary row and output.json carry its values; a relative mask, and a style path
+    in --region-style, are read from the sweep file's folder as content and style are (the
+    mask was read from the working folder, and the style path then matched no style);
+    the luminance run keeps the photo's chroma much closer than a plain one."""
+    mask = Image.new("RGB", (40, 32), (255, 0, 0))
+    mask.paste((0, 0, 255), (20, 0, 40, 32))
+    mask.save(tmp_path / "mask.png")
+    Image.new("RGB", (40, 32), (30, 160, 60)).save(tmp_path / "paint.png")
+    body = (
+        '[[runs]]\npreserve_color = "luminance"\n'
+        '[[runs]]\nstyle = ["example:strokes", "paint.png"]\nmask = "mask.png"\n'
+        'region_style = "#ff0000=paint.png,#0000ff=0"\n'
+        '[[runs]]\ntile = "auto"\ntile_overlap = 16\n'
+    )
+    sweep = load_sweep(write(tmp_path, body))
+    rundir = tmp_path / "run"
+    assert run_sweep(sweep, rundir, report=False).ok
+    table = rows(rundir)
+    assert len(table) == 3 and all(r["status"] == "done" for r in table), table
+    kept, regions, tiled = sorted(
+        table, key=lambda r: (r["preserve_color"] != "luminance", r["tile"] == "auto")
+    )
+    assert (kept["preserve_color"], kept["mask"], kept["tile"]) == ("luminance", "", "off")
+    assert (regions["mask"], regions["region_style"]) == ("mask.png", "#ff0000=paint.png,#0000ff=0")
+    assert (tiled["preserve_color"], tiled["tile"]) == ("none", "auto")
+    for row in table:
+        text = json.dumps(json.loads((rundir / "runs" / row["run_id"] / "output.json").read_text()))
+        assert f'"preserve_color": "{row["preserve_color"]}"' in text
+        assert f'"tile": "{row["tile"]}"' in text
+    text = (rundir / "runs" / regions["run_id"] / "output.json").read_text()
+    assert json.dumps(str(tmp_path / "mask.png")) in text
+    assert f"#ff0000={tmp_path / 'paint.png'}" in text
+
+    photo = np.asarray(_example("example:chelsea").resize((32, 21)))
+
+    def chroma_gap(row: dict[str, str]) -> float:
+        from skimage.color import rgb2lab
+
+        out = np.asarray(Image.open(rundir / "runs" / row["run_id"] / "output.png"))
+        assert out.shape == photo.shape
+        return float(np.abs(rgb2lab(out)[..., 1:] - rgb2lab(photo)[..., 1:]).mean())
+
+    assert chroma_gap(kept) < 0.5 * chroma_gap(tiled)
+
+
+def _example(source: str) -> Image.Image:
+    from stylelab.examples import example_image
+
+    return example_image(source.removeprefix("example:")).convert("RGB")
 
 
 def test_a_run_over_its_time_limit_is_killed_and_recorded(tmp_path: Path) -> None:
@@ -507,6 +561,11 @@ HOSTILE_TOML = [
         "relative to the sweep file",
         tiny(base='content = "rel.png"'),
         r"content: .*/cases/rel.png: no such file",
+    ),
+    (
+        "missing mask, before any run",
+        tiny(base='mask = "nomask.png"\nregion_style = "#ff0000=0"'),
+        r"mask: .*/cases/nomask.png: no such file",
     ),
     (
         "image is a folder",

@@ -555,14 +555,16 @@ def resolve_image(source: str, base_dir: Path) -> str:
 
 
 def resolve_paths(params: dict[str, Any], base_dir: Path) -> dict[str, Any]:
-    """The run's parameters with relative image and weight paths made absolute."""
+    """The run's parameters with relative image, mask and weight paths made absolute; a
+    style path in ``region_style`` is resolved as the style list is, so the two match."""
     out = dict(params)
-    for key in ("content", "init", "weights"):
+    for key in ("content", "init", "weights", "mask"):
         value = out.get(key)
         if isinstance(value, str) and (
             key == "content"
             or (key == "init" and value not in INIT_MODES)
             or (key == "weights" and value not in WEIGHT_KEYWORDS)
+            or (key == "mask" and value)
         ):
             out[key] = resolve_image(value, base_dir)
     style = out["style"]
@@ -571,7 +573,23 @@ def resolve_paths(params: dict[str, Any], base_dir: Path) -> dict[str, Any]:
         if isinstance(style, list)
         else resolve_image(style, base_dir)
     )
+    if isinstance(out.get("region_style"), str):
+        out["region_style"] = _resolve_region_styles(out["region_style"], base_dir)
     return out
+
+
+def _resolve_region_styles(text: str, base_dir: Path) -> str:
+    """``#rrggbb=STYLE,...`` with each STYLE that is a path (not an index or ``none``)
+    resolved against the sweep file's folder; a malformed part is left for the run's
+    own one-line check."""
+    parts = []
+    for part in text.split(","):
+        colour, equals, style = part.partition("=")
+        name = style.strip()
+        if equals and name and not name.isdecimal() and name.lower() != "none":
+            part = f"{colour}={resolve_image(name, base_dir)}"
+        parts.append(part)
+    return ",".join(parts)
 
 
 def input_files(sweep: Sweep) -> list[str]:
@@ -580,7 +598,8 @@ def input_files(sweep: Sweep) -> list[str]:
     for run in sweep.runs:
         resolved = resolve_paths({**run.params, "weights": run.config.weights}, sweep.base_dir)
         styles = resolved["style"] if isinstance(resolved["style"], list) else [resolved["style"]]
-        for source in (resolved["content"], *styles, resolved.get("init"), resolved["weights"]):
+        sources = (resolved["content"], *styles, resolved.get("init"), resolved["weights"])
+        for source in (*sources, resolved.get("mask")):
             if isinstance(source, str) and os.path.isabs(source):
                 found.add(source)
         if run.config.init not in INIT_MODES:
@@ -609,6 +628,8 @@ def _image_sources(run: Run) -> list[tuple[str, str]]:
     sources = [("content", run.params["content"])] + [("style", s) for s in _styles(run)]
     if run.config.init not in INIT_MODES:
         sources.append(("init", run.config.init))
+    if run.config.mask:
+        sources.append(("mask", run.config.mask))
     return sources
 
 
