@@ -8,12 +8,15 @@ reported in docs/study.md.
 from __future__ import annotations
 
 import functools
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from stylelab import StylizeConfig, stylize
 from stylelab.evaluate import evaluate
+from stylelab.experiments import study
 
 # The small experiment: one pair, one seed, random weights, one scale, L-BFGS.
 CONTENT = "example:astronaut"  # square: 96 px keeps Inception v3's 75 px minimum
@@ -239,3 +242,45 @@ def test_claim_d_softmax_improves_resnet_wide_resnet_and_inception(yardstick: st
     for backbone in ("resnet50", "wide_resnet50_2", "googlenet", "inception_v3"):
         plain = style_distance(backbone)[yardstick]
         assert style_distance(backbone, "softmax")[yardstick] < plain, backbone
+
+
+# --- the published study: tables and README verdicts follow from the published scores ---
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def published_verdicts() -> dict[tuple[str, str], str]:
+    """{(claim letter, yardstick): verdict} recomputed from docs/study_scores.csv."""
+    scores = list(study.read_scores(REPO / "docs" / "study_scores.csv").values())
+    verdicts = {}
+    for yardstick in YARDSTICKS:
+        table, units = study.unit_table(scores, study.COLUMNS[yardstick][0])
+        for found in study.claims(table, study.bootstrap_indices(len(units), study.RESAMPLES)):
+            verdicts[found["claim"][1], yardstick] = found["verdict"]
+    return verdicts
+
+
+def test_the_published_tables_are_what_the_code_makes_of_the_published_scores() -> None:
+    """docs/study_tables.md is exactly ``report --study``'s Markdown for the 486 scored runs
+    in docs/study_scores.csv: a change to the statistics that moves a number or a verdict
+    fails here. (The one-pair 96 px claims above pin the small version instead; three of
+    their eight cells differ from the full study: (a), (c) and (d) under the VGG judge.)"""
+    scores = list(study.read_scores(REPO / "docs" / "study_scores.csv").values())
+    assert len(scores) == 486
+    assert study.markdown(scores) == (REPO / "docs" / "study_tables.md").read_text()
+
+
+def test_the_readme_states_the_published_verdicts() -> None:
+    """Each claim row of the README's study table opens, per yardstick, with the verdict
+    recomputed from the published scores."""
+    verdicts = published_verdicts()
+    assert set(verdicts) == {(c, y) for c in "abcd" for y in YARDSTICKS}
+    rows = {
+        line.split("|")[1].strip()[1]: [cell.strip() for cell in line.split("|")[2:4]]
+        for line in (REPO / "README.md").read_text().splitlines()
+        if re.match(r"\| \([abcd]\) ", line)
+    }
+    assert sorted(rows) == list("abcd")
+    for (letter, yardstick), verdict in verdicts.items():
+        cell = rows[letter][YARDSTICKS.index(yardstick)]
+        assert cell.split()[0].rstrip(":") == verdict, (letter, yardstick, cell)
