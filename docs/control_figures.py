@@ -5,7 +5,9 @@
 Writes docs/control_color.jpg (photo | painting | none | luminance | histogram) and
 docs/control_regions.jpg (mask | two styles | one style, the rest kept), each run at
 256 px with the defaults otherwise, and prints the chroma distance to the photo and the
-style distance (stylelab.evaluate) to the painting, in colour and on luminance alone.
+style distance (stylelab.evaluate) to the painting, in colour and on luminance alone, and
+under the CNN-free texture yardstick: whole, and its four luminance groups (Portilla-
+Simoncelli statistics, without the colour group).
 """
 
 from __future__ import annotations
@@ -74,11 +76,17 @@ def main() -> None:
     for mode, image in results.items():
         scores = evaluate(hwc(image), photo_name, starry, size=256)
         blind = evaluate(luminance(image), luminance(photo), luminance(painting), size=256)
+        texture = evaluate(hwc(image), photo_name, starry, size=256, yardstick="texture")
+        groups = texture["style_distance_per_group"]
+        statistics = np.mean([value for name, value in groups.items() if name != "color"])
         print(
             f"preserve_color={mode}: chroma distance to the photo "
             f"{chroma_distance(image, photo):.2f}, style distance "
             f"{scores['style_distance']:.3f} (on luminance {blind['style_distance']:.3f}), "
-            f"content distance {scores['content_distance']:.3f}"
+            f"content distance {scores['content_distance']:.3f}; texture yardstick "
+            f"{texture['style_distance']:.3f}, its luminance statistics {statistics:.3f} ("
+            + ", ".join(f"{name} {value:.3f}" for name, value in groups.items())
+            + ")"
         )
     labelled_sheet(
         [
