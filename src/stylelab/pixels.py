@@ -87,7 +87,11 @@ def pixel_scale(dtype: object, what: str = "array") -> float:
     """What a pixel of ``dtype`` (a NumPy or torch dtype) is divided by to lie in [0, 1]:
     255 for uint8, 65535 for uint16, 1 for bool and floats. Any other dtype (signed
     integers, whose range is a guess; complex; strings; objects) is one line."""
-    name = str(dtype).removeprefix("torch.")
+    if isinstance(dtype, np.dtype):  # any byte order: >f4, >u2, float128 ...
+        kind = {"u": f"uint{8 * dtype.itemsize}", "f": "float32", "b": "bool"}
+        name = kind.get(dtype.kind, str(dtype))
+    else:
+        name = str(dtype).removeprefix("torch.")
     if name == "uint8":
         return 255.0
     if name == "uint16":

@@ -628,8 +628,6 @@ def _image_sources(run: Run) -> list[tuple[str, str]]:
     sources = [("content", run.params["content"])] + [("style", s) for s in _styles(run)]
     if run.config.init not in INIT_MODES:
         sources.append(("init", run.config.init))
-    if run.config.mask:
-        sources.append(("mask", run.config.mask))
     return sources
 
 
@@ -654,6 +652,18 @@ def _check_images(runs: list[Run], base_dir: Path, where: str) -> dict[str, tupl
             except StylelabError as exc:
                 raise StylelabError(f"{where}: {key}: {exc}") from None
             shapes[source] = (int(image.shape[-2]), int(image.shape[-1]))
+        mask = run.config.mask
+        if mask and mask not in shapes:  # any size: read_mask resizes it to the photo
+            from stylelab.pixels import decode_pil
+            from stylelab.safety import check_input_file
+
+            try:
+                path = resolve_image(mask, base_dir)
+                check_input_file(path, "mask")
+                decode_pil(path, path)
+            except StylelabError as exc:
+                raise StylelabError(f"{where}: mask: {exc}") from None
+            shapes[mask] = (0, 0)
     return shapes
 
 
