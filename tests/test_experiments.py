@@ -185,6 +185,9 @@ def test_control_options_reach_the_summary_and_every_record(tmp_path: Path) -> N
         '[[runs]]\ntile = "auto"\ntile_overlap = 16\n'
     )
     sweep = load_sweep(write(tmp_path, body))
+    # a 2x1 half-and-half mask is a mask (read_mask resizes it), not a photo under 16 px
+    Image.frombytes("RGB", (2, 1), bytes([255, 0, 0, 0, 0, 255])).save(tmp_path / "two.png")
+    load_sweep(write(tmp_path, body.replace('"mask.png"', '"two.png"'), name="two.toml"))
     rundir = tmp_path / "run"
     assert run_sweep(sweep, rundir, report=False).ok
     table = rows(rundir)
@@ -348,6 +351,8 @@ def hostile_files(folder: Path) -> None:
     (folder / "sub").mkdir()
     Image.new("RGB", (40, 32), (10, 10, 200)).save(folder / "sub" / "rel.png")
     (folder / "adir").mkdir()
+    noisy = np.random.default_rng(0).integers(0, 256, (32, 40, 3), dtype=np.uint8)
+    Image.fromarray(noisy).save(folder / "noisy_mask.png")  # hundreds of colours
     (folder / "text.png").write_text("not an image\n")
     (folder / "zero.png").write_bytes(b"")
     (folder / "truncated.png").write_bytes((folder / "ok.png").read_bytes()[:60])
@@ -568,6 +573,11 @@ HOSTILE_TOML = [
         "missing mask, before any run",
         tiny(base='mask = "nomask.png"\nregion_style = "#ff0000=0"'),
         r"mask: .*/cases/nomask.png: no such file",
+    ),
+    (
+        "mask of hundreds of colours, before any run",
+        tiny(base='mask = "noisy_mask.png"\nregion_style = "#ff0000=0"'),
+        r"mask: .*noisy_mask.png: \d+ distinct colours; a mask names at most 16",
     ),
     (
         "image is a folder",

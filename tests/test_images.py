@@ -119,6 +119,11 @@ def test_integer_and_bool_inputs_are_scaled_to_one() -> None:
     assert np.allclose(pixels.load_array(chw[None].numpy()), expected.numpy(), atol=1e-6)
     u16 = (u8.astype(np.uint16) * 257)[..., 0]
     assert torch.allclose(images.load_image(u16), expected[:, :1].expand(1, 3, 20, 30), atol=1e-6)
+    # any byte order (FITS files are big-endian) and extended floats load alike
+    for dtype in (">u2", ">f4", ">f8", np.longdouble):
+        scaled = u16 if dtype == ">u2" else u16 / 65535
+        loaded = images.load_image(np.asarray(scaled, dtype=dtype))
+        assert torch.allclose(loaded, expected[:, :1].expand(1, 3, 20, 30), atol=1e-6), dtype
     mask = u8 > 127
     assert torch.equal(
         images.load_image(torch.from_numpy(mask).permute(2, 0, 1)),

@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
 from stylelab.errors import StylelabError
+from stylelab.limits import show
 from stylelab.safety import IMAGE_FORMATS, atomic_path, check_input_file, check_output_file
 
 MIN_SIDE = 16
@@ -83,21 +84,43 @@ def pil_to_rgb(image: Image.Image) -> np.ndarray:
 IMAGE_DTYPES = "uint8 (0-255), uint16 (0-65535), bool, or floats in [0, 1]"
 
 
+def label(source: object, what: str) -> str:
+    """``content`` for an in-memory image, ``content PATH`` for a file (in messages; a
+    path with a line break or another unprintable character is quoted and escaped)."""
+    if not isinstance(source, (str, os.PathLike)):
+        return what
+    path = os.fspath(source)
+    return (
+        f"{what} {path}" if isinstance(path, str) and path.isprintable() else f"{what} {show(path)}"
+    )
+
+
+def check_finite_array(batch: np.ndarray, what: str) -> np.ndarray:
+    """``batch``, or one line when a value is NaN or infinite (a float TIFF or array may
+    hold them); the rule :func:`stylelab.stylize.check_finite` applies to tensors."""
+    if not np.isfinite(batch).all():
+        raise StylelabError(f"{what}: the image has NaN or infinite values")
+    return batch
+
+
 def pixel_scale(dtype: object, what: str = "array") -> float:
     """What a pixel of ``dtype`` (a NumPy or torch dtype) is divided by to lie in [0, 1]:
     255 for uint8, 65535 for uint16, 1 for bool and floats. Any other dtype (signed
     integers, whose range is a guess; complex; strings; objects) is one line."""
-    if isinstance(dtype, np.dtype):  # any byte order: >f4, >u2, float128 ...
-        kind = {"u": f"uint{8 * dtype.itemsize}", "f": "float32", "b": "bool"}
-        name = kind.get(dtype.kind, str(dtype))
-    else:
-        name = str(dtype).removeprefix("torch.")
-    if name == "uint8":
-        return 255.0
-    if name == "uint16":
-        return 65535.0
-    if name == "bool" or name in ("float16", "bfloat16", "float32", "float64", "half", "float"):
+    kind: str
+    if isinstance(dtype, np.dtype):  # by kind and size: any byte order (>f4, >u2), float128
+        kind, size = dtype.kind, dtype.itemsize
+    else:  # a torch dtype, read without importing torch
+        kind = "f" if getattr(dtype, "is_floating_point", False) else ""
+        kind = kind or {"torch.uint8": "u", "torch.uint16": "u", "torch.bool": "b"}.get(
+            str(dtype), ""
+        )
+        size = getattr(dtype, "itemsize", 0)
+    if kind == "u" and size in (1, 2):
+        return 255.0 if size == 1 else 65535.0
+    if kind in ("f", "b"):
         return 1.0
+    name = str(dtype).removeprefix("torch.")
     raise StylelabError(f"an image {what} of dtype {name}: give {IMAGE_DTYPES}")
 
 

@@ -41,6 +41,7 @@ from stylelab.images import (
 )
 from stylelab.limits import MAX_LIST_LENGTH, check_memory, show
 from stylelab.optim import Outcome, default_lr, make_optimizer, optimize
+from stylelab.pixels import label
 from stylelab.precision import (
     MixedPrecisionExtractor,
     environment,
@@ -803,15 +804,6 @@ def resolve_config(
     return config.replace(**options) if options else config
 
 
-def label(source: object, what: str) -> str:
-    """``content`` for an in-memory image, ``content PATH`` for a file (in messages; a
-    path with a line break or another unprintable character is quoted and escaped)."""
-    if not isinstance(source, (str, os.PathLike)):
-        return what
-    path = os.fspath(source)
-    return (
-        f"{what} {path}" if isinstance(path, str) and path.isprintable() else f"{what} {show(path)}"
-    )
 
 
 def check_source(source: object, what: str) -> None:

@@ -313,9 +313,10 @@ def _check_unpacked_sizes(entries: list[zipfile.ZipInfo], file_size: int, label:
     biggest_pickle = max((entry.file_size for entry in pickles), default=0)
     if biggest_pickle > MAX_STATE_PICKLE:
         raise StylelabError(
-            f"{label}: refused as a possible zip bomb (its data.pkl unpacks to "
-            f"{format_bytes(biggest_pickle)}; a state dict's is far smaller, and torch.save "
-            "never compresses it)"
+            f"{label}: refused: its data.pkl unpacks to {format_bytes(biggest_pickle)}, "
+            f"over the {format_bytes(MAX_STATE_PICKLE)} a state dict's pickle could need "
+            "(unpickling it would take minutes; a zip bomb, or a checkpoint with more than "
+            "tensors in it)"
         )
     if unpacked > MAX_UNPACKED_RATIO * file_size + UNPACKED_SLACK:
         raise StylelabError(

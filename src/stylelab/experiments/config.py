@@ -638,6 +638,7 @@ def _check_images(runs: list[Run], base_dir: Path, where: str) -> dict[str, tupl
     from stylelab.stylize import check_finite
 
     shapes: dict[str, tuple[int, int]] = {}
+    masks_read: set[str] = set()
     for run in runs:
         for key, source in _image_sources(run):
             if source in shapes:
@@ -652,19 +653,25 @@ def _check_images(runs: list[Run], base_dir: Path, where: str) -> dict[str, tupl
             except StylelabError as exc:
                 raise StylelabError(f"{where}: {key}: {exc}") from None
             shapes[source] = (int(image.shape[-2]), int(image.shape[-1]))
-        mask = run.config.mask
-        if mask and mask not in shapes:  # any size: read_mask resizes it to the photo
-            from stylelab.pixels import decode_pil
-            from stylelab.safety import check_input_file
-
-            try:
-                path = resolve_image(mask, base_dir)
-                check_input_file(path, "mask")
-                decode_pil(path, path)
-            except StylelabError as exc:
-                raise StylelabError(f"{where}: mask: {exc}") from None
-            shapes[mask] = (0, 0)
+        if run.config.mask and run.config.mask not in masks_read:
+            _check_mask(run.config.mask, shapes[run.params["content"]], base_dir, where)
+            masks_read.add(run.config.mask)
     return shapes
+
+
+def _check_mask(mask: str, photo_hw: tuple[int, int], base_dir: Path, where: str) -> None:
+    """Read ``mask`` as each run will (:func:`stylelab.masks.read_mask`: any size, at most
+    MAX_REGIONS colours), so a bad mask stops the sweep before any run."""
+    import warnings
+
+    from stylelab.masks import read_mask
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # another aspect ratio: each run says so
+            read_mask(resolve_image(mask, base_dir), photo_hw)
+    except StylelabError as exc:
+        raise StylelabError(f"{where}: mask: {exc}") from None
 
 
 def _check_layers(runs: list[Run], base_dir: Path, where: str) -> None:

@@ -32,7 +32,7 @@ from stylelab.fast.choices import (
     style_weights,
 )
 from stylelab.limits import show
-from stylelab.pixels import load_array, long_edge_shape, resize_array
+from stylelab.pixels import check_finite_array, label, load_array, long_edge_shape, resize_array
 from stylelab.safety import check_input_file, one_line
 
 ONNX_FORMAT = "stylelab-fast-onnx"  # the same string as stylelab.fast.export.ONNX_FORMAT
@@ -88,11 +88,7 @@ class OnnxModel:
         if size is not None:
             check_size(size)
         weights = self.style_weights(style)
-        photo = load_array(image)
-        if not np.isfinite(photo).all():  # a float TIFF or array may hold NaN
-            path = isinstance(image, (str, os.PathLike))
-            what = f"photo {one_line(os.fspath(image))}" if path else "photo"
-            raise StylelabError(f"{what}: the image has NaN or infinite values")
+        photo = check_finite_array(load_array(image), label(image, "photo"))
         if size is not None:
             photo = resize_array(photo, long_edge_shape(photo.shape, size))
         shape = tuple(photo.shape[-2:])
