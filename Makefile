@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 
-.PHONY: demo test lint install dev clean
+.PHONY: demo test docs lint install dev clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,12 +24,18 @@ demo: install
 	$(VENV)/bin/stylelab demo -o out/demo.png
 	@echo "see out/demo.png (and out/demo_triptych.png: content | style | result)"
 
+# The site first (about 2 s): a broken link or anchor, a missing page or one left out of the
+# nav fails the build. No -q: it hides the warnings that --strict counts.
 test: dev
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
 	$(PY) -m pytest -q -n 2
+
+docs: dev
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve
 
 lint: dev
 	$(VENV)/bin/ruff check src tests
 	$(VENV)/bin/mypy src
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) out site .pytest_cache .mypy_cache .ruff_cache

@@ -1,4 +1,4 @@
-"""The README's pictures for colour preservation and region styles.
+"""The control page's pictures (docs/control.md) for colour preservation and region styles.
 
     PYTHONPATH=src python docs/control_figures.py --paintings ../shared/eval-images
 

@@ -107,7 +107,7 @@ def test_resnet50_deep_activations_are_peaky(study) -> None:
 # mass, it does not hold here; the test keeps the claim and says what was measured.
 MEASURED = (
     "measured at 96 px on generated images: deepest activation entropy r-ResNet-50 "
-    "0.931, r-VGG19 0.894, r-NoResNet-50 0.898. See README 'Activation statistics'."
+    "0.931, r-VGG19 0.894, r-NoResNet-50 0.898. See docs/research.md, 'Activation statistics'."
 )
 
 

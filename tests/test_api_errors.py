@@ -333,7 +333,7 @@ def test_the_estimate_grows_with_every_input_and_fits_the_readme_sizes() -> None
     assert limits.estimate_stylize_bytes(base.replace(style_scale=2.0), (9, 9), [(9, 9)]) > one
     assert limits.estimate_stylize_bytes(base.replace(optimizer="adam"), (9, 9), [(9, 9)]) < one
     assert limits.estimate_stylize_bytes(base, (256, 512), [(512, 512)]) < one  # 2:1 aspect
-    # The README's largest runs (1024 px, L-BFGS, any measured backbone) stay under 8 GB,
+    # The documentation's largest runs (1024 px, L-BFGS, any measured backbone) stay under 8 GB,
     # so a 24 GB machine never refuses them.
     for backbone in ("vgg19", "resnet50"):
         config = base.replace(size=1024, backbone=backbone)

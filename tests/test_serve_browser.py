@@ -5,7 +5,7 @@ The project never downloads a browser: Playwright launches the system's ``chromi
 Playwright these tests skip and say how to enable them.
 
 STYLELAB_SCREENSHOT=docs/serve.png also runs a longer job on the built-in examples
-before the screenshot, for the README.
+before the screenshot, for the README and docs/serve.md.
 """
 
 from __future__ import annotations

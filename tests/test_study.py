@@ -244,7 +244,7 @@ def test_claim_d_softmax_improves_resnet_wide_resnet_and_inception(yardstick: st
         assert style_distance(backbone, "softmax")[yardstick] < plain, backbone
 
 
-# --- the published study: tables and README verdicts follow from the published scores ---
+# --- the published study: its tables and verdicts follow from the published scores ---
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -270,14 +270,14 @@ def test_the_published_tables_are_what_the_code_makes_of_the_published_scores() 
     assert study.markdown(scores) == (REPO / "docs" / "study_tables.md").read_text()
 
 
-def test_the_readme_states_the_published_verdicts() -> None:
-    """Each claim row of the README's study table opens, per yardstick, with the verdict
-    recomputed from the published scores."""
+def test_the_study_page_states_the_published_verdicts() -> None:
+    """Each claim row of the Study page's table (docs/research.md, formerly the README's)
+    opens, per yardstick, with the verdict recomputed from the published scores."""
     verdicts = published_verdicts()
     assert set(verdicts) == {(c, y) for c in "abcd" for y in YARDSTICKS}
     rows = {
         line.split("|")[1].strip()[1]: [cell.strip() for cell in line.split("|")[2:4]]
-        for line in (REPO / "README.md").read_text().splitlines()
+        for line in (REPO / "docs" / "research.md").read_text().splitlines()
         if re.match(r"\| \([abcd]\) ", line)
     }
     assert sorted(rows) == list("abcd")

@@ -100,7 +100,7 @@ class StylizeConfig:
         None, "blend weights of several style images, e.g. 0.7,0.3 (default equal)"
     )
     optimizer: str = _opt("lbfgs", "lbfgs | adam | sgd | adagrad | adadelta | rmsprop")
-    lr: float | None = _opt(None, "learning rate (default: the optimizer's, see README)")
+    lr: float | None = _opt(None, "learning rate (default: the optimizer's, see docs/stylize.md)")
     init: str = _opt("content", "content | noise | style | PATH to an image")
     steps: int = _opt(300, "iterations (for L-BFGS: loss evaluations)")
     seed: int = _opt(0, "seed for random weights and noise")

@@ -42,7 +42,7 @@ MAX_SIZE = 8192
 #: The style image's edge is round(size * style_scale), which must also stay <= MAX_SIZE;
 #: a style 16 times the output's size already paints strokes smaller than a pixel.
 MAX_STYLE_SCALE = 16.0
-#: 100000 evaluations is hours even at 128 px; the README's runs use 300-1000.
+#: 100000 evaluations is hours even at 128 px; the documented runs (docs/) use 300-1000.
 MAX_STEPS = 100_000
 #: 0 <= seed < 2**63: fits a signed 64-bit integer (TOML, JSON readers, numpy) and lies
 #: in torch.manual_seed's accepted range [-2**63, 2**64 - 1] (torch 2.14).

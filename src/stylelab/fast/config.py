@@ -18,7 +18,7 @@ ARCHITECTURE_NAMES = ("compact", "johnson")
 
 DEFAULT_LR = 2e-3
 #: The loss of training differs from stylize's in one default: beta = 5, not 30 (a network
-#: trained from scratch for a few hundred steps keeps no content under beta = 30; README).
+#: trained from scratch for a few hundred steps keeps no content under beta = 30; docs/fast.md).
 LOSS_DEFAULTS: dict[str, Any] = {"style_weight": 5.0}
 
 
