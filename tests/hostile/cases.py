@@ -557,7 +557,7 @@ def video_case(id: str, build: Callable[[Path, str, str], list[str]], message: s
     sound (clip.mp4), an earlier out.mp4 + out.json and the tiny model exist."""
 
     def make(t: Path) -> list[str]:
-        from stylelab.fast.video import synthetic_clip
+        from benchmarks.clips import synthetic_clip
 
         clip = synthetic_clip(t / "clip.mp4", seconds=0.5, fps=8, width=32, height=32)
         (t / "out.mp4").write_bytes(b"an earlier video: must stay as it is")
