@@ -59,9 +59,10 @@ class Backend(Protocol):
     that (shape, float dtype, finite values) before anything is used, so a backend may hand
     back what its engine gave. Engine errors should be :class:`StylelabError` lines.
 
-    ``name`` names the model in error lines (its file); ``device`` and ``precision`` are
-    reported in records (``precision`` may be changed before a run, e.g. fp32 for video);
-    ``info()`` is the model's description for ``stylelab apply --info``.
+    ``name`` names the model in error lines (its file); ``device`` is a torch device for a
+    PyTorch backend, else the engine's name for it (``"cpu"``, ``"cuda"``); both it and
+    ``precision`` are reported in records (``precision`` may be set before a run, e.g. fp32
+    for video). ``info()`` is the model's description for ``stylelab apply --info``.
 
     A new model family (e.g. an instant, arbitrary-style model) becomes a third backend by
     giving these members; it gets sizes, stroke scale, strength, colour, the output checks,
@@ -136,6 +137,13 @@ def run_backend(backend: Backend, batch: np.ndarray, weights: np.ndarray) -> np.
     return out[..., :height, :width]
 
 
+def torch_device(backend: Backend) -> Any:
+    """The backend's device if it is a torch device (its memory is then checked by
+    torch), else None: an engine's device name (onnxruntime's ``"cuda"``) is checked
+    against the host's memory, so that path never imports torch."""
+    return None if isinstance(backend.device, str) else backend.device
+
+
 def checked_photo(photo: object) -> np.ndarray:
     """``photo`` if it is what the edge decodes to: a (1, 3, H, W) float array of finite
     values, both sides 16 px at least (as float32)."""
@@ -175,7 +183,7 @@ def stylize_array(
     if size is not None:
         photo = resize_array(photo, long_edge_shape(photo.shape, size))
     shape = tuple(photo.shape[-2:])
-    check_apply_memory(shape, "photo", backend.device)
+    check_apply_memory(shape, "photo", torch_device(backend))
     source_shape = stroke_source_shape(shape, stroke_scale, STRIDE_MULTIPLE)
     source = photo if source_shape == shape else resize_array(photo, source_shape)
     out = run_backend(backend, source, weights)
