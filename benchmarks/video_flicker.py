@@ -23,9 +23,8 @@ from pathlib import Path
 
 import av
 import numpy as np
+from clips import synthetic_clip
 from PIL import Image, ImageDraw
-
-from stylelab.fast.video import synthetic_clip
 
 STRENGTHS = ("0", "0.5", "0.8", "1")
 

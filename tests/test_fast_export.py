@@ -16,6 +16,7 @@ from PIL import Image
 
 from stylelab.cli import main
 from stylelab.errors import StylelabError
+from stylelab.fast import open_model
 from stylelab.fast.apply import load, run_network
 from stylelab.fast.export import TOLERANCE, export_model
 from stylelab.fast.runtime import load_onnx
@@ -77,8 +78,8 @@ def test_onnx_export_gives_pytorch_images_at_any_size_batch_and_mix(
 def test_onnx_and_safetensors_apply_agree_with_every_option(
     tiny_model: Path, onnx_model: Path
 ) -> None:
-    torch_model = load(tiny_model, device="cpu", precision="fp32")
-    onnx = load_onnx(onnx_model)
+    torch_model = open_model(tiny_model, device="cpu", precision="fp32")
+    onnx = open_model(onnx_model)
     photo = photo_array(45, 70)
     options = [
         {},
@@ -89,7 +90,7 @@ def test_onnx_and_safetensors_apply_agree_with_every_option(
     for style in (0, "mosaic", [0.3, 0.7], {"strokes": 1.0}):
         for option in options:
             a = torch_model.stylize_array(photo, style, **option)
-            b = onnx.stylize(photo, style, **option)
+            b = onnx.stylize_array(photo, style, **option)
             assert a.shape == b.shape
             assert np.abs(a - b).max() <= TOLERANCE, (style, option)
 
@@ -111,14 +112,14 @@ def test_onnx_and_safetensors_apply_agree_with_every_option(
 def test_onnx_and_safetensors_refuse_the_same_photos_in_one_line(
     tiny_model: Path, onnx_model: Path, photo: np.ndarray, words: str
 ) -> None:
-    for model in (load(tiny_model, device="cpu", precision="fp32"), load_onnx(onnx_model)):
+    for model in (load(tiny_model, device="cpu", precision="fp32"), open_model(onnx_model)):
         with pytest.raises(StylelabError) as caught:
             model.stylize(photo)
         assert "\n" not in str(caught.value) and words in str(caught.value), type(model)
 
 
 def test_onnx_style_mix_differs_from_both_pure_styles(onnx_model: Path) -> None:
-    model = load_onnx(onnx_model)
+    model = open_model(onnx_model)
     photo = photo_array(48, 64)
     pure = [model.stylize(photo, i) for i in range(2)]
     mixed = model.stylize(photo, [0.5, 0.5])

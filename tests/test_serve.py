@@ -19,7 +19,7 @@ from starlette.testclient import TestClient  # noqa: E402
 
 from stylelab.config import OPTIMIZER_NAMES, StylizeConfig  # noqa: E402
 from stylelab.serve.app import Settings, create_app  # noqa: E402
-from tests.hostile.cases import bomb_bytes  # noqa: E402
+from tests.hostile.cases import BAD_OUTPUTS, bomb_bytes, onnx_with_output  # noqa: E402
 from tests.serve_helpers import TINY, ended, png_bytes, style_bytes, wait_for  # noqa: E402
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -445,6 +445,23 @@ def test_fast_models_are_listed_and_applied(
         escape = {**body, "model": "../tiny.safetensors"}
         refused(app.post("/api/fast", json=escape), 400, "no such model")
         refused(app.post("/api/fast", json={**body, "size": 100000}), 400, "size")
+
+
+def test_a_model_whose_network_returns_no_image_is_a_400_not_a_500(
+    tmp_path: Path, onnx_model: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 27: an export whose graph returns a scalar (or NaN, a wrong shape...) was an
+    HTTP 500 "internal error: IndexError" with a traceback on the server's stderr."""
+    models = tmp_path / "models"
+    models.mkdir()
+    for kind in BAD_OUTPUTS:
+        onnx_with_output(onnx_model, models / f"{kind}.onnx", kind)
+    with TestClient(create_app(Settings(workdir=tmp_path / "w", models=models))) as app:
+        for kind in BAD_OUTPUTS:
+            body = {"model": f"{kind}.onnx", "image": "example:chelsea", "size": 32}
+            message = refused(app.post("/api/fast", json=body), 400, "the network returned")
+            assert message.startswith(f"{kind}.onnx: ") or f"/{kind}.onnx: " in message
+    assert "Traceback" not in capfd.readouterr().err
 
 
 def test_only_the_latest_ended_jobs_keep_a_preview_in_memory(tmp_path: Path) -> None:

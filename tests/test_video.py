@@ -1,4 +1,4 @@
-"""stylelab.fast.video: stylize a video frame by frame (PyAV, no torch).
+"""stylelab.video: stylize a video frame by frame (PyAV, no torch).
 
 Tiny clips (64x48, 1-3 s) and pure-numpy stand-ins for the style network.
 """
@@ -18,18 +18,17 @@ import av
 import numpy as np
 import pytest
 
+from benchmarks.clips import synthetic_clip, synthetic_frame
 from stylelab.errors import StylelabError
-from stylelab.fast import video as video_module
-from stylelab.fast.video import (
+from stylelab.video import (
     VIDEO_SUFFIXES,
     VideoInfo,
     flicker,
     output_size,
     probe_video,
     stylize_video,
-    synthetic_clip,
-    synthetic_frame,
 )
+from stylelab.video import io as video_io
 
 RECORD_KEYS = {
     "status",
@@ -543,7 +542,7 @@ def test_ctrl_c_keeps_the_frames_done_so_far(clip: Path, tmp_path: Path) -> None
 def test_the_video_is_written_by_name_where_the_staged_file_cannot_be_reopened(
     clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(video_module, "can_reopen", lambda path: False)
+    monkeypatch.setattr(video_io, "can_reopen", lambda path: False)
     record = stylize_video(clip, tmp_path / "out.mp4", invert, progress=False)
     assert len(decode(tmp_path / "out.mp4")[0]) == record["frames"] == 72
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json", "out.mp4"]
@@ -562,15 +561,17 @@ def test_progress_is_a_frame_counter_on_stderr(
 def test_the_video_core_does_not_import_torch(tmp_path: Path) -> None:
     script = (
         "import sys\n"
-        "from stylelab.fast.video import stylize_video, synthetic_clip\n"
+        "from benchmarks.clips import synthetic_clip\n"
+        "from stylelab.video import stylize_video\n"
         f"clip = synthetic_clip({str(tmp_path / 'c.mp4')!r}, seconds=0.5, fps=12, width=32, "
         "height=32)\n"
         f"record = stylize_video(clip, {str(tmp_path / 'o.mp4')!r}, lambda f: 255 - f, "
         "progress=False)\n"
         "print(record['frames'], 'torch' in sys.modules)\n"
     )
-    source_root = str(Path(video_module.__file__).resolve().parents[2])
-    env = {**os.environ, "PYTHONPATH": source_root}
+    source_root = str(Path(video_io.__file__).resolve().parents[2])
+    repository = str(Path(__file__).resolve().parents[1])  # benchmarks/clips.py
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([source_root, repository])}
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120
     )

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.clips import synthetic_clip
 from stylelab.cli import main
-from stylelab.fast.video import probe_video, synthetic_clip
+from stylelab.video import probe_video
 from tests.test_fast_export import run_blocked
 
 

@@ -402,6 +402,21 @@ def _edited_model(tmp: Path, good: str, name: str, tensor=None, **metadata: str)
     return str(path)
 
 
+def _overflowing_model(tmp: Path, good: str) -> str:
+    """The tiny model with every convolution weight times 1e20: finite weights whose
+    activations overflow float32 (the variance of an instance norm becomes infinite)."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(good, "pt") as model:
+        metadata = model.metadata()
+        weights = {key: model.get_tensor(key) for key in model.keys()}  # noqa: SIM118
+    huge = {k: v * 1e20 if k.endswith("conv.weight") else v for k, v in weights.items()}
+    path = tmp / "huge.safetensors"
+    save_file(huge, str(path), metadata=metadata)
+    return str(path)
+
+
 def _eps(tmp: Path) -> Path:
     """PostScript named .png: Pillow would hand it to Ghostscript (a program)."""
     path = tmp / "ps.png"
@@ -552,12 +567,59 @@ def _plain_onnx(t: Path) -> str:
     return str(path)
 
 
+#: Graphs whose output is not an image of the input's shape, or not finite: each kind
+#: is the export with one node appended after its network (metadata untouched).
+BAD_OUTPUTS = ("scalar", "nan", "inf", "six-channels", "twice-the-height", "int64")
+
+
+def onnx_with_output(good: str | Path, path: Path, kind: str) -> str:
+    """The export ``good`` written to ``path`` with its output replaced by ``kind``
+    (:data:`BAD_OUTPUTS`) of the network's output: its mean (a scalar), times NaN, plus
+    infinity, the image twice along channels or rows, or cast to int64."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    model = onnx.load(str(good))
+    graph = model.graph
+    final = graph.output[0].name
+    for node in graph.node:
+        node.output[:] = ["raw" if name == final else name for name in node.output]
+    number = {"nan": float("nan"), "inf": float("inf")}.get(kind, 0.0)
+    constant = helper.make_tensor("bad_value", TensorProto.FLOAT, [], [number])
+    graph.initializer.append(constant)
+    node = {
+        "scalar": helper.make_node("ReduceMean", ["raw"], [final], keepdims=0),
+        "nan": helper.make_node("Mul", ["raw", "bad_value"], [final]),
+        "inf": helper.make_node("Add", ["raw", "bad_value"], [final]),
+        "six-channels": helper.make_node("Concat", ["raw", "raw"], [final], axis=1),
+        "twice-the-height": helper.make_node("Concat", ["raw", "raw"], [final], axis=2),
+        "int64": helper.make_node("Cast", ["raw"], [final], to=TensorProto.INT64),
+    }[kind]
+    graph.node.append(node)
+    element = TensorProto.INT64 if kind == "int64" else TensorProto.FLOAT
+    del graph.output[:]
+    graph.output.append(helper.make_tensor_value_info(final, element, None))
+    onnx.save(model, str(path))
+    return str(path)
+
+
+#: What the one error line says for each kind of :data:`BAD_OUTPUTS`.
+BAD_OUTPUT_MESSAGES = {
+    "scalar": r"\.onnx: the network returned a scalar for a batch of \d+x3x",
+    "nan": r"\.onnx: the network returned NaN or infinite values",
+    "inf": r"\.onnx: the network returned NaN or infinite values",
+    "six-channels": r"\.onnx: the network returned \d+x6x\d+x\d+ for a batch of \d+x3x",
+    "twice-the-height": r"\.onnx: the network returned \d+x3x\d+x\d+ for a batch of \d+x3x",
+    "int64": r"\.onnx: the network returned int64 values, not floating-point pixels",
+}
+
+
 def video_case(id: str, build: Callable[[Path, str, str], list[str]], message: str, **kw) -> Case:
     """``build(tmp, model, clip)``: the arguments after "video"; a half-second clip with
     sound (clip.mp4), an earlier out.mp4 + out.json and the tiny model exist."""
 
     def make(t: Path) -> list[str]:
-        from stylelab.fast.video import synthetic_clip
+        from benchmarks.clips import synthetic_clip
 
         clip = synthetic_clip(t / "clip.mp4", seconds=0.5, fps=8, width=32, height=32)
         (t / "out.mp4").write_bytes(b"an earlier video: must stay as it is")
@@ -2137,6 +2199,21 @@ CASES: list[Case] = [
         lambda t, m, p, o: [blob(t, "m.pt", b"PK\x03\x04"), p, "-o", o],
         "TorchScript export is for LibTorch",
     ),
+    *(
+        onnx_case(
+            f"the graph returns {kind}",
+            lambda t, m, p, o, kind=kind: (
+                [onnx_with_output(m, t / f"{kind}.onnx", kind), p] + ["-o", o]
+            ),
+            BAD_OUTPUT_MESSAGES[kind],
+        )
+        for kind in BAD_OUTPUTS
+    ),
+    apply_case(
+        "a model whose weights overflow to infinity",
+        lambda t, m, p, o: ([_overflowing_model(t, m), p, "-o", o]),
+        r"huge\.safetensors: the network returned NaN or infinite values",
+    ),
     # --- video ---------------------------------------------------------------------------
     video_case(
         "a text file named .mp4",
@@ -2203,6 +2280,23 @@ CASES: list[Case] = [
         "--style 9", lambda t, m, c: [m, c, "-o", "o.mp4", "--style", "9"], "indices 0 to 1"
     ),
     video_case("no -o", lambda t, m, c: [m, c], "-o"),
+    *(
+        video_case(
+            f"an ONNX model whose graph returns {kind}",
+            lambda t, m, c, kind=kind: [
+                onnx_with_output(t / ONNX_MODEL, t / f"{kind}.onnx", kind),
+                *(c, "-o", "out.mp4"),
+            ],
+            BAD_OUTPUT_MESSAGES[kind],
+            needs_onnx=True,
+        )
+        for kind in BAD_OUTPUTS
+    ),
+    video_case(
+        "a model whose weights overflow to infinity",
+        lambda t, m, c: ([_overflowing_model(t, m), c, "-o", "out.mp4"]),
+        r"huge\.safetensors: the network returned NaN or infinite values",
+    ),
     # --- control: colour, regions, tiles (issue 16) ----------------------------------------
     Case(
         "stylize: --preserve-color hue",

@@ -1,7 +1,7 @@
 """``stylelab export`` and ``stylelab video``: trained fast models where people use them.
 
-Thin layers over :mod:`stylelab.fast.export` and :mod:`stylelab.fast.video`; the model is
-opened by :func:`stylelab.cli.fast.open_model`, so ``video`` takes a .safetensors model
+Thin layers over :mod:`stylelab.fast.export` and :mod:`stylelab.video`; the model is
+opened by :func:`stylelab.fast.open_model`, so ``video`` takes a .safetensors model
 (PyTorch) or its .onnx export (onnxruntime, no torch) like ``apply``.
 """
 
@@ -13,9 +13,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from stylelab.cli.apply import add_model_options, style_choice
 from stylelab.cli.common import interrupted_exit_code
-from stylelab.cli.fast import _style_choice, add_model_options, open_model
 from stylelab.errors import StylelabError
+from stylelab.fast import open_model
 from stylelab.safety import check_input_file, check_outputs, one_line
 
 
@@ -99,7 +100,7 @@ def cmd_video(args: argparse.Namespace) -> int:
         raise StylelabError(
             "stylelab video needs PyAV: pip install 'stylelab[video]' (or pip install av)"
         ) from None
-    from stylelab.fast.video import check_video_output, probe_video, stylize_video
+    from stylelab.video import check_video_output, probe_video, stylize_video
 
     check_strength(args.strength)
     if args.size is not None:
@@ -112,8 +113,8 @@ def cmd_video(args: argparse.Namespace) -> int:
     if args.precision == "auto" and str(model.device) == "cpu" and model.precision != "fp32":
         # bf16 on a CPU doubles the flicker of a trained model and gains nothing here
         # (benchmarks/RESULTS.md, video at 480p): video defaults to fp32 on CPUs.
-        model.precision = "fp32"
-    weights = model.style_weights(_style_choice(args.style, args.style_mix, model.styles))
+        model.backend.precision = "fp32"
+    weights = model.style_weights(style_choice(args.style, args.style_mix, model.styles))
     strength = args.strength
 
     def stylize_frames(frames: Any) -> Any:

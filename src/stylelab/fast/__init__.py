@@ -7,8 +7,9 @@ forward pass (Johnson et al. 2016; Ulyanov et al. 2017; Dumoulin et al. 2017).
     model = stylelab.fast.open_model("m.onnx")   # its ONNX export, on onnxruntime (no torch)
 
 Modules: ``nets`` (architectures, conditional instance norm), ``data`` (photos, crops),
-``training`` (the loop), ``modelfile`` (safetensors in and out), ``apply`` (any size in,
-same size out).
+``training`` (the loop), ``modelfile`` (safetensors in and out), ``pipeline`` (the one way
+a model is applied, any size in, same size out, over a backend: ``apply`` for PyTorch,
+``runtime`` for onnxruntime).
 """
 
 from __future__ import annotations
@@ -23,19 +24,25 @@ from stylelab.safety import one_line
 if TYPE_CHECKING:
     from stylelab.fast.apply import FastModel, load
     from stylelab.fast.config import TrainConfig
+    from stylelab.fast.pipeline import StyleModel
     from stylelab.fast.training import train
 
-__all__ = ["FastModel", "TrainConfig", "load", "open_model", "train"]
+__all__ = ["FastModel", "StyleModel", "TrainConfig", "load", "open_model", "train"]
 
 
-def open_model(path: str | os.PathLike, device: str = "auto", precision: str = "auto") -> Any:
-    """A FastModel for a .safetensors file, an OnnxModel (onnxruntime, no torch) for .onnx;
-    both have ``styles``, ``stylize_array``, ``stylize_frames`` and ``info``."""
+def open_model(
+    path: str | os.PathLike, device: str = "auto", precision: str = "auto"
+) -> StyleModel:
+    """The model of a file in the one pipeline: a .safetensors file on PyTorch
+    (:class:`stylelab.fast.apply.FastModel`), its .onnx export on onnxruntime, without torch
+    (:class:`stylelab.fast.runtime.OnnxModel`)."""
+    from stylelab.fast.pipeline import StyleModel
+
     suffix = Path(path).suffix.lower()
     if suffix == ".onnx":
         from stylelab.fast.runtime import load_onnx
 
-        return load_onnx(path, device=device, precision=precision)
+        return StyleModel(load_onnx(path, device=device, precision=precision))
     if suffix == ".pt":
         raise StylelabError(
             f"{one_line(path)}: a TorchScript export is for LibTorch (C++, mobile); stylelab "
@@ -43,7 +50,7 @@ def open_model(path: str | os.PathLike, device: str = "auto", precision: str = "
         )
     from stylelab.fast import apply as fast
 
-    return fast.load(path, device=device, precision=precision)
+    return StyleModel(fast.load(path, device=device, precision=precision))
 
 
 def __getattr__(name: str) -> Any:
@@ -51,6 +58,10 @@ def __getattr__(name: str) -> Any:
         from stylelab.fast import apply
 
         return getattr(apply, name)
+    if name == "StyleModel":
+        from stylelab.fast.pipeline import StyleModel
+
+        return StyleModel
     if name == "TrainConfig":
         from stylelab.fast.config import TrainConfig
 

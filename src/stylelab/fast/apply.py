@@ -1,4 +1,5 @@
-"""Run a trained model on images: any size in, the same size out, in one forward pass.
+"""A trained model on PyTorch: the backend of :mod:`stylelab.fast.pipeline` for
+.safetensors files, and :func:`run_network`, its forward pass (also used by training).
 
 - Any width and height: the photo is padded by reflection to a multiple of 8 (the
   network's total stride), stylized, and cropped back, so the output has exactly the
@@ -26,30 +27,25 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from stylelab.color import check_preserve_color, preserve_after
 from stylelab.config import DEVICES, PRECISIONS
 from stylelab.errors import StylelabError
 from stylelab.fast.choices import (
     MAX_EDGE,
+    STRIDE_MULTIPLE,
     STROKE_SCALES,
     StyleChoice,
-    check_apply_memory,
     check_size,
     check_strength,
     check_stroke_scale,
-    stroke_source_shape,
     style_weights,
 )
 from stylelab.fast.modelfile import ModelRecord, load_model
-from stylelab.fast.nets import STRIDE_MULTIPLE, TransformerNet, count_gflops, count_parameters
-from stylelab.images import (
-    ImageSource,
-    load_image,
-    resize_long_edge,
-    resize_to,
-)
+from stylelab.fast.nets import TransformerNet, count_gflops, count_parameters
+from stylelab.fast.pipeline import stylize_array
+from stylelab.images import ImageSource, load_image
 from stylelab.limits import show
 from stylelab.pixels import labelled_sheet
+from stylelab.safety import one_line
 
 #: Above this many pixels the network runs band by band (exact, less memory).
 BAND_PIXELS = 2048 * 2048
@@ -98,11 +94,13 @@ def _pad_reflect(x: torch.Tensor, pad_h: int, pad_w: int) -> torch.Tensor:
 
 @dataclass
 class FastModel:
-    """A trained model ready to stylize: ``stylelab.fast.load(path).stylize(photo)``."""
+    """A trained model on PyTorch: ``stylelab.fast.load(path).stylize(photo)``; also a
+    :class:`stylelab.fast.pipeline.Backend` (``stylelab.fast.open_model`` wraps it)."""
 
     record: ModelRecord
     device: torch.device
     precision: str
+    name: str = "model"
 
     @property
     def net(self) -> TransformerNet:
@@ -120,67 +118,25 @@ class FastModel:
         """(1, S) weights for an index, a name, a list of S weights or {name: weight}."""
         return style_vector(self.styles, style)
 
+    def run(self, batch: np.ndarray, style_weights: np.ndarray) -> np.ndarray:
+        """T(batch, style_weights) on this model's device and precision (the backend's
+        one computation; :mod:`stylelab.fast.pipeline` does the rest)."""
+        images, weights = torch.from_numpy(batch), torch.from_numpy(style_weights)
+        out = run_network(self.net, images, weights, device=self.device, precision=self.precision)
+        return out.numpy()
+
     def stylize(
-        self,
-        image: ImageSource,
-        style: StyleChoice = None,
-        *,
-        strength: float = 1.0,
-        size: int | None = None,
-        stroke_scale: float = 1.0,
-        preserve_color: str = "none",
+        self, image: ImageSource, style: StyleChoice = None, **options: Any
     ) -> torch.Tensor:
         """The stylized image, (1, 3, H, W) in [0, 1], the photo's size (or ``size`` on
-        the longer edge). ``style``: index, name, weights or {name: weight} (default 0)."""
+        the longer edge); ``image``: a path, PIL image, array or tensor; ``style``: index,
+        name, weights or {name: weight} (default 0); the options of
+        :func:`stylelab.fast.pipeline.stylize_array`."""
         from stylelab.stylize import check_finite, check_source, label
 
-        check_strength(strength)
-        check_stroke_scale(stroke_scale)
-        check_preserve_color(preserve_color)
-        if size is not None:
-            check_size(size)
         check_source(image, "photo")
-        weights = self.style_weights(style)
         photo = check_finite(load_image(image), label(image, "photo"))
-        if size is not None:
-            photo = resize_long_edge(photo, size)
-        shape = tuple(photo.shape[-2:])
-        check_apply_memory(shape, label(image, "photo"), self.device)
-        source_shape = stroke_source_shape(shape, stroke_scale, STRIDE_MULTIPLE)
-        source = photo if source_shape == shape else resize_to(photo, source_shape)
-        out = run_network(self.net, source, weights, device=self.device, precision=self.precision)
-        if tuple(out.shape[-2:]) != shape:
-            out = resize_to(out, shape)
-        if preserve_color != "none":
-            out = torch.from_numpy(preserve_after(out.numpy(), photo.numpy(), preserve_color))
-        if strength != 1.0:
-            out = strength * out + (1 - strength) * photo
-        return out.clamp(0, 1)
-
-    def stylize_array(self, photo: np.ndarray, style: StyleChoice = None, **options: Any):
-        """:meth:`stylize` for a (1, 3, H, W) float32 array, returning an array."""
-        return self.stylize(torch.from_numpy(photo), style, **options).numpy()
-
-    def stylize_frames(
-        self,
-        frames: np.ndarray,
-        weights: np.ndarray,
-        strength: float = 1.0,
-        preserve_color: str = "none",
-    ) -> np.ndarray:
-        """(B, H, W, 3) uint8 video frames -> stylized (B, H, W, 3) uint8, one batch."""
-        from stylelab.fast.runtime import preserve_frames
-
-        batch = torch.from_numpy(frames).permute(0, 3, 1, 2).float().div_(255)
-        style = torch.from_numpy(np.asarray(weights, dtype=np.float32))
-        out = run_network(self.net, batch, style, device=self.device, precision=self.precision)
-        if preserve_color != "none":
-            out = torch.from_numpy(preserve_frames(out.numpy(), batch.numpy(), preserve_color))
-        if strength != 1.0:
-            out = strength * out + (1 - strength) * batch
-        # Not in place: run_network may return the inference tensor itself (fp32 on a CPU).
-        pixels = out.clamp(0, 1).mul(255).round().to(torch.uint8)
-        return pixels.permute(0, 2, 3, 1).contiguous().numpy()
+        return torch.from_numpy(stylize_array(self, photo.numpy(), style, **options))
 
     def info(self) -> dict[str, Any]:
         """Architecture, styles, parameters, GFLOPs at 512 and 1024 px, training settings."""
@@ -213,7 +169,7 @@ def load(path: str | os.PathLike, device: str = "auto", precision: str = "auto")
     target = resolve_device(device)
     resolved = resolve_precision(precision, target)
     record.net.to(target)
-    return FastModel(record, target, resolved)
+    return FastModel(record, target, resolved, name=one_line(path))
 
 
 def style_vector(names: Sequence[str], style: StyleChoice) -> torch.Tensor:

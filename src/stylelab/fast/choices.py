@@ -15,6 +15,8 @@ from stylelab.errors import StylelabError
 from stylelab.limits import MAX_WEIGHT, in_range, show
 
 MAX_EDGE = 16384
+#: The networks' total stride: they run on heights and widths that are multiples of it.
+STRIDE_MULTIPLE = 8
 STROKE_SCALES = (0.25, 8.0)
 
 StyleChoice = int | str | Sequence[float] | dict[str, float] | None

@@ -40,8 +40,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from stylelab.errors import StylelabError
+from stylelab.fast.choices import STRIDE_MULTIPLE
 from stylelab.fast.modelfile import ModelRecord, load_model
-from stylelab.fast.nets import STRIDE_MULTIPLE, TransformerNet
+from stylelab.fast.nets import TransformerNet
 from stylelab.safety import atomic_path, check_output_file
 
 ONNX_FORMAT = "stylelab-fast-onnx"

@@ -60,8 +60,6 @@ ARCHITECTURES = {
     "compact": Architecture("compact", (16, 32, 64), 9, 2, 3, True, True),
 }
 RESIDUAL_BLOCKS = 5
-#: The input's height and width are padded to a multiple of this (the total stride).
-STRIDE_MULTIPLE = 8
 
 
 class ConditionalInstanceNorm2d(nn.Module):

@@ -1,11 +1,10 @@
 """Apply an exported model with onnxruntime, without torch.
 
-``stylelab apply model.onnx`` lands here: onnxruntime and NumPy run the graph that
-:mod:`stylelab.fast.export` wrote (padding and style normalization are inside it), and
-:mod:`stylelab.pixels` reads and writes the images, so nothing on this path imports
-torch. The options are those of the PyTorch path and are checked by the same functions
-(:mod:`stylelab.fast.choices`): a style index, name or mix, strength
-s * T(x) + (1 - s) * x, stroke scale, size.
+``stylelab apply model.onnx`` lands here: onnxruntime runs the graph that
+:mod:`stylelab.fast.export` wrote (padding and style normalization are inside it) as a
+backend of the one pipeline (:mod:`stylelab.fast.pipeline`: sizes, stroke scale, strength,
+colour and the output checks, in NumPy), and :mod:`stylelab.pixels` reads and writes the
+images, so nothing on this path imports torch.
 
 Install with ``pip install 'stylelab[onnx]'``.
 """
@@ -20,31 +19,19 @@ from typing import Any
 
 import numpy as np
 
-from stylelab.color import check_preserve_color, preserve_after
 from stylelab.errors import StylelabError
-from stylelab.fast.choices import (
-    StyleChoice,
-    check_apply_memory,
-    check_size,
-    check_strength,
-    check_stroke_scale,
-    stroke_source_shape,
-    style_weights,
-)
 from stylelab.limits import show
-from stylelab.pixels import check_finite_array, label, load_array, long_edge_shape, resize_array
 from stylelab.safety import check_input_file, one_line
 
 ONNX_FORMAT = "stylelab-fast-onnx"  # the same string as stylelab.fast.export.ONNX_FORMAT
 ONNX_FORMAT_VERSION = "1"
 ONNX_EXTRA = "pip install 'stylelab[onnx]'"
-STRIDE_MULTIPLE = 8
 
 
 @dataclass
 class OnnxModel:
-    """An exported model ready to stylize: ``load_onnx(path).stylize(photo)``; images are
-    (1, 3, H, W) float32 arrays in [0, 1]."""
+    """An exported model on onnxruntime: a :class:`stylelab.fast.pipeline.Backend`
+    (``stylelab.fast.open_model(path)`` wraps it in the one pipeline)."""
 
     path: Path
     session: Any
@@ -55,72 +42,21 @@ class OnnxModel:
     device: str = "cpu"
     precision: str = "fp32"
 
-    def style_weights(self, style: StyleChoice = None) -> np.ndarray:
-        return style_weights(self.styles, style)
+    @property
+    def name(self) -> str:
+        return one_line(self.path)
 
-    def run(self, images: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        """T(images, weights) for (N, 3, H, W) float32 images of any size >= 16 px."""
+    def run(self, batch: np.ndarray, style_weights: np.ndarray) -> Any:
+        """T(batch, style_weights) as onnxruntime returns it (the pipeline checks it)."""
         feeds = {
-            "image": np.ascontiguousarray(images, dtype=np.float32),
-            "style": np.ascontiguousarray(weights, dtype=np.float32),
+            "image": np.ascontiguousarray(batch, dtype=np.float32),
+            "style": np.ascontiguousarray(style_weights, dtype=np.float32),
         }
         try:
             (out,) = self.session.run(["stylized"], feeds)
         except Exception as exc:  # noqa: BLE001 - onnxruntime's errors are long
-            raise StylelabError(f"{self.path}: onnxruntime failed ({_first_line(exc)})") from None
-        return np.asarray(out, dtype=np.float32)
-
-    def stylize(
-        self,
-        image: Any,
-        style: StyleChoice = None,
-        *,
-        strength: float = 1.0,
-        size: int | None = None,
-        stroke_scale: float = 1.0,
-        preserve_color: str = "none",
-    ) -> np.ndarray:
-        """The stylized image, (1, 3, H, W) in [0, 1], the photo's size (or ``size`` on
-        the longer edge); the same options and rules as ``FastModel.stylize``."""
-        check_strength(strength)
-        check_stroke_scale(stroke_scale)
-        check_preserve_color(preserve_color)
-        if size is not None:
-            check_size(size)
-        weights = self.style_weights(style)
-        photo = check_finite_array(load_array(image), label(image, "photo"))
-        if size is not None:
-            photo = resize_array(photo, long_edge_shape(photo.shape, size))
-        shape = tuple(photo.shape[-2:])
-        check_apply_memory(shape, "photo")
-        source_shape = stroke_source_shape(shape, stroke_scale, STRIDE_MULTIPLE)
-        source = photo if source_shape == shape else resize_array(photo, source_shape)
-        out = self.run(source, weights)
-        if tuple(out.shape[-2:]) != shape:
-            out = resize_array(out, shape)
-        if preserve_color != "none":
-            out = preserve_after(out, photo, preserve_color)
-        if strength != 1.0:
-            out = strength * out + (1 - strength) * photo
-        return np.clip(out, 0, 1)
-
-    stylize_array = stylize  # the name FastModel gives its array-in, array-out method
-
-    def stylize_frames(
-        self,
-        frames: np.ndarray,
-        weights: np.ndarray,
-        strength: float = 1.0,
-        preserve_color: str = "none",
-    ) -> np.ndarray:
-        """(B, H, W, 3) uint8 video frames -> stylized (B, H, W, 3) uint8."""
-        batch = frames.astype(np.float32).transpose(0, 3, 1, 2) / 255.0
-        out = self.run(batch, weights)
-        if preserve_color != "none":
-            out = preserve_frames(out, batch, preserve_color)
-        if strength != 1.0:
-            out = strength * out + (1 - strength) * batch
-        return np.round(np.clip(out, 0, 1) * 255).astype(np.uint8).transpose(0, 2, 3, 1)
+            raise StylelabError(f"{self.name}: onnxruntime failed ({_first_line(exc)})") from None
+        return out
 
     def info(self) -> dict[str, Any]:
         return {
@@ -132,12 +68,6 @@ class OnnxModel:
             "stylelab_version": self.stylelab_version,
             "training": self.training,
         }
-
-
-def preserve_frames(out: np.ndarray, frames: np.ndarray, mode: str) -> np.ndarray:
-    """:func:`stylelab.color.preserve_after` on each (output, frame) pair of a batch."""
-    pairs = zip(out, frames, strict=True)
-    return np.concatenate([preserve_after(o[None], f[None], mode) for o, f in pairs])
 
 
 def load_onnx(path: str | os.PathLike, device: str = "auto", precision: str = "auto") -> OnnxModel:

@@ -1,0 +1,444 @@
+"""``stylelab apply``: stylize images, folders or stdin with a trained fast model.
+
+A thin layer over :mod:`stylelab.fast.pipeline`: each photo is decoded once here (file or
+stdin), stylized by the model that :func:`stylelab.fast.open_model` opens (.safetensors on
+PyTorch, .onnx on onnxruntime) and encoded; the next photo is read and the previous result
+written in background threads while the network runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from stylelab.errors import StylelabError
+from stylelab.fast import open_model
+from stylelab.safety import check_input_file, check_new_folder, check_outputs, is_inside, one_line
+
+MAX_STDIN_BYTES = 256 << 20  # an image piped in; a device or an endless pipe is refused
+EXIT_PARTIAL = 1
+
+
+def add_commands(sub: Any) -> None:
+    """Register ``apply`` on the CLI's subparsers."""
+    apply = sub.add_parser(
+        "apply",
+        help="stylize images, folders or stdin with a trained fast model",
+        description="Run a model from 'stylelab train' on INPUTs (images, folders, or - for "
+        "stdin) in one forward pass each. The output has the input's exact size. With one "
+        "input, OUT is an image file (or - for stdout); with several or a folder, OUT is a "
+        "folder (created if missing) that mirrors the inputs' names.",
+    )
+    apply.add_argument(
+        "model",
+        metavar="MODEL",
+        help="a .safetensors model from 'stylelab train', or its .onnx export (run by "
+        "onnxruntime, without torch)",
+    )
+    apply.add_argument("inputs", nargs="*", metavar="INPUT", help="images, folders, or -")
+    apply.add_argument("-o", "--output", metavar="OUT", help="output image, folder, or -")
+    add_model_options(apply)
+    apply.add_argument(
+        "--stroke-scale",
+        default="1",
+        metavar="K[,K...]",
+        help="brush strokes K times larger (network runs at 1/K size; 0.25..8); several "
+        "values only with --sheet, one row each (default: 1)",
+    )
+    apply.add_argument(
+        "--sheet", action="store_true", help="write one labelled sheet: the photo and every style"
+    )
+    apply.add_argument(
+        "--json", action="store_true", help="print one JSON record per image (stdout)"
+    )
+    apply.add_argument("--info", action="store_true", help="describe MODEL and exit")
+    apply.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    apply.set_defaults(handler=cmd_apply)
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """The options of running a trained model, shared by ``apply`` and ``video``."""
+    parser.add_argument("--style", default=None, help="style index (0 = first) or name")
+    parser.add_argument(
+        "--style-mix",
+        default=None,
+        metavar="W,...|NAME:W,...",
+        help="mix styles at run time: one weight per style, or NAME:W pairs (normalized)",
+    )
+    parser.add_argument(
+        "--strength", type=float, default=1.0, help="blend with the input, 0..1 (default: 1)"
+    )
+    parser.add_argument(
+        "--size", type=int, default=None, help="longer edge of the output (default: the input's)"
+    )
+    parser.add_argument(
+        "--preserve-color",
+        default="none",
+        choices=("none", "luminance", "histogram"),
+        help="keep the input's colours: luminance (the output's luminance, the input's "
+        "chroma) or histogram (the output's colours moved to the input's mean and "
+        "covariance) (default: none)",
+    )
+    parser.add_argument(
+        "--device", default="auto", help="auto | cpu | cuda | mps (default: auto; .onnx: cpu, cuda)"
+    )
+    parser.add_argument(
+        "--precision", default="auto", help="auto | fp32 | bf16 | fp16 (default: auto; .onnx: fp32)"
+    )
+
+
+# ---------------------------------------------------------------------------------- apply
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    if args.info:
+        return _info(args)
+    if not args.inputs:
+        raise StylelabError("apply needs at least one INPUT (an image, a folder, or -)")
+    if not args.output:
+        raise StylelabError("apply needs -o OUT (an image, a folder, or -)")
+    from stylelab.fast.choices import check_size, check_strength
+
+    check_strength(args.strength)
+    if args.size is not None:
+        check_size(args.size)
+    scales = _stroke_scales(args.stroke_scale, args.sheet)
+    model = open_model(args.model, args.device, args.precision)
+    style = style_choice(args.style, args.style_mix, model.styles)
+    jobs = list(_plan(args.inputs, args.output, args.sheet))
+    progress = None
+    if not args.quiet and len(jobs) > 1:
+        from tqdm import tqdm
+
+        progress = tqdm(total=len(jobs), desc="apply", unit="image", leave=False)
+    done, failed = _run_jobs(jobs, model, style, scales, args, progress)
+    if progress is not None:
+        progress.close()
+    if not args.quiet and args.output != "-":
+        print(f"wrote {done} image(s) to {args.output}", file=sys.stderr)
+    if failed:
+        print(f"stylelab: {len(failed)} of {len(jobs)} input(s) skipped", file=sys.stderr)
+        return EXIT_PARTIAL if done else 2
+    return 0
+
+
+def _run_jobs(
+    jobs: list[tuple[str, str]], model: Any, style: Any, scales: list[float], args: Any, bar: Any
+) -> tuple[int, list[str]]:
+    """Stylize every (source, target): the next photo is decoded and the previous result
+    encoded in background threads (Pillow releases the GIL) while the network runs."""
+    import time
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+    done, failed = 0, []
+    described = _describe_style(style, model.styles)
+
+    def finish(source: str, target: str, began: float, written: Future) -> None:
+        nonlocal done
+        try:
+            size = written.result()
+        except (StylelabError, OSError) as exc:
+            if len(jobs) == 1:
+                raise
+            failed.append(str(exc))
+            print(f"stylelab: skipped: {exc}", file=sys.stderr)
+            return
+        done += 1
+        if args.json:
+            record = {
+                "input": source,
+                "output": target,
+                "size": size,
+                "style": described,
+                "strength": args.strength,
+                "preserve_color": args.preserve_color,
+                "seconds": round(time.perf_counter() - began, 4),
+                "device": str(model.device),
+                "precision": model.precision,
+            }
+            stream = sys.stderr if target == "-" else sys.stdout
+            print(json.dumps(record), file=stream, flush=True)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        reading = pool.submit(_read, jobs[0][0], args.size)
+        pending: tuple[str, str, float, Future] | None = None
+        for index, (source, target) in enumerate(jobs):
+            began = time.perf_counter()
+            current = reading
+            if index + 1 < len(jobs):
+                reading = pool.submit(_read, jobs[index + 1][0], args.size)
+            try:
+                result = _stylize(model, current.result(), style, scales, args)
+            except (StylelabError, OSError) as exc:
+                if len(jobs) == 1:
+                    raise
+                failed.append(str(exc))
+                print(f"stylelab: skipped: {exc}", file=sys.stderr)
+                if bar is not None:
+                    bar.update(1)
+                continue
+            if pending is not None:
+                finish(*pending)
+            pending = (source, target, began, pool.submit(_write, result, target))
+            if bar is not None:
+                bar.update(1)
+        if pending is not None:
+            finish(*pending)
+    return done, failed
+
+
+def _info(args: argparse.Namespace) -> int:
+    model = open_model(args.model, device="cpu", precision="auto")
+    info = model.info()
+    if args.json:
+        print(json.dumps(info, indent=2, default=str))
+        return 0
+    training = info["training"]
+    print(f"model          {one_line(args.model)}")
+    print(f"architecture   {info['architecture']}")
+    names = ", ".join(f"{i}={one_line(n)}" for i, n in enumerate(info["styles"]))
+    print(f"styles         {names}")
+    if "parameters" in info:
+        print(f"parameters     {info['parameters']:,}")
+        print(f"GFLOPs         {info['gflops_512']} at 512x512, {info['gflops_1024']} at 1024x1024")
+    else:
+        print(f"runtime        onnxruntime, opset {info['opset']}, {', '.join(info['providers'])}")
+    size = os.path.getsize(args.model)
+    print(f"file size      {size / 1e6:.2f} MB")
+    if training:
+        loss = training.get("loss") if isinstance(training.get("loss"), dict) else {}
+        print(
+            one_line(
+                f"trained        {training.get('steps_done', '?')} steps at "
+                f"{training.get('train_size', '?')} px, batch {training.get('batch_size', '?')}, "
+                f"backbone {loss.get('backbone', '?')} ({loss.get('weights', '?')}), "
+                f"smoothing {loss.get('smoothing', '?')}"
+            )
+        )
+    return 0
+
+
+def _stroke_scales(text: str, sheet: bool) -> list[float]:
+    from stylelab.fast.choices import check_stroke_scale
+
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise StylelabError(f"--stroke-scale: not a number or list of numbers: {text!r}") from None
+    if not values:
+        raise StylelabError("--stroke-scale is empty")
+    if len(values) > 1 and not sheet:
+        raise StylelabError("several --stroke-scale values need --sheet (one row each)")
+    for value in values:
+        check_stroke_scale(value)
+    return values
+
+
+def style_choice(style: str | None, mix: str | None, names: Sequence[str]) -> Any:
+    """--style as index or name; --style-mix as 'w,w,...' or 'name:w,...'."""
+    if style is not None and mix is not None:
+        raise StylelabError("give --style or --style-mix, not both")
+    if mix is not None:
+        parts = [p.strip() for p in mix.split(",") if p.strip()]
+        if not parts:
+            raise StylelabError("--style-mix is empty")
+        try:
+            if all(":" in p for p in parts):
+                pairs = [p.rsplit(":", 1) for p in parts]
+                return {name.strip(): float(weight) for name, weight in pairs}
+            return [float(p) for p in parts]
+        except ValueError:
+            raise StylelabError(
+                f"--style-mix: expected numbers like 0.3,0.7 or NAME:0.3,NAME:0.7, got {mix!r}"
+            ) from None
+    if style is None:
+        return 0
+    stripped = style.strip()
+    if stripped.lstrip("-").isdecimal() and stripped.isascii() and stripped not in names:
+        return int(stripped)
+    return stripped
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp", ".gif")
+
+
+def _plan(inputs: Sequence[str], output: str, sheet: bool) -> Iterator[tuple[str, str]]:
+    """(source, target) pairs; checks every target up front, before any work."""
+    from stylelab.safety import IMAGE_FORMATS as SAVE_FORMATS
+    from stylelab.safety import check_output_file
+
+    if any(not item for item in inputs):
+        raise StylelabError("'': an empty input name")
+    if not output:
+        raise StylelabError("'': an empty output name (-o)")
+    single = len(inputs) == 1 and (inputs[0] == "-" or not Path(inputs[0]).is_dir())
+    if sheet and not single:
+        raise StylelabError("--sheet takes one input image")
+    if single:
+        source = inputs[0]
+        if source != "-":
+            check_input_file(source, "image")
+        if output == "-":
+            yield source, "-"
+            return
+        target = Path(output)
+        if target.is_dir():
+            raise StylelabError(
+                f"{target}: is a directory; give an image file name for one input "
+                "(a folder is for several inputs)"
+            )
+        check_output_file(target, SAVE_FORMATS)
+        if source != "-":
+            check_outputs([target], [source])
+        yield source, str(target)
+        return
+    if "-" in inputs:
+        raise StylelabError("- (stdin) can only be the only input")
+    if output == "-":
+        raise StylelabError("-o - (stdout) takes one input image")
+    folder = Path(output)
+    if folder.exists() and not folder.is_dir():
+        raise StylelabError(f"{folder}: not a folder; several inputs need -o FOLDER")
+    if folder.suffix.lower() in SAVE_FORMATS and not folder.exists():
+        raise StylelabError(f"{folder}: several inputs need -o FOLDER, not an image file name")
+    check_new_folder(folder)
+    pairs: list[tuple[Path, Path]] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            if folder.exists() and os.path.samefile(path, folder):
+                raise StylelabError(f"{folder}: is an input folder; refusing to write over it")
+            if is_inside(folder, path):
+                raise StylelabError(
+                    f"{folder}: is inside the input folder {path}; its results would become "
+                    "inputs of the next run: write them elsewhere"
+                )
+            for file in sorted(path.rglob("*")):
+                if file.suffix.lower() in IMAGE_SUFFIXES and file.is_file():
+                    pairs.append((file, folder / file.relative_to(path)))
+        else:
+            check_input_file(path, "image")
+            pairs.append((path, folder / path.name))
+    if not pairs:
+        raise StylelabError(f"no images found in {', '.join(inputs)}")
+    targets: dict[Path, Path] = {}
+    for photo, written in pairs:
+        if written.suffix.lower() not in SAVE_FORMATS:
+            written = written.with_suffix(".png")
+        if written in targets:
+            raise StylelabError(f"{targets[written]} and {photo} would both write {written}")
+        targets[written] = photo
+    check_outputs(list(targets), [str(photo) for photo, _ in pairs])
+    for written, photo in targets.items():
+        yield str(photo), str(written)
+
+
+def _read(source: str, size: int | None) -> Any:
+    """The photo of ``source`` (a path or - for stdin) as a (1, 3, H, W) array, resized to
+    ``size`` if given."""
+    from stylelab.pixels import MIN_SIDE, load_array, long_edge_shape, resize_array
+
+    photo = _read_stdin() if source == "-" else load_array(source)
+    if size is None:
+        return photo
+    resized = resize_array(photo, long_edge_shape(photo.shape, size))
+    if min(resized.shape[-2:]) < MIN_SIDE:
+        height, width = photo.shape[-2:]
+        raise StylelabError(
+            f"{one_line(source)}: --size {size} shrinks this {width}x{height} photo below "
+            f"{MIN_SIDE} px on its short side; raise --size"
+        )
+    return resized
+
+
+def _stylize(model: Any, photo: Any, style: Any, scales: list[float], args: Any) -> Any:
+    """The stylized array, or with --sheet the labelled sheet (a PIL image)."""
+    from stylelab.pixels import labelled_sheet
+
+    if not args.sheet:
+        return model.stylize_array(
+            photo,
+            style,
+            stroke_scale=scales[0],
+            strength=args.strength,
+            preserve_color=args.preserve_color,
+        )
+    rows = []
+    for scale in scales:
+        row = [("photo" if len(scales) == 1 else f"photo, strokes x{scale:g}", photo)]
+        for index, name in enumerate(model.styles):
+            image = model.stylize_array(
+                photo,
+                index,
+                stroke_scale=scale,
+                strength=args.strength,
+                preserve_color=args.preserve_color,
+            )
+            row.append((f"{index}: {name}", image))
+        rows.append(row)
+    return labelled_sheet(rows)
+
+
+def _write(result: Any, target: str) -> list[int]:
+    """Save ``result`` (array or PIL image) to ``target`` or stdout; its [width, height]."""
+    from stylelab.pixels import save_array
+
+    if target == "-":
+        _write_stdout(result)
+    else:
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        save_array(result, target)
+    if hasattr(result, "shape"):
+        return [int(result.shape[-1]), int(result.shape[-2])]
+    return list(result.size)
+
+
+def _describe_style(style: Any, names: Sequence[str]) -> Any:
+    if isinstance(style, int) and 0 <= style < len(names):
+        return names[style]
+    if isinstance(style, list):
+        return dict(zip(names, style, strict=False))
+    return style
+
+
+def _read_stdin() -> Any:
+    import io
+
+    from stylelab.pixels import check_min_side, decode_pil, to_batch
+
+    if sys.stdin is None:
+        raise StylelabError("stdin: closed (pipe an image into 'stylelab apply MODEL -')")
+    import stat
+
+    with contextlib.suppress(OSError, ValueError):
+        mode = os.fstat(sys.stdin.fileno()).st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
+            raise StylelabError("stdin: not a file or a pipe (a device or a folder)")
+    data = sys.stdin.buffer.read(MAX_STDIN_BYTES + 1)
+    if len(data) > MAX_STDIN_BYTES:
+        raise StylelabError(f"stdin: more than {MAX_STDIN_BYTES >> 20} MB; not an image")
+    if not data:
+        raise StylelabError("stdin: no data (pipe an image into 'stylelab apply MODEL -')")
+    photo = to_batch(decode_pil(io.BytesIO(data), "stdin"))
+    check_min_side(photo.shape, "stdin")
+    return photo
+
+
+def _write_stdout(result: Any) -> None:
+    import io
+
+    from stylelab.pixels import array_to_pil
+
+    if sys.stdout is None:
+        raise StylelabError("stdout: closed; give -o FILE instead of -o -")
+    picture = result if not hasattr(result, "shape") else array_to_pil(result)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    sys.stdout.buffer.write(buffer.getvalue())
+    sys.stdout.buffer.flush()
