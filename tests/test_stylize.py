@@ -14,7 +14,8 @@ from stylelab import StylizeConfig, stylize
 from stylelab.backbones import load_backbone
 from stylelab.errors import StylelabError
 from stylelab.images import load_image, resize_long_edge
-from stylelab.stylize import GatysObjective, initial_image, plan_layers
+from stylelab.objective import GatysObjective, plan_layers
+from stylelab.stages import initial_image
 from tests.conftest import gradient_image, stripes_image
 
 FAST = {"size": 32, "steps": 3, "weights": "random"}

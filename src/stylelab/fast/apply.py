@@ -132,7 +132,8 @@ class FastModel:
     ) -> torch.Tensor:
         """The stylized image, (1, 3, H, W) in [0, 1], the photo's size (or ``size`` on
         the longer edge). ``style``: index, name, weights or {name: weight} (default 0)."""
-        from stylelab.stylize import check_finite, check_source, label
+        from stylelab.images import check_finite, check_source
+        from stylelab.pixels import label
 
         check_strength(strength)
         check_stroke_scale(stroke_scale)
