@@ -55,7 +55,15 @@ from stylelab.pixels import label
 from stylelab.precision import environment, resolve_device, resolve_precision
 from stylelab.records import write_result
 from stylelab.schedule import Stage, plan_schedule
-from stylelab.stages import ImageCallback, Problem, RowCallback, Run, check_init, run_stages
+from stylelab.stages import (
+    ImageCallback,
+    Problem,
+    RowCallback,
+    Run,
+    check_init,
+    run_stages,
+    style_edge,
+)
 
 
 @dataclass
@@ -181,10 +189,10 @@ def load_sources(
         check_memory(config, content_source.shape[-2:], style_hw, device)
     else:
         tiling.check_tile_memory(config, content_source.shape[-2:], style_hw, device)
-    style_edge = max(16, round(config.size * config.style_scale))
+    edge = style_edge(config.size, config.style_scale)
     return (
         resize_long_edge(content_source, config.size),
-        [resize_long_edge(s, style_edge) for s in style_images],
+        [resize_long_edge(s, edge) for s in style_images],
         style_hw,
     )
 

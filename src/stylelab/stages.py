@@ -72,13 +72,19 @@ def stage_inputs(stage: Stage, start: torch.Tensor | None, problem: Problem) -> 
     upsampled bicubically (where it is: device or CPU)."""
     config = problem.config
     content = resize_long_edge(problem.content, stage.size)
-    style_edge = max(16, round(stage.size * config.style_scale))
-    styles = [resize_long_edge(s, style_edge) for s in problem.styles]
+    edge = style_edge(stage.size, config.style_scale)
+    styles = [resize_long_edge(s, edge) for s in problem.styles]
     if start is None:
         first = initial_image(config.init, content, styles[0], config.seed)
     else:
         first = resize_to(start.detach(), tuple(content.shape[-2:]))
     return StageInputs(content, styles, first)
+
+
+def style_edge(size: int, style_scale: float) -> int:
+    """The style images' long edge for a content edge ``size``: ``style_scale`` times it,
+    16 px at least."""
+    return max(16, round(size * style_scale))
 
 
 def schedule_row(

@@ -335,20 +335,30 @@ def _write_progress(
     if not session.dist.main:
         return
     if step % config.sample_every == 0:
-        folder = session.workdir / "samples"
-        _write_sheet(session.net, validation, session.style_names, folder, step, session.device)
+        _sample(session, validation, step)
     if step % config.checkpoint_every == 0 and step < config.steps:
-        _save_all(
-            session.net,
-            session.optimizer,
-            session.style_names,
-            session.training,
-            session.output,
-            session.checkpoint,
-            step,
-            elapsed,
-        )
-        write_csv(state.rows, session.workdir / "train.csv")
+        _checkpoint(session, state, elapsed)
+
+
+def _checkpoint(session: _Session, state: _Progress, elapsed: float) -> None:
+    """The model file, the checkpoint and train.csv as of ``state.step``."""
+    _save_all(
+        session.net,
+        session.optimizer,
+        session.style_names,
+        session.training,
+        session.output,
+        session.checkpoint,
+        state.step,
+        elapsed,
+    )
+    write_csv(state.rows, session.workdir / "train.csv")
+
+
+def _sample(session: _Session, validation: torch.Tensor, step: int) -> None:
+    """The validation photo and its stylizations, as ``samples/step_<step>.png``."""
+    folder = session.workdir / "samples"
+    _write_sheet(session.net, validation, session.style_names, folder, step, session.device)
 
 
 def _finish(
@@ -383,22 +393,9 @@ def _finish(
         }
     if dist.main:
         summary["parameter_checksum"] = checksums[0]
-        workdir, step = session.workdir, state.step
-        _save_all(
-            session.net,
-            session.optimizer,
-            session.style_names,
-            session.training,
-            session.output,
-            session.checkpoint,
-            step,
-            elapsed,
-        )
-        write_csv(rows, workdir / "train.csv")
-        _write_sheet(
-            session.net, validation, session.style_names, workdir / "samples", step, session.device
-        )
-        write_json(summary, workdir / "train.json")
+        _checkpoint(session, state, elapsed)
+        _sample(session, validation, state.step)
+        write_json(summary, session.workdir / "train.json")
     dist.close()
     return TrainResult(
         state.status, state.step, session.output if dist.main else None, session.workdir, summary
