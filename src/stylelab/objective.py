@@ -238,8 +238,7 @@ class StyleTerm(nn.Module):
         self.grams = grams
         self.target = self.blended(self.blend)
         self.scale = float(self.references(self.target))
-        if self.regions is not None:  # each style's own reference, for its regions
-            self.region_scale = self.references(self.grams).tolist()
+        self.region_scale = self.references(self.grams).tolist()  # each style's, for regions
 
     def blended(self, weights: torch.Tensor) -> torch.Tensor:
         """Targets A_b = sum_s w_bs G_s for style weights (B, S): (B, N, N)."""
