@@ -603,26 +603,20 @@ def train_flops(architecture: str, styles: list[str]) -> tuple[float, float]:
     its own, times 3 for forward + backward)."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from stylelab.backbones import load_backbone
     from stylelab.config import StylizeConfig
     from stylelab.fast import data as fastdata
     from stylelab.fast.nets import TransformerNet
-    from stylelab.precision import prepare_extractor
-    from stylelab.stylize import GatysObjective, plan_layers
+    from stylelab.objective import build_objective
 
     device = torch.device("cpu")
     precision = "fp32"  # the count is the same in any precision
     loss = StylizeConfig(device="cpu", precision=precision)
     photos = fastdata.find_photos("example:photos")
     style_images, names = fastdata.load_styles(styles, TRAIN_SIZE)
-    backbone = load_backbone(loss.backbone, loss.weights, loss.pooling, loss.seed)
-    plan = plan_layers(backbone, loss)
-    extractor = prepare_extractor(backbone.extractor(plan.content + plan.style), device, precision)
+    network = build_objective(loss, device=device, precision=precision)
     sampler = fastdata.Sampler(photos, TRAIN_SIZE, 1, len(names), loss.seed)
     batch = sampler.batch(0)
-    objective = GatysObjective(
-        extractor, plan, batch.images, style_images, [1 / len(names)] * len(names), loss
-    )
+    objective = network.objective(batch.images, style_images)
     net = TransformerNet(architecture, len(names))
     weights = torch.nn.functional.one_hot(batch.styles, len(names)).float()
     with FlopCounterMode(display=False) as total:

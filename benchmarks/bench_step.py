@@ -37,12 +37,11 @@ from _common import (  # noqa: E402
     table,
 )
 
-from stylelab.backbones import load_backbone  # noqa: E402
 from stylelab.config import StylizeConfig  # noqa: E402
 from stylelab.images import load_image, resize_long_edge  # noqa: E402
+from stylelab.objective import build_objective  # noqa: E402
 from stylelab.optim import make_optimizer, optimize  # noqa: E402
-from stylelab.precision import cpu_has_native_bf16, prepare_extractor, resolve_precision  # noqa: E402
-from stylelab.stylize import GatysObjective, plan_layers  # noqa: E402
+from stylelab.precision import cpu_has_native_bf16, resolve_precision  # noqa: E402
 
 HEADERS = [
     "px",
@@ -61,12 +60,10 @@ def stylelab_contender(
 ) -> tuple[Callable[[], float], float]:
     """A timed run of ``steps`` iterations, and the flops of one iteration."""
     config = StylizeConfig(size=size, precision=precision, multiscale=False)
-    backbone = load_backbone("vgg19", "pretrained")
-    plan = plan_layers(backbone, config)
-    extractor = prepare_extractor(backbone.extractor(plan.content + plan.style), device, precision)
+    network = build_objective(config, backbone="vgg19", weights="pretrained", device=device)
     image_c = resize_long_edge(load_image(content), size).to(device)
     image_s = resize_long_edge(load_image(style), size).to(device)
-    objective = GatysObjective(extractor, plan, image_c, [image_s], [1.0], config)
+    objective = network.objective(image_c, [image_s], [1.0])
     image = image_c.clone().requires_grad_(True)
     optimizer = make_optimizer("lbfgs", [image])
     optimize(image, objective, optimizer, 1)  # warm-up

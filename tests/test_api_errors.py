@@ -267,7 +267,7 @@ def test_a_run_too_big_for_the_memory_is_refused_before_any_work(
 
     import stylelab.limits
 
-    module = importlib.import_module("stylelab.stylize")  # (stylelab.stylize is the function)
+    module = importlib.import_module("stylelab.objective")  # where the backbone is loaded
 
     def no_backbone(*args: object, **kwargs: object) -> None:
         raise AssertionError("the backbone was loaded before the memory check")

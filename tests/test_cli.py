@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from stylelab import cli
-from stylelab.stylize import GatysObjective
+from stylelab.objective import GatysObjective
 from tests.conftest import gradient_image
 
 FAST = ["--size", "32", "--steps", "3", "--weights", "random", "--quiet"]

@@ -19,7 +19,7 @@ from stylelab.fast.config import TrainConfig
 from stylelab.fast.modelfile import load_model
 from stylelab.fast.training import train, workdir_for
 from stylelab.images import load_image
-from stylelab.stylize import GatysObjective, plan_layers
+from stylelab.objective import GatysObjective, plan_layers
 from tests.conftest import gradient_image, stripes_image
 
 FP32 = StylizeConfig(precision="fp32")

@@ -125,7 +125,7 @@ def test_regions_as_arrays_are_the_mask_files_regions_resized(tmp_path: Path) ->
     """The Python API: (R, H, W) arrays in ``masks.Regions`` give the same region masks as
     a mask file naming the same regions, at any array size (resized to the output)."""
     from stylelab.config import StylizeConfig
-    from stylelab.stylize import resolve_regions
+    from stylelab.gatys import resolve_regions
 
     shape = (1, 3, 40, 48)
     file = two_colour_mask(tmp_path / "m.png", 48, 40)

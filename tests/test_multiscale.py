@@ -10,8 +10,8 @@ import torch
 from stylelab import StylelabError, StylizeConfig, stylize
 from stylelab.cli import main
 from stylelab.images import resize_to
+from stylelab.objective import GatysObjective
 from stylelab.schedule import Stage, default_scales, plan_schedule, split_steps
-from stylelab.stylize import GatysObjective
 
 
 def photo(size: int = 48) -> torch.Tensor:

@@ -7,7 +7,7 @@ import torch
 
 from stylelab import optim
 from stylelab.errors import StylelabError
-from stylelab.stylize import stylize
+from stylelab.gatys import stylize
 
 
 @pytest.mark.parametrize("name", optim.list_optimizers())

@@ -10,6 +10,7 @@ import torch
 from stylelab import StylelabError, StylizeConfig, stylize
 from stylelab.backbones import load_backbone
 from stylelab.cli import build_parser, config_from_args, main
+from stylelab.objective import GatysObjective, LayerPlan, plan_layers
 from stylelab.smoothing import (
     SMOOTHINGS,
     channel_softmax,
@@ -19,7 +20,6 @@ from stylelab.smoothing import (
     smoother,
     softmax,
 )
-from stylelab.stylize import GatysObjective, LayerPlan, plan_layers
 
 torch.set_num_threads(1)
 

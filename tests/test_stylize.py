@@ -14,7 +14,8 @@ from stylelab import StylizeConfig, stylize
 from stylelab.backbones import load_backbone
 from stylelab.errors import StylelabError
 from stylelab.images import load_image, resize_long_edge
-from stylelab.stylize import GatysObjective, initial_image, plan_layers
+from stylelab.objective import GatysObjective, plan_layers
+from stylelab.stages import initial_image
 from tests.conftest import gradient_image, stripes_image
 
 FAST = {"size": 32, "steps": 3, "weights": "random"}
@@ -29,6 +30,19 @@ def test_accepts_paths_pil_and_tensors(content_path: Path, style_path: Path) -> 
     assert torch.allclose(from_pil.tensor, from_tensor.tensor, atol=1e-6)
     assert isinstance(from_pil.image, Image.Image)
     assert from_pil.image.size == (32, 27)  # 48x40 content, longer edge -> 32
+
+
+def test_the_function_stays_stylelab_stylize_when_the_modules_are_imported() -> None:
+    """The function is ``stylelab.stylize``; no module of the package shares its name
+    (importing a submodule sets it as an attribute of the package)."""
+    import importlib
+
+    import stylelab
+
+    for name in ("stylelab.gatys", "stylelab.stages", "stylelab.objective", "stylelab.cli"):
+        importlib.import_module(name)
+    assert stylelab.stylize is stylize is importlib.import_module("stylelab.gatys").stylize
+    assert not (Path(stylelab.__file__).parent / "stylize.py").exists()
 
 
 def test_result_holds_history_config_and_info() -> None:

@@ -7,17 +7,15 @@ The public names are imported on first use (PEP 562), so that ``import stylelab.
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from stylelab.backbones import Backbone, list_backbones, load_backbone
     from stylelab.config import StylizeConfig
     from stylelab.errors import StylelabError
+    from stylelab.gatys import StylizeResult, stylize
     from stylelab.images import load_image, save_image
     from stylelab.masks import Regions
-    from stylelab.stylize import StylizeResult, stylize
 
 # public name -> the submodule that defines it
 _LAZY = {
@@ -25,12 +23,12 @@ _LAZY = {
     "Regions": "stylelab.masks",
     "StylelabError": "stylelab.errors",
     "StylizeConfig": "stylelab.config",
-    "StylizeResult": "stylelab.stylize",
+    "StylizeResult": "stylelab.gatys",
     "list_backbones": "stylelab.backbones",
     "load_backbone": "stylelab.backbones",
     "load_image": "stylelab.images",
     "save_image": "stylelab.images",
-    "stylize": "stylelab.stylize",
+    "stylize": "stylelab.gatys",
 }
 
 __all__ = [
@@ -59,19 +57,3 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
-
-
-class _Package(types.ModuleType):
-    """Importing the submodule ``stylelab.stylize`` must not hide the function ``stylize``.
-
-    The import system sets each submodule as an attribute of its package; as before the lazy
-    imports, ``stylelab.stylize`` stays the function (the module is in ``sys.modules``).
-    """
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _LAZY and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

@@ -95,7 +95,7 @@ def run_one(
 ) -> Outcome:
     """Stylize and score one combination; a StylelabError becomes an ``error`` row."""
     from stylelab.evaluate import evaluate
-    from stylelab.stylize import stylize
+    from stylelab.gatys import stylize
 
     row: dict[str, Any] = {
         "backbone": combination.backbone,

@@ -72,7 +72,8 @@ def evaluate(
     :func:`stylelab.limits.check_evaluate_memory`) raise :class:`StylelabError` with a
     one-line message, before any work.
     """
-    from stylelab.stylize import check_finite, check_source, label, style_sources
+    from stylelab.images import check_finite, check_source, style_sources
+    from stylelab.pixels import label
 
     if isinstance(size, bool) or not isinstance(size, int) or not MIN_SIZE <= size <= MAX_SIZE:
         raise StylelabError(

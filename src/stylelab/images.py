@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Union  # noqa: UP035
+from typing import IO, Any, Union  # noqa: UP035
 
 import numpy as np
 import torch
@@ -18,6 +18,7 @@ from PIL import Image
 
 from stylelab import pixels
 from stylelab.errors import StylelabError
+from stylelab.limits import MAX_LIST_LENGTH, show
 from stylelab.safety import (
     IMAGE_FORMATS,
     atomic_path,
@@ -174,3 +175,37 @@ def encode_image(image: torch.Tensor | Image.Image, path: Path, suffix: str) -> 
     """Write ``image`` to ``path`` in the format of ``suffix`` (``.png``, ``.jpg``, ...)."""
     pil = image if isinstance(image, Image.Image) else tensor_to_pil(image)
     pixels.encode_pil(pil, path, suffix)
+
+
+def check_source(source: object, what: str) -> None:
+    """One line for a value that is no image source (a path, ``example:NAME``, a PIL
+    image, an array or a tensor)."""
+    if isinstance(source, (str, os.PathLike, Image.Image, torch.Tensor, np.ndarray)):
+        if isinstance(source, str) and (not source or "\0" in source):
+            raise StylelabError(f"{what}: {show(source)} is not a path to an image")
+        return
+    raise StylelabError(
+        f"{what} must be a path, example:NAME, a PIL image, an array or a tensor, "
+        f"got {show(source)}"
+    )
+
+
+def style_sources(style: object) -> list[ImageSource]:
+    """One style image or a non-empty list/tuple of them (at most MAX_LIST_LENGTH)."""
+    styles: list[Any] = list(style) if isinstance(style, (list, tuple)) else [style]
+    if not styles:
+        raise StylelabError("style needs at least one image, got an empty list")
+    if len(styles) > MAX_LIST_LENGTH:
+        raise StylelabError(f"{len(styles)} style images; at most {MAX_LIST_LENGTH}")
+    for item in styles:
+        check_source(item, "style")
+    return styles
+
+
+def check_finite(image: torch.Tensor, what: str) -> torch.Tensor:
+    """``image``, or a StylelabError when any value is NaN or infinite (nothing finite
+    could come of it: every loss, and so every step, would be NaN); the tensor form of
+    :func:`stylelab.pixels.check_finite_array`."""
+    if not bool(torch.isfinite(image).all()):
+        raise StylelabError(f"{what}: the image has NaN or infinite values")
+    return image

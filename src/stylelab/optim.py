@@ -94,7 +94,7 @@ def optimize(
     ``on_step(iteration, elapsed_s, terms, image)`` is called after each evaluation with
     the loss terms as floats. On a non-finite loss the image is restored to the last one
     whose loss was finite (the starting image when none was: ``iterations`` is then 0,
-    and :func:`stylelab.stylize.stylize` refuses to return it) and the run stops; Ctrl-C
+    and :func:`stylelab.gatys.stylize` refuses to return it) and the run stops; Ctrl-C
     (or :class:`StopRequested` raised by ``on_step``) stops cleanly with the current image.
     """
     start = time.perf_counter() if clock_start is None else clock_start

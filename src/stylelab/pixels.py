@@ -97,7 +97,7 @@ def label(source: object, what: str) -> str:
 
 def check_finite_array(batch: np.ndarray, what: str) -> np.ndarray:
     """``batch``, or one line when a value is NaN or infinite (a float TIFF or array may
-    hold them); the rule :func:`stylelab.stylize.check_finite` applies to tensors."""
+    hold them); the rule :func:`stylelab.images.check_finite` applies to tensors."""
     if not np.isfinite(batch).all():
         raise StylelabError(f"{what}: the image has NaN or infinite values")
     return batch

@@ -14,7 +14,7 @@ image in overlapping tiles, one after another:
   linear ramp across the overlap on every side that borders another tile, so the seam
   between two tiles is a gradual cross-fade, never an edge.
 
-Pure functions here (boxes, ramps, Gram accumulation); :mod:`stylelab.stylize` runs them.
+Pure functions here (boxes, ramps, Gram accumulation); :mod:`stylelab.stages` runs them.
 """
 
 from __future__ import annotations

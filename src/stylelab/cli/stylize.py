@@ -138,8 +138,8 @@ def cmd_stylize(args: argparse.Namespace) -> int:
     inputs = [args.content, *args.style, *config_inputs(config)]
     output = check_image_with_records(args.output, inputs, snapshots)
 
+    from stylelab.gatys import stylize
     from stylelab.images import save_image
-    from stylelab.stylize import stylize
 
     def snapshot(iteration: int, image: Any) -> None:
         if args.save_every and iteration % args.save_every == 0:
@@ -188,7 +188,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return _demo_fast(output, args)
     triptych = output.with_name(f"{output.stem}_triptych.png")
     check_image_with_records(str(output), [], [triptych])
-    from stylelab.stylize import stylize
+    from stylelab.gatys import stylize
 
     result = stylize(
         "example:chelsea",

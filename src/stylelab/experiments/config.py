@@ -634,8 +634,7 @@ def _image_sources(run: Run) -> list[tuple[str, str]]:
 def _check_images(runs: list[Run], base_dir: Path, where: str) -> dict[str, tuple[int, int]]:
     """Read every image once (examples by name); ``{source: (height, width)}``."""
     from stylelab.examples import list_examples
-    from stylelab.images import load_image
-    from stylelab.stylize import check_finite
+    from stylelab.images import check_finite, load_image
 
     shapes: dict[str, tuple[int, int]] = {}
     masks_read: set[str] = set()

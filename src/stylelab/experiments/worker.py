@@ -47,8 +47,8 @@ def run(spec: dict[str, Any], folder: Path) -> dict[str, Any]:
     import torch
 
     from stylelab.experiments.config import build_config
+    from stylelab.gatys import stylize
     from stylelab.records import write_json
-    from stylelab.stylize import stylize
 
     if spec.get("threads"):
         torch.set_num_threads(int(spec["threads"]))

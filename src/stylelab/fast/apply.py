@@ -132,7 +132,8 @@ class FastModel:
         the longer edge); ``image``: a path, PIL image, array or tensor; ``style``: index,
         name, weights or {name: weight} (default 0); the options of
         :func:`stylelab.fast.pipeline.stylize_array`."""
-        from stylelab.stylize import check_finite, check_source, label
+        from stylelab.images import check_finite, check_source
+        from stylelab.pixels import label
 
         check_source(image, "photo")
         photo = check_finite(load_image(image), label(image, "photo"))

@@ -2,9 +2,10 @@
 
 For each step k: a batch of photo crops x (see :mod:`stylelab.fast.data`), each item with
 a style s drawn from the styles given, goes through the network, y = T(x, s), and the
-loss is the Gatys objective stylelab optimizes pixels with (:class:`GatysObjective`, the
-same layers, weights, normalization and SWAG smoothing), with x as y's content target
-and the style s's Grams as its style target, averaged over the batch:
+loss is the Gatys objective stylelab optimizes pixels with (built by
+:func:`stylelab.objective.build_objective`: the same layers, weights, normalization and
+SWAG smoothing), with x as y's content target and the style s's Grams as its style
+target, averaged over the batch:
 
     L = 1/B sum_b [alpha content(y_b, x_b) + beta sum_l w_l E_l(y_b, s_b) + gamma TV(y_b)].
 
@@ -25,9 +26,9 @@ import json
 import math
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from PIL import Image
@@ -42,6 +43,9 @@ from stylelab.fast.nets import TransformerNet, count_parameters
 from stylelab.images import resize_long_edge, save_image
 from stylelab.records import write_csv, write_json
 from stylelab.safety import atomic_path
+
+if TYPE_CHECKING:
+    from stylelab.objective import GatysObjective
 
 
 @dataclass
@@ -129,6 +133,42 @@ class Distributed:
                 dist.destroy_process_group()
 
 
+@dataclass
+class _Session:
+    """What one training run works with: its settings, where it writes, the photos, the
+    loss, the network and its optimizer."""
+
+    config: TrainConfig
+    output: Path
+    workdir: Path
+    device: torch.device
+    dist: Distributed
+    every_photo: fastdata.PhotoSet
+    photos: fastdata.PhotoSet  # this rank's shard
+    style_names: list[str]
+    objective: GatysObjective
+    sampler: fastdata.Sampler
+    net: TransformerNet
+    model: nn.Module  # the network, wrapped for DDP under torchrun
+    optimizer: torch.optim.Optimizer
+    training: dict[str, Any]  # the settings written into the model file and train.json
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.workdir / "checkpoint.safetensors"
+
+
+@dataclass
+class _Progress:
+    """Where the run is: steps done, training time before this process, rows so far."""
+
+    step: int = 0
+    elapsed_before: float = 0.0
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
+    status: str = "done"
+
+
 def train(
     config: TrainConfig,
     output: str | os.PathLike,
@@ -137,13 +177,25 @@ def train(
     progress: bool = False,
 ) -> TrainResult:
     """Train a model for ``config.styles`` on ``config.data`` and write it to ``output``."""
-    from stylelab.backbones import load_backbone
-    from stylelab.precision import environment, prepare_extractor, resolve_device, resolve_precision
-    from stylelab.stylize import GatysObjective, plan_layers
-
     started = time.perf_counter()
-    out = Path(output)
-    workdir = workdir_for(out)
+    session = _start(config, Path(output))
+    state = _Progress()
+    if resume:
+        state.step, state.elapsed_before, state.rows = _load_checkpoint(
+            session.checkpoint, session.net, session.optimizer, config, session.workdir
+        )
+    validation = _validation_image(session.every_photo, config.train_size)
+    if session.dist.main:
+        session.workdir.mkdir(exist_ok=True)
+    _run_steps(session, state, validation, progress)
+    return _finish(session, state, validation, started)
+
+
+def _start(config: TrainConfig, out: Path) -> _Session:
+    """Devices and ranks, the photos and styles, the loss and a freshly seeded network."""
+    from stylelab.backbones.weights import seeded
+    from stylelab.precision import resolve_device, resolve_precision
+
     loss_cfg = config.loss
     device = resolve_device(loss_cfg.device)
     dist = Distributed(device)
@@ -157,43 +209,14 @@ def train(
     style_edge = max(32, round(config.train_size * loss_cfg.style_scale))
     style_images, style_names = fastdata.load_styles(config.styles, style_edge)
     style_names = _unique(style_names)
-
-    backbone = load_backbone(loss_cfg.backbone, loss_cfg.weights, loss_cfg.pooling, loss_cfg.seed)
-    if config.train_size < backbone.min_size:
-        raise StylelabError(
-            f"{backbone.name} needs images of at least {backbone.min_size} px: raise --train-size"
-        )
-    plan = plan_layers(backbone, loss_cfg)
-    extractor = prepare_extractor(backbone.extractor(plan.content + plan.style), device, precision)
     sampler = fastdata.Sampler(
         photos, config.train_size, config.batch_size, len(style_names), loss_cfg.seed, dist.rank
     )
-    # Temperatures and feature scales come from batch 0 of all the photos (not of this rank's
-    # shard), so every rank and every resume optimizes the same loss.
-    first = fastdata.Sampler(every_photo, config.train_size, config.batch_size, 1, loss_cfg.seed)
-    objective = GatysObjective(
-        extractor,
-        plan,
-        first.batch(0).images.to(device),
-        [s.to(device) for s in style_images],
-        [1.0 / len(style_images)] * len(style_images),
-        loss_cfg,
-    )
-
-    from stylelab.backbones.weights import seeded
-
+    objective = _objective(config, every_photo, style_images, device, precision)
     with seeded(loss_cfg.seed):
         net = TransformerNet(config.architecture, len(style_names)).to(device)
     model = dist.wrap(net)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
-    step, elapsed_before = 0, 0.0
-    rows: list[dict[str, Any]] = []
-    checkpoint = workdir / "checkpoint.safetensors"
-    if resume:
-        step, elapsed_before, rows = _load_checkpoint(checkpoint, net, optimizer, config, workdir)
-    validation = _validation_image(every_photo, config.train_size)
-    if dist.main:
-        workdir.mkdir(exist_ok=True)
     training = {
         **config.to_dict(),
         "style_names": style_names,
@@ -202,11 +225,55 @@ def train(
         "photos": len(photos) * dist.world,
         "world_size": dist.world,
     }
-    seen: set[str] = set()
-    status = "done"
+    return _Session(
+        config,
+        out,
+        workdir_for(out),
+        device,
+        dist,
+        every_photo,
+        photos,
+        style_names,
+        objective,
+        sampler,
+        net,
+        model,
+        optimizer,
+        training,
+    )
+
+
+def _objective(
+    config: TrainConfig,
+    every_photo: fastdata.PhotoSet,
+    style_images: list[torch.Tensor],
+    device: torch.device,
+    precision: str,
+) -> GatysObjective:
+    """The Gatys objective against the styles, equal blend. Temperatures and feature
+    scales come from batch 0 of all the photos (not of this rank's shard), so every rank
+    and every resume optimizes the same loss."""
+    from stylelab.objective import build_objective
+
+    network = build_objective(config.loss, device=device, precision=precision)
+    backbone = network.backbone
+    if config.train_size < backbone.min_size:
+        raise StylelabError(
+            f"{backbone.name} needs images of at least {backbone.min_size} px: raise --train-size"
+        )
+    first = fastdata.Sampler(every_photo, config.train_size, config.batch_size, 1, config.loss.seed)
+    return network.objective(first.batch(0).images, style_images)
+
+
+def _run_steps(
+    session: _Session, state: _Progress, validation: torch.Tensor, progress: bool
+) -> None:
+    """Steps until ``config.steps``, the time limit or Ctrl-C (``state.status`` says
+    which), with samples and checkpoints on rank 0 as configured."""
+    config, dist = session.config, session.dist
     bar = tqdm(
         total=config.steps,
-        initial=step,
+        initial=state.step,
         disable=not (progress and dist.main),
         desc="train",
         unit="step",
@@ -214,62 +281,110 @@ def train(
     clock = time.perf_counter()
     deadline = None if config.max_minutes is None else config.max_minutes * 60
     try:
-        while step < config.steps:
-            batch = sampler.batch(step)
-            seen.update(batch.names)
-            images = batch.images.to(device)
-            weights = nn.functional.one_hot(batch.styles, len(style_names)).float().to(device)
-            objective.set_content(images)
-            stylized = model(images, weights)
-            total, terms = objective(stylized, weights)
-            optimizer.zero_grad(set_to_none=True)
-            (total / config.batch_size).backward()
-            optimizer.step()
-            step += 1
-            elapsed = elapsed_before + time.perf_counter() - clock
-            row = {"step": step, "elapsed_s": round(elapsed, 3)}
+        while state.step < config.steps:
+            terms = _train_step(session, state.step, state.seen)
+            state.step += 1
+            elapsed = state.elapsed_before + time.perf_counter() - clock
+            row = {"step": state.step, "elapsed_s": round(elapsed, 3)}
             row.update({k: float(v) / config.batch_size for k, v in terms.items()})
-            rows.append(row)
-            bar.update(1)
-            bar.set_postfix(
-                loss=f"{row['total']:.4g}",
-                img_s=f"{config.batch_size * dist.world * step / max(elapsed, 1e-9):.2f}",
-                refresh=False,
-            )
+            state.rows.append(row)
+            _show(bar, row, config.batch_size * dist.world * state.step / max(elapsed, 1e-9))
             if not math.isfinite(row["total"]):
                 raise StylelabError(
-                    f"the loss became {row['total']} at step {step}: lower --lr (now {config.lr})"
+                    f"the loss became {row['total']} at step {state.step}: lower --lr "
+                    f"(now {config.lr})"
                 )
-            if dist.main and step % config.sample_every == 0:
-                _write_sheet(net, validation, style_names, workdir / "samples", step, device)
-            if dist.main and step % config.checkpoint_every == 0 and step < config.steps:
-                _save_all(net, optimizer, style_names, training, out, checkpoint, step, elapsed)
-                write_csv(rows, workdir / "train.csv")
+            _write_progress(session, state, validation, elapsed)
             if dist.any(deadline is not None and elapsed >= deadline):
-                status = "time limit"
+                state.status = "time limit"
                 break
     except KeyboardInterrupt:
-        status = "interrupted"
+        state.status = "interrupted"
     finally:
         bar.close()
-    elapsed = elapsed_before + time.perf_counter() - clock
+    state.elapsed_before = state.elapsed_before + time.perf_counter() - clock
+
+
+def _train_step(session: _Session, step: int, seen: set[str]) -> dict[str, torch.Tensor]:
+    """One Adam step on batch ``step``: y = T(x, s), L(y; x, s) averaged over the batch."""
+    batch = session.sampler.batch(step)
+    seen.update(batch.names)
+    images = batch.images.to(session.device)
+    count = len(session.style_names)
+    weights = nn.functional.one_hot(batch.styles, count).float().to(session.device)
+    session.objective.set_content(images)
+    stylized = session.model(images, weights)
+    total, terms = session.objective(stylized, weights)
+    session.optimizer.zero_grad(set_to_none=True)
+    (total / session.config.batch_size).backward()
+    session.optimizer.step()
+    return terms
+
+
+def _show(bar: Any, row: dict[str, Any], images_per_s: float) -> None:
+    bar.update(1)
+    bar.set_postfix(loss=f"{row['total']:.4g}", img_s=f"{images_per_s:.2f}", refresh=False)
+
+
+def _write_progress(
+    session: _Session, state: _Progress, validation: torch.Tensor, elapsed: float
+) -> None:
+    """Rank 0, on schedule: a sample sheet every ``sample_every`` steps, the model, the
+    checkpoint and train.csv every ``checkpoint_every`` (the last step writes them anyway)."""
+    config, step = session.config, state.step
+    if not session.dist.main:
+        return
+    if step % config.sample_every == 0:
+        _sample(session, validation, step)
+    if step % config.checkpoint_every == 0 and step < config.steps:
+        _checkpoint(session, state, elapsed)
+
+
+def _checkpoint(session: _Session, state: _Progress, elapsed: float) -> None:
+    """The model file, the checkpoint and train.csv as of ``state.step``."""
+    _save_all(
+        session.net,
+        session.optimizer,
+        session.style_names,
+        session.training,
+        session.output,
+        session.checkpoint,
+        state.step,
+        elapsed,
+    )
+    write_csv(state.rows, session.workdir / "train.csv")
+
+
+def _sample(session: _Session, validation: torch.Tensor, step: int) -> None:
+    """The validation photo and its stylizations, as ``samples/step_<step>.png``."""
+    folder = session.workdir / "samples"
+    _write_sheet(session.net, validation, session.style_names, folder, step, session.device)
+
+
+def _finish(
+    session: _Session, state: _Progress, validation: torch.Tensor, started: float
+) -> TrainResult:
+    """The run's summary; on rank 0 the model, checkpoint, train.csv, a last sample sheet
+    and train.json."""
+    from stylelab.precision import environment
+
+    dist, rows, elapsed = session.dist, state.rows, state.elapsed_before
+    batch = session.config.batch_size
     summary: dict[str, Any] = {
-        "status": status,
-        "steps": step,
+        "status": state.status,
+        "steps": state.step,
         "training_time_s": round(elapsed, 3),
         "wall_time_s": round(time.perf_counter() - started, 3),
-        "images_per_s": round(
-            config.batch_size * dist.world * len(rows) / max(1e-9, rows[-1]["elapsed_s"]), 3
-        )
+        "images_per_s": round(batch * dist.world * len(rows) / max(1e-9, rows[-1]["elapsed_s"]), 3)
         if rows
         else 0.0,
         "final_losses": rows[-1] if rows else {},
-        "skipped_files": dict(sorted(photos.skipped.items())),
-        "training": training,
-        "environment": environment(device),
+        "skipped_files": dict(sorted(session.photos.skipped.items())),
+        "training": session.training,
+        "environment": environment(session.device),
     }
-    seen_by_rank = dist.gather(seen)
-    checksums = dist.gather(_checksum(net))
+    seen_by_rank = dist.gather(state.seen)
+    checksums = dist.gather(_checksum(session.net))
     if dist.world > 1:
         summary["distributed"] = {
             "world_size": dist.world,
@@ -278,12 +393,13 @@ def train(
         }
     if dist.main:
         summary["parameter_checksum"] = checksums[0]
-        _save_all(net, optimizer, style_names, training, out, checkpoint, step, elapsed)
-        write_csv(rows, workdir / "train.csv")
-        _write_sheet(net, validation, style_names, workdir / "samples", step, device)
-        write_json(summary, workdir / "train.json")
+        _checkpoint(session, state, elapsed)
+        _sample(session, validation, state.step)
+        write_json(summary, session.workdir / "train.json")
     dist.close()
-    return TrainResult(status, step, out if dist.main else None, workdir, summary)
+    return TrainResult(
+        state.status, state.step, session.output if dist.main else None, session.workdir, summary
+    )
 
 
 def _unique(names: list[str]) -> list[str]:

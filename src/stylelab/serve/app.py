@@ -442,7 +442,7 @@ def inline_page(static: dict[str, bytes]) -> bytes:
 def _warm_up() -> None:
     """Import torch and stylize while the first page loads, not when the first job starts."""
     with contextlib.suppress(Exception):
-        import stylelab.stylize  # noqa: F401
+        import stylelab.gatys  # noqa: F401
 
 
 # ------------------------------------------------------------------------- live events

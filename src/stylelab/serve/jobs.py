@@ -1,6 +1,6 @@
 """The web app's jobs: a bounded queue, worker threads, one folder per job, state on disk.
 
-A job is one :func:`stylelab.stylize.stylize` run. Its folder ``WORKDIR/jobs/<id>/`` holds
+A job is one :func:`stylelab.gatys.stylize` run. Its folder ``WORKDIR/jobs/<id>/`` holds
 ``job.json`` (its state, rewritten atomically at each change) and, once it ends, the files
 ``stylize`` writes (``image.png``, ``image.csv``, ``image.json``) and ``thumbnail.png``.
 Ids are server-made (``uuid4().hex``); nothing a client sends becomes a path.
@@ -281,8 +281,8 @@ class JobStore:
                 self._finish(job, "failed", _reason(exc))
 
     def _run(self, job: Job) -> None:
+        from stylelab.gatys import stylize
         from stylelab.optim import StopRequested
-        from stylelab.stylize import stylize
 
         config = StylizeConfig.from_dict(job.config)
         every = max(1, config.steps // PREVIEWS)
