@@ -30,6 +30,7 @@ from typing import Any, NoReturn
 
 import torch
 
+from stylelab.config import WEIGHT_KEYWORDS
 from stylelab.errors import StylelabError
 from stylelab.limits import format_bytes
 
@@ -150,7 +151,6 @@ def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor
 
 # --- reading a weights file: one line for every way it can be wrong ---------------------
 
-WEIGHT_KEYWORDS = ("pretrained", "torchvision", "random")
 EXPECTED = "a torch.save(model.state_dict(), PATH) file or a .safetensors file"
 # Legacy (non-zip) torch.save files start with a pickled magic number.
 LEGACY_MAGIC = b"\x80\x02\x8a\nl\xfc\x9cF\xf9 j\xa8P\x19"

@@ -27,20 +27,18 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import difflib
-import functools
 import hashlib
 import itertools
 import json
 import math
 import os
 import sys
-import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stylelab.config import StylizeConfig
+from stylelab.config import INITS, WEIGHT_KEYWORDS, StylizeConfig, field_names, field_spec
 from stylelab.errors import StylelabError
 from stylelab.limits import MAX_SIZE, MIN_SIZE
 from stylelab.safety import check_input_file, describe_os_error, one_line
@@ -65,8 +63,6 @@ MAX_RESOURCES_PER_RUN = 1024.0
 #: [sweep] name: a title, shown in index.html and in messages.
 MAX_NAME_LENGTH = 200
 TOP_LEVEL = ("sweep", "base", "grid", "runs")
-WEIGHT_KEYWORDS = ("pretrained", "torchvision", "random")
-INIT_MODES = ("content", "noise", "style")
 
 
 @dataclass(frozen=True)
@@ -120,7 +116,7 @@ class Sweep:
 
 
 def option_names() -> tuple[str, ...]:
-    return IMAGE_KEYS + tuple(f.name for f in dataclasses.fields(StylizeConfig))
+    return IMAGE_KEYS + field_names()
 
 
 def format_value(value: Any) -> str:
@@ -453,15 +449,6 @@ def _hashable(value: Any) -> Any:
     return (type(value).__name__, value)
 
 
-@functools.cache
-def _field_kind(key: str) -> Any:
-    hint = typing.get_type_hints(StylizeConfig)[key]
-    args = [a for a in typing.get_args(hint) if a is not type(None)]
-    if typing.get_origin(hint) in (typing.Union, types.UnionType):
-        hint = args[0] if len(args) == 1 else hint
-    return hint
-
-
 def _coerce(key: str, value: Any, where: str) -> Any:
     """Check a TOML value against the option's type; return a JSON-able canonical value.
     ``where`` (file, table and key) starts the message."""
@@ -479,18 +466,16 @@ def _coerce(key: str, value: Any, where: str) -> Any:
             " (or, for a blend, a list of them)" if key == "style" else " (one image)"
         )
         raise StylelabError(f"{where}: expected {what}, {_got(value)}")
-    kind = _field_kind(key)
-    origin = typing.get_origin(kind)
-    if origin is tuple:
-        inner = typing.get_args(kind)[0]
+    spec = field_spec(key)
+    if spec.many:
         items = [p.strip() for p in value.split(",")] if isinstance(value, str) else value
         if not isinstance(items, list) or not items:
             raise StylelabError(
-                f"{where}: expected a non-empty list of {_PLURALS.get(inner, 'values')} "
+                f"{where}: expected a non-empty list of {_PLURALS[spec.kind]} "
                 f"(or a comma-separated string), {_got(value)}"
             )
-        return [_scalar(inner, item, where) for item in items]
-    return _scalar(kind, value, where)
+        return [_scalar(spec.kind, item, where) for item in items]
+    return _scalar(spec.kind, value, where)
 
 
 _PLURALS = {int: "integers", float: "numbers", str: "strings", bool: "booleans"}
@@ -515,10 +500,7 @@ def _scalar(kind: Any, value: Any, where: str) -> Any:
                 return float(value)
             except ValueError:
                 pass
-    elif kind is str:
-        if isinstance(value, str):
-            return value
-    else:  # a type this module does not know: pass it through, StylizeConfig decides
+    elif isinstance(value, str):  # kind is str, the last of stylelab.config.KINDS
         return value
     hint = ""
     if kind is int and isinstance(value, float) and value.is_integer():
@@ -562,7 +544,7 @@ def resolve_paths(params: dict[str, Any], base_dir: Path) -> dict[str, Any]:
         value = out.get(key)
         if isinstance(value, str) and (
             key == "content"
-            or (key == "init" and value not in INIT_MODES)
+            or (key == "init" and value not in INITS)
             or (key == "weights" and value not in WEIGHT_KEYWORDS)
             or (key == "mask" and value)
         ):
@@ -602,7 +584,7 @@ def input_files(sweep: Sweep) -> list[str]:
         for source in (*sources, resolved.get("mask")):
             if isinstance(source, str) and os.path.isabs(source):
                 found.add(source)
-        if run.config.init not in INIT_MODES:
+        if run.config.init not in INITS:
             found.add(resolve_image(run.config.init, sweep.base_dir))
     return sorted(found)
 
@@ -626,7 +608,7 @@ def _check_blends(runs: list[Run], where: str, varied: typing.Sequence[str]) -> 
 def _image_sources(run: Run) -> list[tuple[str, str]]:
     """(key, source) of every image a run reads."""
     sources = [("content", run.params["content"])] + [("style", s) for s in _styles(run)]
-    if run.config.init not in INIT_MODES:
+    if run.config.init not in INITS:
         sources.append(("init", run.config.init))
     return sources
 
