@@ -3,7 +3,7 @@
 Each field is one line: its type, its default, its help and its rules (:func:`option`:
 choices, bounds, whether it may name a file). :func:`field_specs` reads them as
 :class:`FieldSpec`s, and that table is all that the CLI flags (``cli.common``), the web
-page's form (``serve.options``), a sweep's TOML values (``experiments.config``) and
+page's form (``serve.options``), a sweep's TOML values (``experiments.values``) and
 :func:`validate` know of a field. Tuple fields are comma-separated on the command line.
 Validation needs no network and no torch, and happens at construction.
 """
@@ -36,6 +36,7 @@ from stylelab.limits import (
     MIN_SIZE,
     MIN_SMOOTHING_SCALE,
     MIN_TEMPERATURE,
+    WEIGHT_KEYWORDS,
     as_float,
     in_range,
     is_real,
@@ -44,8 +45,6 @@ from stylelab.limits import (
 from stylelab.schedule import check_scales
 
 INITS = ("content", "noise", "style")
-#: ``--weights`` by name (anything else is a PATH to a state dict).
-WEIGHT_KEYWORDS = ("pretrained", "torchvision", "random")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 POOLINGS = ("max", "avg")
 #: The names of :data:`stylelab.optim.OPTIMIZERS`, :data:`stylelab.precision.PRECISIONS`

