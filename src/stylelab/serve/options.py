@@ -56,7 +56,7 @@ def option_schema() -> dict[str, Any]:
     """StylizeConfig's fields for the page: name, kind, default, help, choices."""
     from stylelab.backbones.registry import list_backbones
 
-    fields = [
+    fields: list[dict[str, Any]] = [
         {
             "name": spec.name,
             "kind": "list" if spec.many else spec.kind.__name__,
