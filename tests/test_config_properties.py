@@ -255,19 +255,41 @@ def test_the_message_shows_a_value_on_one_line(value: Any) -> None:
 
 
 def test_every_field_has_a_kind() -> None:
-    """Each field is in exactly one of the type tables that validate checks."""
-    from stylelab import config as module
+    """Each field has one FieldSpec: a kind the CLI, the page and sweeps know, and bounds
+    where it is a number (so validate checks it)."""
+    from stylelab.config import KINDS, field_specs
 
-    tables = (
-        module.BOOL_FIELDS,
-        module.INT_FIELDS,
-        module.FLOAT_FIELDS,
-        module.STR_FIELDS,
-        module.NAME_TUPLE_FIELDS,
-        module.NUMBER_TUPLE_FIELDS,
-    )
-    listed = [name for table in tables for name in table]
-    assert sorted(listed) == sorted(FIELDS) == sorted(field_names())
+    specs = field_specs()
+    assert [spec.name for spec in specs] == FIELDS == list(field_names())
+    for spec in specs:
+        assert spec.kind in KINDS, spec.name
+        if spec.kind in (int, float) and not spec.many:
+            assert spec.low is not None and spec.high is not None, spec.name
+    kinds = {spec.name: (spec.kind, spec.many, spec.optional) for spec in specs}
+    assert kinds["size"] == (int, False, False) and kinds["lr"] == (float, False, True)
+    assert kinds["style_layers"] == (str, True, True) and kinds["scales"] == (float, True, True)
+    assert kinds["multiscale"] == (bool, False, False) and kinds["tile"] == (str, False, False)
+
+
+def test_a_field_the_table_cannot_describe_is_refused_at_once() -> None:
+    """A rule option() does not know, a kind outside KINDS, a number without bounds: a
+    TypeError when the table is read (a programming error, not a user's)."""
+    from stylelab.config import field_specs, option
+
+    with pytest.raises(TypeError, match="unknown rules"):
+        option(1.0, "help", hihg=2.0)
+
+    @dataclasses.dataclass(frozen=True)
+    class Unbounded(StylizeConfig):
+        blur: float = option(0.0, "radius of a blur")
+
+    @dataclasses.dataclass(frozen=True)
+    class Complex(StylizeConfig):
+        phase: complex = option(0j, "a phase", low=0, high=1)
+
+    for cls in (Unbounded, Complex):
+        with pytest.raises(TypeError, match="low and high bounds"):
+            field_specs(cls)
 
 
 def test_the_light_name_lists_match_the_modules_that_use_them() -> None:
@@ -298,3 +320,56 @@ def test_examples_of_the_bounds(changes: dict[str, Any], message: str | None) ->
     with pytest.raises(StylelabError) as caught:
         StylizeConfig(**changes)
     assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_new_field_is_one_line_in_one_table(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One line (a field and its option()) makes an option of the CLI, the web page,
+    sweeps and validation: nothing else names it (issue 26)."""
+    import tomllib
+
+    from stylelab import cli, config
+    from stylelab.cli import common
+    from stylelab.experiments import config as sweeps
+    from stylelab.serve import options as web
+
+    @dataclasses.dataclass(frozen=True)
+    class WithBlur(StylizeConfig):
+        blur: float = config.option(0.0, "radius of a final blur, in px", low=0.0, high=10.0)
+
+    for module in (config, common, sweeps, web):  # the class is now this one everywhere
+        monkeypatch.setattr(module, "StylizeConfig", WithBlur)
+
+    # validation: the bounds, in the usual one line
+    assert WithBlur(blur=2).blur == 2
+    for value, message in ((11, "--blur must be at most 10, got 11"), (-1, ">= 0, got -1")):
+        with pytest.raises(StylelabError, match=message):
+            WithBlur(blur=value)
+
+    # the CLI: a typed flag with its help, parsed into the config and checked by it
+    parser = cli.build_parser()
+    argv = ["stylize", "c.png", "s.png", "-o", "o.png", "--blur"]
+    assert common.config_from_args(parser.parse_args([*argv, "2.5"])).blur == 2.5
+    with pytest.raises(StylelabError, match="--blur must be at most 10"):
+        common.config_from_args(parser.parse_args([*argv, "12"]))
+    with pytest.raises(SystemExit):
+        parser.parse_args(["stylize", "--help"])
+    assert "--blur BLUR" in capsys.readouterr().out
+
+    # the web page: listed with its kind, default and help; a page's value is checked
+    entry = {f["name"]: f for f in web.option_schema()["fields"]}["blur"]
+    assert entry["kind"] == "float" and entry["default"] == 0.0 and entry["choices"] is None
+    assert entry["help"] == "radius of a final blur, in px" and not entry["optional"]
+    assert web.check_options({"blur": 3}).blur == 3
+    with pytest.raises(StylelabError, match="--blur must be a finite number >= 0"):
+        web.check_options({"blur": -0.5})
+
+    # a sweep: a TOML integer is a number, a grid of it varies, a string is refused
+    text = '[base]\ncontent = "example:chelsea"\nstyle = "example:strokes"\nsize = 32\n'
+    sweep = sweeps.parse_sweep(tomllib.loads(text + "[grid]\nblur = [1, 2.5]\n"))
+    assert [run.config.blur for run in sweep.runs] == [1.0, 2.5] and sweep.varied == ("blur",)
+    with pytest.raises(StylelabError, match=r"\[grid\] blur: expected a number, got \"wide\""):
+        sweeps.parse_sweep(tomllib.loads(text + '[grid]\nblur = ["wide"]\n'))
+    with pytest.raises(StylelabError, match="--blur must be at most 10"):
+        sweeps.parse_sweep(tomllib.loads(text + "[grid]\nblur = [20]\n"))

@@ -19,13 +19,8 @@ from PIL import Image
 
 from stylelab.cli import main
 from stylelab.errors import StylelabError
-from stylelab.experiments.config import (
-    MAX_RUNS,
-    MAX_RUNS_WITH_YES,
-    input_files,
-    load_sweep,
-    parse_sweep,
-)
+from stylelab.experiments.config import MAX_RUNS, MAX_RUNS_WITH_YES, load_sweep, parse_sweep
+from stylelab.experiments.inputs import input_files
 from stylelab.experiments.runner import SUMMARY, recorded_ids, run_sweep, summary_columns
 
 TINY = """

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from stylelab.config import StylizeConfig
+from stylelab.config import WEIGHT_KEYWORDS, StylizeConfig
 from stylelab.errors import StylelabError
 from stylelab.images import (
     ImageSource,
@@ -161,7 +161,7 @@ def compare(
         raise StylelabError(
             f"{len(combos)} combinations is more than {max_runs}; add --yes to run them all"
         )
-    files = [w for w in weights if w not in ("random", "pretrained", "torchvision")]
+    files = [w for w in weights if w not in WEIGHT_KEYWORDS]
     check_outputs([out, table], [content, style, *files])
     from stylelab.backbones.registry import check_backbone
 

@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from stylelab.errors import StylelabError
+from stylelab.safety import IMAGE_FORMATS, atomic_path, check_output_file
 
 # Every natural photo (real scenes and textures) that scikit-image 0.26 ships in its
 # wheel, by example name. Left out: the binary or synthetic images (horse, checkerboard,
@@ -76,10 +77,9 @@ def training_photos(exclude: Iterable[str] = ("astronaut",)) -> list[tuple[str, 
 def write_examples(folder: str | os.PathLike, names: Iterable[str]) -> list[Path]:
     """Write each named example as ``<folder>/<name>.png``; return the paths written.
 
-    The folder must exist. Every name is checked before anything is written.
+    The folder must exist. Every name is checked before anything is written; each file
+    is written whole or not at all (a temporary file, then a rename).
     """
-    from stylelab.images import save_image
-
     out = Path(folder)
     if not out.is_dir():
         raise StylelabError(f"{out}: no such folder")
@@ -87,7 +87,13 @@ def write_examples(folder: str | os.PathLike, names: Iterable[str]) -> list[Path
     for name in wanted:
         if name not in list_examples():
             example_image(name)  # raises the usual "unknown example" error
-    return [save_image(example_image(name), out / f"{name}.png") for name in wanted]
+    written = []
+    for name in wanted:
+        path = check_output_file(out / f"{name}.png", IMAGE_FORMATS)
+        with atomic_path(path) as tmp:
+            example_image(name).save(tmp, format="PNG")
+        written.append(path)
+    return written
 
 
 @functools.cache

@@ -67,6 +67,9 @@ MAX_LIST_LENGTH = 64
 MAX_SCALES = 10
 #: Strings (backbone names, paths for --weights/--init): PATH_MAX on Linux.
 MAX_TEXT_LENGTH = 4096
+#: ``--weights`` by name (anything else is a PATH to a state dict): here, below both
+#: :mod:`stylelab.config` and :mod:`stylelab.backbones.weights`, so neither imports the other.
+WEIGHT_KEYWORDS = ("pretrained", "torchvision", "random")
 
 # --- memory ----------------------------------------------------------------------------
 

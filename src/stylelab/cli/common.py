@@ -6,14 +6,12 @@ Nothing heavy here (no torch): this module is imported on every ``stylelab`` sta
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
-import typing
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from stylelab.config import StylizeConfig
+from stylelab.config import INITS, WEIGHT_KEYWORDS, StylizeConfig, field_names, field_specs
 from stylelab.errors import StylelabError
 from stylelab.safety import (
     IMAGE_FORMATS,
@@ -23,7 +21,6 @@ from stylelab.safety import (
     interruption,
 )
 
-BUILTIN_WEIGHTS = ("pretrained", "torchvision", "random")
 CAFFE_ENV = "STYLELAB_CAFFE_VGG19"
 
 EXIT_USAGE = 2
@@ -58,38 +55,33 @@ def add_config_arguments(
     skip: Sequence[str] = (),
     defaults: dict[str, Any] | None = None,
 ) -> None:
-    """One ``--flag`` per StylizeConfig field, typed from its annotation, help from metadata;
-    ``defaults`` overrides the defaults shown (a command with defaults of its own)."""
-    hints = typing.get_type_hints(StylizeConfig)
+    """One ``--flag`` per StylizeConfig field, from its :class:`~stylelab.config.FieldSpec`
+    (kind, help); ``defaults`` overrides the defaults shown (a command with defaults of its
+    own). The values are checked by StylizeConfig, so every layer says the same."""
     shown = defaults or {}
-    for item in dataclasses.fields(StylizeConfig):
-        if item.name in skip:
+    for spec in field_specs():
+        if spec.name in skip:
             continue
-        flag = "--" + item.name.replace("_", "-")
-        hint = hints[item.name]
-        args = typing.get_args(hint)
-        base = next((a for a in args if a is not type(None)), hint) if args else hint
-        default = shown.get(item.name, item.default)
-        help_text = f"{item.metadata['help']} (default: {default if default != '' else 'none'})"
-        if base is bool:
+        default = shown.get(spec.name, spec.default)
+        help_text = f"{spec.help} (default: {default if default != '' else 'none'})"
+        if spec.kind is bool:
             parser.add_argument(
-                flag, action=argparse.BooleanOptionalAction, default=None, help=help_text
+                spec.flag, action=argparse.BooleanOptionalAction, default=None, help=help_text
             )
-            continue
-        if typing.get_origin(base) is tuple:
-            inner = typing.get_args(base)[0]
-            kind: Callable[[str], Any] = csv_of(inner)
-            metavar = "A,B,..."
+        elif spec.many:
+            parser.add_argument(
+                spec.flag, type=csv_of(spec.kind), default=None, metavar="A,B,...", help=help_text
+            )
         else:
-            kind, metavar = base, item.name.split("_")[-1].upper()
-        parser.add_argument(flag, type=kind, default=None, metavar=metavar, help=help_text)
+            metavar = spec.name.split("_")[-1].upper()
+            parser.add_argument(
+                spec.flag, type=spec.kind, default=None, metavar=metavar, help=help_text
+            )
 
 
 def config_from_args(args: argparse.Namespace, base: StylizeConfig | None = None) -> StylizeConfig:
     changes = {
-        f.name: getattr(args, f.name)
-        for f in dataclasses.fields(StylizeConfig)
-        if getattr(args, f.name, None) is not None
+        name: getattr(args, name) for name in field_names() if getattr(args, name, None) is not None
     }
     return (base or StylizeConfig()).replace(**changes)
 
@@ -118,10 +110,8 @@ def config_inputs(config: StylizeConfig) -> list[str]:
     file, a ``--mask`` and the Caffe VGG19 file named by the environment."""
     import os
 
-    from stylelab.config import INITS
-
     files = [config.init] if config.init not in INITS else []
-    if config.weights not in BUILTIN_WEIGHTS:
+    if config.weights not in WEIGHT_KEYWORDS:
         files.append(config.weights)
     if config.mask:
         files.append(config.mask)

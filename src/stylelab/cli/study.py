@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from stylelab.cli.common import add_config_arguments, config_from_args, csv_of
+from stylelab.config import WEIGHT_KEYWORDS
 from stylelab.errors import StylelabError
 from stylelab.safety import interrupted_exit_code
 
@@ -197,7 +198,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         targets.append(check_output_file(check_extension(args.plot, PLOT_FORMATS)))
         if len({t.absolute() for t in targets}) == 1:
             raise StylelabError(f"{args.plot}: the plot and the CSV need different names")
-    files = [w for w in args.weights if w not in ("random", "pretrained", "torchvision")]
+    files = [w for w in args.weights if w not in WEIGHT_KEYWORDS]
     check_outputs(targets, [*args.images, *files])
     rows = stats_grid(
         args.images,

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from stylelab.errors import StylelabError
-from stylelab.experiments.config import option_names
+from stylelab.experiments.rundir import RUN_ID, RUNS, existing_sweep, read_summary
+from stylelab.experiments.values import option_names
 from stylelab.limits import MAX_SIZE
 from stylelab.safety import atomic_path, check_output_file, write_together
 
@@ -47,8 +48,6 @@ def make_report(rundir: str | os.PathLike) -> Path:
     or damaged is shown without them ("no image", no curve); a summary that is not one is
     refused in one line.
     """
-    from stylelab.experiments.runner import RUN_ID, existing_sweep, read_summary
-
     root = Path(rundir)
     rows = read_summary(root)
     meta = existing_sweep(root)
@@ -93,8 +92,6 @@ def _index(row: dict[str, str]) -> int:
 
 def _run_file(root: Path, row: dict[str, str], name: str) -> Path | None:
     """``RUNDIR/runs/<id>/<name>`` for a row whose run_id is a run's id, else None."""
-    from stylelab.experiments.runner import RUN_ID, RUNS
-
     run_id = row.get("run_id", "")
     return root / RUNS / run_id / name if RUN_ID.fullmatch(run_id) else None
 
@@ -294,8 +291,6 @@ def render_index(
     rows: list[dict[str, str]], varied: list[str], meta: dict[str, Any], plotted: int = 0
 ) -> str:
     """The page: title, what varied, the figures and the summary table."""
-    from stylelab.experiments.runner import RUN_ID
-
     shown = [
         "run_id",
         *varied,

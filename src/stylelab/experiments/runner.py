@@ -27,7 +27,6 @@ import errno
 import io
 import json
 import os
-import re
 import shutil
 import stat
 import sys
@@ -42,35 +41,31 @@ from typing import Any
 from tqdm import tqdm
 
 from stylelab.errors import StylelabError
-from stylelab.experiments.config import (
-    Run,
-    Sweep,
-    check_runs_fit,
-    format_value,
-    option_names,
-    resolve_paths,
-)
 from stylelab.experiments.executors import Completed, Task, run_local, run_ray
+from stylelab.experiments.inputs import check_runs_fit, resolve_paths
+from stylelab.experiments.rundir import (
+    LOCK,
+    RECORD,
+    RUN_ID,
+    RUNS,
+    SUMMARY,
+    SWEEP_JSON,
+    SWEEP_TOML,
+    existing_sweep,
+    read_header,
+    read_rows,
+)
+from stylelab.experiments.values import Run, Sweep, format_value, option_names
 from stylelab.limits import show
 from stylelab.records import read_json, write_json
 from stylelab.safety import (
     atomic_path,
-    check_input_file,
     check_new_folder,
     check_output_file,
     describe_os_error,
-    one_line,
     write_together,
 )
 
-SUMMARY = "summary.csv"
-SWEEP_JSON = "sweep.json"
-SWEEP_TOML = "sweep.toml"
-RUNS = "runs"
-RECORD = "record.json"
-LOCK = ".lock"
-RUN_ID = re.compile(r"[0-9a-f]{12}")  # a run's id: the first 12 hex digits of a sha256
-REQUIRED_COLUMNS = ("run_id", "index", "status")
 MAX_JOBS = 256  # --jobs: each run is a process with torch loaded (~0.3-1 GB)
 LOSS_TERMS = ("content", "style", "tv", "total")
 RESULT_COLUMNS = (
@@ -327,7 +322,7 @@ def summary_row(run: Run, record: dict[str, Any]) -> dict[str, str]:
 
 def append_row(path: Path, row: dict[str, str]) -> None:
     """Append one CSV line with a single write, then fsync: a row is whole or absent."""
-    header = _header(path)
+    header = read_header(path)
     buffer = io.StringIO()
     csv.DictWriter(buffer, fieldnames=header, extrasaction="ignore", lineterminator="\n").writerow(
         row
@@ -347,54 +342,6 @@ def append_row(path: Path, row: dict[str, str]) -> None:
             f"{describe_os_error(exc, path)}; the run {row.get('run_id', '')} finished and "
             "--resume will record it"
         ) from None
-
-
-def _header(path: Path) -> list[str]:
-    try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            return next(csv.reader(handle))
-    except (UnicodeDecodeError, csv.Error, StopIteration):
-        raise StylelabError(f"{path}: not a sweep summary (no CSV header)") from None
-
-
-def read_rows(path: Path) -> list[dict[str, str]]:
-    """The rows of a summary, each ``{column: text}`` (missing cells are ``""``), or one
-    line saying why it is no summary: not a regular file, not UTF-8, no ``run_id``,
-    ``index`` and ``status`` columns. A torn last line (a crash in the middle of an
-    append) is left out; nothing is written."""
-    check_input_file(path, "sweep summary")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise StylelabError(describe_os_error(exc, path)) from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise StylelabError(
-            f"{path}: not UTF-8 text (byte {exc.start}); not a sweep summary"
-        ) from None
-    if text and not text.endswith("\n"):
-        text = text[: text.rfind("\n") + 1]
-    if not text.strip():
-        raise StylelabError(f"{path}: empty; not a sweep summary (no CSV header)")
-    reader = csv.DictReader(io.StringIO(text, newline=""), restval="", strict=True)
-    try:
-        header = reader.fieldnames or []
-        missing = [c for c in REQUIRED_COLUMNS if c not in header]
-        if missing:
-            raise StylelabError(
-                f"{path}: not a sweep summary (its header has no {', '.join(missing)} "
-                f"column{'s' * (len(missing) > 1)})"
-            )
-        rows = []
-        for row in reader:
-            row.pop(None, None)  # cells past the header
-            rows.append({k: v if isinstance(v, str) else "" for k, v in row.items()})
-    except csv.Error as exc:
-        raise StylelabError(
-            f"{path}: line {reader.line_num}: not readable CSV ({one_line(exc)})"
-        ) from None
-    return rows
 
 
 def recorded_ids(path: Path, run_ids: Collection[str] | None = None) -> dict[str, str]:
@@ -435,7 +382,7 @@ def forget_unfinished(root: Path, recorded: dict[str, str]) -> dict[str, str]:
             if folder.is_symlink() or folder.exists():
                 _remove(folder)
     path = root / SUMMARY
-    header = _header(path)
+    header = read_header(path)
     kept = [row for row in read_rows(path) if row.get("run_id") not in retry]
     with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(
@@ -444,40 +391,6 @@ def forget_unfinished(root: Path, recorded: dict[str, str]) -> dict[str, str]:
         writer.writeheader()
         writer.writerows(kept)
     return {run_id: status for run_id, status in recorded.items() if run_id not in retry}
-
-
-def read_summary(rundir: str | os.PathLike) -> list[dict[str, str]]:
-    """The rows of ``RUNDIR/summary.csv``, or one line saying why there are none."""
-    root = Path(rundir)
-    if not root.exists():
-        raise StylelabError(f"{root}: no such folder")
-    if not root.is_dir():
-        raise StylelabError(f"{root}: not a folder; give a sweep's output folder (RUNDIR)")
-    path = root / SUMMARY
-    if not path.exists() and not path.is_symlink():
-        raise StylelabError(f"{root}: no {SUMMARY} here; is it a sweep's output folder?")
-    return read_rows(path)
-
-
-def read_sweep_json(rundir: str | os.PathLike) -> dict[str, Any]:
-    """RUNDIR/sweep.json, or ``{}`` where it is missing or damaged."""
-    data = read_json(Path(rundir) / SWEEP_JSON)
-    return data or {}
-
-
-def existing_sweep(root: Path) -> dict[str, Any]:
-    """The sweep.json of the sweep in ``root`` (``{}`` if none); one line if it is damaged."""
-    path = root / SWEEP_JSON
-    if not path.exists() and not path.is_symlink():
-        return {}
-    check_input_file(path, "sweep record")
-    data = read_json(path)
-    if data is None or not isinstance(data.get("fingerprint"), str):
-        raise StylelabError(
-            f"{path}: damaged (not the JSON record that stylelab sweep writes), so the "
-            "sweep in this folder cannot be identified"
-        )
-    return data
 
 
 def _fresh(root: Path) -> bool:

@@ -235,7 +235,7 @@ def score_runs(
     from tqdm import tqdm
 
     from stylelab.evaluate import evaluate
-    from stylelab.experiments.runner import RUNS, read_summary
+    from stylelab.experiments.rundir import RUNS, read_summary
     from stylelab.images import load_image
     from stylelab.records import read_json
 

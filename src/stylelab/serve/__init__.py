@@ -1,5 +1,6 @@
 """``stylelab serve``: a local web app with a live preview (see :mod:`stylelab.serve.app`).
 
-Its modules import Starlette and uvicorn (the ``serve`` extra); nothing else in stylelab
-imports them, so ``stylelab --help`` and the other commands never pay for them.
+:mod:`.app` imports Starlette and uvicorn (the ``serve`` extra); nothing outside it
+imports them (:mod:`.options` and :mod:`.jobs` are plain Python), so ``stylelab --help``
+and the other commands never pay for them.
 """

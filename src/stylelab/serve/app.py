@@ -30,7 +30,6 @@ import os
 import re
 import threading
 import time
-import typing
 from collections.abc import AsyncIterator
 from importlib import resources
 from pathlib import Path
@@ -45,8 +44,6 @@ from starlette.responses import FileResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from stylelab import config as config_module
-from stylelab.config import INITS, StylizeConfig
 from stylelab.errors import StylelabError
 from stylelab.safety import is_inside, one_line
 from stylelab.serve.jobs import (
@@ -58,35 +55,10 @@ from stylelab.serve.jobs import (
     QueueFull,
     UploadsFull,
 )
+from stylelab.serve.options import check_options, option_schema
 
 UPLOAD_LIMIT = 25 * 1024 * 1024
 JSON_LIMIT = 64 * 1024
-BUILTIN_WEIGHTS = ("pretrained", "torchvision", "random")
-#: StylizeConfig fields that may name a file on the server, and the values the web app
-#: takes for them (a field not there yet is skipped). A new field whose help speaks of a
-#: path or an image joins this table or REVIEWED_FIELDS (a test checks).
-PATH_FIELDS: dict[str, tuple[str, ...]] = {
-    "weights": BUILTIN_WEIGHTS,
-    "init": INITS,
-    "mask": ("",),  # region styles need a mask image: not on the page yet
-    "region_style": ("",),
-}
-#: Fields whose help mentions paths or images but that never read a file.
-REVIEWED_FIELDS = ("style_scale", "style_blend", "relative_temperature")
-#: The options the page shows first; every other StylizeConfig field is under "More".
-MAIN_OPTIONS = (
-    "size",
-    "steps",
-    "style_weight",
-    "content_weight",
-    "tv_weight",
-    "backbone",
-    "weights",
-    "smoothing",
-    "preserve_color",
-    "optimizer",
-    "seed",
-)
 STATIC = {"app.js": "text/javascript", "style.css": "text/css", "index.html": "text/html"}
 UPLOAD = re.compile(r"upload:([0-9a-f]{32})")
 SSE_POLL_S = 0.2
@@ -112,251 +84,217 @@ def fail(status: int, message: object) -> HTTPException:
 
 
 def create_app(settings: Settings) -> Guard:
-    """The ASGI app over ``settings.workdir`` (its jobs start with the app's lifespan)."""
-    store = JobStore(
-        settings.workdir, settings.workers, settings.max_queued, settings.uploads_budget
-    )
-    fast = FastModels(settings.models)
-    decode_lock = threading.Lock()  # one image decoded at a time: memory stays bounded
-    static = {name: _static_text(name) for name in STATIC}
-    page_html = inline_page(static)
-
-    async def page(request: Request) -> Response:
-        return Response(page_html, media_type="text/html", headers={"Cache-Control": "no-cache"})
-
-    async def static_file(request: Request) -> Response:
-        name = request.path_params["name"]
-        if name not in STATIC:
-            raise fail(404, f"no such file: {name}")
-        return Response(
-            static[name], media_type=STATIC[name], headers={"Cache-Control": "no-cache"}
-        )
-
-    async def health(request: Request) -> Response:
-        return JSONResponse({"ok": True, "jobs": store.counts(), "workers": store.workers})
-
-    async def options(request: Request) -> Response:
-        return JSONResponse(await run_in_threadpool(option_schema))
-
-    async def examples(request: Request) -> Response:
-        from stylelab.examples import list_examples
-
-        return JSONResponse({"examples": list(list_examples())})
-
-    async def example_image(request: Request) -> Response:
-        name = request.path_params["name"]
-        data = await run_in_threadpool(_example_png, name)
-        return Response(data, media_type="image/png", headers={"Cache-Control": "max-age=3600"})
-
-    async def upload(request: Request) -> Response:
-        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if not kind.startswith("image/"):
-            raise fail(415, f"not an image: the upload is {kind or 'untyped'}; send an image file")
-        limit = settings.upload_limit
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            raise fail(413, f"upload too large: {int(declared):,} bytes; at most {limit:,}")
-        buffer = io.BytesIO()
-        async for chunk in request.stream():
-            if buffer.tell() + len(chunk) > limit:
-                raise fail(413, f"upload too large: more than {limit:,} bytes")
-            buffer.write(chunk)
-        if not buffer.tell():
-            raise fail(400, "empty upload: send an image file")
-        name = one_line(unquote(request.headers.get("x-filename", "")) or "upload")[:100]
-        data = buffer.getvalue()
-        del buffer
-        shape = await run_in_threadpool(_check_image, data, name, decode_lock)
-        try:
-            upload_id = await run_in_threadpool(store.save_upload, data)
-        except UploadsFull as exc:
-            raise fail(507, exc) from None
-        return JSONResponse(
-            {"id": f"upload:{upload_id}", "name": name, "width": shape[1], "height": shape[0]},
-            status_code=201,
-        )
-
-    async def submit(request: Request) -> Response:
-        body = await _json_body(request)
-        options = body.get("options", {})
-        if not isinstance(options, dict):
-            raise fail(400, "options must be an object of StylizeConfig fields")
-        content, content_label = _source(store, body.get("content"), "content")
-        style, style_label = _source(store, body.get("style"), "style")
-        try:
-            config = await run_in_threadpool(check_options, options)
-            job = store.submit(content, style, config, (content_label, style_label))
-        except QueueFull as exc:
-            raise fail(429, exc) from None
-        except StylelabError as exc:
-            raise fail(400, exc) from None
-        return JSONResponse(job.public(), status_code=201)
-
-    async def jobs(request: Request) -> Response:
-        return JSONResponse({"jobs": [job.public() for job in store.list()]})
-
-    def job_of(request: Request) -> Job:
-        job = store.get(request.path_params["job_id"])
-        if job is None:
-            raise fail(404, "no such job")
-        return job
-
-    async def job_info(request: Request) -> Response:
-        return JSONResponse(job_of(request).public())
-
-    async def stop(request: Request) -> Response:
-        job = job_of(request)
-        if job.status in ACTIVE:
-            store.request_stop(job)
-        return JSONResponse(job.public(), status_code=202)
-
-    async def job_file(request: Request) -> Response:
-        job = job_of(request)
-        name = request.path_params["name"]
-        if name == "preview.png":
-            if job.preview is None:
-                raise fail(404, "no preview yet")
-            return Response(job.preview, media_type="image/png")
-        if name not in JOB_FILES:
-            raise fail(404, f"no such file: {name}; a job has {', '.join(JOB_FILES)}")
-        filename, media = JOB_FILES[name]
-        path = job.folder / filename
-        if job.status in ACTIVE or not path.is_file():
-            raise fail(404, f"{name}: not written yet (job {job.status})")
-        if not is_inside(path, job.folder):  # a link planted in the folder: never followed out
-            raise fail(404, f"{name}: not a file of this job")
-        disposition = "attachment" if request.query_params.get("download") else "inline"
-        return FileResponse(
-            path,
-            media_type=media,
-            filename=f"stylelab-{job.id[:8]}-{name}",
-            content_disposition_type=disposition,
-        )
-
-    async def events(request: Request) -> Response:
-        job = job_of(request)
-        return StreamingResponse(
-            _event_stream(job),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
-
-    async def models(request: Request) -> Response:
-        return JSONResponse({"models": await run_in_threadpool(fast.describe)})
-
-    async def apply_fast(request: Request) -> Response:
-        body = await _json_body(request)
-        image, _ = _source(store, body.get("image"), "image")
-        try:
-            data = await run_in_threadpool(
-                fast.apply, body.get("model"), image, body.get("weights"), body.get("size", 256)
-            )
-        except StylelabError as exc:
-            raise fail(400, exc) from None
-        return Response(data, media_type="image/png")
-
-    @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        store.start()
-        threading.Thread(target=_warm_up, name="stylelab-warm-up", daemon=True).start()
-        try:
-            yield
-        finally:
-            await run_in_threadpool(store.close)
-
-    routes = [
-        Route("/", page),
-        Route("/static/{name}", static_file),
-        Route("/api/health", health),
-        Route("/api/options", options),
-        Route("/api/examples", examples),
-        Route("/api/examples/{name}.png", example_image),
-        Route("/api/uploads", upload, methods=["POST"]),
-        Route("/api/jobs", jobs),
-        Route("/api/jobs", submit, methods=["POST"]),
-        Route("/api/jobs/{job_id}", job_info),
-        Route("/api/jobs/{job_id}/stop", stop, methods=["POST"]),
-        Route("/api/jobs/{job_id}/events", events),
-        Route("/api/jobs/{job_id}/files/{name}", job_file),
-        Route("/api/models", models),
-        Route("/api/fast", apply_fast, methods=["POST"]),
-    ]
+    """The ASGI app over ``settings.workdir`` (its jobs start with the app's lifespan).
+    The handlers below read what they share from ``request.app.state``."""
     app = Starlette(
-        routes=routes,
+        routes=ROUTES,
         lifespan=lifespan,
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
     )
-    app.state.store = store
-    app.state.settings = settings
+    state = app.state
+    state.settings = settings
+    state.store = JobStore(
+        settings.workdir, settings.workers, settings.max_queued, settings.uploads_budget
+    )
+    state.fast = FastModels(settings.models)
+    state.decode_lock = threading.Lock()  # one image decoded at a time: memory stays bounded
+    state.static = {name: _static_text(name) for name in STATIC}
+    state.page = inline_page(state.static)
     return Guard(app, settings.token, settings.allowed_hosts)
 
 
-# ------------------------------------------------------------------------------ checks
+# ---------------------------------------------------------------------------- routes
 
 
-def check_options(options: dict[str, Any]) -> StylizeConfig:
-    """A StylizeConfig from the page's options, as the CLI validates them, and the web
-    app's own rule: no option names a file on the server (see :data:`PATH_FIELDS`)."""
-    config = StylizeConfig.from_dict(options)
-    for name, allowed in PATH_FIELDS.items():
-        value = getattr(config, name, None)
-        if value is not None and value not in allowed:
-            shown = ", ".join(v or repr(v) for v in allowed)
-            raise StylelabError(
-                f"--{name.replace('_', '-')} {one_line(value)[:80]}: the web app takes "
-                f"{shown} (no file paths)"
-            )
-    from stylelab.backbones.registry import check_pooling
-
-    check_pooling(config.backbone, config.pooling)  # an unknown backbone: refused now
-    return config
+async def page(request: Request) -> Response:
+    page_html = request.app.state.page
+    return Response(page_html, media_type="text/html", headers={"Cache-Control": "no-cache"})
 
 
-def option_schema() -> dict[str, Any]:
-    """StylizeConfig's fields for the page: name, kind, default, help, choices."""
-    from stylelab.backbones.registry import list_backbones
+async def static_file(request: Request) -> Response:
+    static = request.app.state.static
+    name = request.path_params["name"]
+    if name not in STATIC:
+        raise fail(404, f"no such file: {name}")
+    return Response(static[name], media_type=STATIC[name], headers={"Cache-Control": "no-cache"})
 
-    hints = typing.get_type_hints(StylizeConfig)
-    fields = []
-    for item in dataclasses.fields(StylizeConfig):
-        hint = hints[item.name]
-        args = [a for a in typing.get_args(hint) if a is not type(None)]
-        base = args[0] if args else hint
-        kind = {bool: "bool", int: "int", float: "float", str: "str"}.get(base, "list")
-        choices = _choices(item.name)
-        fields.append(
-            {
-                "name": item.name,
-                "kind": kind,
-                "default": _jsonable(item.default),
-                "optional": type(None) in typing.get_args(hint),
-                "help": item.metadata.get("help", ""),
-                "choices": choices,
-                "main": item.name in MAIN_OPTIONS,
-            }
+
+async def health(request: Request) -> Response:
+    store = request.app.state.store
+    return JSONResponse({"ok": True, "jobs": store.counts(), "workers": store.workers})
+
+
+async def options(request: Request) -> Response:
+    return JSONResponse(await run_in_threadpool(option_schema))
+
+
+async def examples(request: Request) -> Response:
+    from stylelab.examples import list_examples
+
+    return JSONResponse({"examples": list(list_examples())})
+
+
+async def example_image(request: Request) -> Response:
+    name = request.path_params["name"]
+    data = await run_in_threadpool(_example_png, name)
+    return Response(data, media_type="image/png", headers={"Cache-Control": "max-age=3600"})
+
+
+async def upload(request: Request) -> Response:
+    settings, store = request.app.state.settings, request.app.state.store
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not kind.startswith("image/"):
+        raise fail(415, f"not an image: the upload is {kind or 'untyped'}; send an image file")
+    limit = settings.upload_limit
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise fail(413, f"upload too large: {int(declared):,} bytes; at most {limit:,}")
+    buffer = io.BytesIO()
+    async for chunk in request.stream():
+        if buffer.tell() + len(chunk) > limit:
+            raise fail(413, f"upload too large: more than {limit:,} bytes")
+        buffer.write(chunk)
+    if not buffer.tell():
+        raise fail(400, "empty upload: send an image file")
+    name = one_line(unquote(request.headers.get("x-filename", "")) or "upload")[:100]
+    data = buffer.getvalue()
+    del buffer
+    shape = await run_in_threadpool(_check_image, data, name, request.app.state.decode_lock)
+    try:
+        upload_id = await run_in_threadpool(store.save_upload, data)
+    except UploadsFull as exc:
+        raise fail(507, exc) from None
+    return JSONResponse(
+        {"id": f"upload:{upload_id}", "name": name, "width": shape[1], "height": shape[0]},
+        status_code=201,
+    )
+
+
+async def submit(request: Request) -> Response:
+    store = request.app.state.store
+    body = await _json_body(request)
+    options = body.get("options", {})
+    if not isinstance(options, dict):
+        raise fail(400, "options must be an object of StylizeConfig fields")
+    content, content_label = _source(store, body.get("content"), "content")
+    style, style_label = _source(store, body.get("style"), "style")
+    try:
+        config = await run_in_threadpool(check_options, options)
+        job = store.submit(content, style, config, (content_label, style_label))
+    except QueueFull as exc:
+        raise fail(429, exc) from None
+    except StylelabError as exc:
+        raise fail(400, exc) from None
+    return JSONResponse(job.public(), status_code=201)
+
+
+async def jobs(request: Request) -> Response:
+    store = request.app.state.store
+    return JSONResponse({"jobs": [job.public() for job in store.list()]})
+
+
+def job_of(request: Request) -> Job:
+    store = request.app.state.store
+    job = store.get(request.path_params["job_id"])
+    if job is None:
+        raise fail(404, "no such job")
+    return job
+
+
+async def job_info(request: Request) -> Response:
+    return JSONResponse(job_of(request).public())
+
+
+async def stop(request: Request) -> Response:
+    store = request.app.state.store
+    job = job_of(request)
+    if job.status in ACTIVE:
+        store.request_stop(job)
+    return JSONResponse(job.public(), status_code=202)
+
+
+async def job_file(request: Request) -> Response:
+    job = job_of(request)
+    name = request.path_params["name"]
+    if name == "preview.png":
+        if job.preview is None:
+            raise fail(404, "no preview yet")
+        return Response(job.preview, media_type="image/png")
+    if name not in JOB_FILES:
+        raise fail(404, f"no such file: {name}; a job has {', '.join(JOB_FILES)}")
+    filename, media = JOB_FILES[name]
+    path = job.folder / filename
+    if job.status in ACTIVE or not path.is_file():
+        raise fail(404, f"{name}: not written yet (job {job.status})")
+    if not is_inside(path, job.folder):  # a link planted in the folder: never followed out
+        raise fail(404, f"{name}: not a file of this job")
+    disposition = "attachment" if request.query_params.get("download") else "inline"
+    return FileResponse(
+        path,
+        media_type=media,
+        filename=f"stylelab-{job.id[:8]}-{name}",
+        content_disposition_type=disposition,
+    )
+
+
+async def events(request: Request) -> Response:
+    job = job_of(request)
+    return StreamingResponse(
+        _event_stream(job),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def models(request: Request) -> Response:
+    fast = request.app.state.fast
+    return JSONResponse({"models": await run_in_threadpool(fast.describe)})
+
+
+async def apply_fast(request: Request) -> Response:
+    store, fast = request.app.state.store, request.app.state.fast
+    body = await _json_body(request)
+    image, _ = _source(store, body.get("image"), "image")
+    try:
+        data = await run_in_threadpool(
+            fast.apply, body.get("model"), image, body.get("weights"), body.get("size", 256)
         )
-    order = {name: i for i, name in enumerate(MAIN_OPTIONS)}
-    fields.sort(key=lambda f: order.get(f["name"], len(order)))
-    for entry in fields:
-        if entry["name"] == "backbone":
-            entry["suggestions"] = list_backbones()
-    return {"fields": fields}
+    except StylelabError as exc:
+        raise fail(400, exc) from None
+    return Response(data, media_type="image/png")
 
 
-def _choices(name: str) -> list[str] | None:
-    """A field's choices from stylelab.config's constants by their naming habit
-    (``OPTIMIZER_NAMES``, ``SMOOTHINGS``, ``PRESERVE_COLORS``...): new fields join for free."""
-    if name == "weights":
-        return list(BUILTIN_WEIGHTS)
-    for constant in (f"{name.upper()}_NAMES", f"{name.upper()}S", f"{name.upper()}ES"):
-        values = getattr(config_module, constant, None)
-        if isinstance(values, tuple) and all(isinstance(v, str) for v in values):
-            return list(values)
-    return None
+@contextlib.asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    store = app.state.store
+    store.start()
+    threading.Thread(target=_warm_up, name="stylelab-warm-up", daemon=True).start()
+    try:
+        yield
+    finally:
+        await run_in_threadpool(store.close)
 
 
-def _jsonable(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value
+ROUTES = [
+    Route("/", page),
+    Route("/static/{name}", static_file),
+    Route("/api/health", health),
+    Route("/api/options", options),
+    Route("/api/examples", examples),
+    Route("/api/examples/{name}.png", example_image),
+    Route("/api/uploads", upload, methods=["POST"]),
+    Route("/api/jobs", jobs),
+    Route("/api/jobs", submit, methods=["POST"]),
+    Route("/api/jobs/{job_id}", job_info),
+    Route("/api/jobs/{job_id}/stop", stop, methods=["POST"]),
+    Route("/api/jobs/{job_id}/events", events),
+    Route("/api/jobs/{job_id}/files/{name}", job_file),
+    Route("/api/models", models),
+    Route("/api/fast", apply_fast, methods=["POST"]),
+]
+
+
+# ------------------------------------------------------------------------------ checks
 
 
 def _source(store: JobStore, value: object, what: str) -> tuple[str, str]:

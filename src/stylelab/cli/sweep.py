@@ -140,9 +140,9 @@ def check_inputs_are_not_outputs(config: str, sweep: Any, rundir: str) -> None:
     """Before RUNDIR is touched: none of the files the sweep writes there (its records, its
     report) is the sweep file or a file the runs read, and no input lies in RUNDIR/runs
     (where a run's leftovers are removed)."""
-    from stylelab.experiments.config import input_files
+    from stylelab.experiments.inputs import input_files
     from stylelab.experiments.report import REPORT_FILES
-    from stylelab.experiments.runner import RUNS, SUMMARY, SWEEP_JSON, SWEEP_TOML
+    from stylelab.experiments.rundir import RUNS, SUMMARY, SWEEP_JSON, SWEEP_TOML
     from stylelab.safety import check_outputs, is_inside
 
     root = Path(rundir)

@@ -1,0 +1,76 @@
+"""The web page's view of StylizeConfig: its form (:func:`option_schema`) and its checks
+(:func:`check_options`), both read from :func:`stylelab.config.field_specs`.
+
+No Starlette here: the form and the rule are plain data and functions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stylelab.config import StylizeConfig, field_specs
+from stylelab.errors import StylelabError
+from stylelab.safety import one_line
+
+#: The options the page shows first; every other StylizeConfig field is under "More".
+MAIN_OPTIONS = (
+    "size",
+    "steps",
+    "style_weight",
+    "content_weight",
+    "tv_weight",
+    "backbone",
+    "weights",
+    "smoothing",
+    "preserve_color",
+    "optimizer",
+    "seed",
+)
+
+
+def path_fields() -> dict[str, tuple[str, ...]]:
+    """The fields that may name a file on the server (``path`` in their FieldSpec), and
+    the values the web app takes for them: their names (``choices``), else the default."""
+    return {spec.name: spec.choices or (spec.default,) for spec in field_specs() if spec.path}
+
+
+def check_options(options: dict[str, Any]) -> StylizeConfig:
+    """A StylizeConfig from the page's options, as the CLI validates them, and the web
+    app's own rule: no option names a file on the server (see :func:`path_fields`)."""
+    config = StylizeConfig.from_dict(options)
+    for name, allowed in path_fields().items():
+        value = getattr(config, name, None)
+        if value is not None and value not in allowed:
+            shown = ", ".join(v or repr(v) for v in allowed)
+            raise StylelabError(
+                f"--{name.replace('_', '-')} {one_line(value)[:80]}: the web app takes "
+                f"{shown} (no file paths)"
+            )
+    from stylelab.backbones.registry import check_pooling
+
+    check_pooling(config.backbone, config.pooling)  # an unknown backbone: refused now
+    return config
+
+
+def option_schema() -> dict[str, Any]:
+    """StylizeConfig's fields for the page: name, kind, default, help, choices."""
+    from stylelab.backbones.registry import list_backbones
+
+    fields: list[dict[str, Any]] = [
+        {
+            "name": spec.name,
+            "kind": "list" if spec.many else spec.kind.__name__,
+            "default": list(spec.default) if isinstance(spec.default, tuple) else spec.default,
+            "optional": spec.optional,
+            "help": spec.help,
+            "choices": list(spec.choices) or None,
+            "main": spec.name in MAIN_OPTIONS,
+        }
+        for spec in field_specs()
+    ]
+    order = {name: i for i, name in enumerate(MAIN_OPTIONS)}
+    fields.sort(key=lambda f: order.get(f["name"], len(order)))
+    for entry in fields:
+        if entry["name"] == "backbone":
+            entry["suggestions"] = list_backbones()
+    return {"fields": fields}
