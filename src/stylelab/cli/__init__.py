@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from stylelab import __version__
-from stylelab.cli import deploy, fast, serve, study, stylize
+from stylelab.cli import deploy, fast, serve, stereo, study, stylize
 from stylelab.cli.common import EXIT_BUG, EXIT_USAGE, OneLineParser, config_from_args
 from stylelab.errors import StylelabError
 from stylelab.experiments import commands as experiments
@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     stylize.add_commands(sub)
     study.add_commands(sub)
     fast.add_commands(sub)
+    stereo.add_commands(sub)
     deploy.add_commands(sub)
     serve.add_commands(sub)
     stylize.add_examples_command(sub)
