@@ -19,10 +19,7 @@ from stylelab.cli.common import (
     interrupted_exit_code,
 )
 from stylelab.errors import StylelabError
-from stylelab.safety import IMAGE_FORMATS, check_extension, check_output_file, check_outputs
-
-WIGGLE_SUFFIXES = (".gif", ".mp4")
-DISPARITY_SUFFIXES = (".npy", ".pfm", ".png")
+from stylelab.safety import IMAGE_FORMATS, check_output_file, check_outputs, one_line
 
 
 def add_commands(sub: Any) -> None:
@@ -116,8 +113,14 @@ def check_options(args: argparse.Namespace) -> str:
         raise StylelabError(f"--consistency-weight must be from 0 to 1e9, got {weight}")
     if weight is not None and method != "gatys":
         raise StylelabError("--consistency-weight is for --method gatys")
-    if args.disparity is not None:
-        check_extension(args.disparity, DISPARITY_SUFFIXES)
+    from stylelab.stereo.disparity import DISPARITY_SUFFIXES
+    from stylelab.stereo.views import WIGGLE_SUFFIXES
+
+    if args.disparity is not None and Path(args.disparity).suffix.lower() not in DISPARITY_SUFFIXES:
+        raise StylelabError(
+            f"--disparity {one_line(args.disparity)}: unknown format; use "
+            + ", ".join(DISPARITY_SUFFIXES)
+        )
     if args.wiggle is not None:
         check_output_file(args.wiggle, WIGGLE_SUFFIXES)
         if Path(args.wiggle).suffix.lower() == ".mp4":
