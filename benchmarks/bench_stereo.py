@@ -50,7 +50,14 @@ def main() -> int:
     parser.add_argument("--weight", type=float, default=None, help="consistency weight")
     parser.add_argument("--skip", default="", help="comma-separated rows to skip")
     parser.add_argument("--out", default=None, help="folder for the images (kept for docs)")
+    parser.add_argument(
+        "--figure", default=None, help="also draw the docs picture (.jpg) from --out's images"
+    )
+    parser.add_argument("--figure-only", action="store_true", help="draw it from a past run")
     args = parser.parse_args()
+    if args.figure_only:
+        draw_figure(Path(args.out), Path(args.figure), args.size)
+        return 0
     out = Path(args.out) if args.out else None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
@@ -110,7 +117,57 @@ def main() -> int:
         row("model_sgbm", result.left, result.right, time.perf_counter() - began)
     if out is not None:
         (out / "figures.json").write_text(json.dumps(rows, indent=2) + "\n")
+        if args.figure:
+            draw_figure(out, Path(args.figure), args.size)
     return 0
+
+
+def draw_figure(folder: Path, figure: Path, size: int) -> None:
+    """Side by side and anaglyph of the joint run (SGBM disparity), the independent runs'
+    anaglyph, and the window where the independent runs disagree most: each run's left view
+    next to its right view warped to the left (which match when the views agree)."""
+    from stylelab.images import load_image
+    from stylelab.pixels import labelled_sheet
+    from stylelab.stereo import anaglyph, side_by_side
+    from stylelab.stereo.warp import right_seen_from_left
+
+    _, _, truth = data.stereo_motorcycle()
+    views = {
+        name: [load_image(folder / f"{name}_{side}.png") for side in ("left", "right")]
+        for name in ("independent", "gatys_sgbm")
+    }
+    shape = tuple(views["independent"][0].shape[-2:])
+    gt = from_left(np.where(np.isfinite(truth), truth, np.nan).astype(np.float32), "gt")
+    disparity = torch.from_numpy(gt.resized((int(shape[0]), int(shape[1]))).left)
+    warped = {k: right_seen_from_left(v[1], disparity)[0] for k, v in views.items()}
+    error = (views["independent"][0] - warped["independent"]).abs().mean(dim=1)[0]
+    error = torch.nan_to_num(error * torch.isfinite(disparity))
+    window = min(64, min(error.shape) // 2)
+    pooled = torch.nn.functional.avg_pool2d(error[None, None], window, stride=8)[0, 0]
+    row, col = divmod(int(pooled.argmax()), pooled.shape[1])
+    box = (slice(row * 8, row * 8 + window), slice(col * 8, col * 8 + window))
+
+    def crop(image: torch.Tensor) -> np.ndarray:
+        return image[..., box[0], box[1]].numpy()
+
+    joint = [v.numpy() for v in views["gatys_sgbm"]]
+    independent = [v.numpy() for v in views["independent"]]
+    rows = [
+        [("stylelab stereo (SGBM disparity): left | right", side_by_side(*joint))],
+        [
+            ("stereo: anaglyph", anaglyph(*joint)),
+            ("independent stylize runs: anaglyph", anaglyph(*independent)),
+        ],
+        [
+            ("independent L", crop(views["independent"][0])),
+            ("independent R warped", crop(warped["independent"])),
+            ("stereo L", crop(views["gatys_sgbm"][0])),
+            ("stereo R warped", crop(warped["gatys_sgbm"])),
+        ],
+    ]
+    sheet = labelled_sheet(rows, height=size * 2 // 3)
+    sheet.save(figure, quality=85)
+    print(f"wrote {figure} (crop at rows {box[0].start}.., columns {box[1].start}..)")
 
 
 def report(rows: dict[str, dict[str, float]]) -> None:

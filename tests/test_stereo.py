@@ -306,3 +306,11 @@ def test_cli_with_a_fast_model_and_sgbm(tmp_path: Path, motorcycle, tiny_model: 
     assert record["method"] == "fast" and record["disparity"]["source"] == "sgbm"
     assert record["model_style"] == "mosaic"
     assert record["consistency"]["stylized"] <= record["independent_consistency"]
+
+
+def test_holes_are_filled_from_the_farther_neighbour() -> None:
+    from stylelab.stereo.disparity import fill_from_background
+
+    row = np.array([[np.nan, 5, np.nan, np.nan, 2, np.nan]], dtype=np.float32)
+    assert fill_from_background(row).tolist() == [[5, 5, 2, 2, 2, 2]]
+    assert np.isnan(fill_from_background(np.full((1, 3), np.nan, np.float32))).all()

@@ -20,6 +20,7 @@ import os
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -190,7 +191,10 @@ def estimate_disparity(left: np.ndarray, right: np.ndarray) -> PairDisparity:
     StereoSGBM; no learned weights), each view's occlusions by the left-right check.
 
     ``left``/``right``: (H, W, 3) float arrays in [0, 1]. The search range is a quarter of
-    the width (rounded up to 16); the right view's map is SGBM on the mirrored pair.
+    the width (rounded up to 16); the right view's map is SGBM on the mirrored pair. Holes
+    (pixels SGBM leaves unmatched) are filled from the background
+    (:func:`fill_from_background`) before the check, which then keeps only the fills that
+    both views agree on.
     """
     cv2 = _cv2()
     gray = [_gray_u8(view) for view in (left, right)]
@@ -209,14 +213,32 @@ def estimate_disparity(left: np.ndarray, right: np.ndarray) -> PairDisparity:
         speckleRange=2,
         mode=cv2.STEREO_SGBM_MODE_HH,
     )
-    left_d = _sgbm(matcher, gray[0], gray[1])
-    right_d = _sgbm(matcher, gray[1][:, ::-1].copy(), gray[0][:, ::-1].copy())[:, ::-1]
+    left_d = fill_from_background(_sgbm(matcher, gray[0], gray[1]))
+    mirrored = _sgbm(matcher, gray[1][:, ::-1].copy(), gray[0][:, ::-1].copy())
+    right_d = fill_from_background(mirrored[:, ::-1])
     left_visible, right_visible = left_right_check(left_d, right_d)
     return PairDisparity(left_d, np.ascontiguousarray(right_d), left_visible, right_visible, "sgbm")
 
 
-def _sgbm(matcher: object, first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    raw = matcher.compute(first, second).astype(np.float32) / 16.0  # type: ignore[attr-defined]
+def fill_from_background(disparity: np.ndarray) -> np.ndarray:
+    """Each unknown pixel takes the smaller (farther) of the nearest known disparities to
+    its left and right on its row: occlusions and textureless holes belong to the
+    background far more often than to the foreground. Rows with no known pixel stay NaN."""
+    height, width = disparity.shape
+    known = np.isfinite(disparity)
+    columns = np.broadcast_to(np.arange(width), disparity.shape)
+    before = np.maximum.accumulate(np.where(known, columns, -1), axis=1)
+    after = np.minimum.accumulate(np.where(known, columns, width)[:, ::-1], axis=1)[:, ::-1]
+    rows = np.arange(height)[:, None]
+    from_before = np.where(before >= 0, disparity[rows, np.clip(before, 0, width - 1)], np.inf)
+    from_after = np.where(after < width, disparity[rows, np.clip(after, 0, width - 1)], np.inf)
+    nearest = np.minimum(from_before, from_after)
+    filled = np.where(known, disparity, nearest)
+    return np.where(np.isfinite(filled), filled, np.nan).astype(np.float32)
+
+
+def _sgbm(matcher: Any, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    raw = matcher.compute(first, second).astype(np.float32) / 16.0
     return np.where(raw >= 0, raw, np.nan).astype(np.float32)
 
 
@@ -225,7 +247,7 @@ def _gray_u8(rgb: np.ndarray) -> np.ndarray:
     return np.clip(np.round(luma * 255), 0, 255).astype(np.uint8)
 
 
-def _cv2():  # type: ignore[no-untyped-def]
+def _cv2() -> Any:
     try:
         import cv2
     except ImportError:

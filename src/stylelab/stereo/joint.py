@@ -116,7 +116,8 @@ def stylize_pair(
         objective = GatysObjective(
             extractor, plan, views.to(device), [s.to(device) for s in stage_styles], blend, config
         )
-        maps = ConsistencyMaps(disparity.resized(tuple(views.shape[-2:])), device)
+        shape = (int(views.shape[-2]), int(views.shape[-1]))
+        maps = ConsistencyMaps(disparity.resized(shape), device)
         x = start.expand(2, -1, -1, -1).to(device).contiguous().requires_grad_(True)
 
         def loss(batch: torch.Tensor, objective=objective, maps=maps) -> Any:
