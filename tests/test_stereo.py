@@ -314,3 +314,33 @@ def test_holes_are_filled_from_the_farther_neighbour() -> None:
     row = np.array([[np.nan, 5, np.nan, np.nan, 2, np.nan]], dtype=np.float32)
     assert fill_from_background(row).tolist() == [[5, 5, 2, 2, 2, 2]]
     assert np.isnan(fill_from_background(np.full((1, 3), np.nan, np.float32))).all()
+
+
+def test_cli_reads_a_side_by_side_image_and_writes_an_mp4_wiggle(
+    tmp_path: Path, motorcycle, tiny_model: Path
+) -> None:
+    pytest.importorskip("av")
+    left, right, _ = motorcycle
+    window = (slice(150, 214), slice(300, 364))
+    Image.fromarray(np.concatenate([left[window], right[window]], axis=1)).save(tmp_path / "p.png")
+    argv = ["stereo", str(tmp_path / "p.png"), "--sbs", "--model", str(tiny_model)]
+    argv += ["-o", str(tmp_path / "o.png"), "--wiggle", str(tmp_path / "w.mp4")]
+    assert main([*argv, "--size", "64", "--device", "cpu", "--quiet"]) == 0
+    record = json.loads((tmp_path / "o.json").read_text())
+    assert record["pair"].startswith("side-by-side") and record["size"] == [64, 64]
+    import av
+
+    with av.open(str(tmp_path / "w.mp4")) as video:
+        frames = [f.to_ndarray(format="rgb24") for f in video.decode(video=0)]
+    assert len(frames) >= 2 and frames[0].shape == (64, 64, 3)
+    assert np.abs(frames[0].astype(int) - frames[1].astype(int)).mean() > 1  # views alternate
+
+
+def test_cli_reads_an_mpo(tmp_path: Path, motorcycle, tiny_model: Path) -> None:
+    left, right, _ = motorcycle
+    window = (slice(150, 214), slice(300, 364))
+    first, second = Image.fromarray(left[window]), Image.fromarray(right[window])
+    first.save(tmp_path / "p.mpo", format="MPO", save_all=True, append_images=[second])
+    argv = ["stereo", str(tmp_path / "p.mpo"), "0", "--model", str(tiny_model)]
+    assert main([*argv, "-o", str(tmp_path / "o.png"), "--device", "cpu", "--quiet"]) == 0
+    assert json.loads((tmp_path / "o.json").read_text())["pair"].startswith("MPO")

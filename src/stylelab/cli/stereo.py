@@ -12,11 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from stylelab.cli.common import (
-    EXIT_NONFINITE,
     add_config_arguments,
     config_from_args,
     config_inputs,
-    interrupted_exit_code,
+    report_result,
 )
 from stylelab.errors import StylelabError
 from stylelab.safety import IMAGE_FORMATS, check_output_file, check_outputs, one_line
@@ -204,20 +203,21 @@ def _style_choice(text: str) -> int | str:
 
 
 def _report(record: dict[str, Any], outputs: list[Path], quiet: bool) -> int:
-    status = record.get("optimization", {}).get("status", "done")
-    message = record.get("optimization", {}).get("message", "")
-    if status == "nonfinite":
-        print(f"stylelab: warning: {message}; wrote {outputs[0]}", file=sys.stderr)
-        return EXIT_NONFINITE
-    if status == "interrupted":
-        print(f"stylelab: {message}; wrote {outputs[0]}", file=sys.stderr)
-        return interrupted_exit_code()
+    """``stylize``'s closing line (and exit status) for an optimization, then the figures."""
+    from types import SimpleNamespace
+
+    optimization = record.get("optimization")
+    if optimization is not None:
+        result = SimpleNamespace(status=optimization["status"], info=optimization)
+        code = report_result(result, outputs[0], quiet)
+        if code:
+            return code
     if not quiet:
         figures = record["consistency"]
         print(
-            f"wrote {outputs[0]} and {len(outputs) - 1} more (views differ by "
-            f"{figures['stylized']:.4f} after the disparity warp; the photos by "
-            f"{figures['photos']:.4f})",
+            f"wrote {outputs[0]} and {len(outputs) - 1} more: the views differ by "
+            f"{figures['stylized']:.4f} after the disparity warp, the photos by "
+            f"{figures['photos']:.4f}",
             file=sys.stderr,
         )
     return 0
