@@ -344,3 +344,26 @@ def test_cli_reads_an_mpo(tmp_path: Path, motorcycle, tiny_model: Path) -> None:
     argv = ["stereo", str(tmp_path / "p.mpo"), "0", "--model", str(tiny_model)]
     assert main([*argv, "-o", str(tmp_path / "o.png"), "--device", "cpu", "--quiet"]) == 0
     assert json.loads((tmp_path / "o.json").read_text())["pair"].startswith("MPO")
+
+
+def test_joint_luminance_mode_keeps_each_photos_colours(motorcycle) -> None:
+    from stylelab.color import yiq
+    from stylelab.config import StylizeConfig
+    from stylelab.images import resize_long_edge
+    from stylelab.stereo.joint import stylize_pair
+
+    left, right, truth = motorcycle
+    pair = load_pair(left[150:214, 300:364], right[150:214, 300:364])
+    config = StylizeConfig(
+        size=32,
+        steps=2,
+        multiscale=False,
+        weights="random",
+        precision="fp32",
+        preserve_color="luminance",
+    )
+    result = stylize_pair(pair, "example:mosaic", from_left(truth[150:214, 300:364], "gt"), config)
+    for view, photo in ((result.left, pair.left), (result.right, pair.right)):
+        chroma = yiq(view.numpy())[..., 1:]
+        expected = yiq(resize_long_edge(photo, 32).numpy())[..., 1:]
+        assert np.abs(chroma - expected).mean() < 0.02

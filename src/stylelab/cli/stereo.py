@@ -194,6 +194,8 @@ def _run(
         )
     finally:
         bar.close()
+    if args.model is not None:
+        result.record["model"] = args.model
     result.save(args.output, args.save_disparity, args.wiggle)
     return _report(result.record, outputs, args.quiet)
 

@@ -148,7 +148,9 @@ def stylize_pair(
         "status": outcome.status,
         "message": outcome.message,
         "iterations": done,
-        "final_losses": {k: v for k, v in history[-1].items() if k != "iteration"},
+        "final_losses": {
+            k: v for k, v in history[-1].items() if k not in ("iteration", "elapsed_s")
+        },
         "wall_time_s": round(time.perf_counter() - started, 3),
         "consistency_weight": consistency_weight,
         "precision": extractor.precision,
