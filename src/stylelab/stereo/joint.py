@@ -30,7 +30,7 @@ from stylelab.config import StylizeConfig
 from stylelab.errors import StylelabError
 from stylelab.images import ImageSource, load_image, resize_long_edge, resize_to
 from stylelab.limits import check_memory
-from stylelab.optim import Outcome, make_optimizer, optimize
+from stylelab.optim import Objective, Outcome, make_optimizer, optimize
 from stylelab.pixels import label
 from stylelab.precision import prepare_extractor, resolve_device, resolve_precision
 from stylelab.schedule import plan_schedule
@@ -118,13 +118,8 @@ def stylize_pair(
         )
         shape = (int(views.shape[-2]), int(views.shape[-1]))
         maps = ConsistencyMaps(disparity.resized(shape), device)
+        loss = joint_objective(objective, maps, consistency_weight)
         x = start.expand(2, -1, -1, -1).to(device).contiguous().requires_grad_(True)
-
-        def loss(batch: torch.Tensor, objective=objective, maps=maps) -> Any:
-            total, terms = objective(batch)
-            extra = consistency_weight * consistency_loss(batch[:1], batch[1:], maps)
-            total = total + extra
-            return total, {**terms, "consistency": extra.detach(), "total": total.detach()}
 
         def step(iteration: int, elapsed: float, terms: dict[str, float], _x: Any) -> None:
             row = {"iteration": iteration, "elapsed_s": round(elapsed, 4), **terms}
@@ -157,6 +152,19 @@ def stylize_pair(
         "stages": [[s.size, s.steps] for s in stages],
     }
     return PairStylization(image[:1], image[1:], history, info)
+
+
+def joint_objective(objective: Objective, maps: ConsistencyMaps, weight: float) -> Objective:
+    """The Gatys objective of a (2, 3, H, W) batch of views plus ``weight`` times the
+    consistency term; its terms gain ``consistency`` and a new ``total``."""
+
+    def loss(batch: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        total, terms = objective(batch)
+        extra = weight * consistency_loss(batch[:1], batch[1:], maps)
+        total = total + extra
+        return total, {**terms, "consistency": extra.detach(), "total": total.detach()}
+
+    return loss
 
 
 def _colour_inputs(
