@@ -342,7 +342,8 @@ def test_cli_reads_an_mpo(tmp_path: Path, motorcycle, tiny_model: Path) -> None:
     first, second = Image.fromarray(left[window]), Image.fromarray(right[window])
     first.save(tmp_path / "p.mpo", format="MPO", save_all=True, append_images=[second])
     argv = ["stereo", str(tmp_path / "p.mpo"), "0", "--model", str(tiny_model)]
-    assert main([*argv, "-o", str(tmp_path / "o.png"), "--device", "cpu", "--quiet"]) == 0
+    argv += ["-o", str(tmp_path / "o.png"), "--size", "64", "--device", "cpu", "--quiet"]
+    assert main(argv) == 0
     assert json.loads((tmp_path / "o.json").read_text())["pair"].startswith("MPO")
 
 
