@@ -306,6 +306,46 @@ def demo(t: Path, *extra: str, output: str = "d.png") -> list[str]:
     return ["demo", "-o", output, *DEMO_FAST, *extra]
 
 
+def stereo(
+    t: Path,
+    *extra: str,
+    left: str = "l.png",
+    right: str = "r.png",
+    styles: tuple[str, ...] = ("s.png",),
+    output: str = "o.png",
+) -> list[str]:
+    """``stereo LEFT RIGHT STYLE... -o OUTPUT`` at a tiny size (views 48 x 40, made unless
+    already there); ``extra`` flags come last."""
+    images(t)
+    for name, seed in ((left, 1), (right, 2)):
+        if name and not (t / name).exists():
+            gradient_image(48, 40, seed=seed).save(t / name)
+    pair = [p for p in (left, right) if p]
+    return ["stereo", *pair, *styles, "-o", output, *STYLIZE_FAST, *extra]
+
+
+def npy(t: Path, name: str, array: np.ndarray) -> str:
+    np.save(t / name, array)
+    return name
+
+
+def mpo(t: Path, name: str, frames: int) -> str:
+    first, *rest = [gradient_image(48, 40, seed=i) for i in range(frames)]
+    first.save(t / name, format="MPO", save_all=bool(rest), append_images=rest)
+    return name
+
+
+def pickle_npy(t: Path, name: str) -> str:
+    """An .npy holding a pickled object (np.save of an object array): must not unpickle."""
+    np.save(t / name, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    return name
+
+
+def png16(t: Path, name: str, shape: tuple[int, int]) -> str:
+    Image.fromarray(np.full(shape, 512, dtype=np.uint16)).save(t / name)
+    return name
+
+
 SWEEP_SETTINGS = "evaluate = false\n"
 SWEEP_BASE = (
     'content = "example:chelsea"\nstyle = "example:strokes"\nsize = 32\nsteps = 1\n'
@@ -2456,6 +2496,98 @@ CASES: list[Case] = [
     ),
 ]
 
+
+# --- stereo (issue 28) -------------------------------------------------------------------
+STEREO_CASES: list[Case] = [
+    Case(
+        "stereo: views of different sizes",
+        lambda t: also(stereo(t), png(t, "r.png", 50, 40)),
+        r"l\.png.*r\.png.*48x40 and 50x40.*one size",
+    ),
+    Case(
+        "stereo: --disparity of the wrong shape",
+        lambda t: stereo(t, "--disparity", npy(t, "d.npy", np.ones((10, 12)))),
+        r"d\.npy.*12x10 px, the pair 48x40",
+    ),
+    Case(
+        "stereo: --disparity with NaN",
+        lambda t: stereo(t, "--disparity", npy(t, "d.npy", np.full((40, 48), np.nan))),
+        r"d\.npy.*NaN",
+    ),
+    Case(
+        "stereo: --disparity negative",
+        lambda t: stereo(t, "--disparity", npy(t, "d.npy", -np.ones((40, 48)))),
+        r"d\.npy.*negative",
+    ),
+    Case(
+        "stereo: --disparity an 8-bit PNG",
+        lambda t: stereo(t, "--disparity", png(t, "d.png", 48, 40)),
+        r"d\.png.*16-bit",
+    ),
+    Case(
+        "stereo: --disparity a pickle",
+        lambda t: stereo(t, "--disparity", pickle_npy(t, "d.npy")),
+        r"d\.npy",
+    ),
+    Case("stereo: --disparity .txt", lambda t: stereo(t, "--disparity", text(t, "d.txt")), "d.txt"),
+    Case("stereo: --disparity missing", lambda t: stereo(t, "--disparity", "no.npy"), "no.npy"),
+    Case(
+        "stereo: --sbs image of odd width",
+        lambda t: also(stereo(t, "--sbs", right=""), png(t, "l.png", 97, 40)),
+        r"l\.png.*97 px is odd",
+    ),
+    Case(
+        "stereo: an MPO with one frame",
+        lambda t: stereo(t, left=mpo(t, "one.mpo", 1), right=""),
+        r"one\.mpo.*1 frame",
+    ),
+    Case("stereo: -o the left view", lambda t: stereo(t, output="l.png"), r"l\.png.*input"),
+    Case(
+        "stereo: OUT_left is the left view",
+        lambda t: stereo(t, left="x_left.png", output="x.png"),
+        r"x_left\.png.*input",
+    ),
+    Case(
+        "stereo: OUT.json is the style",
+        lambda t: stereo(t, styles=(png(t, "o.json"),)),
+        r"o\.json.*input",
+    ),
+    Case(
+        "stereo: --save-disparity over the --disparity file",
+        lambda t: stereo(
+            t, "--save-disparity", "--disparity", png16(t, "o_disparity.png", (40, 48))
+        ),
+        r"o_disparity\.png.*input",
+    ),
+    Case(
+        "stereo: --wiggle the left view",
+        lambda t: stereo(t, "--wiggle", "l.gif", left=png(t, "l.gif", 48, 40)),
+        r"l\.gif.*input",
+    ),
+    Case("stereo: --wiggle .avi", lambda t: stereo(t, "--wiggle", "w.avi"), r"w\.avi.*\.gif"),
+    Case("stereo: no style", lambda t: stereo(t, styles=()), "no style image"),
+    Case(
+        "stereo: --method fast without --model", lambda t: stereo(t, "--method", "fast"), "--model"
+    ),
+    Case(
+        "stereo: --model missing",
+        lambda t: stereo(t, "--model", "no.safetensors"),
+        "no.safetensors",
+    ),
+    Case(
+        "stereo: --consistency-weight nan",
+        lambda t: stereo(t, "--consistency-weight", "nan"),
+        "--consistency-weight",
+    ),
+    Case(
+        "stereo: --mask (not supported)",
+        lambda t: stereo(t, "--mask", mask_png(t), "--region-style", "#ff0000=0"),
+        "--mask.*not supported",
+    ),
+    Case("stereo: --tile auto", lambda t: stereo(t, "--tile", "auto"), "--tile"),
+    Case("stereo: --method instant", lambda t: stereo(t, "--method", "instant"), "--method"),
+]
+CASES += STEREO_CASES
 
 # ------------------------------------------------------------- valid but unusual images
 

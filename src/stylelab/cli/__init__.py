@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from stylelab import __version__
-from stylelab.cli import apply, deploy, fast, serve, study, stylize, sweep
+from stylelab.cli import apply, deploy, fast, serve, stereo, study, stylize, sweep
 from stylelab.cli.common import EXIT_BUG, EXIT_USAGE, OneLineParser, config_from_args
 from stylelab.errors import StylelabError
 from stylelab.safety import (
@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_commands(sub)
     fast.add_commands(sub)
     apply.add_commands(sub)
+    stereo.add_commands(sub)
     deploy.add_commands(sub)
     serve.add_commands(sub)
     stylize.add_examples_command(sub)

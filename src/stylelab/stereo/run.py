@@ -1,0 +1,153 @@
+"""One stereo run: a pair, its disparity, a method, and the files it leaves.
+
+``OUT.png`` (left | right), ``OUT_left.png``, ``OUT_right.png``, ``OUT_anaglyph.png``,
+``OUT.json`` (settings, disparity source, consistency figures), and on request
+``OUT_disparity.png`` (the left view's disparity as used, 16-bit, d * 256, 0 = unknown:
+readable back with ``--disparity``) and a wiggle animation; all written as one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from stylelab.config import StylizeConfig
+from stylelab.errors import StylelabError
+from stylelab.images import ImageSource, encode_image, resize_long_edge
+from stylelab.safety import write_together
+from stylelab.stereo import disparity as disparities
+from stylelab.stereo import views
+from stylelab.stereo.pair import StereoPair
+from stylelab.stereo.warp import consistency_error
+
+METHODS = ("gatys", "fast")
+
+
+@dataclass
+class StereoResult:
+    """Both stylized views (1, 3, H, W), the disparity used (at their size) and the record."""
+
+    left: torch.Tensor
+    right: torch.Tensor
+    disparity: disparities.PairDisparity
+    record: dict[str, Any] = field(default_factory=dict)
+
+    def paths(
+        self, output: str | os.PathLike, save_disparity: bool = False, wiggle: str | None = None
+    ) -> list[Path]:
+        return output_paths(output, save_disparity, wiggle)
+
+    def save(
+        self, output: str | os.PathLike, save_disparity: bool = False, wiggle: str | None = None
+    ) -> list[Path]:
+        """Write every output (see the module) together; returns their paths."""
+        targets = output_paths(output, save_disparity, wiggle)
+        left, right = self.left.numpy(), self.right.numpy()
+        suffix = Path(output).suffix
+        images = [views.side_by_side(left, right), left, right, views.anaglyph(left, right)]
+        with write_together(targets) as temporaries:
+            for image, tmp in zip(images, temporaries, strict=False):
+                encode_image(torch.from_numpy(np.ascontiguousarray(image)), tmp, suffix)
+            text = json.dumps(self.record, indent=2, default=str) + "\n"
+            temporaries[4].write_text(text)
+            rest = temporaries[5:]
+            if save_disparity:
+                disparities.write_png16(self.disparity.left, rest.pop(0))
+            if wiggle is not None:
+                views.write_wiggle([left, right], rest.pop(0))
+        return targets
+
+
+def output_paths(
+    output: str | os.PathLike, save_disparity: bool = False, wiggle: str | None = None
+) -> list[Path]:
+    """OUT.png, OUT_left, OUT_right, OUT_anaglyph, OUT.json [, OUT_disparity.png, wiggle]."""
+    out = Path(output)
+    named = [out.with_name(f"{out.stem}_{part}{out.suffix}") for part in ("left", "right")]
+    paths = [out, *named, out.with_name(f"{out.stem}_anaglyph{out.suffix}")]
+    paths.append(out.with_suffix(".json"))
+    if save_disparity:
+        paths.append(out.with_name(f"{out.stem}_disparity.png"))
+    if wiggle is not None:
+        paths.append(Path(wiggle))
+    return paths
+
+
+def pair_disparity(
+    photos: Sequence[torch.Tensor], pair: StereoPair, disparity_file: str | None
+) -> disparities.PairDisparity:
+    """The disparity at the photos' size: from ``disparity_file`` (the left view's, at the
+    pair's full size; the right view's by splatting) or estimated by SGBM on the photos."""
+    shape = (int(photos[0].shape[-2]), int(photos[0].shape[-1]))
+    if disparity_file is not None:
+        left = disparities.read_disparity(disparity_file, pair.shape)
+        return disparities.from_left(left, f"file:{disparity_file}").resized(shape)
+    arrays = [p[0].permute(1, 2, 0).numpy() for p in photos]
+    return disparities.estimate_disparity(arrays[0], arrays[1])
+
+
+def stereo_stylize(
+    pair: StereoPair,
+    style: ImageSource | Sequence[ImageSource],
+    config: StylizeConfig,
+    *,
+    method: str = "gatys",
+    model: Any = None,
+    model_style: Any = None,
+    disparity_file: str | None = None,
+    consistency_weight: float | None = None,
+    on_step: Callable[[int, dict[str, float]], None] | None = None,
+) -> StereoResult:
+    """Stylize ``pair`` consistently (``gatys``: joint optimization; ``fast``: ``model`` on
+    each view, then :func:`stylelab.stereo.network.blend_consistent`)."""
+    if method not in METHODS:
+        raise StylelabError(f"--method {method!r}: choose from {', '.join(METHODS)}")
+    photos = [resize_long_edge(view, config.size) for view in (pair.left, pair.right)]
+    disparity = pair_disparity(photos, pair, disparity_file)
+    record: dict[str, Any] = {"method": method, "pair": pair.source, "size": list(disparity.shape)}
+    if method == "gatys":
+        from stylelab.stereo.joint import DEFAULT_CONSISTENCY_WEIGHT, stylize_pair
+
+        weight = DEFAULT_CONSISTENCY_WEIGHT if consistency_weight is None else consistency_weight
+        joint = stylize_pair(pair, style, disparity, config, weight, on_step)
+        left, right = joint.left, joint.right
+        record["config"] = config.to_dict()
+        record["optimization"] = joint.info
+    else:
+        from stylelab.stereo.network import blend_consistent, stylize_views
+
+        raw = stylize_views(model, photos[0].numpy(), photos[1].numpy(), model_style)
+        left, right = blend_consistent(
+            torch.from_numpy(raw[0]), torch.from_numpy(raw[1]), disparity
+        )
+        record["model_style"] = model_style
+        record["independent_consistency"] = consistency_error(
+            torch.from_numpy(raw[0]), torch.from_numpy(raw[1]), disparity.left
+        )
+    record["disparity"] = _disparity_record(disparity)
+    record["consistency"] = {
+        "figure": "mean |O_L(x) - O_R(x - d(x))| over pixels with a known disparity d",
+        "photos": consistency_error(photos[0], photos[1], disparity.left),
+        "stylized": consistency_error(left, right, disparity.left),
+    }
+    return StereoResult(left, right, disparity, record)
+
+
+def _disparity_record(disparity: disparities.PairDisparity) -> dict[str, Any]:
+    known = np.isfinite(disparity.left)
+    return {
+        "source": disparity.source,
+        "convention": "left view's, x_right = x_left - d, in pixels of the output",
+        "known_fraction": round(float(known.mean()), 4),
+        "left_visible_fraction": round(float(disparity.left_visible.mean()), 4),
+        "range": [float(disparity.left[known].min()), float(disparity.left[known].max())]
+        if known.any()
+        else None,
+    }
