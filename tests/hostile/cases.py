@@ -31,6 +31,7 @@ A new command adds its group of cases here. Not errors: valid but unusual images
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import re
@@ -400,6 +401,61 @@ def _edited_model(tmp: Path, good: str, name: str, tensor=None, **metadata: str)
     path = tmp / name
     save_file(weights, str(path), metadata=meta)
     return str(path)
+
+
+def big_metadata_model(tmp: Path, good: str, name: str = "big.safetensors", **metadata) -> str:
+    """The tiny model with its metadata entries replaced by ``metadata`` (strings), the header
+    written by hand: a list of millions of style names is fast to make this way."""
+    data = Path(good).read_bytes()
+    length = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + length])
+    header["__metadata__"].update(metadata)
+    raw = json.dumps(header).encode()
+    (tmp / name).write_bytes(len(raw).to_bytes(8, "little") + raw + data[8 + length :])
+    return str(tmp / name)
+
+
+#: 5,000,000 style names: "s" each, as JSON (20 MB): what the issue's server died on.
+MANY_STYLES = "[" + ",".join(['"s"'] * 5_000_000) + "]"
+
+
+def many_styles_model(tmp: Path, good: str, name: str = "many.safetensors") -> str:
+    return big_metadata_model(tmp, good, name, styles=MANY_STYLES)
+
+
+def header_claim_model(tmp: Path, good: str, name: str = "claim.safetensors") -> str:
+    """The tiny model behind a header length of 1 TB (a file that claims more than it has)."""
+    data = Path(good).read_bytes()
+    (tmp / name).write_bytes((2**40).to_bytes(8, "little") + data[8:])
+    return str(tmp / name)
+
+
+def onnx_entries(tmp: Path, good: str, count: int) -> str:
+    """The export with ``count`` more small metadata entries (each parsed on its own)."""
+    path = Path(onnx_with_metadata(tmp, good, "k", "v", "entries.onnx"))
+    data = path.read_bytes()
+    entry = data[len(Path(good).read_bytes()) :]
+    path.write_bytes(data + entry * (count - 1))
+    return str(path)
+
+
+def onnx_with_metadata(tmp: Path, good: str, key: str, value: str, name: str) -> str:
+    """The export with one more ``metadata_props`` entry appended as raw protobuf bytes
+    (field 14, a StringStringEntryProto of key = field 1, value = field 2)."""
+
+    def varint(number: int) -> bytes:
+        out = b""
+        while number >= 0x80:
+            out += bytes([number & 0x7F | 0x80])
+            number >>= 7
+        return out + bytes([number])
+
+    def field(number: int, data: bytes) -> bytes:
+        return varint(number << 3 | 2) + varint(len(data)) + data
+
+    entry = field(1, key.encode()) + field(2, value.encode())
+    (tmp / name).write_bytes(Path(good).read_bytes() + field(14, entry))
+    return str(tmp / name)
 
 
 def _eps(tmp: Path) -> Path:
@@ -2359,6 +2415,75 @@ CASES: list[Case] = [
         "report --study: --yardsticks ssim",
         lambda t: ["report", mkdir(t, "r"), "--study", "o", "--yardsticks", "ssim"],
         "--yardstick",
+    ),
+    # --- model metadata is untrusted input (issue 27): bounded before it is parsed ---------
+    apply_case(
+        "a model whose metadata lists 5,000,000 style names",
+        lambda t, m, p, o: [many_styles_model(t, m), p, "-o", o],
+        r"many\.safetensors: damaged metadata \(a header of",
+        mode="subprocess",  # were it parsed, the network of 5 M styles would fill the memory
+    ),
+    apply_case(
+        "--info on a model of 5,000,000 style names",
+        lambda t, m, p, o: [many_styles_model(t, m), "--info"],
+        r"many\.safetensors: damaged metadata",
+        mode="subprocess",
+    ),
+    apply_case(
+        "a model whose header claims 1 TB",
+        lambda t, m, p, o: [header_claim_model(t, m), p, "-o", o],
+        r"claim\.safetensors: not a readable",
+    ),
+    apply_case(
+        "a model of 200 style names (train takes at most 64)",
+        lambda t, m, p, o: [
+            big_metadata_model(t, m, "wide.safetensors", styles=json.dumps(["s"] * 200)),
+            *(p, "-o", o),
+        ],
+        r"wide\.safetensors: damaged metadata \(200 style names; a stylelab model has at most 64",
+    ),
+    apply_case(
+        "a model whose training record is 5 MB",
+        lambda t, m, p, o: [
+            big_metadata_model(t, m, "long.safetensors", training="a" * (5 << 20)),
+            *(p, "-o", o),
+        ],
+        r"long\.safetensors: damaged metadata \(a header of",
+    ),
+    onnx_case(
+        "an export whose metadata lists 5,000,000 style names",
+        lambda t, m, p, o: (
+            [onnx_with_metadata(t, m, "styles", MANY_STYLES, "many.onnx"), p] + ["-o", o]
+        ),
+        r"many\.onnx: damaged metadata",
+        mode="subprocess",
+    ),
+    onnx_case(
+        "an export of 100,000 metadata entries",
+        lambda t, m, p, o: [onnx_entries(t, m, 100_000), p, "-o", o],
+        r"entries\.onnx: damaged metadata",
+    ),
+    video_case(
+        "a model whose metadata lists 5,000,000 style names",
+        lambda t, m, c: [many_styles_model(t, m), c, "-o", "o.mp4"],
+        r"many\.safetensors: damaged metadata",
+        mode="subprocess",
+    ),
+    export_case(
+        "a model whose metadata lists 5,000,000 style names",
+        lambda t, m: [many_styles_model(t, m), "-o", "m.onnx"],
+        r"many\.safetensors: damaged metadata",
+        mode="subprocess",
+    ),
+    train_case(
+        "--resume from a checkpoint whose header is 30 MB of style names",
+        lambda t: also(
+            _args(t, "--resume", output=t / "m.safetensors"),
+            mkdir(t, "m_train"),
+            many_styles_model(t, str(t / MODEL), "m_train/checkpoint.safetensors"),
+        ),
+        r"checkpoint\.safetensors: damaged metadata",
+        needs_model=True,
     ),
 ]
 
