@@ -275,3 +275,22 @@ def test_closed_stderr_still_writes_the_result(tmp_path: Path, pair: tuple[Path,
     assert process.returncode == 0
     with Image.open(out) as image:
         image.load()
+
+
+def test_undone_on_failure_removes_only_what_it_made(tmp_path: Path) -> None:
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / "own.txt").write_text("the user's")
+    with pytest.raises(KeyboardInterrupt), safety.undone_on_failure() as made:
+        made.folder(tmp_path / "a" / "b" / "c")
+        made.folder(tmp_path / "kept")  # existed: never removed
+        made.file(tmp_path / "a" / "b" / ".lock").write_text("")
+        raise KeyboardInterrupt
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept"]
+    with pytest.raises(OSError), safety.undone_on_failure() as made:
+        made.folder(tmp_path / "d")
+        (tmp_path / "d" / "user-made.txt").write_text("not ours")
+        raise OSError("boom")
+    assert (tmp_path / "d" / "user-made.txt").is_file()  # a folder is removed only if empty
+    with safety.undone_on_failure() as made:
+        made.folder(tmp_path / "e")
+    assert (tmp_path / "e").is_dir()  # success: everything stays

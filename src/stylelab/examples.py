@@ -73,12 +73,18 @@ def training_photos(exclude: Iterable[str] = ("astronaut",)) -> list[tuple[str, 
     return [(name, example_image(name)) for name in TRAINING_PHOTOS if name not in held_out]
 
 
-def write_examples(folder: str | os.PathLike, names: Iterable[str]) -> list[Path]:
+def write_examples(
+    folder: str | os.PathLike, names: Iterable[str], overwrite: bool = False
+) -> list[Path]:
     """Write each named example as ``<folder>/<name>.png``; return the paths written.
 
-    The folder must exist. Every name is checked before anything is written.
+    The folder must exist. Every name and every output is checked before anything is
+    written: a file already there is refused unless ``overwrite`` (a training folder keeps
+    its photos), and the images are written together (:func:`stylelab.safety.write_together`:
+    a full disk leaves none of them).
     """
-    from stylelab.images import save_image
+    from stylelab.pixels import encode_pil
+    from stylelab.safety import IMAGE_FORMATS, check_output_file, write_together
 
     out = Path(folder)
     if not out.is_dir():
@@ -87,7 +93,18 @@ def write_examples(folder: str | os.PathLike, names: Iterable[str]) -> list[Path
     for name in wanted:
         if name not in list_examples():
             example_image(name)  # raises the usual "unknown example" error
-    return [save_image(example_image(name), out / f"{name}.png") for name in wanted]
+    targets = [check_output_file(out / f"{name}.png", IMAGE_FORMATS) for name in wanted]
+    existing = [t for t in targets if t.exists() or t.is_symlink()]
+    if existing and not overwrite:
+        others = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
+        raise StylelabError(
+            f"{existing[0]}{others}: already there; pass --overwrite to replace them, or "
+            "choose another folder"
+        )
+    with write_together(targets) as temporaries:
+        for name, temporary in zip(wanted, temporaries, strict=True):
+            encode_pil(example_image(name), temporary, ".png")
+    return targets
 
 
 @functools.cache

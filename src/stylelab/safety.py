@@ -28,7 +28,7 @@ import signal
 import stat
 import tempfile
 from collections.abc import Collection, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import FrameType
 
@@ -219,6 +219,55 @@ def is_inside(path: Path, folder: Path) -> bool:
 
 
 # ----------------------------------------------------------------------------- writing
+
+
+class Made:
+    """What one command created on its way to its first result (folders, a lock file), so
+    that a failure can take it away again: see :func:`undone_on_failure`."""
+
+    def __init__(self) -> None:
+        self.folders: list[Path] = []
+        self.files: list[Path] = []
+
+    def folder(self, path: PathLike) -> Path:
+        """``mkdir -p path``, remembering each folder it made; an error is one line."""
+        target = Path(path)
+        missing = [p for p in (target, *target.parents) if not p.exists() and not p.is_symlink()]
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StylelabError(describe_os_error(exc, target)) from None
+        self.folders.extend(reversed(missing))  # parents first, as made
+        return target
+
+    def file(self, path: PathLike) -> Path:
+        """Remember a file this command created (not one it found)."""
+        self.files.append(Path(path))
+        return Path(path)
+
+    def undo(self) -> None:
+        """Remove the files, then the folders (only while empty: never a user's file),
+        newest first."""
+        for file in reversed(self.files):
+            with suppress(OSError):
+                file.unlink()
+        for folder in reversed(self.folders):
+            with suppress(OSError):
+                folder.rmdir()
+        self.files.clear()
+        self.folders.clear()
+
+
+@contextmanager
+def undone_on_failure() -> Iterator[Made]:
+    """A :class:`Made` whose folders and files are removed again if the block fails (a full
+    disk, Ctrl-C, a refusal): a command that wrote nothing leaves nothing behind."""
+    made = Made()
+    try:
+        yield made
+    except BaseException:
+        made.undo()
+        raise
 
 
 @contextmanager

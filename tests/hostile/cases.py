@@ -17,6 +17,9 @@ Each :class:`Case` is one command line plus the files it needs:
 - ``needs_model``: copy the session's tiny fast model to ``tmp / MODEL`` before ``make``;
   ``needs_onnx``: its ONNX export to ``tmp / ONNX_MODEL``.
 - ``closed``: standard streams ("stdin", "stdout") closed in the process (subprocess mode).
+- ``full_disk``: files cannot grow past 512 bytes, as on a full disk (subprocess mode:
+  a file-size limit of one block, ``ulimit -f 1`` with SIGXFSZ ignored: a write past 512
+  bytes fails with EFBIG; Python's own probe of the temporary folder still passes).
 
 The promise checked for every case (tests/hostile/test_hostile.py): exit status 2, exactly one
 non-empty line on stderr starting with ``stylelab: error: ``, no traceback, no control
@@ -106,6 +109,7 @@ class Case:
     needs_model: bool = False
     needs_onnx: bool = False
     closed: tuple[str, ...] = ()  # "stdin", "stdout": closed in the process (subprocess mode)
+    full_disk: bool = False  # every write to a file fails, as on a full disk (subprocess mode)
 
 
 # ------------------------------------------------------------------------------ files
@@ -2484,6 +2488,67 @@ CASES: list[Case] = [
         ),
         r"checkpoint\.safetensors: damaged metadata",
         needs_model=True,
+    ),
+    # --- outputs: existing files kept, a failed start leaves nothing (issue 27) ------------
+    Case(
+        "examples: --write --photos into a folder that holds astronaut.png",
+        lambda t: also(
+            ["examples", "--write", "train", "--photos"],
+            mkdir(t, "train"),
+            png(t, "train/astronaut.png"),
+            png(t, "train/chelsea.png"),
+        ),
+        r"train/astronaut\.png and 1 more: already there; pass --overwrite",
+    ),
+    Case(
+        "examples: --write through a symbolic link to a folder that holds chelsea.png",
+        lambda t: also(
+            ["examples", "--write", "link", "--photos"],
+            mkdir(t, "train"),
+            png(t, "train/chelsea.png"),
+            link(t, "link", "train"),
+        ),
+        r"link/chelsea\.png: already there",
+    ),
+    Case(
+        "examples: --write where mosaic.png is a folder",
+        lambda t: also(["examples", "--write", "out"], mkdir(t, "out/mosaic.png")),
+        r"out/mosaic\.png: is a folder",
+    ),
+    Case(
+        "examples: --write a new folder on a full disk",
+        lambda t: ["examples", "--write", "new/sub"],
+        r"nothing was written",
+        mode="subprocess",
+        full_disk=True,
+    ),
+    Case(
+        "examples: --write an existing folder on a full disk",
+        lambda t: also(["examples", "--write", "keep"], mkdir(t, "keep"), png(t, "keep/own.png")),
+        r"nothing was written",
+        mode="subprocess",
+        full_disk=True,
+    ),
+    Case(
+        "sweep: to a full disk",
+        lambda t: sweep(t, toml(), output="runs/new"),
+        r"nothing was written",
+        mode="subprocess",
+        full_disk=True,
+    ),
+    Case(
+        "sweep: into an empty folder on a full disk",
+        lambda t: also(sweep(t, toml(), output="empty"), mkdir(t, "empty")),
+        r"nothing was written",
+        mode="subprocess",
+        full_disk=True,
+    ),
+    Case(
+        "demo: into a new folder on a full disk",
+        lambda t: demo(t, output="new/d.png"),
+        r"d\.png.*nothing was written",
+        mode="subprocess",
+        full_disk=True,
     ),
 ]
 
