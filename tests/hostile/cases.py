@@ -194,6 +194,12 @@ def text_bomb(t: Path, name: str) -> str:
     return name
 
 
+def inf_tiff(t: Path, name: str, value: float = np.inf) -> str:
+    """A 40 x 32 float (mode F) TIFF of ``value``: Pillow reads it, it holds no picture."""
+    Image.fromarray(np.full((32, 40), value, np.float32), mode="F").save(t / name)
+    return name
+
+
 def tiny_image(t: Path, name: str, width: int = 1, height: int = 1) -> str:
     Image.new("RGB", (width, height), (200, 30, 30)).save(t / name)
     return name
@@ -2549,6 +2555,42 @@ CASES: list[Case] = [
         r"d\.png.*nothing was written",
         mode="subprocess",
         full_disk=True,
+    ),
+    # --- images of infinities: never clamped to white (issue 27) ---------------------------
+    train_case(
+        "--data holds only a 10000 x 10000 PNG (Pillow's bomb-warning range)",
+        lambda t: also(_args(t, data=t / "big"), bomb(_mkdir(t / "big"), "huge.png", 10000, 10000)),
+        r"no readable images in this folder \(1 files skipped\)",
+    ),
+    train_case(
+        "--data holds only a float TIFF of +inf",
+        lambda t: also(_args(t, data=t / "inf"), inf_tiff(_mkdir(t / "inf"), "inf.tif")),
+        r"every training photo failed to decode|no readable images",
+    ),
+    Case(
+        "stylize: a float TIFF of +inf as content",
+        lambda t: stylize(t, content=inf_tiff(t, "inf.tif")),
+        r"content inf\.tif: the image has NaN or infinite values",
+    ),
+    Case(
+        "stylize: a float TIFF of -inf as style",
+        lambda t: stylize(t, styles=(inf_tiff(t, "neg.tif", -np.inf),)),
+        r"style neg\.tif: the image has NaN or infinite values",
+    ),
+    Case(
+        "evaluate: a float TIFF of +inf as output",
+        lambda t: evaluate(t, output=inf_tiff(t, "inf.tif")),
+        r"inf\.tif: the image has NaN or infinite values",
+    ),
+    apply_case(
+        "a float TIFF of +inf as photo",
+        lambda t, m, p, o: [m, inf_tiff(t, "inf.tif"), "-o", o],
+        r"photo.*: the image has NaN or infinite values",
+    ),
+    onnx_case(
+        "a float TIFF of +inf as photo",
+        lambda t, m, p, o: [m, inf_tiff(t, "inf.tif"), "-o", o],
+        r"photo.*: the image has NaN or infinite values",
     ),
 ]
 

@@ -23,6 +23,7 @@ from stylelab.fast.config import BUILTIN_PHOTOS as BUILTIN
 from stylelab.images import pil_to_tensor, resize_long_edge
 
 VALIDATION_PHOTO = "astronaut"
+BOMBS = (Image.DecompressionBombError, Image.DecompressionBombWarning)
 #: Crops cover this fraction range of the photo's area (RandomResizedCrop's ``scale``).
 CROP_AREA = (0.3, 1.0)
 
@@ -101,11 +102,12 @@ def _unreadable(path: Path) -> str:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            warnings.simplefilter("error", Image.DecompressionBombWarning)  # as stylize
             with Image.open(path) as image:
                 image.verify()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         return type(exc).__name__ if isinstance(exc, UnidentifiedImageError) else str(exc)[:80]
-    except Image.DecompressionBombError:
+    except BOMBS:
         return "decompression bomb"
     return ""
 
@@ -121,6 +123,8 @@ def decode(source: Path | Image.Image, min_edge: int) -> torch.Tensor:
             with Image.open(source) as image:
                 image.draft("RGB", (2 * min_edge, 2 * min_edge))  # JPEG: decode smaller
                 tensor = pil_to_tensor(image)
+    if not bool(torch.isfinite(tensor).all()):  # a float TIFF: skipped, never trained on
+        raise ValueError("NaN or infinite pixel values")
     short = min(tensor.shape[-2:])
     if short > 2 * min_edge:
         long_edge = round(max(tensor.shape[-2:]) * 2 * min_edge / short)
@@ -168,7 +172,7 @@ class Sampler:
                 continue
             try:
                 photo = decode(self.photos.sources[index], self.size)
-            except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+            except (OSError, SyntaxError, ValueError, *BOMBS) as exc:
                 name = self.photos.names[index]
                 self.photos.skipped[name] = str(exc)[:80] or type(exc).__name__
                 self.bad.add(index)
