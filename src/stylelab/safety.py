@@ -133,6 +133,10 @@ def check_writable_folder(folder: PathLike) -> Path:
         raise StylelabError(f"{where}: output folder does not exist")
     if not where.is_dir():
         raise StylelabError(f"{where}: output folder is not a directory")
+    if is_system_folder(where):
+        raise StylelabError(
+            f"{where}: a system folder (devices or kernel files), not a place for results"
+        )
     if not os.access(where, os.W_OK | os.X_OK):
         raise StylelabError(f"{where}: output folder is not writable")
     try:  # a real probe: root passes os.access, yet /proc or a read-only mount refuse
@@ -141,6 +145,17 @@ def check_writable_folder(folder: PathLike) -> Path:
     except OSError as exc:
         raise StylelabError(f"{where}: output folder is not writable ({os_reason(exc)})") from None
     return where
+
+
+#: Folders of devices and kernel files: root may create files there, which then shadow or
+#: pose as devices (``-o /dev/null.png`` as root wrote a regular file into /dev).
+SYSTEM_FOLDERS = ("/dev", "/proc", "/sys")
+
+
+def is_system_folder(folder: PathLike) -> bool:
+    """Whether ``folder`` (links resolved) is or lies under one of :data:`SYSTEM_FOLDERS`."""
+    real = os.path.realpath(folder)
+    return any(real == top or real.startswith(top + os.sep) for top in SYSTEM_FOLDERS)
 
 
 def check_new_folder(folder: PathLike) -> Path:

@@ -2592,6 +2592,47 @@ CASES: list[Case] = [
         lambda t, m, p, o: [m, inf_tiff(t, "inf.tif"), "-o", o],
         r"photo.*: the image has NaN or infinite values",
     ),
+    # --- outputs in system folders: root could write there (issue 27) ----------------------
+    Case(
+        "stylize: -o /dev/null.png (as root, a regular file in /dev)",
+        lambda t: stylize(t, output="/dev/null.png"),
+        r"/dev: a system folder",
+    ),
+    Case(
+        "stylize: -o through a link to /dev",
+        lambda t: stylize(t, output=link(t, "devices", "/dev") + "/x.png"),
+        r"devices: a system folder",
+    ),
+    apply_case(
+        "-o /dev/stylelab.png",
+        lambda t, m, p, o: [m, p, "-o", "/dev/stylelab.png"],
+        r"/dev: a system folder",
+    ),
+    apply_case(
+        "-o a folder under /dev",
+        lambda t, m, p, o: [m, _folder(t), "-o", "/dev/stylelab-out"],
+        r"/dev: a system folder",
+    ),
+    export_case("-o /dev/m.onnx", lambda t, m: [m, "-o", "/dev/m.onnx"], r"/dev: a system"),
+    video_case(
+        "-o /dev/o.mp4", lambda t, m, c: [m, c, "-o", "/dev/o.mp4"], r"/dev: a system folder"
+    ),
+    train_case(
+        "-o /dev/m.safetensors",
+        lambda t: _args(t, output="/dev/m.safetensors"),
+        r"/dev: a system folder",
+    ),
+    Case(
+        "examples: --write /dev/examples",
+        lambda t: ["examples", "--write", "/dev/examples"],
+        r"/dev: a system folder",
+    ),
+    Case("demo: -o /sys/d.png", lambda t: demo(t, output="/sys/d.png"), r"/sys: a system"),
+    Case(
+        "sweep: -o /dev/rundir",
+        lambda t: sweep(t, toml(), output="/dev/rundir"),
+        r"/dev: a system folder",
+    ),
 ]
 
 
