@@ -27,7 +27,7 @@ import os
 import signal
 import stat
 import tempfile
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import FrameType
@@ -489,8 +489,40 @@ def signals_as_interrupts() -> Iterator[None]:
     try:
         yield
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        for signum, handler in previous.items():  # after a signal, repeats stay ignored
+            signal.signal(signum, _after_grace(handler) if _received else handler)
+        if _received:
+            import atexit
+
+            atexit.unregister(_ignore_at_exit)
+            atexit.register(_ignore_at_exit)
+
+
+def _ignore_at_exit() -> None:
+    """The process is exiting with 128 + n after a signal: ignore repeats while Python
+    shuts down (it would otherwise reset their handlers to the default, which kills)."""
+    if _received:
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)
+
+
+def _after_grace(handler: object) -> Callable[[int, FrameType | None], None]:
+    """A handler that ignores a signal within GRACE_S of the first one (the result is being
+    written, or the process is exiting with 128 + n), then gives way to ``handler``: two
+    Ctrl-C 0.2 s apart, the second after the run had ended, killed the process by SIGINT."""
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        import time
+
+        if _first_at and time.monotonic() - _first_at[0] < GRACE_S:
+            return
+        signal.signal(signum, handler)  # type: ignore[arg-type]
+        if callable(handler):
+            handler(signum, frame)
+        elif handler == signal.SIG_DFL:
+            os.kill(os.getpid(), signum)
+
+    return handle
 
 
 def interruption() -> str:
