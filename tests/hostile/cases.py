@@ -194,6 +194,12 @@ def text_bomb(t: Path, name: str) -> str:
     return name
 
 
+def flat_png(t: Path, name: str, side: int = 9000) -> str:
+    """A ``side`` x ``side`` gray PNG of one value: about 99 kB for 81 MP at 9000 px."""
+    Image.new("L", (side, side), 128).save(t / name, optimize=True)
+    return name
+
+
 def inf_tiff(t: Path, name: str, value: float = np.inf) -> str:
     """A 40 x 32 float (mode F) TIFF of ``value``: Pillow reads it, it holds no picture."""
     Image.fromarray(np.full((32, 40), value, np.float32), mode="F").save(t / name)
@@ -2561,6 +2567,12 @@ CASES: list[Case] = [
         "--data holds only a 10000 x 10000 PNG (Pillow's bomb-warning range)",
         lambda t: also(_args(t, data=t / "big"), bomb(_mkdir(t / "big"), "huge.png", 10000, 10000)),
         r"no readable images in this folder \(1 files skipped\)",
+    ),
+    train_case(
+        "--data holds only a 9000 x 9000 PNG of 99 kB",
+        lambda t: also(_args(t, data=t / "flat"), flat_png(_mkdir(t / "flat"), "flat.png")),
+        r"no readable images in this folder \(1 files skipped\)",
+        mode="subprocess",  # were it not skipped, every draw would decode 81 MP
     ),
     train_case(
         "--data holds only a float TIFF of +inf",

@@ -24,6 +24,12 @@ from stylelab.images import pil_to_tensor, resize_long_edge
 
 VALIDATION_PHOTO = "astronaut"
 BOMBS = (Image.DecompressionBombError, Image.DecompressionBombWarning)
+#: A photo that decodes to more than this many pixels per byte of its file, past
+#: LARGE_PHOTO_PIXELS, is a decompression bomb in all but name (a 99 kB PNG of 9000 x 9000,
+#: decoded whole at every draw, took 49 s and 3.9 GB for 3 steps): deflate packs at most
+#: about 1000 pixels a byte (a flat image), photos take 2 to 10 (JPEG) or fewer (PNG).
+MAX_PIXELS_PER_BYTE = 100
+LARGE_PHOTO_PIXELS = 4096 * 4096
 #: Crops cover this fraction range of the photo's area (RandomResizedCrop's ``scale``).
 CROP_AREA = (0.3, 1.0)
 
@@ -104,11 +110,15 @@ def _unreadable(path: Path) -> str:
             warnings.simplefilter("ignore")
             warnings.simplefilter("error", Image.DecompressionBombWarning)  # as stylize
             with Image.open(path) as image:
+                width, height = image.size
                 image.verify()
+        size = path.stat().st_size
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         return type(exc).__name__ if isinstance(exc, UnidentifiedImageError) else str(exc)[:80]
     except BOMBS:
         return "decompression bomb"
+    if width * height > max(LARGE_PHOTO_PIXELS, MAX_PIXELS_PER_BYTE * size):
+        return f"decompression bomb ({width}x{height} pixels from {size:,} bytes)"
     return ""
 
 
@@ -122,6 +132,9 @@ def decode(source: Path | Image.Image, min_edge: int) -> torch.Tensor:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(source) as image:
                 image.draft("RGB", (2 * min_edge, 2 * min_edge))  # JPEG: decode smaller
+                factor = min(image.size) // (2 * min_edge)
+                if factor >= 2 and image.mode not in ("P", "1"):  # shrink before the float copy
+                    image = image.reduce(factor)
                 tensor = pil_to_tensor(image)
     if not bool(torch.isfinite(tensor).all()):  # a float TIFF: skipped, never trained on
         raise ValueError("NaN or infinite pixel values")
