@@ -130,8 +130,9 @@ def decode(source: Path | Image.Image, min_edge: int) -> torch.Tensor:
     else:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(source) as image:
-                image.draft("RGB", (2 * min_edge, 2 * min_edge))  # JPEG: decode smaller
+            with Image.open(source) as opened:
+                opened.draft("RGB", (2 * min_edge, 2 * min_edge))  # JPEG: decode smaller
+                image: Image.Image = opened
                 factor = min(image.size) // (2 * min_edge)
                 if factor >= 2 and image.mode not in ("P", "1"):  # shrink before the float copy
                     image = image.reduce(factor)
