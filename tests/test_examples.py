@@ -99,3 +99,18 @@ def test_examples_command_writes_a_training_folder(tmp_path: Path) -> None:
     names = sorted(p.stem for p in folder.iterdir())
     assert "astronaut" not in names and "mosaic" not in names and "chelsea" in names
     assert main(["examples", "--exclude", "nope"]) == 2
+
+
+def test_write_examples_keeps_existing_files_unless_overwrite(tmp_path: Path) -> None:
+    """Issue 27: --write into a training folder replaced its astronaut.png silently."""
+    from stylelab.cli import main
+
+    own = tmp_path / "chelsea.png"
+    own.write_bytes(b"the user's own photo")
+    with pytest.raises(StylelabError, match=r"chelsea\.png: already there; pass --overwrite"):
+        examples.write_examples(tmp_path, ["mosaic", "chelsea"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chelsea.png"]
+    assert own.read_bytes() == b"the user's own photo"
+    assert main(["examples", "--write", str(tmp_path), "--photos", "--overwrite"]) == 0
+    with Image.open(own) as image:
+        assert np.array_equal(np.asarray(image), np.asarray(examples.example_image("chelsea")))

@@ -504,3 +504,40 @@ def test_train_refuses_to_clobber_or_mix_an_earlier_run(
     assert code == 2, err
     assert_one_error_line(err, message)
     assert snapshot(tmp_path) == before
+
+
+def _damage_checkpoint(path: Path, damage: str) -> None:
+    """Rewrite a training checkpoint with one optimizer moment reshaped, or NaN."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(path), "pt") as handle:
+        metadata = handle.metadata()
+        tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
+    key = next(k for k in tensors if k.startswith("opt.") and k.endswith("exp_avg"))
+    if damage == "reshaped":
+        tensors[key] = tensors[key].flatten()[:7].clone()
+    else:
+        tensors[key] = tensors[key] * float("nan")
+    save_file(tensors, str(path), metadata=metadata)
+
+
+@pytest.mark.parametrize("damage", ["reshaped", "nan"])
+def test_resume_from_a_damaged_optimizer_state_is_one_line(
+    damage: str,
+    tmp_path: Path,
+    earlier_run: Path,
+    photo_folder: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Issue 27: a moment of the wrong shape failed at the first step ('The size of tensor
+    a (7) must match ...', exit 70); now refused before training, the run left as it was."""
+    _damage_checkpoint(tmp_path / "tiny_train" / "checkpoint.safetensors", damage)
+    styles = ["example:strokes", "example:mosaic"]
+    args = [*_train_args(photo_folder, earlier_run, *styles), "--lr", "0.01", "--steps", "9"]
+    args += ["--style-weight", "30"]  # the tiny model's loss: everything else is the same
+    before = snapshot(tmp_path)
+    code, _, err = run([*args, "--resume"], capsys)
+    assert code == 2, err
+    assert_one_error_line(err, "checkpoint.safetensors: damaged checkpoint")
+    assert snapshot(tmp_path) == before

@@ -99,6 +99,7 @@ def test_onnx_and_safetensors_apply_agree_with_every_option(
     ("photo", "words"),
     [
         (np.full((32, 32, 3), np.nan, np.float32), "photo: the image has NaN or infinite"),
+        (np.full((32, 32, 3), np.inf, np.float32), "photo: the image has NaN or infinite"),
         (np.zeros((32, 32, 3), np.int64), "an image array of dtype int64: give uint8"),
         (np.zeros((32, 32, 3), np.complex64), "an image array of dtype complex64"),
         (np.zeros((1, 32, 32, 3), np.float32), "is not an H x W x {1,3,4} image"),
@@ -107,7 +108,7 @@ def test_onnx_and_safetensors_apply_agree_with_every_option(
             "an image array of 60000x60000 pixels is over the limit",
         ),
     ],
-    ids=["nan", "int64", "complex", "1xHxWx3", "60000²"],
+    ids=["nan", "inf", "int64", "complex", "1xHxWx3", "60000²"],
 )
 def test_onnx_and_safetensors_refuse_the_same_photos_in_one_line(
     tiny_model: Path, onnx_model: Path, photo: np.ndarray, words: str

@@ -135,6 +135,46 @@ def test_a_photo_that_fails_late_is_skipped_not_fatal(tmp_path: Path) -> None:
     assert "late.png" in photos.skipped
 
 
+def test_photos_of_infinities_and_decompression_bombs_are_skipped_and_counted(
+    tmp_path: Path,
+) -> None:
+    """Issue 27: a 10000 x 10000 PNG (Pillow's bomb-warning range) among the photos was
+    "internal error: DecompressionBombWarning"; a float TIFF of +inf was trained on as
+    white. Both are skipped and counted as unreadable files are."""
+    import numpy as np
+    from PIL import Image
+
+    from tests.hostile.cases import bomb
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    gradient_image(48, 40).save(folder / "good.png")
+    Image.fromarray(np.full((40, 48), np.inf, np.float32), mode="F").save(folder / "inf.tif")
+    bomb(folder, "warning.png", 10000, 10000)
+    photos = fastdata.find_photos(folder)
+    batch = fastdata.Sampler(photos, 32, 6, 1, seed=0).batch(0)
+    assert set(batch.names) == {"good.png"}
+    assert {"inf.tif", "warning.png"} <= set(photos.skipped)
+    assert bool(torch.isfinite(batch.images).all())
+
+
+def test_a_large_photo_is_shrunk_before_its_float_copy(tmp_path: Path) -> None:
+    """decode() reduces a large PNG in its own 8-bit pixels first (issue 27: a 9000 x 9000
+    PNG cost 3.9 GB): the result is the usual 2 x train-size on the short edge, and its
+    colours are the photo's."""
+    import numpy as np
+    from PIL import Image
+
+    photo = gradient_image(700, 600, seed=4)
+    photo.save(tmp_path / "big.png")
+    tensor = fastdata.decode(tmp_path / "big.png", 32)
+    assert min(tensor.shape[-2:]) == 64 and max(tensor.shape[-2:]) == 75
+    expected = np.asarray(photo, np.float32).mean(axis=(0, 1)) / 255
+    assert np.abs(tensor[0].mean(dim=(1, 2)).numpy() - expected).max() < 0.01
+    Image.new("L", (4200, 4200), 7).save(tmp_path / "flat.png", optimize=True)
+    assert "decompression bomb (4200x4200 pixels" in fastdata._unreadable(tmp_path / "flat.png")
+
+
 @pytest.mark.parametrize("content", ["empty", "text-only"])
 def test_a_folder_without_photos_is_one_line(tmp_path: Path, content: str) -> None:
     folder = tmp_path / "photos"

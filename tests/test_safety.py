@@ -275,3 +275,56 @@ def test_closed_stderr_still_writes_the_result(tmp_path: Path, pair: tuple[Path,
     assert process.returncode == 0
     with Image.open(out) as image:
         image.load()
+
+
+def test_undone_on_failure_removes_only_what_it_made(tmp_path: Path) -> None:
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / "own.txt").write_text("the user's")
+    with pytest.raises(KeyboardInterrupt), safety.undone_on_failure() as made:
+        made.folder(tmp_path / "a" / "b" / "c")
+        made.folder(tmp_path / "kept")  # existed: never removed
+        made.file(tmp_path / "a" / "b" / ".lock").write_text("")
+        raise KeyboardInterrupt
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept"]
+    with pytest.raises(OSError), safety.undone_on_failure() as made:
+        made.folder(tmp_path / "d")
+        (tmp_path / "d" / "user-made.txt").write_text("not ours")
+        raise OSError("boom")
+    assert (tmp_path / "d" / "user-made.txt").is_file()  # a folder is removed only if empty
+    with safety.undone_on_failure() as made:
+        made.folder(tmp_path / "e")
+    assert (tmp_path / "e").is_dir()  # success: everything stays
+
+
+@pytest.mark.parametrize("more", ["one 0.05 s later", "many while it exits"])
+def test_repeated_ctrl_c_write_the_image_whole_and_exit_130(
+    tmp_path: Path, pair: tuple[Path, Path], more: str
+) -> None:
+    """Issue 27: two SIGINTs a moment apart wrote the image whole, but a second one that came
+    after the run had ended (while Python shut down) killed the process by the signal
+    instead of letting it exit 130."""
+    content, style = pair
+    out = tmp_path / "out.png"
+    process = _cli(
+        *["stylize", str(content), str(style), "-o", str(out), "--save-every", "1"],
+        *["--steps", "100000", *SLOW],
+    )
+    _wait_for(tmp_path / "out_00002.png", process)
+    process.send_signal(signal.SIGINT)
+    lines = ""
+    if more == "one 0.05 s later":
+        time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+    else:
+        assert process.stderr is not None
+        lines = process.stderr.readline()  # the closing line: the run has ended
+        assert "wrote" in lines, lines
+        deadline = time.monotonic() + 30
+        while process.poll() is None and time.monotonic() < deadline:
+            process.send_signal(signal.SIGINT)  # an impatient user, all through the exit
+            time.sleep(0.05)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, lines + err
+    with Image.open(out) as image:
+        image.load()
+        assert image.size == (48, 36)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -247,6 +248,30 @@ def test_bad_options_are_stylize_config_messages(
 
 
 @pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"device": "cuda"}, "--device cuda: no CUDA device"),
+        ({"device": "mps"}, "--device mps: no MPS device"),
+    ],
+)
+def test_a_device_this_machine_lacks_is_refused_as_the_cli_refuses_it(
+    client: TestClient, uploads: dict[str, str], options: dict, message: str
+) -> None:
+    """Issue 27: {"device": "cuda"} on a machine without CUDA was accepted (201) and failed
+    later; the API validates as the CLI does, before the job is queued."""
+    import torch
+
+    if options["device"] == "cuda" and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    if options["device"] == "mps" and torch.backends.mps.is_available():
+        pytest.skip("this machine has MPS")
+    before = len(client.get("/api/jobs").json()["jobs"])
+    body = {"content": uploads["content"], "style": uploads["style"], "options": options}
+    refused(client.post("/api/jobs", json=body), 400, message)
+    assert len(client.get("/api/jobs").json()["jobs"]) == before
+
+
+@pytest.mark.parametrize(
     ("body", "message"),
     [
         ({"content": "example:chelsea"}, "style: choose an image"),
@@ -474,6 +499,39 @@ def test_a_model_whose_network_returns_no_image_is_a_400_not_a_500(
             message = refused(app.post("/api/fast", json=body), 400, "the network returned")
             assert message.startswith(f"{kind}.onnx: ") or f"/{kind}.onnx: " in message
     assert "Traceback" not in capfd.readouterr().err
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * 4096
+
+
+def test_a_model_of_five_million_style_names_leaves_the_server_up_and_small(
+    tmp_path: Path, tiny_model: Path, onnx_model: Path
+) -> None:
+    """Issue 27: a fast model whose metadata lists 5,000,000 style names grew the server to
+    22.7 GB (then the kernel killed it). Now /api/models lists it with a one-line error,
+    /api/fast refuses it with a 400, memory stays bounded and the next request is answered."""
+    from tests.hostile.cases import MANY_STYLES, many_styles_model, onnx_with_metadata
+
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copy(tiny_model, models / "tiny.safetensors")
+    many_styles_model(models, str(tiny_model))
+    onnx_with_metadata(models, str(onnx_model), "styles", MANY_STYLES, "many.onnx")
+    with TestClient(create_app(Settings(workdir=tmp_path / "w", models=models))) as app:
+        before = _rss_bytes()
+        listed = {m["name"]: m for m in app.get("/api/models").json()["models"]}
+        for name in ("many.safetensors", "many.onnx"):
+            assert listed[name]["styles"] == []
+            assert "damaged metadata" in listed[name]["error"], listed[name]
+            assert "\n" not in listed[name]["error"]
+            body = {"model": name, "image": "example:chelsea", "size": 64}
+            refused(app.post("/api/fast", json=body), 400, "damaged metadata")
+        growth = _rss_bytes() - before
+        assert growth < 300 * 2**20, f"RSS grew by {growth / 2**20:.0f} MiB"
+        body = {"model": "tiny.safetensors", "image": "example:chelsea", "size": 64}
+        answer = app.post("/api/fast", json=body)
+        assert answer.status_code == 200 and answer.content.startswith(PNG)
+        assert listed["tiny.safetensors"]["styles"] == ["strokes", "mosaic"]
 
 
 def test_only_the_latest_ended_jobs_keep_a_preview_in_memory(tmp_path: Path) -> None:

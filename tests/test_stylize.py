@@ -6,6 +6,7 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -206,9 +207,28 @@ def test_a_nonfinite_input_image_is_refused_up_front(which: str) -> None:
     with pytest.raises(StylelabError, match=f"^{which}: the image has NaN or infinite values$"):
         stylize(images["content"], images["style"], **CPU)
     one_nan = load_image(gradient_image()).clone()
-    one_nan[0, 1, 3, 3] = float("nan")  # (inf is clamped to 1 on loading, NaN is not)
+    one_nan[0, 1, 3, 3] = float("nan")
     with pytest.raises(StylelabError, match="NaN or infinite"):
         stylize(one_nan, stripes_image(), **CPU)
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        torch.full((1, 3, 32, 32), float("inf")),
+        torch.full((3, 32, 32), float("-inf")),
+        np.full((32, 32, 3), np.inf, np.float32),
+        np.full((1, 3, 32, 32), np.inf, np.float32),
+    ],
+    ids=["tensor +inf", "tensor -inf", "array +inf", "array (1,3,H,W) +inf"],
+)
+def test_an_infinite_image_is_refused_not_clamped_to_white(image: object) -> None:
+    """Issue 27: NaN was refused, but +inf was clamped to 1 on loading and the run said
+    "done"; infinities now reach the same check."""
+    with pytest.raises(StylelabError, match="^content: the image has NaN or infinite values$"):
+        stylize(image, stripes_image(), **CPU)
+    with pytest.raises(StylelabError, match="^style: the image has NaN or infinite values$"):
+        stylize(gradient_image(), image, **CPU)
 
 
 def test_a_run_that_never_had_a_finite_loss_returns_no_image(

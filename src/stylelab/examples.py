@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from stylelab.errors import StylelabError
-from stylelab.safety import IMAGE_FORMATS, atomic_path, check_output_file
+from stylelab.safety import IMAGE_FORMATS, check_output_file, write_together
 
 # Every natural photo (real scenes and textures) that scikit-image 0.26 ships in its
 # wheel, by example name. Left out: the binary or synthetic images (horse, checkerboard,
@@ -74,11 +74,15 @@ def training_photos(exclude: Iterable[str] = ("astronaut",)) -> list[tuple[str, 
     return [(name, example_image(name)) for name in TRAINING_PHOTOS if name not in held_out]
 
 
-def write_examples(folder: str | os.PathLike, names: Iterable[str]) -> list[Path]:
+def write_examples(
+    folder: str | os.PathLike, names: Iterable[str], overwrite: bool = False
+) -> list[Path]:
     """Write each named example as ``<folder>/<name>.png``; return the paths written.
 
-    The folder must exist. Every name is checked before anything is written; each file
-    is written whole or not at all (a temporary file, then a rename).
+    The folder must exist. Every name and every output is checked before anything is
+    written: a file already there is refused unless ``overwrite`` (a training folder keeps
+    its photos), and the images are written together (:func:`stylelab.safety.write_together`:
+    a full disk leaves none of them).
     """
     out = Path(folder)
     if not out.is_dir():
@@ -87,13 +91,18 @@ def write_examples(folder: str | os.PathLike, names: Iterable[str]) -> list[Path
     for name in wanted:
         if name not in list_examples():
             example_image(name)  # raises the usual "unknown example" error
-    written = []
-    for name in wanted:
-        path = check_output_file(out / f"{name}.png", IMAGE_FORMATS)
-        with atomic_path(path) as tmp:
-            example_image(name).save(tmp, format="PNG")
-        written.append(path)
-    return written
+    targets = [check_output_file(out / f"{name}.png", IMAGE_FORMATS) for name in wanted]
+    existing = [t for t in targets if t.exists() or t.is_symlink()]
+    if existing and not overwrite:
+        others = f" and {len(existing) - 1} more" if len(existing) > 1 else ""
+        raise StylelabError(
+            f"{existing[0]}{others}: already there; pass --overwrite to replace them, or "
+            "choose another folder"
+        )
+    with write_together(targets) as temporaries:
+        for name, temporary in zip(wanted, temporaries, strict=True):
+            example_image(name).save(temporary, format="PNG")
+    return targets
 
 
 @functools.cache

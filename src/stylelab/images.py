@@ -115,7 +115,9 @@ def _tensor_to_batch(tensor: torch.Tensor) -> torch.Tensor:
         tensor = tensor / scale
     if tensor.shape[1] == 1:
         tensor = tensor.expand(1, 3, *tensor.shape[2:])
-    return tensor.clamp(0, 1).contiguous()
+    clamped = tensor.clamp(0, 1)
+    finite = torch.isfinite(tensor)  # NaN and inf stay, for check_finite to refuse
+    return (clamped if bool(finite.all()) else torch.where(finite, clamped, tensor)).contiguous()
 
 
 def resize_long_edge(image: torch.Tensor, long_edge: int) -> torch.Tensor:

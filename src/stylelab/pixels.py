@@ -70,7 +70,7 @@ def pil_to_rgb(image: Image.Image) -> np.ndarray:
         array = np.asarray(image).astype(np.float32)
         if mode != "F":
             array = array / (65535.0 if mode.startswith("I;16") or array.max() > 255 else 255.0)
-        return array_to_rgb(np.clip(array, 0, 1))
+        return array_to_rgb(clip_unit(array))
     if mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")
     if image.mode in ("RGBA", "LA", "PA", "La", "RGBa"):
@@ -154,7 +154,16 @@ def array_to_rgb(array: np.ndarray) -> np.ndarray:
     if array.shape[2] == 4:
         alpha = array[..., 3:4]
         array = array[..., :3] * alpha + (1 - alpha)
-    return np.clip(np.ascontiguousarray(array, dtype=np.float32), 0, 1)
+    return clip_unit(np.ascontiguousarray(array, dtype=np.float32))
+
+
+def clip_unit(array: np.ndarray) -> np.ndarray:
+    """``array`` clipped to [0, 1], except NaN and infinities, which stay as they are: an
+    image of +inf is no white image, and :func:`check_finite_array` (or stylize's
+    ``check_finite``) must still see it to refuse it."""
+    clipped = np.clip(array, 0, 1)
+    finite = np.isfinite(array)
+    return clipped if finite.all() else np.where(finite, clipped, array)
 
 
 def array_to_batch(array: np.ndarray) -> np.ndarray:
@@ -163,7 +172,7 @@ def array_to_batch(array: np.ndarray) -> np.ndarray:
     if array.ndim == 4 and array.shape[:2] == (1, 3):
         check_pixel_count(array.shape[2], array.shape[3])
         scale = pixel_scale(array.dtype)
-        return np.clip(np.ascontiguousarray(array, dtype=np.float32) / scale, 0, 1)
+        return clip_unit(np.ascontiguousarray(array, dtype=np.float32) / scale)
     return to_batch(array_to_rgb(array))
 
 

@@ -147,6 +147,12 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def check_device(device: str, precision: str) -> None:
+    """Refuse, before any work, a device this machine lacks or a precision it cannot run
+    there: the checks a run makes first, for callers that start it later (the web app)."""
+    resolve_precision(precision, resolve_device(device))
+
+
 def environment(device: torch.device) -> dict[str, Any]:
     return {
         "torch": torch.__version__,

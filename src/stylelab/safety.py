@@ -27,8 +27,8 @@ import os
 import signal
 import stat
 import tempfile
-from collections.abc import Collection, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import FrameType
 
@@ -133,6 +133,10 @@ def check_writable_folder(folder: PathLike) -> Path:
         raise StylelabError(f"{where}: output folder does not exist")
     if not where.is_dir():
         raise StylelabError(f"{where}: output folder is not a directory")
+    if is_system_folder(where):
+        raise StylelabError(
+            f"{where}: a system folder (devices or kernel files), not a place for results"
+        )
     if not os.access(where, os.W_OK | os.X_OK):
         raise StylelabError(f"{where}: output folder is not writable")
     try:  # a real probe: root passes os.access, yet /proc or a read-only mount refuse
@@ -141,6 +145,17 @@ def check_writable_folder(folder: PathLike) -> Path:
     except OSError as exc:
         raise StylelabError(f"{where}: output folder is not writable ({os_reason(exc)})") from None
     return where
+
+
+#: Folders of devices and kernel files: root may create files there, which then shadow or
+#: pose as devices (``-o /dev/null.png`` as root wrote a regular file into /dev).
+SYSTEM_FOLDERS = ("/dev", "/proc", "/sys")
+
+
+def is_system_folder(folder: PathLike) -> bool:
+    """Whether ``folder`` (links resolved) is or lies under one of :data:`SYSTEM_FOLDERS`."""
+    real = os.path.realpath(folder)
+    return any(real == top or real.startswith(top + os.sep) for top in SYSTEM_FOLDERS)
 
 
 def check_new_folder(folder: PathLike) -> Path:
@@ -219,6 +234,55 @@ def is_inside(path: Path, folder: Path) -> bool:
 
 
 # ----------------------------------------------------------------------------- writing
+
+
+class Made:
+    """What one command created on its way to its first result (folders, a lock file), so
+    that a failure can take it away again: see :func:`undone_on_failure`."""
+
+    def __init__(self) -> None:
+        self.folders: list[Path] = []
+        self.files: list[Path] = []
+
+    def folder(self, path: PathLike) -> Path:
+        """``mkdir -p path``, remembering each folder it made; an error is one line."""
+        target = Path(path)
+        missing = [p for p in (target, *target.parents) if not p.exists() and not p.is_symlink()]
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StylelabError(describe_os_error(exc, target)) from None
+        self.folders.extend(reversed(missing))  # parents first, as made
+        return target
+
+    def file(self, path: PathLike) -> Path:
+        """Remember a file this command created (not one it found)."""
+        self.files.append(Path(path))
+        return Path(path)
+
+    def undo(self) -> None:
+        """Remove the files, then the folders (only while empty: never a user's file),
+        newest first."""
+        for file in reversed(self.files):
+            with suppress(OSError):
+                file.unlink()
+        for folder in reversed(self.folders):
+            with suppress(OSError):
+                folder.rmdir()
+        self.files.clear()
+        self.folders.clear()
+
+
+@contextmanager
+def undone_on_failure() -> Iterator[Made]:
+    """A :class:`Made` whose folders and files are removed again if the block fails (a full
+    disk, Ctrl-C, a refusal): a command that wrote nothing leaves nothing behind."""
+    made = Made()
+    try:
+        yield made
+    except BaseException:
+        made.undo()
+        raise
 
 
 @contextmanager
@@ -425,8 +489,40 @@ def signals_as_interrupts() -> Iterator[None]:
     try:
         yield
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        for signum, handler in previous.items():  # after a signal, repeats stay ignored
+            signal.signal(signum, _after_grace(handler) if _received else handler)
+        if _received:
+            import atexit
+
+            atexit.unregister(_ignore_at_exit)
+            atexit.register(_ignore_at_exit)
+
+
+def _ignore_at_exit() -> None:
+    """The process is exiting with 128 + n after a signal: ignore repeats while Python
+    shuts down (it would otherwise reset their handlers to the default, which kills)."""
+    if _received:
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)
+
+
+def _after_grace(handler: object) -> Callable[[int, FrameType | None], None]:
+    """A handler that ignores a signal within GRACE_S of the first one (the result is being
+    written, or the process is exiting with 128 + n), then gives way to ``handler``: two
+    Ctrl-C 0.2 s apart, the second after the run had ended, killed the process by SIGINT."""
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        import time
+
+        if _first_at and time.monotonic() - _first_at[0] < GRACE_S:
+            return
+        signal.signal(signum, handler)  # type: ignore[arg-type]
+        if callable(handler):
+            handler(signum, frame)
+        elif handler == signal.SIG_DFL:
+            os.kill(os.getpid(), signum)
+
+    return handle
 
 
 def interruption() -> str:

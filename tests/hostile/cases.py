@@ -17,6 +17,9 @@ Each :class:`Case` is one command line plus the files it needs:
 - ``needs_model``: copy the session's tiny fast model to ``tmp / MODEL`` before ``make``;
   ``needs_onnx``: its ONNX export to ``tmp / ONNX_MODEL``.
 - ``closed``: standard streams ("stdin", "stdout") closed in the process (subprocess mode).
+- ``full_disk``: files cannot grow past 512 bytes, as on a full disk (subprocess mode:
+  a file-size limit of one block, ``ulimit -f 1`` with SIGXFSZ ignored: a write past 512
+  bytes fails with EFBIG; Python's own probe of the temporary folder still passes).
 
 The promise checked for every case (tests/hostile/test_hostile.py): exit status 2, exactly one
 non-empty line on stderr starting with ``stylelab: error: ``, no traceback, no control
@@ -31,6 +34,7 @@ A new command adds its group of cases here. Not errors: valid but unusual images
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import re
@@ -105,6 +109,7 @@ class Case:
     needs_model: bool = False
     needs_onnx: bool = False
     closed: tuple[str, ...] = ()  # "stdin", "stdout": closed in the process (subprocess mode)
+    full_disk: bool = False  # every write to a file fails, as on a full disk (subprocess mode)
 
 
 # ------------------------------------------------------------------------------ files
@@ -186,6 +191,18 @@ def text_bomb(t: Path, name: str) -> str:
     end = data.rindex(b"IEND") - 4
     comment = _chunk(b"zTXt", b"Comment\0\0" + zlib.compress(b"A" * 20_000_000, 9))
     (t / name).write_bytes(data[:end] + comment + data[end:])
+    return name
+
+
+def flat_png(t: Path, name: str, side: int = 9000) -> str:
+    """A ``side`` x ``side`` gray PNG of one value: about 99 kB for 81 MP at 9000 px."""
+    Image.new("L", (side, side), 128).save(t / name, optimize=True)
+    return name
+
+
+def inf_tiff(t: Path, name: str, value: float = np.inf) -> str:
+    """A 40 x 32 float (mode F) TIFF of ``value``: Pillow reads it, it holds no picture."""
+    Image.fromarray(np.full((32, 40), value, np.float32), mode="F").save(t / name)
     return name
 
 
@@ -455,6 +472,61 @@ def _overflowing_model(tmp: Path, good: str) -> str:
     path = tmp / "huge.safetensors"
     save_file(huge, str(path), metadata=metadata)
     return str(path)
+
+
+def big_metadata_model(tmp: Path, good: str, name: str = "big.safetensors", **metadata) -> str:
+    """The tiny model with its metadata entries replaced by ``metadata`` (strings), the header
+    written by hand: a list of millions of style names is fast to make this way."""
+    data = Path(good).read_bytes()
+    length = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + length])
+    header["__metadata__"].update(metadata)
+    raw = json.dumps(header).encode()
+    (tmp / name).write_bytes(len(raw).to_bytes(8, "little") + raw + data[8 + length :])
+    return str(tmp / name)
+
+
+#: 5,000,000 style names: "s" each, as JSON (20 MB): what the issue's server died on.
+MANY_STYLES = "[" + ",".join(['"s"'] * 5_000_000) + "]"
+
+
+def many_styles_model(tmp: Path, good: str, name: str = "many.safetensors") -> str:
+    return big_metadata_model(tmp, good, name, styles=MANY_STYLES)
+
+
+def header_claim_model(tmp: Path, good: str, name: str = "claim.safetensors") -> str:
+    """The tiny model behind a header length of 1 TB (a file that claims more than it has)."""
+    data = Path(good).read_bytes()
+    (tmp / name).write_bytes((2**40).to_bytes(8, "little") + data[8:])
+    return str(tmp / name)
+
+
+def onnx_entries(tmp: Path, good: str, count: int) -> str:
+    """The export with ``count`` more small metadata entries (each parsed on its own)."""
+    path = Path(onnx_with_metadata(tmp, good, "k", "v", "entries.onnx"))
+    data = path.read_bytes()
+    entry = data[len(Path(good).read_bytes()) :]
+    path.write_bytes(data + entry * (count - 1))
+    return str(path)
+
+
+def onnx_with_metadata(tmp: Path, good: str, key: str, value: str, name: str) -> str:
+    """The export with one more ``metadata_props`` entry appended as raw protobuf bytes
+    (field 14, a StringStringEntryProto of key = field 1, value = field 2)."""
+
+    def varint(number: int) -> bytes:
+        out = b""
+        while number >= 0x80:
+            out += bytes([number & 0x7F | 0x80])
+            number >>= 7
+        return out + bytes([number])
+
+    def field(number: int, data: bytes) -> bytes:
+        return varint(number << 3 | 2) + varint(len(data)) + data
+
+    entry = field(1, key.encode()) + field(2, value.encode())
+    (tmp / name).write_bytes(Path(good).read_bytes() + field(14, entry))
+    return str(tmp / name)
 
 
 def _eps(tmp: Path) -> Path:
@@ -2493,6 +2565,219 @@ CASES: list[Case] = [
         "report --study: --yardsticks ssim",
         lambda t: ["report", mkdir(t, "r"), "--study", "o", "--yardsticks", "ssim"],
         "--yardstick",
+    ),
+    # --- model metadata is untrusted input (issue 27): bounded before it is parsed ---------
+    apply_case(
+        "a model whose metadata lists 5,000,000 style names",
+        lambda t, m, p, o: [many_styles_model(t, m), p, "-o", o],
+        r"many\.safetensors: damaged metadata \(a header of",
+        mode="subprocess",  # were it parsed, the network of 5 M styles would fill the memory
+    ),
+    apply_case(
+        "--info on a model of 5,000,000 style names",
+        lambda t, m, p, o: [many_styles_model(t, m), "--info"],
+        r"many\.safetensors: damaged metadata",
+        mode="subprocess",
+    ),
+    apply_case(
+        "a model whose header claims 1 TB",
+        lambda t, m, p, o: [header_claim_model(t, m), p, "-o", o],
+        r"claim\.safetensors: not a readable",
+    ),
+    apply_case(
+        "a model of 200 style names (train takes at most 64)",
+        lambda t, m, p, o: [
+            big_metadata_model(t, m, "wide.safetensors", styles=json.dumps(["s"] * 200)),
+            *(p, "-o", o),
+        ],
+        r"wide\.safetensors: damaged metadata \(200 style names; a stylelab model has at most 64",
+    ),
+    apply_case(
+        "a model whose training record is 5 MB",
+        lambda t, m, p, o: [
+            big_metadata_model(t, m, "long.safetensors", training="a" * (5 << 20)),
+            *(p, "-o", o),
+        ],
+        r"long\.safetensors: damaged metadata \(a header of",
+    ),
+    onnx_case(
+        "an export whose metadata lists 5,000,000 style names",
+        lambda t, m, p, o: (
+            [onnx_with_metadata(t, m, "styles", MANY_STYLES, "many.onnx"), p] + ["-o", o]
+        ),
+        r"many\.onnx: damaged metadata",
+        mode="subprocess",
+    ),
+    onnx_case(
+        "an export of 100,000 metadata entries",
+        lambda t, m, p, o: [onnx_entries(t, m, 100_000), p, "-o", o],
+        r"entries\.onnx: damaged metadata",
+    ),
+    video_case(
+        "a model whose metadata lists 5,000,000 style names",
+        lambda t, m, c: [many_styles_model(t, m), c, "-o", "o.mp4"],
+        r"many\.safetensors: damaged metadata",
+        mode="subprocess",
+    ),
+    export_case(
+        "a model whose metadata lists 5,000,000 style names",
+        lambda t, m: [many_styles_model(t, m), "-o", "m.onnx"],
+        r"many\.safetensors: damaged metadata",
+        mode="subprocess",
+    ),
+    train_case(
+        "--resume from a checkpoint whose header is 30 MB of style names",
+        lambda t: also(
+            _args(t, "--resume", output=t / "m.safetensors"),
+            mkdir(t, "m_train"),
+            many_styles_model(t, str(t / MODEL), "m_train/checkpoint.safetensors"),
+        ),
+        r"checkpoint\.safetensors: damaged metadata",
+        needs_model=True,
+    ),
+    # --- outputs: existing files kept, a failed start leaves nothing (issue 27) ------------
+    Case(
+        "examples: --write --photos into a folder that holds astronaut.png",
+        lambda t: also(
+            ["examples", "--write", "train", "--photos"],
+            mkdir(t, "train"),
+            png(t, "train/astronaut.png"),
+            png(t, "train/chelsea.png"),
+        ),
+        r"train/astronaut\.png and 1 more: already there; pass --overwrite",
+    ),
+    Case(
+        "examples: --write through a symbolic link to a folder that holds chelsea.png",
+        lambda t: also(
+            ["examples", "--write", "link", "--photos"],
+            mkdir(t, "train"),
+            png(t, "train/chelsea.png"),
+            link(t, "link", "train"),
+        ),
+        r"link/chelsea\.png: already there",
+    ),
+    Case(
+        "examples: --write where mosaic.png is a folder",
+        lambda t: also(["examples", "--write", "out"], mkdir(t, "out/mosaic.png")),
+        r"out/mosaic\.png: is a folder",
+    ),
+    Case(
+        "examples: --write a new folder on a full disk",
+        lambda t: ["examples", "--write", "new/sub"],
+        r"nothing was written",
+        mode="subprocess",
+        full_disk=True,
+    ),
+    Case(
+        "examples: --write an existing folder on a full disk",
+        lambda t: also(["examples", "--write", "keep"], mkdir(t, "keep"), png(t, "keep/own.png")),
+        r"nothing was written",
+        mode="subprocess",
+        full_disk=True,
+    ),
+    Case(
+        "sweep: to a full disk",
+        lambda t: sweep(t, toml(), output="runs/new"),
+        r"nothing was written",
+        mode="subprocess",
+        full_disk=True,
+    ),
+    Case(
+        "sweep: into an empty folder on a full disk",
+        lambda t: also(sweep(t, toml(), output="empty"), mkdir(t, "empty")),
+        r"nothing was written",
+        mode="subprocess",
+        full_disk=True,
+    ),
+    Case(
+        "demo: into a new folder on a full disk",
+        lambda t: demo(t, output="new/d.png"),
+        r"d\.png.*nothing was written",
+        mode="subprocess",
+        full_disk=True,
+    ),
+    # --- images of infinities: never clamped to white (issue 27) ---------------------------
+    train_case(
+        "--data holds only a 10000 x 10000 PNG (Pillow's bomb-warning range)",
+        lambda t: also(_args(t, data=t / "big"), bomb(_mkdir(t / "big"), "huge.png", 10000, 10000)),
+        r"no readable images in this folder \(1 files skipped\)",
+    ),
+    train_case(
+        "--data holds only a 9000 x 9000 PNG of 99 kB",
+        lambda t: also(_args(t, data=t / "flat"), flat_png(_mkdir(t / "flat"), "flat.png")),
+        r"no readable images in this folder \(1 files skipped\)",
+        mode="subprocess",  # were it not skipped, every draw would decode 81 MP
+    ),
+    train_case(
+        "--data holds only a float TIFF of +inf",
+        lambda t: also(_args(t, data=t / "inf"), inf_tiff(_mkdir(t / "inf"), "inf.tif")),
+        r"every training photo failed to decode|no readable images",
+    ),
+    Case(
+        "stylize: a float TIFF of +inf as content",
+        lambda t: stylize(t, content=inf_tiff(t, "inf.tif")),
+        r"content inf\.tif: the image has NaN or infinite values",
+    ),
+    Case(
+        "stylize: a float TIFF of -inf as style",
+        lambda t: stylize(t, styles=(inf_tiff(t, "neg.tif", -np.inf),)),
+        r"style neg\.tif: the image has NaN or infinite values",
+    ),
+    Case(
+        "evaluate: a float TIFF of +inf as output",
+        lambda t: evaluate(t, output=inf_tiff(t, "inf.tif")),
+        r"inf\.tif: the image has NaN or infinite values",
+    ),
+    apply_case(
+        "a float TIFF of +inf as photo",
+        lambda t, m, p, o: [m, inf_tiff(t, "inf.tif"), "-o", o],
+        r"photo.*: the image has NaN or infinite values",
+    ),
+    onnx_case(
+        "a float TIFF of +inf as photo",
+        lambda t, m, p, o: [m, inf_tiff(t, "inf.tif"), "-o", o],
+        r"photo.*: the image has NaN or infinite values",
+    ),
+    # --- outputs in system folders: root could write there (issue 27) ----------------------
+    Case(
+        "stylize: -o /dev/null.png (as root, a regular file in /dev)",
+        lambda t: stylize(t, output="/dev/null.png"),
+        r"/dev: a system folder",
+    ),
+    Case(
+        "stylize: -o through a link to /dev",
+        lambda t: stylize(t, output=link(t, "devices", "/dev") + "/x.png"),
+        r"devices: a system folder",
+    ),
+    apply_case(
+        "-o /dev/stylelab.png",
+        lambda t, m, p, o: [m, p, "-o", "/dev/stylelab.png"],
+        r"/dev: a system folder",
+    ),
+    apply_case(
+        "-o a folder under /dev",
+        lambda t, m, p, o: [m, _folder(t), "-o", "/dev/stylelab-out"],
+        r"/dev: a system folder",
+    ),
+    export_case("-o /dev/m.onnx", lambda t, m: [m, "-o", "/dev/m.onnx"], r"/dev: a system"),
+    video_case(
+        "-o /dev/o.mp4", lambda t, m, c: [m, c, "-o", "/dev/o.mp4"], r"/dev: a system folder"
+    ),
+    train_case(
+        "-o /dev/m.safetensors",
+        lambda t: _args(t, output="/dev/m.safetensors"),
+        r"/dev: a system folder",
+    ),
+    Case(
+        "examples: --write /dev/examples",
+        lambda t: ["examples", "--write", "/dev/examples"],
+        r"/dev: a system folder",
+    ),
+    Case("demo: -o /sys/d.png", lambda t: demo(t, output="/sys/d.png"), r"/sys: a system"),
+    Case(
+        "sweep: -o /dev/rundir",
+        lambda t: sweep(t, toml(), output="/dev/rundir"),
+        r"/dev: a system folder",
     ),
 ]
 

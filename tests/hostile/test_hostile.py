@@ -92,9 +92,11 @@ def run_inprocess(
 def run_subprocess(case: Case, argv: list[str], folder: Path) -> tuple[int, str, str]:
     env = {k: v for k, v in os.environ.items() if k != "STYLELAB_DEBUG"}
     env["CUDA_VISIBLE_DEVICES"] = ""  # a CUDA context would not fit in MEMORY_LIMIT_KB
+    env["PYTHONDONTWRITEBYTECODE"] = "1"  # no cache files written by the interpreter
     env.update(case.env)
     closing = " ".join(CLOSE[name] for name in case.closed)
-    script = f'ulimit -v {MEMORY_LIMIT_KB} && exec "$@" {closing}'
+    disk = "trap '' XFSZ; ulimit -f 1 && " if case.full_disk else ""
+    script = f'{disk}ulimit -v {MEMORY_LIMIT_KB} && exec "$@" {closing}'
     command = ["/bin/sh", "-c", script, "sh", sys.executable, "-m", "stylelab.cli", *argv]
     try:
         proc = subprocess.run(
@@ -173,7 +175,7 @@ def test_case_ids_are_unique_and_modes_known() -> None:
     ids = [case.id for case in CASES]
     assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
     assert {case.mode for case in CASES} <= {"inprocess", "subprocess"}
-    assert all(case.mode == "subprocess" for case in CASES if case.closed)
+    assert all(case.mode == "subprocess" for case in CASES if case.closed or case.full_disk)
 
 
 @pytest.mark.parametrize("kind", ["pickle", "shell", "torch.save"])

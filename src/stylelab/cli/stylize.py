@@ -21,7 +21,13 @@ from stylelab.cli.common import (
 )
 from stylelab.errors import StylelabError
 from stylelab.limits import MAX_STEPS
-from stylelab.safety import IMAGE_FORMATS, check_extension, check_new_folder, check_output_file
+from stylelab.safety import (
+    IMAGE_FORMATS,
+    check_extension,
+    check_new_folder,
+    check_output_file,
+    undone_on_failure,
+)
 
 
 def add_commands(sub: Any) -> None:
@@ -123,6 +129,11 @@ def add_examples_command(sub: Any) -> None:
         metavar="A,B,...",
         help="names to leave out, e.g. astronaut to keep it unseen for validation",
     )
+    examples.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="with --write: replace files of the same names (otherwise refused)",
+    )
     examples.set_defaults(handler=cmd_examples)
 
 
@@ -182,10 +193,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     output = Path(args.output or ("out/demo_fast.png" if args.fast else "out/demo.png"))
     check_extension(output, IMAGE_FORMATS)  # before any folder is made
     check_new_folder(output.parent)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    if args.fast:
-        check_output_file(output, IMAGE_FORMATS)
-        return _demo_fast(output, args)
+    with undone_on_failure() as made:  # a folder made for a run that wrote nothing: removed
+        made.folder(output.parent)
+        return _demo_fast(output, args) if args.fast else _demo(output, args)
+
+
+def _demo(output: Path, args: argparse.Namespace) -> int:
     triptych = output.with_name(f"{output.stem}_triptych.png")
     check_image_with_records(str(output), [], [triptych])
     from stylelab.gatys import stylize
@@ -205,6 +218,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def _demo_fast(output: Path, args: argparse.Namespace) -> int:
     from stylelab.fast.demo import run_demo
 
+    check_output_file(output, IMAGE_FORMATS)
     summary = run_demo(output, minutes=args.minutes, progress=not args.quiet)
     if not args.quiet:
         print(
@@ -261,7 +275,7 @@ def cmd_examples(args: argparse.Namespace) -> int:
             print(f"example:{name}")
         return 0
     folder = check_new_folder(args.write)
-    folder.mkdir(parents=True, exist_ok=True)
-    written = write_examples(folder, names)
+    with undone_on_failure() as made:  # a folder made for nothing is taken away again
+        written = write_examples(made.folder(folder), names, overwrite=args.overwrite)
     print(f"wrote {len(written)} image(s) to {folder}", file=sys.stderr)
     return 0

@@ -59,10 +59,12 @@ from stylelab.experiments.values import Run, Sweep, format_value, option_names
 from stylelab.limits import show
 from stylelab.records import read_json, write_json
 from stylelab.safety import (
+    Made,
     atomic_path,
     check_new_folder,
     check_output_file,
     describe_os_error,
+    undone_on_failure,
     write_together,
 )
 
@@ -461,10 +463,20 @@ def _check_folder(root: Path, sweep: Sweep, resume: bool) -> dict[str, Any]:
 def _locked(root: Path, sweep: Sweep, resume: bool) -> Iterator[None]:
     """Check that RUNDIR is new, or holds this same sweep and we resume; hold a lock."""
     _check_folder(root, sweep, resume)  # before anything is written
+    with undone_on_failure() as made:  # a sweep that cannot start leaves nothing behind
+        lock = _begin(root, sweep, resume, made)
     try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise StylelabError(describe_os_error(exc, root)) from None
+        yield
+    finally:
+        os.close(lock)
+
+
+def _begin(root: Path, sweep: Sweep, resume: bool, made: Made) -> int:
+    """RUNDIR, its lock (held) and its records: the lock's descriptor; what it made is
+    listed in ``made``, and the lock is closed again on any failure."""
+    made.folder(root)
+    if not (root / LOCK).exists() and not (root / LOCK).is_symlink():
+        made.file(root / LOCK)
     lock = _open_lock(root / LOCK)
     try:
         try:
@@ -476,7 +488,7 @@ def _locked(root: Path, sweep: Sweep, resume: bool) -> Iterator[None]:
         except OSError:
             raise StylelabError(f"{root}: another sweep is running in this folder") from None
         existing = _check_folder(root, sweep, resume)  # again: it may have changed meanwhile
-        (root / RUNS).mkdir(exist_ok=True)
+        made.folder(root / RUNS)
         if not existing:
             record = {
                 "fingerprint": sweep.fingerprint(),
@@ -498,6 +510,7 @@ def _locked(root: Path, sweep: Sweep, resume: bool) -> Iterator[None]:
                 tmp.write_text(",".join(summary_columns()) + "\n", encoding="utf-8")
         else:
             _cut_torn_line(root / SUMMARY)  # checked by _check_folder to be a summary
-        yield
-    finally:
+    except BaseException:
         os.close(lock)
+        raise
+    return lock

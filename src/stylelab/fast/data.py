@@ -23,6 +23,13 @@ from stylelab.fast.config import BUILTIN_PHOTOS as BUILTIN
 from stylelab.images import pil_to_tensor, resize_long_edge
 
 VALIDATION_PHOTO = "astronaut"
+BOMBS = (Image.DecompressionBombError, Image.DecompressionBombWarning)
+#: A photo that decodes to more than this many pixels per byte of its file, past
+#: LARGE_PHOTO_PIXELS, is a decompression bomb in all but name (a 99 kB PNG of 9000 x 9000,
+#: decoded whole at every draw, took 49 s and 3.9 GB for 3 steps): deflate packs at most
+#: about 1000 pixels a byte (a flat image), photos take 2 to 10 (JPEG) or fewer (PNG).
+MAX_PIXELS_PER_BYTE = 100
+LARGE_PHOTO_PIXELS = 4096 * 4096
 #: Crops cover this fraction range of the photo's area (RandomResizedCrop's ``scale``).
 CROP_AREA = (0.3, 1.0)
 
@@ -101,12 +108,17 @@ def _unreadable(path: Path) -> str:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            warnings.simplefilter("error", Image.DecompressionBombWarning)  # as stylize
             with Image.open(path) as image:
+                width, height = image.size
                 image.verify()
+        size = path.stat().st_size
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         return type(exc).__name__ if isinstance(exc, UnidentifiedImageError) else str(exc)[:80]
-    except Image.DecompressionBombError:
+    except BOMBS:
         return "decompression bomb"
+    if width * height > max(LARGE_PHOTO_PIXELS, MAX_PIXELS_PER_BYTE * size):
+        return f"decompression bomb ({width}x{height} pixels from {size:,} bytes)"
     return ""
 
 
@@ -118,9 +130,15 @@ def decode(source: Path | Image.Image, min_edge: int) -> torch.Tensor:
     else:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(source) as image:
-                image.draft("RGB", (2 * min_edge, 2 * min_edge))  # JPEG: decode smaller
+            with Image.open(source) as opened:
+                opened.draft("RGB", (2 * min_edge, 2 * min_edge))  # JPEG: decode smaller
+                image: Image.Image = opened
+                factor = min(image.size) // (2 * min_edge)
+                if factor >= 2 and image.mode not in ("P", "1"):  # shrink before the float copy
+                    image = image.reduce(factor)
                 tensor = pil_to_tensor(image)
+    if not bool(torch.isfinite(tensor).all()):  # a float TIFF: skipped, never trained on
+        raise ValueError("NaN or infinite pixel values")
     short = min(tensor.shape[-2:])
     if short > 2 * min_edge:
         long_edge = round(max(tensor.shape[-2:]) * 2 * min_edge / short)
@@ -168,7 +186,7 @@ class Sampler:
                 continue
             try:
                 photo = decode(self.photos.sources[index], self.size)
-            except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+            except (OSError, SyntaxError, ValueError, *BOMBS) as exc:
                 name = self.photos.names[index]
                 self.photos.skipped[name] = str(exc)[:80] or type(exc).__name__
                 self.bad.add(index)

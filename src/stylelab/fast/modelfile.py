@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from stylelab.errors import StylelabError
+from stylelab.fast.metadata import safetensors_metadata, style_names
 from stylelab.fast.nets import ARCHITECTURES, TransformerNet
 from stylelab.safety import atomic_path, check_input_file
 
@@ -76,11 +77,8 @@ def read_safetensors(path: str | os.PathLike, what: str) -> tuple[dict[str, torc
     from safetensors.torch import load_file
 
     file = check_input_file(path, "model file")
+    metadata = safetensors_metadata(file, what)  # bounded before anything parses it
     try:
-        from safetensors import safe_open
-
-        with safe_open(str(file), framework="pt") as handle:
-            metadata = handle.metadata() or {}
         tensors = load_file(str(file))
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -103,15 +101,11 @@ def load_model(path: str | os.PathLike) -> ModelRecord:
     architecture = metadata.get("architecture", "")
     if architecture not in ARCHITECTURES:
         raise StylelabError(f"{path}: unknown architecture {architecture!r}")
+    styles = style_names(metadata.get("styles"), path)
     try:
-        styles = json.loads(metadata.get("styles", ""))
         training = json.loads(metadata.get("training", "{}"))
     except (ValueError, RecursionError):
         raise StylelabError(f"{path}: damaged metadata (styles or training)") from None
-    if not isinstance(styles, list) or not styles or not all(isinstance(s, str) for s in styles):
-        raise StylelabError(f"{path}: damaged metadata (style names)")
-    if any(len(name) > 200 for name in styles):
-        raise StylelabError(f"{path}: damaged metadata (a style name over 200 characters)")
     net = TransformerNet(architecture, len(styles))
     expected = net.state_dict()
     missing = [k for k in expected if k not in tensors]

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from stylelab.errors import StylelabError
+from stylelab.fast.metadata import check_onnx_metadata_size, style_names
 from stylelab.limits import show
 from stylelab.safety import check_input_file, one_line
 
@@ -95,6 +96,7 @@ def load_onnx(path: str | os.PathLike, device: str = "auto", precision: str = "a
         raise StylelabError("--device cuda: this onnxruntime has no CUDA provider")
     use_cuda = device in ("cuda", "auto") and "CUDAExecutionProvider" in available
     providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if use_cuda else None
+    check_onnx_metadata_size(file)  # bounded before onnxruntime parses it
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only: warnings would break the one-line rule
     try:
@@ -116,9 +118,7 @@ def load_onnx(path: str | os.PathLike, device: str = "auto", precision: str = "a
             f"{one_line(file)}: export format version {show(meta.get('format_version'))}; "
             f"this stylelab reads version {ONNX_FORMAT_VERSION}"
         )
-    styles = _json(meta.get("styles"), file)
-    if not isinstance(styles, list) or not styles or not all(isinstance(s, str) for s in styles):
-        raise StylelabError(f"{one_line(file)}: damaged metadata (style names)")
+    styles = style_names(meta.get("styles"), file)
     inputs = {i.name: i.shape for i in session.get_inputs()}
     if set(inputs) != {"image", "style"} or [o.name for o in session.get_outputs()] != ["stylized"]:
         raise StylelabError(

@@ -549,6 +549,7 @@ def _restore(
         if key.startswith("opt."):
             _, index, name = key.split(".", 2)
             state["state"].setdefault(int(index), {})[name] = value
+    _check_moments(optimizer, state["state"], tensors)
     optimizer.load_state_dict(state)
     step = int(metadata["step"])
     elapsed = float(metadata["elapsed_s"])
@@ -559,6 +560,28 @@ def _restore(
             raise ValueError("optimizer settings out of range")
     rows = _read_rows(workdir / "train.csv", step)
     return step, elapsed, rows
+
+
+def _check_moments(
+    optimizer: torch.optim.Optimizer,
+    moments: dict[int, dict[str, torch.Tensor]],
+    tensors: dict[str, torch.Tensor],
+) -> None:
+    """Every saved tensor finite, and every moment of parameter i shaped like it (a
+    mismatch would fail only at the next step, deep inside Adam)."""
+    broken = [k for k, v in tensors.items() if v.is_floating_point() and not v.isfinite().all()]
+    if broken:
+        raise ValueError(f"{broken[0]} holds NaN or infinite values")
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    for index, saved in moments.items():
+        if not 0 <= index < len(params):
+            raise ValueError(f"optimizer state for parameter {index} of {len(params)}")
+        for name, value in saved.items():
+            if value.ndim and value.shape != params[index].shape:
+                raise ValueError(
+                    f"optimizer state opt.{index}.{name} of shape {tuple(value.shape)} for a "
+                    f"parameter of shape {tuple(params[index].shape)}"
+                )
 
 
 def _read_rows(path: Path, step: int) -> list[dict[str, Any]]:

@@ -49,6 +49,9 @@ def check_options(options: dict[str, Any]) -> StylizeConfig:
     from stylelab.backbones.registry import check_pooling
 
     check_pooling(config.backbone, config.pooling)  # an unknown backbone: refused now
+    from stylelab.precision import check_device
+
+    check_device(config.device, config.precision)  # --device cuda without CUDA: refused now
     return config
 
 
