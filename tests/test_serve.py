@@ -499,6 +499,8 @@ def test_a_model_whose_network_returns_no_image_is_a_400_not_a_500(
             message = refused(app.post("/api/fast", json=body), 400, "the network returned")
             assert message.startswith(f"{kind}.onnx: ") or f"/{kind}.onnx: " in message
     assert "Traceback" not in capfd.readouterr().err
+
+
 def _rss_bytes() -> int:
     with open("/proc/self/statm") as handle:
         return int(handle.read().split()[1]) * 4096

@@ -113,9 +113,10 @@ def _zip_bomb_storage(tmp: Path) -> Path:
     saved = tmp / "plain.pt"
     torch.save({"features.0.weight": torch.zeros(10_000_000)}, saved)
     path = tmp / "w.pt"
-    with zipfile.ZipFile(saved) as source, zipfile.ZipFile(
-        path, "w", compression=zipfile.ZIP_DEFLATED
-    ) as archive:
+    with (
+        zipfile.ZipFile(saved) as source,
+        zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive,
+    ):
         for entry in source.infolist():
             archive.writestr(entry.filename, source.read(entry))
     saved.unlink()
@@ -256,9 +257,10 @@ def test_a_torch_file_rezipped_with_compression_still_loads(tmp_path: Path) -> N
     state = {"a": torch.randn(1_000_000), "b": torch.arange(10)}
     torch.save(state, tmp_path / "plain.pt")
     path = tmp_path / "zipped.pt"
-    with zipfile.ZipFile(tmp_path / "plain.pt") as source, zipfile.ZipFile(
-        path, "w", compression=zipfile.ZIP_DEFLATED
-    ) as archive:
+    with (
+        zipfile.ZipFile(tmp_path / "plain.pt") as source,
+        zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive,
+    ):
         for entry in source.infolist():
             archive.writestr(entry.filename, source.read(entry))
     assert path.stat().st_size < (tmp_path / "plain.pt").stat().st_size
