@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from stylelab.config import StylizeConfig
     from stylelab.errors import StylelabError
     from stylelab.images import load_image, save_image
+    from stylelab.instant.transfer import instant
     from stylelab.masks import Regions
     from stylelab.stylize import StylizeResult, stylize
 
@@ -26,6 +27,7 @@ _LAZY = {
     "StylelabError": "stylelab.errors",
     "StylizeConfig": "stylelab.config",
     "StylizeResult": "stylelab.stylize",
+    "instant": "stylelab.instant.transfer",
     "list_backbones": "stylelab.backbones",
     "load_backbone": "stylelab.backbones",
     "load_image": "stylelab.images",
@@ -39,6 +41,7 @@ __all__ = [
     "StylelabError",
     "StylizeConfig",
     "StylizeResult",
+    "instant",
     "list_backbones",
     "load_backbone",
     "load_image",

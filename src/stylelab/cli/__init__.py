@@ -11,6 +11,7 @@ inside its ``cmd_*`` functions, so that ``stylelab --help`` stays fast:
 - :mod:`.stylize`: stylize, layers, demo, evaluate (and examples)
 - :mod:`.study`: compare, stats
 - :mod:`.fast`: train, apply (fast style transfer)
+- :mod:`.instant`: instant, train-instant (any painting in one pass)
 - :mod:`.serve`: serve (the web app)
 - :mod:`stylelab.experiments.commands`: sweep, report
 
@@ -29,7 +30,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from stylelab import __version__
-from stylelab.cli import deploy, fast, serve, study, stylize
+from stylelab.cli import deploy, fast, instant, serve, study, stylize
 from stylelab.cli.common import EXIT_BUG, EXIT_USAGE, OneLineParser, config_from_args
 from stylelab.errors import StylelabError
 from stylelab.experiments import commands as experiments
@@ -62,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     stylize.add_commands(sub)
     study.add_commands(sub)
     fast.add_commands(sub)
+    instant.add_commands(sub)
     deploy.add_commands(sub)
     serve.add_commands(sub)
     stylize.add_examples_command(sub)
