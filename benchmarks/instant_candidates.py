@@ -6,7 +6,7 @@ paintings plus procedural ones, holding out two paintings of /work/shared/train-
 (never /work/shared/eval-images); then scores astronaut x each held-out painting at
 512 px with stylelab's evaluate (VGG and texture yardsticks) and times 1024 px runs.
 
-    python benchmarks/instant_candidates.py --design adain3 --steps 400 --out /tmp/cand
+    python benchmarks/instant_candidates.py --design adain3 --steps 150 --out /tmp/cand
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ PHOTO = "example:astronaut"
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--design", required=True)
-    parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--out", default="/tmp/instant-candidates")
     args = parser.parse_args()
     out = Path(args.out)
@@ -43,9 +43,11 @@ def main() -> None:
         styles=styles,
         design=args.design,
         steps=args.steps,
-        procedural=4,
-        content_crops=256,
-        style_variants=192,
+        crop=96,
+        batch_size=4,
+        procedural=2,
+        content_crops=96,
+        style_variants=96,
         checkpoint_every=10_000,
     )
     model_path = out / f"{args.design}.safetensors"

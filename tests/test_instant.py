@@ -410,3 +410,17 @@ def test_the_shipped_model_moves_a_photo_towards_the_painting() -> None:
     painting = evaluate(style, photo, style, size=128)
     assert out["style_distance"] < 0.8 * before["style_distance"]
     assert out["content_distance"] < painting["content_distance"]
+
+
+def test_the_encoder_gives_the_features_of_stylelabs_vgg19() -> None:
+    from stylelab.backbones import load_backbone
+
+    layers = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+    reference = load_backbone("vgg19", "pretrained").extractor(layers)
+    image = torch.rand(1, 3, 40, 48, generator=torch.Generator().manual_seed(4))
+    ours = encoder(4, layers)(image)
+    with torch.no_grad():
+        theirs = reference(image)
+    for layer in layers:
+        torch.testing.assert_close(ours[layer], theirs[layer], atol=1e-2, rtol=1e-3)
+    assert len(encoder(3).body) == 12  # stops at relu3_1: 5 convs, 5 ReLUs, 2 pools

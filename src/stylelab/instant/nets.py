@@ -147,12 +147,65 @@ def count_parameters(net: nn.Module) -> int:
     return sum(p.numel() for p in net.parameters())
 
 
+#: VGG19's convolutions per block (Simonyan & Zisserman 2015, configuration E).
+VGG19_BLOCKS = (2, 2, 4, 4)
+
+
+class CaffeEncoder(nn.Module):
+    """The Caffe VGG19 up to the deepest of ``layers`` (canonical names, e.g. relu3_1),
+    built from :func:`stylelab.backbones.weights.caffe_vgg19_convs` alone: the same
+    features as stylelab's ``pretrained`` vgg19 backbone (tested), without building the
+    whole network or importing torchvision. Input RGB in [0, 1]; Caffe preprocessing
+    (BGR, 0-255, minus the ImageNet BGR means)."""
+
+    mean: torch.Tensor
+
+    def __init__(self, layers: Sequence[str]) -> None:
+        super().__init__()
+        from stylelab.backbones import weights
+
+        convs = weights.caffe_vgg19_convs()
+        self.register_buffer("mean", torch.tensor(weights.CAFFE_MEAN_BGR).view(1, 3, 1, 1))
+        self.wanted = tuple(layers)
+        deepest = max(self.wanted, key=_layer_order)
+        self.names: list[str] = []
+        modules: list[nn.Module] = []
+        for block, count in enumerate(VGG19_BLOCKS, start=1):
+            if block > 1:
+                modules.append(nn.MaxPool2d(2, 2))
+                self.names.append(f"pool{block - 1}")
+            for index in range(1, count + 1):
+                weight, bias = convs[f"block{block}_conv{index}"]
+                conv = nn.Conv2d(weight.shape[1], weight.shape[0], 3, padding=1)
+                conv.weight = nn.Parameter(weight.clone(), requires_grad=False)
+                conv.bias = nn.Parameter(bias.clone(), requires_grad=False)
+                modules += [conv, nn.ReLU()]
+                self.names += [f"conv{block}_{index}", f"relu{block}_{index}"]
+                if self.names[-1] == deepest:
+                    break
+            if self.names[-1] == deepest:
+                break
+        self.body = nn.Sequential(*modules)
+        self.eval().requires_grad_(False)
+
+    def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        x = image.flip(1) * 255.0 - self.mean.to(image.dtype)
+        out: dict[str, torch.Tensor] = {}
+        for name, module in zip(self.names, self.body, strict=True):
+            x = module(x)
+            if name in self.wanted:
+                out[name] = x
+        return out
+
+
+def _layer_order(name: str) -> tuple[int, int]:
+    block, index = name.removeprefix("relu").split("_")
+    return int(block), int(index)
+
+
 @functools.lru_cache(maxsize=4)
 def encoder(depth: int, layers: tuple[str, ...] = ()) -> nn.Module:
-    """The Caffe VGG19 (stylelab's ``pretrained`` vgg19) returning a dict of ``layers``
-    (default: relu{depth}_1 only); frozen, eval mode, channels-last, built once."""
-    from stylelab.backbones import load_backbone
-
-    backbone = load_backbone("vgg19", "pretrained", "max", 0)
-    module = backbone.extractor(list(layers) or [f"relu{depth}_1"])
+    """The Caffe VGG19 returning a dict of ``layers`` (default: relu{depth}_1 only);
+    frozen, eval mode, channels-last, built once per process."""
+    module = CaffeEncoder(list(layers) or [f"relu{depth}_1"])
     return module.to(memory_format=torch.channels_last)
