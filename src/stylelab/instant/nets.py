@@ -131,13 +131,18 @@ class Decoder(nn.Module):
         self.register_buffer("input_scale", torch.ones(()))
         self.entry = conv3x3(ENCODER_CHANNELS[self.design.depth], widths[0])
         self.levels = nn.ModuleList(
-            nn.Sequential(conv3x3(cin, cout), nn.ReLU(), conv3x3(cout, cout), nn.ReLU())
+            nn.Sequential(
+                conv3x3(cin, cout),
+                nn.ReLU(inplace=True),
+                conv3x3(cout, cout),
+                nn.ReLU(inplace=True),
+            )
             for cin, cout in zip(widths[:-1], widths[1:], strict=True)
         )
         self.exit = conv3x3(widths[-1], 3)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        x = F.relu(self.entry(features / self.input_scale))
+        x = F.relu(self.entry(features / self.input_scale), inplace=True)
         for level in self.levels:
             x = level(F.interpolate(x, scale_factor=2.0, mode="nearest"))
         return self.exit(x)
@@ -179,7 +184,7 @@ class CaffeEncoder(nn.Module):
                 conv = nn.Conv2d(weight.shape[1], weight.shape[0], 3, padding=1)
                 conv.weight = nn.Parameter(weight.clone(), requires_grad=False)
                 conv.bias = nn.Parameter(bias.clone(), requires_grad=False)
-                modules += [conv, nn.ReLU()]
+                modules += [conv, nn.ReLU(inplace=True)]
                 self.names += [f"conv{block}_{index}", f"relu{block}_{index}"]
                 if self.names[-1] == deepest:
                     break
