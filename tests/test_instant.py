@@ -424,3 +424,28 @@ def test_the_encoder_gives_the_features_of_stylelabs_vgg19() -> None:
     for layer in layers:
         torch.testing.assert_close(ours[layer], theirs[layer], atol=1e-2, rtol=1e-3)
     assert len(encoder(3).body) == 12  # stops at relu3_1: 5 convs, 5 ReLUs, 2 pools
+
+
+def test_mask_file_and_region_styles_give_the_regions_run(
+    tmp_path: Path, tiny_model, photo, painting
+) -> None:
+    from PIL import Image
+
+    rgb = np.zeros((40, 48, 3), dtype=np.uint8)
+    rgb[:, :24] = (255, 0, 0)
+    rgb[:, 24:] = (0, 255, 0)
+    Image.fromarray(rgb).save(tmp_path / "mask.png")
+    by_file = instant(
+        photo,
+        painting,
+        model=tiny_model,
+        size=48,
+        mask=str(tmp_path / "mask.png"),
+        region_style="#ff0000=0,#00ff00=none",
+    )
+    masks = np.zeros((2, 40, 48), dtype=np.float32)
+    masks[0, :, :24], masks[1, :, 24:] = 1, 1
+    by_regions = instant(
+        photo, painting, model=tiny_model, size=48, regions=Regions(masks, (0, None))
+    )
+    torch.testing.assert_close(by_file.tensor, by_regions.tensor)
