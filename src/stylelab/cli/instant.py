@@ -52,7 +52,7 @@ def add_commands(sub: Any) -> None:
     run.add_argument(
         "--internal-size",
         type=int,
-        default=512,
+        default=None,
         metavar="PX",
         help="the network's working size; larger outputs get the photo's fine detail back "
         "(default: 512)",
@@ -134,7 +134,7 @@ def cmd_instant(args: argparse.Namespace) -> int:
             model=model,
             strength=args.strength,
             refine=args.refine,
-            internal_size=args.internal_size,
+            **({} if args.internal_size is None else {"internal_size": args.internal_size}),
             precision=args.precision,
             progress=not args.quiet and args.refine > 0,
             **options,
