@@ -9,7 +9,6 @@ problem (missing, damaged, another kind of model, NaN weights) is one line.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
@@ -20,7 +19,7 @@ from typing import Any
 import torch
 
 from stylelab.errors import StylelabError
-from stylelab.fast.modelfile import read_safetensors
+from stylelab.fast.modelfile import read_safetensors, restore_checkpoint
 from stylelab.instant.nets import DESIGNS, Decoder
 from stylelab.safety import atomic_path
 
@@ -133,33 +132,6 @@ def load_decoder(path: str | os.PathLike | None = None) -> InstantModel:
     )
 
 
-def save_checkpoint(
-    path: Path,
-    decoder: Decoder,
-    optimizer: torch.optim.Optimizer,
-    step: int,
-    elapsed: float,
-    training: dict[str, Any],
-) -> None:
-    """Decoder (fp32), Adam moments, step and time: what ``--resume`` needs."""
-    from safetensors.torch import save
-
-    tensors = {f"net.{k}": v.detach().cpu().contiguous() for k, v in decoder.state_dict().items()}
-    state = optimizer.state_dict()
-    for index, entry in state["state"].items():
-        for key, value in entry.items():
-            tensors[f"opt.{index}.{key}"] = torch.as_tensor(value).detach().cpu().contiguous()
-    metadata = {
-        "format": CHECKPOINT_FORMAT,
-        "step": str(step),
-        "elapsed_s": repr(elapsed),
-        "param_groups": json.dumps(state["param_groups"]),
-        "training": json.dumps(training, default=str),
-    }
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(save(tensors, metadata=metadata))
-
-
 #: Settings a resumed run must share with the run it continues.
 RESUME_KEYS = (
     "styles",
@@ -181,7 +153,8 @@ RESUME_KEYS = (
 def load_checkpoint(
     path: Path, decoder: Decoder, optimizer: torch.optim.Optimizer, config: Any
 ) -> tuple[int, float]:
-    """Restore a checkpoint into ``decoder`` and ``optimizer``; its step and elapsed time."""
+    """Restore a checkpoint (:func:`stylelab.fast.modelfile.save_checkpoint`) into
+    ``decoder`` and ``optimizer``; its step and elapsed time."""
     if not path.exists():
         raise StylelabError(f"--resume: no checkpoint at {path} (train without --resume first)")
     tensors, metadata = read_safetensors(path, "stylelab instant training checkpoint")
@@ -195,14 +168,7 @@ def load_checkpoint(
             raise StylelabError(
                 f"--resume: the checkpoint was trained with other settings ({', '.join(different)})"
             )
-        decoder.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
-        state: dict[str, Any] = {"state": {}, "param_groups": json.loads(metadata["param_groups"])}
-        for key, value in tensors.items():
-            if key.startswith("opt."):
-                _, index, name = key.split(".", 2)
-                state["state"].setdefault(int(index), {})[name] = value
-        optimizer.load_state_dict(state)
-        step, elapsed = int(metadata["step"]), float(metadata["elapsed_s"])
+        step, elapsed = restore_checkpoint(decoder, optimizer, tensors, metadata)
     except StylelabError:
         raise
     except (ValueError, KeyError, TypeError, IndexError, RecursionError, RuntimeError) as exc:
@@ -212,16 +178,3 @@ def load_checkpoint(
     if not 0 <= step <= config.steps or not math.isfinite(elapsed) or elapsed < 0:
         raise StylelabError(f"{path}: damaged checkpoint (step {step}, time {elapsed})")
     return step, elapsed
-
-
-def read_rows(path: Path, step: int) -> list[dict[str, Any]]:
-    """The rows of ``train.csv`` up to ``step`` (a resumed run appends to them)."""
-    if not path.exists():
-        return []
-    with open(path, newline="") as handle:
-        rows: list[dict[str, Any]] = [
-            {k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)
-        ]
-    for row in rows:
-        row["step"] = int(row["step"])
-    return [row for row in rows if row["step"] <= step]

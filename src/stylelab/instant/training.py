@@ -32,6 +32,7 @@ from tqdm import tqdm
 
 from stylelab.errors import StylelabError
 from stylelab.fast import data as fastdata
+from stylelab.fast.modelfile import read_rows, save_checkpoint
 from stylelab.images import pil_to_tensor, resize_long_edge
 from stylelab.instant import modelfile
 from stylelab.instant.nets import DESIGNS, STYLE_LAYERS, Decoder, adain, encoder, mean_std
@@ -285,7 +286,7 @@ def train_instant(
     step, elapsed_before, rows = 0, 0.0, []
     if resume:
         step, elapsed_before = modelfile.load_checkpoint(checkpoint, decoder, optimizer, config)
-        rows = modelfile.read_rows(workdir / "train.csv", step)
+        rows = read_rows(workdir / "train.csv", step)
     cache = build_cache(config, progress)
     if not resume:
         decoder.input_scale.fill_(input_scale(cache))
@@ -360,7 +361,9 @@ def _save(
         "photos_skipped": len(cache.skipped),
     }
     modelfile.save_decoder(decoder, output, training=training, card=card or {})
-    modelfile.save_checkpoint(checkpoint, decoder, optimizer, step, seconds, config.to_dict())
+    save_checkpoint(
+        checkpoint, decoder, optimizer, step, seconds, config.to_dict(), modelfile.CHECKPOINT_FORMAT
+    )
 
 
 def _write_sample(decoder: Decoder, cache: Cache, path: Path) -> None:

@@ -70,7 +70,14 @@ def instant(
     steps of :func:`stylelab.stylize` from the result. Bad arguments raise
     :class:`StylelabError` with one line before any work. Returns a ``StylizeResult``.
     """
-    from stylelab.stylize import StylizeResult, check_finite, check_source, label, style_sources
+    from stylelab.stylize import (
+        StylizeResult,
+        check_finite,
+        check_source,
+        colour_inputs,
+        label,
+        style_sources,
+    )
 
     started = time.perf_counter()
     unknown = sorted(set(options) - set(SHARED))
@@ -92,7 +99,7 @@ def instant(
     working_edge = min(config.size, internal_size)
     style_edge = max(32, round(working_edge * config.style_scale))
     paintings = [resize_long_edge(p, style_edge) for p in paintings]
-    photo_in, paintings = _colour_inputs(config.preserve_color, photo, paintings)
+    photo_in, paintings = colour_inputs(config.preserve_color, photo, paintings)
     regional = _regions(config, regions, photo.shape, styles_in)
     use_bf16 = precision == "bf16" or (precision == "auto" and _bf16_native())
     with torch.inference_mode():
@@ -199,19 +206,6 @@ def _regions(
     if resolved is None:
         return None
     return resolved.masks.float(), tuple(resolved.styles)
-
-
-def _colour_inputs(
-    mode: str, photo: torch.Tensor, paintings: list[torch.Tensor]
-) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    if mode == "histogram":
-        target = photo.numpy()
-        return photo, [torch.from_numpy(color.match_colors(p.numpy(), target)) for p in paintings]
-    if mode == "luminance":
-        target = photo.numpy()
-        grays = [torch.from_numpy(color.gray(p.numpy(), like=target)) for p in paintings]
-        return torch.from_numpy(color.gray(target)), grays
-    return photo, paintings
 
 
 def _refine(
