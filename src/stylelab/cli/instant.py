@@ -89,7 +89,7 @@ def add_commands(sub: Any) -> None:
     train.add_argument("--batch-size", type=int, default=8, help="default: 8")
     train.add_argument("--steps", type=int, default=2000, help="default: 2000")
     train.add_argument("--lr", type=float, default=1e-3, help="Adam (default: 1e-3)")
-    train.add_argument("--style-weight", type=float, default=10.0, help="lambda (default: 10)")
+    train.add_argument("--style-weight", type=float, default=2.0, help="lambda (default: 2)")
     train.add_argument("--content-crops", type=int, default=256, help="cached (default: 256)")
     train.add_argument("--style-variants", type=int, default=256, help="cached (default: 256)")
     train.add_argument(
