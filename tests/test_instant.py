@@ -449,3 +449,13 @@ def test_mask_file_and_region_styles_give_the_regions_run(
         photo, painting, model=tiny_model, size=48, regions=Regions(masks, (0, None))
     )
     torch.testing.assert_close(by_file.tensor, by_regions.tensor)
+
+
+def test_stylelab_instant_is_the_function_even_after_importing_the_package() -> None:
+    import sys
+
+    import stylelab
+    import stylelab.instant.transfer  # noqa: F401 - sets the package attribute, normally
+
+    assert stylelab.instant is sys.modules["stylelab.instant.transfer"].instant
+    assert "instant" in stylelab.__all__
