@@ -64,7 +64,10 @@ def add_commands(sub: Any) -> None:
     skip = [f.name for f in dataclasses.fields(StylizeConfig) if f.name not in SHARED]
     add_config_arguments(run, skip=skip)
     run.set_defaults(handler=cmd_instant)
+    _add_train_command(sub)
 
+
+def _add_train_command(sub: Any) -> None:
     train = sub.add_parser(
         "train-instant",
         help="train an instant-style (AdaIN) decoder on photos and paintings",
