@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from stylelab.cli.common import add_config_arguments, interrupted_exit_code
+from stylelab.cli.common import add_config_arguments
 from stylelab.config import StylizeConfig
 from stylelab.errors import StylelabError
 
@@ -167,7 +167,7 @@ def _check_styles(styles: list[str]) -> None:
 
 
 def cmd_train_instant(args: argparse.Namespace) -> int:
-    from stylelab.cli.fast import check_model_output
+    from stylelab.cli.fast import check_model_output, report_training
     from stylelab.instant.training import InstantTrainConfig, train_instant, workdir_for
     from stylelab.safety import check_outputs
 
@@ -200,24 +200,7 @@ def cmd_train_instant(args: argparse.Namespace) -> int:
             "or choose another -o"
         )
     result = train_instant(config, output, resume=args.resume, progress=not args.quiet)
-    summary = result.summary
-    if summary["skipped_files"]:
-        print(
-            f"stylelab: skipped {len(summary['skipped_files'])} unreadable file(s): see "
-            f"{workdir}/train.json",
-            file=sys.stderr,
-        )
-    message = (
-        f"wrote {output} ({result.step} steps, {summary['training_time_s']:.0f} s; records "
-        f"in {workdir})"
-    )
-    if result.status == "interrupted":
-        print(f"stylelab: interrupted; {message}", file=sys.stderr)
-        return interrupted_exit_code()
-    if not args.quiet:
-        note = " (time limit)" if result.status == "time limit" else ""
-        print(message + note, file=sys.stderr)
-    return 0
+    return report_training(result, output, workdir, "", args.quiet)
 
 
 def expand_styles(styles: list[str]) -> list[str]:
