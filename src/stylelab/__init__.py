@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from stylelab.errors import StylelabError
     from stylelab.gatys import StylizeResult, stylize
     from stylelab.images import load_image, save_image
+    from stylelab.instant.transfer import instant
     from stylelab.masks import Regions
 
 # public name -> the submodule that defines it
@@ -24,6 +25,7 @@ _LAZY = {
     "StylelabError": "stylelab.errors",
     "StylizeConfig": "stylelab.config",
     "StylizeResult": "stylelab.gatys",
+    "instant": "stylelab.instant.transfer",
     "list_backbones": "stylelab.backbones",
     "load_backbone": "stylelab.backbones",
     "load_image": "stylelab.images",
@@ -37,6 +39,7 @@ __all__ = [
     "StylelabError",
     "StylizeConfig",
     "StylizeResult",
+    "instant",
     "list_backbones",
     "load_backbone",
     "load_image",

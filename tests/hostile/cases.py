@@ -768,6 +768,251 @@ def mask_png(t: Path, name: str = "m.png", width: int = 48, height: int = 40) ->
     return name
 
 
+# ------------------------------------------------------------------ instant (issue 30)
+
+INSTANT_MODEL = "instant.safetensors"  # a random instant decoder, made by instant_case
+
+
+def _instant_model(t: Path, name: str = INSTANT_MODEL, **tensors_changed: float) -> str:
+    """A random instant-style decoder file (``tensors_changed``: a tensor set to a value)."""
+    import torch
+
+    from stylelab.instant.modelfile import save_decoder
+    from stylelab.instant.nets import Decoder
+
+    decoder = Decoder("adain3")
+    with torch.no_grad():
+        for key, value in tensors_changed.items():
+            decoder.state_dict()[key.replace("__", ".")].fill_(value)
+    save_decoder(decoder, t / name, training={}, card={})
+    return str(t / name)
+
+
+def _plain_safetensors(t: Path, name: str) -> str:
+    """A valid safetensors file without stylelab's metadata."""
+    import torch
+    from safetensors.torch import save_file
+
+    save_file({"x": torch.zeros(2)}, str(t / name))
+    return name
+
+
+def instant_case(
+    id: str, build: Callable[[Path, str, str, str, str], list[str]], message: str, **kw
+) -> Case:
+    """``build(tmp, model, photo, style, out)``: the arguments after "instant"; photo.png,
+    style.png, an earlier out.png + out.json, notes.txt and a random model exist."""
+
+    def make(t: Path) -> list[str]:
+        photo, style, out = t / "photo.png", t / "style.png", t / "out.png"
+        gradient_image(37, 29, seed=1).save(photo)
+        stripes_image().save(style)
+        gradient_image(20, 20, seed=9).save(out)  # an earlier output: must stay as it is
+        (t / "out.json").write_text("{}\n")
+        (t / "notes.txt").write_text("not an image")
+        model = _instant_model(t)
+        argv = build(t, model, str(photo), str(style), str(out))
+        return ["instant", *argv, "--quiet", "--precision", "fp32"]
+
+    return Case(f"instant: {id}", make, message, **kw)
+
+
+def train_instant_case(id: str, build: Callable[[Path], list[str]], message: str, **kw) -> Case:
+    """``build(tmp)``: the arguments after "train-instant"; style.png and notes.txt exist."""
+
+    def make(t: Path) -> list[str]:
+        stripes_image(64).save(t / "style.png")
+        (t / "notes.txt").write_text("not an image")
+        return ["train-instant", "--steps", "1", "--content-crops", "1", "--quiet", *build(t)]
+
+    return Case(f"train-instant: {id}", make, message, **kw)
+
+
+def _instant(model: str, photo: str, style: str, out: str, *extra: str) -> list[str]:
+    return [photo, style, "-o", out, "--model", model, "--size", "32", *extra]
+
+
+INSTANT_CASES: list[Case] = [
+    instant_case(
+        "missing model",
+        lambda t, m, p, s, o: _instant(str(t / "nope.safetensors"), p, s, o),
+        "nope.safetensors: no such file",
+    ),
+    instant_case(
+        "model is a folder", lambda t, m, p, s, o: _instant(mkdir(t, "d"), p, s, o), "directory"
+    ),
+    instant_case(
+        "truncated model",
+        lambda t, m, p, s, o: _instant(blob(t, "cut.safetensors", b"\x10\0\0\0\0\0\0\0{"), p, s, o),
+        "cut.safetensors: not a readable",
+    ),
+    instant_case(
+        "model is text",
+        lambda t, m, p, s, o: _instant(text(t, "m.safetensors"), p, s, o),
+        "m.safetensors",
+    ),
+    instant_case(
+        "model is a pickle",
+        lambda t, m, p, s, o: _instant(pickle_payload(t, "p.safetensors"), p, s, o),
+        "p.safetensors",
+    ),
+    instant_case(
+        "model with NaN weights",
+        lambda t, m, p, s, o: _instant(
+            _instant_model(t, "nan.safetensors", exit__bias=float("nan")), p, s, o
+        ),
+        "nan.safetensors: weight tensor exit.bias is damaged",
+    ),
+    instant_case(
+        "model with a zero input scale",
+        lambda t, m, p, s, o: _instant(
+            _instant_model(t, "z.safetensors", input_scale=0.0), p, s, o
+        ),
+        "z.safetensors: damaged input scale",
+    ),
+    instant_case(
+        "a fast model (another kind)",
+        lambda t, m, p, s, o: _instant(str(t / MODEL), p, s, o),
+        "not a stylelab instant model.*stylelab apply",
+        needs_model=True,
+    ),
+    instant_case(
+        "plain safetensors",
+        lambda t, m, p, s, o: _instant(_plain_safetensors(t, "x.safetensors"), p, s, o),
+        "x.safetensors: not a stylelab instant model",
+    ),
+    instant_case(
+        "style is not an image",
+        lambda t, m, p, s, o: _instant(m, p, str(t / "notes.txt"), o),
+        "notes.txt",
+    ),
+    instant_case("style missing", lambda t, m, p, s, o: _instant(m, p, "nope.png", o), "nope.png"),
+    instant_case("style is stdin", lambda t, m, p, s, o: _instant(m, p, "-", o), "stdin"),
+    instant_case(
+        "content is not an image",
+        lambda t, m, p, s, o: _instant(m, str(t / "notes.txt"), s, o),
+        "notes.txt",
+    ),
+    instant_case(
+        "zero blend weights",
+        lambda t, m, p, s, o: [p, s, *_instant(m, p, s, o)[1:], "--style-blend", "0,0"],
+        "--style-blend",
+    ),
+    instant_case(
+        "blend weights for other styles",
+        lambda t, m, p, s, o: [*_instant(m, p, s, o), "--style-blend", "1,2"],
+        "--style-blend has 2 weights for 1 style",
+    ),
+    instant_case(
+        "NaN strength",
+        lambda t, m, p, s, o: _instant(m, p, s, o, "--strength", "nan"),
+        "--strength",
+    ),
+    instant_case(
+        "strength 2", lambda t, m, p, s, o: _instant(m, p, s, o, "--strength", "2"), "--strength"
+    ),
+    instant_case(
+        "negative refine", lambda t, m, p, s, o: _instant(m, p, s, o, "--refine", "-1"), "--refine"
+    ),
+    instant_case(
+        "internal size 8",
+        lambda t, m, p, s, o: _instant(m, p, s, o, "--internal-size", "8"),
+        "--internal-size",
+    ),
+    instant_case(
+        "style scale 0",
+        lambda t, m, p, s, o: _instant(m, p, s, o, "--style-scale", "0"),
+        "--style-scale",
+    ),
+    instant_case(
+        "mask without region styles",
+        lambda t, m, p, s, o: _instant(m, p, s, o, "--mask", p),
+        "--mask needs --region-style",
+    ),
+    instant_case(
+        "mask is not an image",
+        lambda t, m, p, s, o: _instant(
+            m, p, s, o, "--mask", str(t / "notes.txt"), "--region-style", "#ff0000=0"
+        ),
+        "notes.txt",
+    ),
+    instant_case(
+        "preserve-color sepia",
+        lambda t, m, p, s, o: _instant(m, p, s, o, "--preserve-color", "sepia"),
+        "--preserve-color",
+    ),
+    instant_case("-o the photo", lambda t, m, p, s, o: _instant(m, p, s, p), "is an input"),
+    instant_case("-o the style", lambda t, m, p, s, o: _instant(m, p, s, s), "is an input"),
+    instant_case(
+        "-o whose record is the photo",
+        lambda t, m, p, s, o: _instant(m, png(t, "x.json"), s, "x.png"),
+        "is an input",
+    ),
+    instant_case(
+        "-o a folder for one photo", lambda t, m, p, s, o: _instant(m, p, s, mkdir(t, "d")), "d"
+    ),
+    train_instant_case(
+        "style is not an image",
+        lambda t: ["--styles", str(t / "notes.txt"), "-o", str(t / "m.safetensors")],
+        "notes.txt",
+    ),
+    train_instant_case(
+        "no styles", lambda t: ["-o", str(t / "m.safetensors")], "at least one style"
+    ),
+    train_instant_case(
+        "steps 0",
+        lambda t: [
+            "--styles",
+            str(t / "style.png"),
+            "-o",
+            str(t / "m.safetensors"),
+            "--steps",
+            "0",
+        ],
+        "--steps",
+    ),
+    train_instant_case(
+        "NaN lr",
+        lambda t: ["--styles", str(t / "style.png"), "-o", str(t / "m.safetensors"), "--lr", "nan"],
+        "--lr",
+    ),
+    train_instant_case(
+        "unknown design",
+        lambda t: [
+            "--styles",
+            str(t / "style.png"),
+            "-o",
+            str(t / "m.safetensors"),
+            "--design",
+            "x",
+        ],
+        "--design",
+    ),
+    train_instant_case(
+        "-o not .safetensors",
+        lambda t: ["--styles", str(t / "style.png"), "-o", str(t / "m.pt")],
+        "ends in .safetensors",
+    ),
+    train_instant_case(
+        "--data missing",
+        lambda t: [
+            "--styles",
+            str(t / "style.png"),
+            "-o",
+            str(t / "m.safetensors"),
+            "--data",
+            "nope",
+        ],
+        "nope: no such folder",
+    ),
+    train_instant_case(
+        "--resume without a checkpoint",
+        lambda t: ["--styles", str(t / "style.png"), "-o", str(t / "m.safetensors"), "--resume"],
+        "no checkpoint",
+    ),
+]
+
+
 # ------------------------------------------------------------------------------- table
 
 CASES: list[Case] = [
@@ -2779,6 +3024,7 @@ CASES: list[Case] = [
         lambda t: sweep(t, toml(), output="/dev/rundir"),
         r"/dev: a system folder",
     ),
+    *INSTANT_CASES,
 ]
 
 

@@ -11,6 +11,7 @@ inside its ``cmd_*`` functions, so that ``stylelab --help`` stays fast:
 - :mod:`.stylize`: stylize, layers, demo, evaluate (and examples)
 - :mod:`.study`: compare, stats
 - :mod:`.fast`: train, apply (fast style transfer)
+- :mod:`.instant`: instant, train-instant (any painting in one pass)
 - :mod:`.serve`: serve (the web app)
 - :mod:`.sweep`: sweep, report (the lab notebook, :mod:`stylelab.experiments`)
 
@@ -29,7 +30,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from stylelab import __version__
-from stylelab.cli import apply, deploy, fast, serve, stereo, study, stylize, sweep
+from stylelab.cli import apply, deploy, fast, instant, serve, stereo, study, stylize, sweep
 from stylelab.cli.common import EXIT_BUG, EXIT_USAGE, OneLineParser, config_from_args
 from stylelab.errors import StylelabError
 from stylelab.safety import (
@@ -62,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     study.add_commands(sub)
     fast.add_commands(sub)
     apply.add_commands(sub)
+    instant.add_commands(sub)
     stereo.add_commands(sub)
     deploy.add_commands(sub)
     serve.add_commands(sub)

@@ -133,6 +133,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     summary = result.summary
     if result.model_path is None:  # a rank other than 0 of a distributed run
         return 0
+    rate = f", {summary['images_per_s']:.2f} images/s"
+    return report_training(result, output, workdir, rate, args.quiet)
+
+
+def report_training(result: Any, output: Path, workdir: Path, extra: str, quiet: bool) -> int:
+    """The closing lines of a training run (skipped files, what was written) and its exit
+    status; ``result`` has ``status``, ``step`` and ``summary``."""
+    summary = result.summary
     skipped = summary["skipped_files"]
     if skipped:
         print(
@@ -140,13 +148,13 @@ def cmd_train(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     message = (
-        f"wrote {output} ({result.step} steps, {summary['training_time_s']:.0f} s, "
-        f"{summary['images_per_s']:.2f} images/s; records in {workdir})"
+        f"wrote {output} ({result.step} steps, {summary['training_time_s']:.0f} s{extra}; "
+        f"records in {workdir})"
     )
     if result.status == "interrupted":
         print(f"stylelab: interrupted; {message}", file=sys.stderr)
         return interrupted_exit_code()
-    if not args.quiet:
+    if not quiet:
         note = " (time limit)" if result.status == "time limit" else ""
         print(message + note, file=sys.stderr)
     return 0

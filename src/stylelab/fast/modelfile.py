@@ -149,3 +149,88 @@ def load_model(path: str | os.PathLike) -> ModelRecord:
         training if isinstance(training, dict) else {},
         metadata.get("stylelab_version", ""),
     )
+
+
+def save_checkpoint(
+    path: str | os.PathLike,
+    net: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    step: int,
+    elapsed: float,
+    training: dict[str, Any],
+    kind: str = CHECKPOINT_FORMAT,
+) -> None:
+    """A training checkpoint (``net.*`` weights, ``opt.*`` optimizer moments, step, time,
+    settings) as one safetensors file, written atomically; ``kind`` is its format name."""
+    from safetensors.torch import save
+
+    tensors = {f"net.{k}": v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    state = optimizer.state_dict()
+    for index, entry in state["state"].items():
+        for key, value in entry.items():
+            tensors[f"opt.{index}.{key}"] = torch.as_tensor(value).detach().cpu().contiguous()
+    metadata = {
+        "format": kind,
+        "step": str(step),
+        "elapsed_s": repr(elapsed),
+        "param_groups": json.dumps(state["param_groups"]),
+        "training": json.dumps(training, default=str),
+    }
+    with atomic_path(Path(path)) as tmp:
+        tmp.write_bytes(save(tensors, metadata=metadata))
+
+
+def restore_checkpoint(
+    net: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    tensors: dict[str, torch.Tensor],
+    metadata: dict[str, str],
+) -> tuple[int, float]:
+    """Load a checkpoint's weights and optimizer state (from :func:`read_safetensors`);
+    its step and elapsed seconds. Damage raises ValueError, KeyError or RuntimeError."""
+    net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
+    state: dict[str, Any] = {"state": {}, "param_groups": json.loads(metadata["param_groups"])}
+    for key, value in tensors.items():
+        if key.startswith("opt."):
+            _, index, name = key.split(".", 2)
+            state["state"].setdefault(int(index), {})[name] = value
+    _check_moments(optimizer, state["state"], tensors)
+    optimizer.load_state_dict(state)
+    return int(metadata["step"]), float(metadata["elapsed_s"])
+
+
+def _check_moments(
+    optimizer: torch.optim.Optimizer,
+    moments: dict[int, dict[str, torch.Tensor]],
+    tensors: dict[str, torch.Tensor],
+) -> None:
+    """Every saved tensor finite, and every moment of parameter i shaped like it (a
+    mismatch would fail only at the next step, deep inside Adam)."""
+    broken = [k for k, v in tensors.items() if v.is_floating_point() and not v.isfinite().all()]
+    if broken:
+        raise ValueError(f"{broken[0]} holds NaN or infinite values")
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    for index, saved in moments.items():
+        if not 0 <= index < len(params):
+            raise ValueError(f"optimizer state for parameter {index} of {len(params)}")
+        for name, value in saved.items():
+            if value.ndim and value.shape != params[index].shape:
+                raise ValueError(
+                    f"optimizer state opt.{index}.{name} of shape {tuple(value.shape)} for a "
+                    f"parameter of shape {tuple(params[index].shape)}"
+                )
+
+
+def read_rows(path: str | os.PathLike, step: int) -> list[dict[str, Any]]:
+    """The rows of a training log (train.csv) up to ``step``: a resumed run appends to them."""
+    import csv
+
+    if not os.path.exists(path):
+        return []
+    with open(path, newline="") as handle:
+        rows: list[dict[str, Any]] = [
+            {k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)
+        ]
+    for row in rows:
+        row["step"] = int(row["step"])
+    return [row for row in rows if row["step"] <= step]

@@ -38,11 +38,17 @@ from tqdm import tqdm
 from stylelab.errors import StylelabError
 from stylelab.fast import data as fastdata
 from stylelab.fast.config import TrainConfig
-from stylelab.fast.modelfile import CHECKPOINT_FORMAT, read_safetensors, save_model
+from stylelab.fast.modelfile import (
+    CHECKPOINT_FORMAT,
+    read_rows,
+    read_safetensors,
+    restore_checkpoint,
+    save_checkpoint,
+    save_model,
+)
 from stylelab.fast.nets import TransformerNet, count_parameters
 from stylelab.images import resize_long_edge, save_image
 from stylelab.records import write_csv, write_json
-from stylelab.safety import atomic_path
 
 if TYPE_CHECKING:
     from stylelab.objective import GatysObjective
@@ -479,22 +485,7 @@ def _save_checkpoint(
     elapsed: float,
     training: dict[str, Any],
 ) -> None:
-    from safetensors.torch import save
-
-    tensors = {f"net.{k}": v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
-    state = optimizer.state_dict()
-    for index, entry in state["state"].items():
-        for key, value in entry.items():
-            tensors[f"opt.{index}.{key}"] = torch.as_tensor(value).detach().cpu().contiguous()
-    metadata = {
-        "format": CHECKPOINT_FORMAT,
-        "step": str(step),
-        "elapsed_s": repr(elapsed),
-        "param_groups": json.dumps(state["param_groups"]),
-        "training": json.dumps(training, default=str),
-    }
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(save(tensors, metadata=metadata))
+    save_checkpoint(path, net, optimizer, step, elapsed, training)
 
 
 def _load_checkpoint(
@@ -543,54 +534,11 @@ def _restore(
             f"--resume: the checkpoint was trained with other settings ({', '.join(different)}); "
             "give the same styles and options as the first run"
         )
-    net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
-    state: dict[str, Any] = {"state": {}, "param_groups": json.loads(metadata["param_groups"])}
-    for key, value in tensors.items():
-        if key.startswith("opt."):
-            _, index, name = key.split(".", 2)
-            state["state"].setdefault(int(index), {})[name] = value
-    _check_moments(optimizer, state["state"], tensors)
-    optimizer.load_state_dict(state)
-    step = int(metadata["step"])
-    elapsed = float(metadata["elapsed_s"])
+    step, elapsed = restore_checkpoint(net, optimizer, tensors, metadata)
     if not 0 <= step <= config.steps or not math.isfinite(elapsed) or elapsed < 0:
         raise ValueError(f"step {step} or time {elapsed} out of range")
     for group in optimizer.param_groups:
         if not 0 < float(group["lr"]) <= 1e6 or not math.isfinite(float(group.get("eps", 0))):
             raise ValueError("optimizer settings out of range")
-    rows = _read_rows(workdir / "train.csv", step)
+    rows = read_rows(workdir / "train.csv", step)
     return step, elapsed, rows
-
-
-def _check_moments(
-    optimizer: torch.optim.Optimizer,
-    moments: dict[int, dict[str, torch.Tensor]],
-    tensors: dict[str, torch.Tensor],
-) -> None:
-    """Every saved tensor finite, and every moment of parameter i shaped like it (a
-    mismatch would fail only at the next step, deep inside Adam)."""
-    broken = [k for k, v in tensors.items() if v.is_floating_point() and not v.isfinite().all()]
-    if broken:
-        raise ValueError(f"{broken[0]} holds NaN or infinite values")
-    params = [p for group in optimizer.param_groups for p in group["params"]]
-    for index, saved in moments.items():
-        if not 0 <= index < len(params):
-            raise ValueError(f"optimizer state for parameter {index} of {len(params)}")
-        for name, value in saved.items():
-            if value.ndim and value.shape != params[index].shape:
-                raise ValueError(
-                    f"optimizer state opt.{index}.{name} of shape {tuple(value.shape)} for a "
-                    f"parameter of shape {tuple(params[index].shape)}"
-                )
-
-
-def _read_rows(path: Path, step: int) -> list[dict[str, Any]]:
-    import csv
-
-    if not path.exists():
-        return []
-    with open(path, newline="") as handle:
-        rows = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
-    for row in rows:
-        row["step"] = int(row["step"])
-    return [row for row in rows if row["step"] <= step]

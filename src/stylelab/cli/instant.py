@@ -1,0 +1,224 @@
+"""``stylelab instant`` and ``stylelab train-instant``: any painting in one forward pass.
+
+Thin layers over :mod:`stylelab.instant`. The options that mean what they mean for
+``stylize`` (--size, --style-scale, --style-blend, --preserve-color, --mask,
+--region-style) are derived from :class:`StylizeConfig`, like stylize's own flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Any
+
+from stylelab.cli.common import add_config_arguments
+from stylelab.config import StylizeConfig
+from stylelab.errors import StylelabError
+
+SHARED = ("size", "style_scale", "style_blend", "preserve_color", "mask", "region_style")
+
+
+def add_commands(sub: Any) -> None:
+    """Register ``instant`` and ``train-instant`` on the CLI's subparsers."""
+    run = sub.add_parser(
+        "instant",
+        help="stylize with any painting in one forward pass (AdaIN, shipped model)",
+        description="Arbitrary style transfer in one forward pass (AdaIN, Huang & Belongie "
+        "2017) with the model shipped in the package (or --model). CONTENT is an image, a "
+        "folder, or - (stdin); OUT is an image (with OUT.csv and OUT.json: settings, model, "
+        "seconds), - (stdout), or a folder for a folder of photos.",
+    )
+    run.add_argument("content", metavar="CONTENT", help="photo, folder of photos, or -")
+    run.add_argument("styles", nargs="+", metavar="STYLE", help="painting(s) or example:NAME")
+    run.add_argument("-o", "--output", required=True, metavar="OUT", help="image, folder or -")
+    run.add_argument(
+        "--strength",
+        type=float,
+        default=1.0,
+        help="AdaIN's alpha: 0 = the photo's features, 1 = the style's statistics (default: 1)",
+    )
+    run.add_argument(
+        "--model", default=None, metavar="FILE", help="an instant model (default: the shipped one)"
+    )
+    run.add_argument(
+        "--refine",
+        type=int,
+        default=0,
+        metavar="N",
+        help="then N steps of stylize's Gatys objective from the instant image (default: 0)",
+    )
+    run.add_argument(
+        "--internal-size",
+        type=int,
+        default=None,
+        metavar="PX",
+        help="the network's working size; larger outputs get the photo's fine detail back "
+        "(default: 512)",
+    )
+    run.add_argument(
+        "--precision", default="auto", choices=("auto", "fp32", "bf16"), help="default: auto"
+    )
+    run.add_argument("--quiet", action="store_true", help="no summary line")
+    skip = [f.name for f in dataclasses.fields(StylizeConfig) if f.name not in SHARED]
+    add_config_arguments(run, skip=skip)
+    run.set_defaults(handler=cmd_instant)
+    _add_train_command(sub)
+
+
+def _add_train_command(sub: Any) -> None:
+    train = sub.add_parser(
+        "train-instant",
+        help="train an instant-style (AdaIN) decoder on photos and paintings",
+        description="Train the decoder of 'stylelab instant' (AdaIN loss, Huang & Belongie "
+        "2017) on cached encoder features of fixed photo crops and style variants. Writes "
+        "MODEL (.safetensors) and MODEL_train/: train.csv, train.json, samples/, "
+        "checkpoint.safetensors.",
+    )
+    train.add_argument(
+        "--data", default="example:photos", metavar="DIR", help="photos (default: example:photos)"
+    )
+    train.add_argument(
+        "--styles",
+        nargs="*",
+        default=[],
+        metavar="PAINTING",
+        help="paintings: files, folders of images, or example:NAME",
+    )
+    train.add_argument("-o", "--output", required=True, metavar="MODEL", help="model.safetensors")
+    train.add_argument("--design", default="adain3", help="adain3 | adain4 (default: adain3)")
+    train.add_argument("--crop", type=int, default=128, help="crop size (default: 128)")
+    train.add_argument("--batch-size", type=int, default=8, help="default: 8")
+    train.add_argument("--steps", type=int, default=2000, help="default: 2000")
+    train.add_argument("--lr", type=float, default=1e-3, help="Adam (default: 1e-3)")
+    train.add_argument("--style-weight", type=float, default=2.0, help="lambda (default: 2)")
+    train.add_argument("--content-crops", type=int, default=256, help="cached (default: 256)")
+    train.add_argument("--style-variants", type=int, default=256, help="cached (default: 256)")
+    train.add_argument(
+        "--procedural", type=int, default=0, metavar="N", help="add N drawn paintings (default: 0)"
+    )
+    train.add_argument("--seed", type=int, default=0, help="default: 0")
+    train.add_argument("--max-minutes", type=float, default=None, metavar="M")
+    train.add_argument("--checkpoint-every", type=int, default=100, metavar="N")
+    train.add_argument("--resume", action="store_true", help="continue from the checkpoint")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(handler=cmd_train_instant)
+
+
+# ---------------------------------------------------------------------------- instant
+
+
+def cmd_instant(args: argparse.Namespace) -> int:
+    from stylelab.cli.apply import _plan, _read, _write
+    from stylelab.cli.common import check_image_with_records
+    from stylelab.instant.modelfile import load_decoder
+    from stylelab.instant.transfer import instant
+    from stylelab.safety import check_outputs
+
+    options = {k: getattr(args, k) for k in SHARED if getattr(args, k, None) is not None}
+    StylizeConfig(**options)  # every shared option checked before any work
+    _check_styles(args.styles)
+    extra = [args.mask] if args.mask else []
+    extra += [args.model] if args.model else []
+    jobs = list(_plan([args.content], args.output, sheet=False))
+    for source, target in jobs:
+        inputs = [i for i in (source, *args.styles, *extra) if i != "-"]
+        if target != "-" and Path(target).parent.is_dir():
+            check_image_with_records(target, inputs)
+        elif target != "-":  # a folder still to be made: _plan checked it and the images
+            check_outputs([Path(target).with_suffix(s) for s in (".csv", ".json")], inputs)
+    model = load_decoder(args.model)
+    for source, target in jobs:
+        photo = _read(source, None)
+        result = instant(
+            photo,
+            args.styles,
+            model=model,
+            strength=args.strength,
+            refine=args.refine,
+            **({} if args.internal_size is None else {"internal_size": args.internal_size}),
+            precision=args.precision,
+            progress=not args.quiet and args.refine > 0,
+            **options,
+        )
+        result.info["input"] = source
+        if target == "-":
+            _write(result.tensor.numpy(), "-")
+        else:
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+            result.save(target)
+        if not args.quiet and target != "-":
+            print(f"wrote {target} ({result.info['seconds']:.2f} s)", file=sys.stderr)
+    return 0
+
+
+def _check_styles(styles: list[str]) -> None:
+    from stylelab.safety import check_input_file
+
+    for style in styles:
+        if style == "-":
+            raise StylelabError("-: a style is a file or example:NAME (stdin is for CONTENT)")
+        if not style.startswith("example:"):
+            check_input_file(style, "image")
+
+
+# ---------------------------------------------------------------------- train-instant
+
+
+def cmd_train_instant(args: argparse.Namespace) -> int:
+    from stylelab.cli.fast import check_model_output, report_training
+    from stylelab.instant.training import InstantTrainConfig, train_instant, workdir_for
+    from stylelab.safety import check_outputs
+
+    config = InstantTrainConfig(
+        styles=tuple(expand_styles(args.styles)),
+        data=args.data,
+        design=args.design,
+        crop=args.crop,
+        batch_size=args.batch_size,
+        steps=args.steps,
+        lr=args.lr,
+        style_weight=args.style_weight,
+        content_crops=args.content_crops,
+        style_variants=args.style_variants,
+        procedural=args.procedural,
+        seed=args.seed,
+        max_minutes=args.max_minutes,
+        checkpoint_every=args.checkpoint_every,
+    )
+    output = check_model_output(args.output)
+    workdir = workdir_for(output)
+    records = [workdir / n for n in ("train.csv", "train.json", "checkpoint.safetensors")]
+    inputs = [s for s in config.styles if not s.startswith("example:")]
+    check_outputs([output, *records], inputs)
+    if workdir.exists() and not workdir.is_dir():
+        raise StylelabError(f"{workdir}: exists and is not a folder (training records go there)")
+    if not args.resume and records[2].exists():
+        raise StylelabError(
+            f"{workdir}: holds a checkpoint of an earlier run: add --resume to continue it, "
+            "or choose another -o"
+        )
+    result = train_instant(config, output, resume=args.resume, progress=not args.quiet)
+    return report_training(result, output, workdir, "", args.quiet)
+
+
+def expand_styles(styles: list[str]) -> list[str]:
+    """Paintings as given, folders replaced by their image files (sorted, recursive)."""
+    from stylelab.cli.apply import IMAGE_SUFFIXES
+
+    out: list[str] = []
+    for style in styles:
+        path = Path(style)
+        if not style.startswith("example:") and path.is_dir():
+            found = sorted(
+                str(p)
+                for p in path.rglob("*")
+                if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
+            )
+            if not found:
+                raise StylelabError(f"{path}: no images in this folder")
+            out.extend(found)
+        else:
+            out.append(style)
+    return out

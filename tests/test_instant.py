@@ -1,0 +1,461 @@
+"""Instant style (AdaIN): analytic checks of the statistics, the decoder, the model file,
+the run's options (with a tiny random decoder), training, the CLI, and one short check of
+the shipped model."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from stylelab.errors import StylelabError
+from stylelab.instant import modelfile
+from stylelab.instant.nets import (
+    DESIGNS,
+    Decoder,
+    adain,
+    blend_stats,
+    encoder,
+    mean_std,
+    regional_adain,
+)
+from stylelab.instant.transfer import instant, with_detail
+from stylelab.masks import Regions
+from tests.conftest import gradient_image, stripes_image
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> modelfile.InstantModel:
+    torch.manual_seed(0)
+    decoder = Decoder("adain3")
+    decoder.input_scale.fill_(50.0)
+    with torch.no_grad():  # outputs around mid-gray, varied but not clipped
+        decoder.exit.weight.mul_(0.05)
+        decoder.exit.bias.fill_(0.5)
+    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
+    modelfile.save_decoder(decoder, path, training={"steps_done": 0}, card={"note": "random"})
+    return modelfile.load_decoder(path)
+
+
+@pytest.fixture
+def photo() -> torch.Tensor:
+    from stylelab.images import pil_to_tensor
+
+    return pil_to_tensor(gradient_image(48, 40, seed=3))
+
+
+@pytest.fixture
+def painting() -> torch.Tensor:
+    from stylelab.images import pil_to_tensor
+
+    return pil_to_tensor(stripes_image(48))
+
+
+# ------------------------------------------------------------------------ statistics
+
+
+def test_mean_std_of_a_known_tensor() -> None:
+    x = torch.tensor([1.0, 2.0, 3.0, 4.0]).view(1, 1, 2, 2).repeat(1, 2, 1, 1)
+    x[:, 1] *= 2
+    stats = mean_std(x)
+    assert stats.shape == (1, 2, 2)
+    torch.testing.assert_close(stats[0, 0], torch.tensor([2.5, 5.0]))
+    torch.testing.assert_close(stats[0, 1], torch.tensor([1.25, 5.0]).add(1e-5).sqrt())
+
+
+def test_masked_mean_std_counts_only_the_masked_pixels() -> None:
+    x = torch.tensor([1.0, 3.0, 100.0, -50.0]).view(1, 1, 2, 2)
+    mask = torch.tensor([1.0, 1.0, 0.0, 0.0]).view(1, 1, 2, 2)
+    stats = mean_std(x, mask)
+    assert float(stats[0, 0, 0]) == pytest.approx(2.0)
+    assert float(stats[0, 1, 0]) == pytest.approx((1.0 + 1e-5) ** 0.5)
+
+
+def test_adain_gives_the_style_statistics() -> None:
+    generator = torch.Generator().manual_seed(1)
+    content = torch.randn(2, 8, 6, 7, generator=generator) * 3 + 1
+    style = torch.stack([torch.rand(2, 8, generator=generator) + 0.5 for _ in range(2)])
+    out = mean_std(adain(content, style))
+    torch.testing.assert_close(out, style, atol=1e-4, rtol=1e-4)
+
+
+def test_blend_is_a_convex_combination_of_statistics() -> None:
+    a, b = torch.ones(1, 2, 3), torch.full((1, 2, 3), 4.0)
+    torch.testing.assert_close(blend_stats([a, b], [1, 2]), torch.full((1, 2, 3), 3.0))
+    torch.testing.assert_close(blend_stats([a, b], [1, 0]), a)
+
+
+def test_regional_adain_takes_each_region_its_own_style() -> None:
+    generator = torch.Generator().manual_seed(2)
+    content = torch.randn(1, 4, 8, 8, generator=generator)
+    left = torch.zeros(8, 8)
+    left[:, :4] = 1
+    masks = torch.stack([left, 1 - left])
+    style = torch.tensor([[[5.0] * 4, [2.0] * 4]])
+    out = regional_adain(content, masks, [style, None])
+    stats_left = mean_std(out[..., :4])
+    torch.testing.assert_close(stats_left[0, 0], torch.full((4,), 5.0), atol=1e-4, rtol=0)
+    torch.testing.assert_close(stats_left[0, 1], torch.full((4,), 2.0), atol=1e-3, rtol=0)
+    torch.testing.assert_close(out[..., 4:], content[..., 4:])  # 'none' keeps the photo
+
+
+# ------------------------------------------------------------------------- decoder
+
+
+@pytest.mark.parametrize("design", sorted(DESIGNS))
+def test_decoder_returns_an_image_of_the_encoder_input_size(design: str) -> None:
+    spec = DESIGNS[design]
+    decoder = Decoder(design)
+    features = torch.rand(1, {3: 256, 4: 512}[spec.depth], 5, 6)
+    assert decoder(features).shape == (1, 3, 5 * spec.stride, 6 * spec.stride)
+    kinds = {type(m).__name__ for m in decoder.modules()}
+    assert "ConvTranspose2d" not in kinds
+    convs = [m for m in decoder.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert all(c.padding_mode == "reflect" for c in convs)
+
+
+# ----------------------------------------------------------------------- model file
+
+
+def test_model_file_round_trip_in_fp16(tmp_path: Path, tiny_model) -> None:
+    from safetensors import safe_open
+
+    path = tmp_path / "m.safetensors"
+    modelfile.save_decoder(tiny_model.decoder, path, training={"a": 1}, card={"steps": 3})
+    with safe_open(str(path), framework="pt") as handle:
+        assert handle.get_tensor("entry.weight").dtype == torch.float16
+    again = modelfile.load_decoder(path)
+    assert again.card == {"steps": 3} and again.design == "adain3"
+    for key, value in tiny_model.decoder.state_dict().items():
+        torch.testing.assert_close(again.decoder.state_dict()[key], value, atol=2e-3, rtol=1e-3)
+
+
+def test_damaged_and_foreign_model_files_are_one_line(tmp_path: Path, tiny_model) -> None:
+    from safetensors.torch import save_file
+
+    good = tmp_path / "good.safetensors"
+    modelfile.save_decoder(tiny_model.decoder, good, training={}, card={})
+    truncated = tmp_path / "cut.safetensors"
+    truncated.write_bytes(good.read_bytes()[:200])
+    foreign = tmp_path / "fast.safetensors"
+    save_file({"x": torch.zeros(1)}, str(foreign), metadata={"format": "stylelab-fast"})
+    nan = tmp_path / "nan.safetensors"
+    state = {k: v.clone() for k, v in tiny_model.decoder.state_dict().items()}
+    state["exit.bias"][0] = float("nan")
+    decoder = Decoder("adain3")
+    decoder.load_state_dict(state)
+    modelfile.save_decoder(decoder, nan, training={}, card={})
+    for path, words in [
+        (tmp_path / "missing.safetensors", "no such file"),
+        (truncated, "not a readable"),
+        (foreign, "stylelab apply"),
+        (nan, "damaged"),
+    ]:
+        with pytest.raises(StylelabError, match=words):
+            modelfile.load_decoder(path)
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def test_instant_output_size_settings_and_seconds(tiny_model, photo, painting) -> None:
+    result = instant(photo, painting, model=tiny_model, size=40, precision="fp32")
+    assert result.tensor.shape == (1, 3, 33, 40)  # 48x40 at a long edge of 40
+    assert float(result.tensor.min()) >= 0 and float(result.tensor.max()) <= 1
+    assert result.info["model"]["design"] == "adain3"
+    assert result.info["seconds"] > 0 and result.config.size == 40
+
+
+def test_strength_is_alpha_in_feature_space(tiny_model, photo, painting) -> None:
+    """strength 0 decodes the photo's own features, whatever the style."""
+    zero = instant(photo, painting, model=tiny_model, size=48, strength=0.0, precision="fp32")
+    other = instant(photo, photo, model=tiny_model, size=48, strength=0.0, precision="fp32")
+    torch.testing.assert_close(zero.tensor, other.tensor)
+    net = encoder(3)
+    with torch.inference_mode():
+        expected = tiny_model.decoder(net(photo)["relu3_1"]).clamp(0, 1)
+    torch.testing.assert_close(zero.tensor, expected[..., :40, :48], atol=1e-4, rtol=1e-4)
+    half = instant(photo, painting, model=tiny_model, size=48, strength=0.5, precision="fp32")
+    full = instant(photo, painting, model=tiny_model, size=48, strength=1.0, precision="fp32")
+    pixel_blend = 0.5 * zero.tensor + 0.5 * full.tensor
+    assert not torch.allclose(half.tensor, pixel_blend, atol=1e-3)
+
+
+def test_style_blend_weights_mix_statistics(tiny_model, photo, painting) -> None:
+    only_first = instant(photo, [painting, photo], model=tiny_model, size=48, style_blend=(1, 0))
+    single = instant(photo, painting, model=tiny_model, size=48)
+    torch.testing.assert_close(only_first.tensor, single.tensor)
+    mixed = instant(photo, [painting, photo], model=tiny_model, size=48, style_blend=(1, 1))
+    assert not torch.allclose(mixed.tensor, single.tensor)
+    with pytest.raises(StylelabError, match="--style-blend"):
+        instant(photo, [painting, photo], model=tiny_model, size=48, style_blend=(0, 0))
+
+
+def test_preserve_color_luminance_keeps_the_photo_chroma(tiny_model, photo, painting) -> None:
+    from stylelab.color import yiq
+
+    kept = instant(photo, painting, model=tiny_model, size=48, preserve_color="luminance")
+    plain = instant(photo, painting, model=tiny_model, size=48)
+    want = yiq(photo.numpy())[..., 1:]
+    kept_error = np.abs(yiq(kept.tensor.numpy())[..., 1:] - want).mean()
+    plain_error = np.abs(yiq(plain.tensor.numpy())[..., 1:] - want).mean()
+    assert kept_error < 0.02 < plain_error
+
+
+def test_a_mask_region_of_style_zero_everywhere_is_the_plain_run(
+    tiny_model, photo, painting
+) -> None:
+    everywhere = Regions(np.ones((1, 40, 48), dtype=np.float32), (0,))
+    regional = instant(photo, painting, model=tiny_model, size=48, regions=everywhere)
+    plain = instant(photo, painting, model=tiny_model, size=48)
+    torch.testing.assert_close(regional.tensor, plain.tensor, atol=2e-3, rtol=0)
+    half = np.zeros((2, 40, 48), dtype=np.float32)
+    half[0, :, :24], half[1, :, 24:] = 1, 1
+    split = instant(photo, painting, model=tiny_model, size=48, regions=Regions(half, (0, None)))
+    assert not torch.allclose(split.tensor[..., 28:], plain.tensor[..., 28:], atol=1e-3)
+
+
+def test_style_scale_sets_the_style_size(tiny_model, photo, painting) -> None:
+    result = instant(photo, painting, model=tiny_model, size=48, style_scale=2.0)
+    assert result.info["instant"]["style_size"] == 96
+
+
+def test_detail_layer_gives_back_a_gray_photo_exactly() -> None:
+    gray = torch.rand(1, 1, 40, 48).repeat(1, 3, 1, 1)
+    from stylelab.images import resize_to
+
+    small = resize_to(gray, (20, 24))
+    torch.testing.assert_close(with_detail(small, gray), gray.clamp(0, 1), atol=1e-5, rtol=0)
+
+
+def test_internal_size_keeps_the_full_output_size(tiny_model, photo, painting) -> None:
+    result = instant(photo, painting, model=tiny_model, size=96, internal_size=64)
+    assert result.tensor.shape == (1, 3, 80, 96)
+    assert result.info["instant"]["internal_size"] == 64
+
+
+def test_bf16_is_close_to_fp32(tiny_model, photo, painting) -> None:
+    fp32 = instant(photo, painting, model=tiny_model, size=48, precision="fp32")
+    bf16 = instant(photo, painting, model=tiny_model, size=48, precision="bf16")
+    assert float((fp32.tensor - bf16.tensor).abs().mean()) < 0.03
+
+
+def test_refine_continues_with_stylize_from_the_instant_image(tiny_model, photo, painting) -> None:
+    result = instant(photo, painting, model=tiny_model, size=32, refine=2, internal_size=64)
+    assert result.info["iterations"] == 2
+    assert result.info["instant"]["refine"] == 2
+    assert result.config.init.endswith("instant.png")
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ({"strength": float("nan")}, "--strength"),
+        ({"strength": 1.5}, "--strength"),
+        ({"refine": -1}, "--refine"),
+        ({"size": 0}, "--size"),
+        ({"steps": 3}, "unknown option"),
+        ({"precision": "fp16"}, "precision"),
+    ],
+)
+def test_bad_arguments_are_one_line(tiny_model, photo, painting, options, words) -> None:
+    with pytest.raises(StylelabError, match=words):
+        instant(photo, painting, model=tiny_model, **options)
+
+
+# -------------------------------------------------------------------------- training
+
+
+def test_training_writes_a_model_and_resumes(tmp_path: Path) -> None:
+    from stylelab.instant.training import InstantTrainConfig, train_instant
+
+    stripes_image(64).save(tmp_path / "s.png")
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for k in range(2):
+        gradient_image(80, 72, seed=k).save(photos / f"p{k}.png")
+    (photos / "broken.jpg").write_bytes(b"not a jpeg")
+    base = dict(
+        styles=(str(tmp_path / "s.png"),),
+        data=str(photos),
+        crop=64,
+        batch_size=2,
+        content_crops=2,
+        style_variants=2,
+        precision="fp32",
+        checkpoint_every=1,
+    )
+    out = tmp_path / "m.safetensors"
+    first = train_instant(InstantTrainConfig(steps=2, **base), out, card={"x": 1})
+    assert first.step == 2 and first.summary["skipped_files"] == {
+        "broken.jpg": "UnidentifiedImageError"
+    }
+    assert modelfile.load_decoder(out).card == {"x": 1}
+    resumed = train_instant(InstantTrainConfig(steps=3, **base), out, resume=True)
+    assert resumed.step == 3
+    rows = (tmp_path / "m_train" / "train.csv").read_text().splitlines()
+    assert len(rows) == 4  # header + 3 steps
+    with pytest.raises(StylelabError, match="other settings"):
+        train_instant(InstantTrainConfig(steps=4, **{**base, "lr": 0.5}), out, resume=True)
+
+
+# ------------------------------------------------------------------------------- CLI
+
+
+def _cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "stylelab.cli", *args],
+        input=stdin,
+        capture_output=True,
+        timeout=300,
+    )
+
+
+def test_cli_instant_file_folder_and_stdin(tmp_path: Path, tiny_model) -> None:
+    gradient_image(48, 40, seed=1).save(tmp_path / "photo.png")
+    stripes_image(48).save(tmp_path / "style.png")
+    model = tiny_model.path
+    run = _cli(
+        "instant",
+        str(tmp_path / "photo.png"),
+        str(tmp_path / "style.png"),
+        "-o",
+        str(tmp_path / "out.png"),
+        "--model",
+        model,
+        "--size",
+        "40",
+        "--quiet",
+    )
+    assert run.returncode == 0, run.stderr
+    record = json.loads((tmp_path / "out.json").read_text())
+    assert record["config"]["size"] == 40 and record["seconds"] > 0
+    assert record["model"]["path"] == model
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for k in range(2):
+        gradient_image(40, 32, seed=k).save(folder / f"{k}.png")
+    run = _cli(
+        "instant",
+        str(folder),
+        str(tmp_path / "style.png"),
+        "-o",
+        str(tmp_path / "out"),
+        "--model",
+        model,
+        "--quiet",
+    )
+    assert run.returncode == 0, run.stderr
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.png")) == ["0.png", "1.png"]
+    piped = _cli(
+        "instant",
+        "-",
+        str(tmp_path / "style.png"),
+        "-o",
+        "-",
+        "--model",
+        model,
+        "--quiet",
+        stdin=(tmp_path / "photo.png").read_bytes(),
+    )
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stdout.startswith(b"\x89PNG")
+
+
+def test_cli_train_instant(tmp_path: Path) -> None:
+    stripes_image(64).save(tmp_path / "s.png")
+    run = _cli(
+        "train-instant",
+        "--styles",
+        str(tmp_path / "s.png"),
+        "-o",
+        str(tmp_path / "m.safetensors"),
+        "--crop",
+        "64",
+        "--batch-size",
+        "1",
+        "--steps",
+        "1",
+        "--content-crops",
+        "1",
+        "--style-variants",
+        "1",
+        "--quiet",
+    )
+    assert run.returncode == 0, run.stderr
+    assert modelfile.load_decoder(tmp_path / "m.safetensors").training["steps_done"] == 1
+
+
+# ----------------------------------------------------------------- the shipped model
+
+
+def test_the_shipped_model_moves_a_photo_towards_the_painting() -> None:
+    """At 128 px the shipped model's output is closer in style to the painting than the
+    photo is (VGG yardstick), and keeps more of the photo's content than the painting."""
+    from stylelab.evaluate import evaluate
+    from stylelab.examples import example_image
+
+    assert modelfile.SHIPPED.is_file()
+    model = modelfile.load_decoder()
+    assert model.card.get("steps", 0) > 0
+    photo, style = example_image("astronaut"), example_image("strokes")
+    result = instant(photo, style, model=model, size=128)
+    out = evaluate(result.tensor, photo, style, size=128)
+    before = evaluate(photo, photo, style, size=128)
+    painting = evaluate(style, photo, style, size=128)
+    assert out["style_distance"] < 0.8 * before["style_distance"]
+    assert out["content_distance"] < painting["content_distance"]
+
+
+def test_the_encoder_gives_the_features_of_stylelabs_vgg19() -> None:
+    from stylelab.backbones import load_backbone
+
+    layers = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+    reference = load_backbone("vgg19", "pretrained").extractor(layers)
+    image = torch.rand(1, 3, 40, 48, generator=torch.Generator().manual_seed(4))
+    ours = encoder(4, layers)(image)
+    with torch.no_grad():
+        theirs = reference(image)
+    for layer in layers:
+        torch.testing.assert_close(ours[layer], theirs[layer], atol=1e-2, rtol=1e-3)
+    assert len(encoder(3).body) == 12  # stops at relu3_1: 5 convs, 5 ReLUs, 2 pools
+
+
+def test_mask_file_and_region_styles_give_the_regions_run(
+    tmp_path: Path, tiny_model, photo, painting
+) -> None:
+    from PIL import Image
+
+    rgb = np.zeros((40, 48, 3), dtype=np.uint8)
+    rgb[:, :24] = (255, 0, 0)
+    rgb[:, 24:] = (0, 255, 0)
+    Image.fromarray(rgb).save(tmp_path / "mask.png")
+    by_file = instant(
+        photo,
+        painting,
+        model=tiny_model,
+        size=48,
+        mask=str(tmp_path / "mask.png"),
+        region_style="#ff0000=0,#00ff00=none",
+    )
+    masks = np.zeros((2, 40, 48), dtype=np.float32)
+    masks[0, :, :24], masks[1, :, 24:] = 1, 1
+    by_regions = instant(
+        photo, painting, model=tiny_model, size=48, regions=Regions(masks, (0, None))
+    )
+    torch.testing.assert_close(by_file.tensor, by_regions.tensor)
+
+
+def test_stylelab_instant_is_the_function_even_after_importing_the_package() -> None:
+    import sys
+
+    import stylelab
+    import stylelab.instant.transfer  # noqa: F401 - sets the package attribute, normally
+
+    assert stylelab.instant is sys.modules["stylelab.instant.transfer"].instant
+    assert "instant" in stylelab.__all__
