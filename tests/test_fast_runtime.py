@@ -230,7 +230,9 @@ def test_runtime_choices_are_checked(tiny_model: Path, onnx_model: Path) -> None
     assert open_model(tiny_model, "cpu", "bf16").runtime == "torch"  # auto: torch has bf16
 
 
-def test_apply_json_says_which_runtime_ran(tiny_model: Path, tmp_path: Path) -> None:
+def test_apply_json_says_which_runtime_ran(
+    tiny_model: Path, cache_dir: Path, tmp_path: Path
+) -> None:
     gradient_image(40, 32).save(tmp_path / "in.png")
     ran = {}
     for runtime in ("auto", "torch", "onnx"):
