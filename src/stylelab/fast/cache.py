@@ -42,6 +42,7 @@ RUNTIMES = ("auto", "onnx", "torch")
 ONNX_DEVICES = ("auto", "cpu", "cuda")
 ONNX_PRECISIONS = ("auto", "fp32")
 CHUNK = 1 << 20
+MANIFEST_BYTES = 10_000
 
 
 def cache_folder() -> Path:
@@ -80,7 +81,8 @@ def read_entry(graph: Path, manifest: Path, model_sha256: str) -> bytes | None:
     """The graph's bytes if the entry is whole (manifest names this model, the bytes hash
     to the manifest's digest); None for a miss or a damaged entry."""
     try:
-        record = json.loads(manifest.read_text(encoding="utf-8")[:10_000])
+        with open(manifest, encoding="utf-8") as handle:
+            record = json.loads(handle.read(MANIFEST_BYTES))  # a long one is not ours
         data = graph.read_bytes()
     except (OSError, ValueError, RecursionError):
         return None
