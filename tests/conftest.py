@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import struct
+import tempfile
 import zlib
 from pathlib import Path
 
@@ -17,6 +18,20 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     # processes the tests start), so they share the cores instead of oversubscribing them.
     os.environ["OMP_NUM_THREADS"] = "1"
     torch.set_num_threads(1)
+
+# The ONNX cache of `apply`/`video`/`serve` (stylelab.fast.cache): one folder per test
+# session, never the user's ~/.cache. Set at import, so the processes tests start inherit it.
+_CACHE = Path(tempfile.mkdtemp(prefix="stylelab-test-cache-"))
+os.environ["STYLELAB_CACHE"] = str(_CACHE)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _onnx_cache_folder() -> object:
+    """Remove this session's ONNX cache at the end."""
+    import shutil
+
+    yield _CACHE
+    shutil.rmtree(_CACHE, ignore_errors=True)
 
 
 def gradient_image(width: int = 48, height: int = 40, seed: int = 0) -> Image.Image:

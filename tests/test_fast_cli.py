@@ -45,6 +45,7 @@ RECORD_KEYS = {
     "seconds",
     "device",
     "precision",
+    "runtime",
 }
 
 

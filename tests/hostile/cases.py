@@ -2571,6 +2571,28 @@ CASES: list[Case] = [
         lambda t, m, p, o: ([_overflowing_model(t, m), p, "-o", o]),
         r"huge\.safetensors: the network returned NaN or infinite values",
     ),
+    # --- the runtime choice (issue 29) ---------------------------------------------------
+    apply_case("--runtime tpu", lambda t, m, p, o: [m, p, "-o", o, "--runtime", "tpu"], "tpu"),
+    apply_case("--runtime empty", lambda t, m, p, o: [m, p, "-o", o, "--runtime", ""], "runtime"),
+    apply_case(
+        "--runtime onnx with bf16",
+        lambda t, m, p, o: [m, p, "-o", o, "--runtime", "onnx"],
+        "--runtime onnx: --precision bf16",
+        flags=("--precision", "bf16", "--quiet"),
+    ),
+    onnx_case(
+        "--runtime torch with an ONNX export",
+        lambda t, m, p, o: [m, p, "-o", o, "--runtime", "torch"],
+        r"tiny\.onnx: an ONNX export runs on onnxruntime; --runtime torch",
+    ),
+    apply_case(
+        "an unwritable cache folder and a bad photo",
+        lambda t, m, p, o: [m, text(t, "bad.png"), "-o", o],
+        r"bad\.png",
+        env={"STYLELAB_CACHE": "/dev/null/cache"},
+        mode="subprocess",
+    ),
+    video_case("--runtime tpu", lambda t, m, c: [m, c, "-o", "o.mp4", "--runtime", "tpu"], "tpu"),
     # --- video ---------------------------------------------------------------------------
     video_case(
         "a text file named .mp4",

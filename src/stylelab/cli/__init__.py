@@ -40,6 +40,7 @@ from stylelab.safety import (
     one_line,
     signals_as_interrupts,
 )
+from stylelab.threads import configure_torch_threads
 
 DEBUG_ENV = "STYLELAB_DEBUG"
 
@@ -81,6 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if sys.stderr is None:  # closed (2>&-): progress bars write nowhere rather than crash
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the whole process
     os.environ["MPLBACKEND"] = "Agg"  # headless figures; an invalid user value cannot break us
+    configure_torch_threads()  # before torch starts: threads from the usable cores
     try:
         with warnings.catch_warnings(), signals_as_interrupts():
             if not debug:

@@ -91,6 +91,14 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--precision", default="auto", help="auto | fp32 | bf16 | fp16 (default: auto; .onnx: fp32)"
     )
+    parser.add_argument(
+        "--runtime",
+        default="auto",
+        choices=("auto", "onnx", "torch"),
+        help="what runs a .safetensors model: auto (onnxruntime through an ONNX export made "
+        "once and cached, when onnxruntime is installed and --device/--precision allow; else "
+        "PyTorch) | onnx | torch (default: auto)",
+    )
 
 
 # ---------------------------------------------------------------------------------- apply
@@ -109,7 +117,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
     if args.size is not None:
         check_size(args.size)
     scales = _stroke_scales(args.stroke_scale, args.sheet)
-    model = open_model(args.model, args.device, args.precision)
+    model = open_model(args.model, args.device, args.precision, args.runtime, quiet=args.quiet)
     style = style_choice(args.style, args.style_mix, model.styles)
     jobs = list(_plan(args.inputs, args.output, args.sheet))
     progress = None
@@ -161,6 +169,7 @@ def _run_jobs(
                 "seconds": round(time.perf_counter() - began, 4),
                 "device": str(model.device),
                 "precision": model.precision,
+                "runtime": model.runtime,
             }
             stream = sys.stderr if target == "-" else sys.stdout
             print(json.dumps(record), file=stream, flush=True)
@@ -194,7 +203,9 @@ def _run_jobs(
 
 
 def _info(args: argparse.Namespace) -> int:
-    model = open_model(args.model, device="cpu", precision="auto")
+    # --info describes a .safetensors model on PyTorch (parameters, GFLOPs) unless told
+    runtime = "torch" if args.runtime == "auto" and _is_safetensors(args.model) else args.runtime
+    model = open_model(args.model, device="cpu", precision="auto", runtime=runtime)
     info = model.info()
     if args.json:
         print(json.dumps(info, indent=2, default=str))
@@ -222,6 +233,10 @@ def _info(args: argparse.Namespace) -> int:
             )
         )
     return 0
+
+
+def _is_safetensors(path: str) -> bool:
+    return Path(path).suffix.lower() == ".safetensors"
 
 
 def _stroke_scales(text: str, sheet: bool) -> list[float]:

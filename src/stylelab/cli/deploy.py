@@ -109,7 +109,7 @@ def cmd_video(args: argparse.Namespace) -> int:
     record_file = output.with_suffix(".json")
     check_outputs([output, record_file], [args.input, args.model])
     probe_video(args.input)
-    model = open_model(args.model, args.device, args.precision)
+    model = open_model(args.model, args.device, args.precision, args.runtime, quiet=args.quiet)
     if args.precision == "auto" and str(model.device) == "cpu" and model.precision != "fp32":
         # bf16 on a CPU doubles the flicker of a trained model and gains nothing here
         # (benchmarks/RESULTS.md, video at 480p): video defaults to fp32 on CPUs.
@@ -128,6 +128,7 @@ def cmd_video(args: argparse.Namespace) -> int:
         "size": args.size,
         "device": str(model.device),
         "precision": model.precision,
+        "runtime": model.runtime,
     }
     record = stylize_video(
         args.input,

@@ -31,15 +31,34 @@ __all__ = ["FastModel", "StyleModel", "TrainConfig", "load", "open_model", "trai
 
 
 def open_model(
-    path: str | os.PathLike, device: str = "auto", precision: str = "auto"
+    path: str | os.PathLike,
+    device: str = "auto",
+    precision: str = "auto",
+    runtime: str = "auto",
+    *,
+    quiet: bool = False,
 ) -> StyleModel:
-    """The model of a file in the one pipeline: a .safetensors file on PyTorch
-    (:class:`stylelab.fast.apply.FastModel`), its .onnx export on onnxruntime, without torch
-    (:class:`stylelab.fast.runtime.OnnxModel`)."""
+    """The model of a file in the one pipeline.
+
+    An .onnx export runs on onnxruntime, without torch
+    (:class:`stylelab.fast.runtime.OnnxModel`). A .safetensors model runs, with
+    ``runtime``: ``auto`` on onnxruntime through its export cached once
+    (:mod:`stylelab.fast.cache`; no torch import on a hit) when onnxruntime is installed
+    and ``device``/``precision`` are ones it has, else on PyTorch; ``onnx`` always through
+    the export; ``torch`` on PyTorch (:class:`stylelab.fast.apply.FastModel`), with the
+    intra-op threads of :func:`stylelab.threads.configure_torch_threads`. ``quiet``: no
+    notes on stderr (an export being made, a fallback to PyTorch)."""
+    from stylelab.fast.cache import check_runtime
     from stylelab.fast.pipeline import StyleModel
 
-    suffix = Path(path).suffix.lower()
+    check_runtime(runtime)
+    suffix = Path(path).suffix.lower() if isinstance(path, (str, os.PathLike)) else ""
     if suffix == ".onnx":
+        if runtime == "torch":
+            raise StylelabError(
+                f"{one_line(path)}: an ONNX export runs on onnxruntime; --runtime torch takes "
+                "the .safetensors model"
+            )
         from stylelab.fast.runtime import load_onnx
 
         return StyleModel(load_onnx(path, device=device, precision=precision))
@@ -48,6 +67,15 @@ def open_model(
             f"{one_line(path)}: a TorchScript export is for LibTorch (C++, mobile); stylelab "
             "applies the .safetensors model or its .onnx export"
         )
+    if runtime != "torch" and isinstance(path, (str, os.PathLike)):
+        from stylelab.fast.cache import open_cached
+
+        cached = open_cached(path, device, precision, runtime, quiet=quiet)
+        if cached is not None:
+            return StyleModel(cached)
+    from stylelab.threads import configure_torch_threads
+
+    configure_torch_threads()
     from stylelab.fast import apply as fast
 
     return StyleModel(fast.load(path, device=device, precision=precision))

@@ -101,6 +101,7 @@ class FastModel:
     device: torch.device
     precision: str
     name: str = "model"
+    runtime = "torch"
 
     @property
     def net(self) -> TransformerNet:

@@ -242,6 +242,11 @@ class StyleModel:
     def name(self) -> str:
         return self.backend.name
 
+    @property
+    def runtime(self) -> str:
+        """What runs the network: ``"torch"``, ``"onnx"``, or the backend's own name."""
+        return str(getattr(self.backend, "runtime", type(self.backend).__name__))
+
     def style_weights(self, style: StyleChoice = None) -> np.ndarray:
         """(1, S) convex weights for an index, a name, S weights or {name: weight}."""
         return style_weights(self.styles, style)

@@ -42,10 +42,12 @@ class OnnxModel:
     stylelab_version: str = ""
     device: str = "cpu"
     precision: str = "fp32"
+    label: str = ""  # how errors name the model: the file given (default: ``path``)
+    runtime = "onnx"
 
     @property
     def name(self) -> str:
-        return one_line(self.path)
+        return self.label or one_line(self.path)
 
     def run(self, batch: np.ndarray, style_weights: np.ndarray) -> Any:
         """T(batch, style_weights) as onnxruntime returns it (the pipeline checks it)."""
@@ -64,6 +66,8 @@ class OnnxModel:
             "architecture": self.architecture,
             "styles": self.styles,
             "format": "onnx",
+            "runtime": self.runtime,
+            "onnx_file": str(self.path),
             "opset": _opset(self.path),
             "providers": list(self.session.get_providers()),
             "stylelab_version": self.stylelab_version,
@@ -78,74 +82,86 @@ def load_onnx(path: str | os.PathLike, device: str = "auto", precision: str = "a
     the exported graph is float32, so auto or fp32."""
     if not isinstance(path, (str, os.PathLike)):
         raise StylelabError(f"model path must be a path, got {show(path)}")
+    check_onnx_options(device, precision)
+    file = check_input_file(path, "model file")
+    return session_model(str(file), one_line(file), file, device, precision)
+
+
+def check_onnx_options(device: object, precision: object) -> None:
     if device not in ("auto", "cpu", "cuda"):
         raise StylelabError(f"--device {show(device)}: an ONNX model runs on auto, cpu or cuda")
     if precision not in ("auto", "fp32"):
         raise StylelabError(
             f"--precision {show(precision)}: an exported ONNX model is float32 (auto or fp32)"
         )
-    file = check_input_file(path, "model file")
+
+
+def session_model(
+    source: str | bytes, label: str, path: Path, device: str = "auto", precision: str = "auto"
+) -> OnnxModel:
+    """An onnxruntime session on ``source`` (a file name, or the graph's bytes), checked to
+    be a stylelab export; ``label`` names the model in errors, ``path`` is the graph's file."""
+    check_onnx_options(device, precision)
     try:
         import onnxruntime as ort
     except ImportError:
         raise StylelabError(
-            f"{one_line(file)}: running an ONNX model needs onnxruntime: {ONNX_EXTRA}"
+            f"{label}: running an ONNX model needs onnxruntime: {ONNX_EXTRA}"
         ) from None
     available = ort.get_available_providers()
     if device == "cuda" and "CUDAExecutionProvider" not in available:
         raise StylelabError("--device cuda: this onnxruntime has no CUDA provider")
     use_cuda = device in ("cuda", "auto") and "CUDAExecutionProvider" in available
     providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if use_cuda else None
-    check_onnx_metadata_size(file)  # bounded before onnxruntime parses it
+    check_onnx_metadata_size(path)  # bounded before onnxruntime parses it
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only: warnings would break the one-line rule
     try:
         session = ort.InferenceSession(
-            str(file), sess_options=options, providers=providers or ["CPUExecutionProvider"]
+            source, sess_options=options, providers=providers or ["CPUExecutionProvider"]
         )
     except Exception as exc:  # noqa: BLE001 - any loader failure is the file's fault
-        raise StylelabError(
-            f"{one_line(file)}: not a readable ONNX model ({_first_line(exc)})"
-        ) from None
+        raise StylelabError(f"{label}: not a readable ONNX model ({_first_line(exc)})") from None
     meta = dict(session.get_modelmeta().custom_metadata_map)
     if meta.get("format") != ONNX_FORMAT:
         raise StylelabError(
-            f"{one_line(file)}: an ONNX model, but not a stylelab export (no '{ONNX_FORMAT}' "
+            f"{label}: an ONNX model, but not a stylelab export (no '{ONNX_FORMAT}' "
             "metadata); make one with 'stylelab export MODEL.safetensors -o MODEL.onnx'"
         )
     if meta.get("format_version") != ONNX_FORMAT_VERSION:
         raise StylelabError(
-            f"{one_line(file)}: export format version {show(meta.get('format_version'))}; "
+            f"{label}: export format version {show(meta.get('format_version'))}; "
             f"this stylelab reads version {ONNX_FORMAT_VERSION}"
         )
-    styles = style_names(meta.get("styles"), file)
+    styles = style_names(meta.get("styles"), label)
     inputs = {i.name: i.shape for i in session.get_inputs()}
     if set(inputs) != {"image", "style"} or [o.name for o in session.get_outputs()] != ["stylized"]:
         raise StylelabError(
-            f"{one_line(file)}: damaged export (inputs {sorted(inputs)}; expected image, style)"
+            f"{label}: damaged export (inputs {sorted(inputs)}; expected image, style)"
         )
     if inputs["style"][-1] != len(styles):
         raise StylelabError(
-            f"{one_line(file)}: damaged export ({len(styles)} style names for a style input "
+            f"{label}: damaged export ({len(styles)} style names for a style input "
             f"of {inputs['style'][-1]})"
         )
-    training = _json(meta.get("training", "{}"), file)
+    training = _json(meta.get("training", "{}"), label)
     return OnnxModel(
-        path=file,
+        path=path,
         session=session,
         styles=styles,
         architecture=str(meta.get("architecture", "?")),
         training=training if isinstance(training, dict) else {},
         stylelab_version=str(meta.get("stylelab_version", "")),
         device="cuda" if use_cuda else "cpu",
+        label=label,
     )
 
 
-def _json(text: object, file: Path) -> Any:
+def _json(text: object, label: str) -> Any:
     try:
         return json.loads(str(text))
     except (ValueError, RecursionError):
-        raise StylelabError(f"{one_line(file)}: damaged metadata (not JSON)") from None
+        raise StylelabError(f"{label}: damaged metadata (not JSON)") from None
 
 
 def _opset(path: Path) -> int | None:

@@ -1,0 +1,51 @@
+"""PyTorch's intra-op threads, chosen from the cores this process may use.
+
+PyTorch starts one OpenMP thread per physical core of the machine, whatever the process is
+allowed to run on (``taskset``, a container's CPU set), and its threads spin while they wait
+for each other, so on shared cores they burn the time the other work needs. Where torch
+runs (training, Gatys, ``--runtime torch``), :func:`configure_torch_threads` sets, unless
+the user set them:
+
+- ``OMP_NUM_THREADS`` = the cores in ``os.sched_getaffinity(0)`` (:func:`usable_cores`);
+- ``OMP_WAIT_POLICY`` = :data:`WAIT_POLICY`.
+
+Both are read when torch's OpenMP runtime starts, so this runs before torch is imported
+(the CLI calls it first thing); if torch is already in, only the thread count is set
+(``torch.set_num_threads``). The choice was measured with ``benchmarks/bench_threads.py``
+(quiet and beside 2 busy processes; docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+#: OpenMP's wait policy for torch's threads (measured: docs/performance.md).
+WAIT_POLICY = "PASSIVE"
+
+
+def usable_cores() -> int:
+    """The number of CPUs this process may run on (its affinity mask), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # macOS, Windows: no affinity mask
+        return max(1, os.cpu_count() or 1)
+
+
+def configure_torch_threads() -> int:
+    """Set torch's intra-op threads (and OpenMP's wait policy, before torch starts) from
+    the usable cores, unless ``OMP_NUM_THREADS`` / ``OMP_WAIT_POLICY`` are set; the count."""
+    threads = usable_cores()
+    user_count = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if "torch" not in sys.modules:
+        os.environ.setdefault("OMP_WAIT_POLICY", WAIT_POLICY)
+        if not user_count:
+            os.environ["OMP_NUM_THREADS"] = str(threads)
+        return int(user_count) if user_count.isdecimal() else threads
+    if user_count:
+        return int(user_count) if user_count.isdecimal() else threads
+    import torch
+
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    return threads
