@@ -23,6 +23,7 @@ most that many style images, so no stylelab model has more), each at most
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
@@ -72,35 +73,17 @@ def safetensors_metadata(file: Path, what: str) -> dict[str, str]:
     return metadata
 
 
-def check_onnx_metadata_size(file: Path) -> None:
+def check_onnx_metadata_size(file: Path, graph: bytes | None = None) -> None:
     """Refuse an ONNX file whose metadata (``metadata_props`` and ``doc_string``) exceeds
     :data:`MAX_HEADER_BYTES`, by walking its top-level protobuf fields; a file that is no
-    protobuf is left to onnxruntime's own message."""
+    protobuf is left to onnxruntime's own message. ``graph``: the file's bytes when they are
+    already in memory (the cached export), walked instead of reading ``file`` again."""
     try:
-        with open(file, "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            text = fields = 0
-            while handle.tell() < size:
-                key = _varint(handle)
-                fields += 1
-                if key is None or fields > MAX_FIELDS:
-                    break
-                number, wire = key >> 3, key & 7
-                if wire == 2:
-                    length = _varint(handle)
-                    if length is None:
-                        return
-                    if number in ONNX_TEXT_FIELDS:
-                        text += length
-                    handle.seek(length, os.SEEK_CUR)
-                elif wire == 0:
-                    _varint(handle)
-                elif wire in (1, 5):
-                    handle.seek(8 if wire == 1 else 4, os.SEEK_CUR)
-                else:
-                    return  # not a protobuf: onnxruntime says so in its words
-                if text > MAX_HEADER_BYTES:
-                    break
+        if graph is not None:
+            fields, text = _walk_fields(io.BytesIO(graph), len(graph))
+        else:
+            with open(file, "rb") as handle:
+                fields, text = _walk_fields(handle, os.fstat(handle.fileno()).st_size)
     except OSError as exc:
         raise StylelabError(f"{one_line(file)}: cannot read it ({exc.strerror})") from None
     if fields > MAX_FIELDS or text > MAX_HEADER_BYTES:
@@ -108,6 +91,34 @@ def check_onnx_metadata_size(file: Path) -> None:
             f"{one_line(file)}: damaged metadata (more than {MAX_HEADER_BYTES:,} bytes or "
             f"{MAX_FIELDS:,} entries; a stylelab export's are far fewer)"
         )
+
+
+def _walk_fields(handle: Any, size: int) -> tuple[int, int]:
+    """(top-level fields, bytes of the text fields) of a protobuf message, stopping early
+    past the bounds; (0, 0) for what is no protobuf."""
+    text = fields = 0
+    while handle.tell() < size:
+        key = _varint(handle)
+        fields += 1
+        if key is None or fields > MAX_FIELDS:
+            break
+        number, wire = key >> 3, key & 7
+        if wire == 2:
+            length = _varint(handle)
+            if length is None:
+                return 0, 0
+            if number in ONNX_TEXT_FIELDS:
+                text += length
+            handle.seek(length, os.SEEK_CUR)
+        elif wire == 0:
+            _varint(handle)
+        elif wire in (1, 5):
+            handle.seek(8 if wire == 1 else 4, os.SEEK_CUR)
+        else:
+            return 0, 0  # not a protobuf: onnxruntime says so in its words
+        if text > MAX_HEADER_BYTES:
+            break
+    return fields, text
 
 
 def _varint(handle: Any) -> int | None:

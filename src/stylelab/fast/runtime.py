@@ -113,7 +113,8 @@ def session_model(
         raise StylelabError("--device cuda: this onnxruntime has no CUDA provider")
     use_cuda = device in ("cuda", "auto") and "CUDAExecutionProvider" in available
     providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if use_cuda else None
-    check_onnx_metadata_size(path)  # bounded before onnxruntime parses it
+    graph = source if isinstance(source, bytes) else None
+    check_onnx_metadata_size(path, graph)  # bounded before onnxruntime parses it
     options = ort.SessionOptions()
     options.log_severity_level = 3  # errors only: warnings would break the one-line rule
     try:
