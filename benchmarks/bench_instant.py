@@ -34,10 +34,10 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).parent))
 from _common import EVAL_IMAGES, interleave, machine, median, table  # noqa: E402
 
+from stylelab.adain.modelfile import load_decoder  # noqa: E402
+from stylelab.adain.transfer import instant  # noqa: E402
 from stylelab.evaluate import evaluate  # noqa: E402
 from stylelab.images import save_image  # noqa: E402
-from stylelab.instant.modelfile import load_decoder  # noqa: E402
-from stylelab.instant.transfer import instant  # noqa: E402
 
 PAINTINGS = ("starry_night.jpg", "the_scream.jpg", "shipwreck.jpg")
 VIDEO = Path("/work/shared/eval-video/big_buck_bunny_cut.mp4")

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import torch
 
+from stylelab.adain.modelfile import load_decoder
+from stylelab.adain.training import InstantTrainConfig, train_instant
+from stylelab.adain.transfer import instant
 from stylelab.evaluate import evaluate
 from stylelab.images import save_image
-from stylelab.instant.modelfile import load_decoder
-from stylelab.instant.training import InstantTrainConfig, train_instant
-from stylelab.instant.transfer import instant
 
 PAINTINGS = Path("/work/shared/train-styles")
 TRAIN = ("great_wave.jpg", "mona_lisa.png", "sakai_hoitsu_flowers.jpg")

@@ -1,4 +1,4 @@
-"""Train the shipped instant model from src/stylelab/instant/recipe.toml.
+"""Train the shipped instant model from src/stylelab/adain/recipe.toml.
 
     PYTHONPATH=src nice -n 10 python scripts/train_instant_model.py [--work /tmp/instant-ship]
         [--max-minutes M] [--resume]
@@ -6,7 +6,7 @@
 Trains in ``--work`` (records and checkpoints stay out of the package), measures the
 model on the held-out built-in photo (astronaut) with every training painting under both
 yardsticks of ``stylelab evaluate``, and writes the model with its card (data, steps,
-minutes, machine, measured quality) to src/stylelab/instant/adain_default.safetensors.
+minutes, machine, measured quality) to src/stylelab/adain/adain_default.safetensors.
 """
 
 from __future__ import annotations
@@ -19,14 +19,14 @@ from pathlib import Path
 import tomllib
 import torch
 
+from stylelab.adain.modelfile import SHIPPED, load_decoder, save_decoder
+from stylelab.adain.training import InstantTrainConfig, train_instant
+from stylelab.adain.transfer import instant
 from stylelab.cli.instant import expand_styles
 from stylelab.evaluate import evaluate
 from stylelab.images import save_image
-from stylelab.instant.modelfile import SHIPPED, load_decoder, save_decoder
-from stylelab.instant.training import InstantTrainConfig, train_instant
-from stylelab.instant.transfer import instant
 
-RECIPE = Path(__file__).resolve().parents[1] / "src/stylelab/instant/recipe.toml"
+RECIPE = Path(__file__).resolve().parents[1] / "src/stylelab/adain/recipe.toml"
 HELD_OUT_PHOTO = "example:astronaut"
 
 
@@ -53,7 +53,7 @@ def main() -> None:
     quality = measure(model, styles, work)
     card = {
         "method": "AdaIN (Huang & Belongie 2017), decoder " + config.design,
-        "recipe": "src/stylelab/instant/recipe.toml (scripts/train_instant_model.py)",
+        "recipe": "src/stylelab/adain/recipe.toml (scripts/train_instant_model.py)",
         "data": {
             "photos": "scikit-image built-in photos (stylelab.examples), astronaut held out",
             "paintings": [Path(s).name for s in styles],

@@ -13,9 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from stylelab.errors import StylelabError
-from stylelab.instant import modelfile
-from stylelab.instant.nets import (
+from stylelab.adain import modelfile
+from stylelab.adain.nets import (
     DESIGNS,
     Decoder,
     adain,
@@ -24,7 +23,8 @@ from stylelab.instant.nets import (
     mean_std,
     regional_adain,
 )
-from stylelab.instant.transfer import instant, with_detail
+from stylelab.adain.transfer import instant, with_detail
+from stylelab.errors import StylelabError
 from stylelab.masks import Regions
 from tests.conftest import gradient_image, stripes_image
 
@@ -272,7 +272,7 @@ def test_bad_arguments_are_one_line(tiny_model, photo, painting, options, words)
 
 
 def test_training_writes_a_model_and_resumes(tmp_path: Path) -> None:
-    from stylelab.instant.training import InstantTrainConfig, train_instant
+    from stylelab.adain.training import InstantTrainConfig, train_instant
 
     stripes_image(64).save(tmp_path / "s.png")
     photos = tmp_path / "photos"
@@ -451,11 +451,15 @@ def test_mask_file_and_region_styles_give_the_regions_run(
     torch.testing.assert_close(by_file.tensor, by_regions.tensor)
 
 
-def test_stylelab_instant_is_the_function_even_after_importing_the_package() -> None:
+def test_stylelab_instant_is_the_function_and_no_module_shares_its_name() -> None:
+    """The package is stylelab.adain (the method), so importing it never hides the function
+    (issue 26: no module shares a public function's name)."""
+    import importlib.util
     import sys
 
     import stylelab
-    import stylelab.instant.transfer  # noqa: F401 - sets the package attribute, normally
+    import stylelab.adain.transfer  # noqa: F401
 
-    assert stylelab.instant is sys.modules["stylelab.instant.transfer"].instant
+    assert stylelab.instant is sys.modules["stylelab.adain.transfer"].instant
     assert "instant" in stylelab.__all__
+    assert importlib.util.find_spec("stylelab.instant") is None

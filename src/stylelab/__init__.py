@@ -10,12 +10,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from stylelab.adain.transfer import instant
     from stylelab.backbones import Backbone, list_backbones, load_backbone
     from stylelab.config import StylizeConfig
     from stylelab.errors import StylelabError
     from stylelab.gatys import StylizeResult, stylize
     from stylelab.images import load_image, save_image
-    from stylelab.instant.transfer import instant
     from stylelab.masks import Regions
 
 # public name -> the submodule that defines it
@@ -25,7 +25,7 @@ _LAZY = {
     "StylelabError": "stylelab.errors",
     "StylizeConfig": "stylelab.config",
     "StylizeResult": "stylelab.gatys",
-    "instant": "stylelab.instant.transfer",
+    "instant": "stylelab.adain.transfer",
     "list_backbones": "stylelab.backbones",
     "load_backbone": "stylelab.backbones",
     "load_image": "stylelab.images",

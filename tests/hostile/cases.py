@@ -777,8 +777,8 @@ def _instant_model(t: Path, name: str = INSTANT_MODEL, **tensors_changed: float)
     """A random instant-style decoder file (``tensors_changed``: a tensor set to a value)."""
     import torch
 
-    from stylelab.instant.modelfile import save_decoder
-    from stylelab.instant.nets import Decoder
+    from stylelab.adain.modelfile import save_decoder
+    from stylelab.adain.nets import Decoder
 
     decoder = Decoder("adain3")
     with torch.no_grad():

@@ -1,7 +1,7 @@
 """Instant-style model files: a decoder's weights in safetensors (fp16) with metadata.
 
 Metadata: ``format = "stylelab-instant"``, ``format_version``, ``design`` (a key of
-:data:`stylelab.instant.nets.DESIGNS`), ``training`` (JSON of the settings) and ``card``
+:data:`stylelab.adain.nets.DESIGNS`), ``training`` (JSON of the settings) and ``card``
 (JSON: data, steps, minutes, machine, measured quality). Reading goes through
 :func:`stylelab.fast.modelfile.read_safetensors`, so nothing is ever unpickled, and every
 problem (missing, damaged, another kind of model, NaN weights) is one line.
@@ -18,9 +18,9 @@ from typing import Any
 
 import torch
 
+from stylelab.adain.nets import DESIGNS, Decoder
 from stylelab.errors import StylelabError
 from stylelab.fast.modelfile import read_safetensors, restore_checkpoint
-from stylelab.instant.nets import DESIGNS, Decoder
 from stylelab.safety import atomic_path
 
 FORMAT = "stylelab-instant"

@@ -31,12 +31,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from stylelab.adain import modelfile
+from stylelab.adain.nets import DESIGNS, STYLE_LAYERS, Decoder, adain, encoder, mean_std
 from stylelab.errors import StylelabError
 from stylelab.fast import data as fastdata
 from stylelab.fast.modelfile import read_rows, save_checkpoint
 from stylelab.images import pil_to_tensor, resize_long_edge
-from stylelab.instant import modelfile
-from stylelab.instant.nets import DESIGNS, STYLE_LAYERS, Decoder, adain, encoder, mean_std
 from stylelab.records import write_csv, write_json
 
 PROCEDURAL_SIZE = 512

@@ -33,11 +33,11 @@ import torch
 import torch.nn.functional as F
 
 from stylelab import color
+from stylelab.adain.modelfile import InstantModel, load_decoder
+from stylelab.adain.nets import adain, blend_stats, encoder, mean_std, regional_adain
 from stylelab.config import StylizeConfig
 from stylelab.errors import StylelabError
 from stylelab.images import ImageSource, load_image, resize_long_edge, resize_to
-from stylelab.instant.modelfile import InstantModel, load_decoder
-from stylelab.instant.nets import adain, blend_stats, encoder, mean_std, regional_adain
 from stylelab.limits import show
 
 DEFAULT_INTERNAL_SIZE = 512

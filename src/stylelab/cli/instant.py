@@ -1,6 +1,6 @@
 """``stylelab instant`` and ``stylelab train-instant``: any painting in one forward pass.
 
-Thin layers over :mod:`stylelab.instant`. The options that mean what they mean for
+Thin layers over :mod:`stylelab.adain`. The options that mean what they mean for
 ``stylize`` (--size, --style-scale, --style-blend, --preserve-color, --mask,
 --region-style) are derived from :class:`StylizeConfig`, like stylize's own flags.
 """
@@ -110,10 +110,10 @@ def _add_train_command(sub: Any) -> None:
 
 
 def cmd_instant(args: argparse.Namespace) -> int:
+    from stylelab.adain.modelfile import load_decoder
+    from stylelab.adain.transfer import instant
     from stylelab.cli.apply import _plan, _read, _write
     from stylelab.cli.common import check_image_with_records
-    from stylelab.instant.modelfile import load_decoder
-    from stylelab.instant.transfer import instant
     from stylelab.safety import check_outputs
 
     options = {k: getattr(args, k) for k in SHARED if getattr(args, k, None) is not None}
@@ -167,8 +167,8 @@ def _check_styles(styles: list[str]) -> None:
 
 
 def cmd_train_instant(args: argparse.Namespace) -> int:
+    from stylelab.adain.training import InstantTrainConfig, train_instant, workdir_for
     from stylelab.cli.fast import check_model_output, report_training
-    from stylelab.instant.training import InstantTrainConfig, train_instant, workdir_for
     from stylelab.safety import check_outputs
 
     config = InstantTrainConfig(
