@@ -3139,6 +3139,12 @@ STEREO_CASES: list[Case] = [
     ),
     Case("stereo: --tile auto", lambda t: stereo(t, "--tile", "auto"), "--tile"),
     Case("stereo: --method instant", lambda t: stereo(t, "--method", "instant"), "--method"),
+    Case(
+        "stereo: views of infinities (float TIFFs)",
+        lambda t: stereo(t, left=inf_tiff(t, "l.tif"), right=inf_tiff(t, "r.tif", np.nan)),
+        r"left view: the image has NaN or infinite values",
+    ),
+    Case("stereo: --runtime tpu", lambda t: stereo(t, "--runtime", "tpu"), "--runtime"),
 ]
 CASES += STEREO_CASES
 

@@ -91,6 +91,11 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--precision", default="auto", help="auto | fp32 | bf16 | fp16 (default: auto; .onnx: fp32)"
     )
+    add_runtime_argument(parser)
+
+
+def add_runtime_argument(parser: argparse.ArgumentParser) -> None:
+    """``--runtime auto|onnx|torch``, for every command that runs a fast model."""
     parser.add_argument(
         "--runtime",
         default="auto",

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from stylelab.cli.apply import add_runtime_argument
 from stylelab.cli.common import (
     add_config_arguments,
     config_from_args,
@@ -54,6 +55,7 @@ def add_commands(sub: Any) -> None:
         "warped and blended",
     )
     run.add_argument("--model", default=None, help="a fast model (.safetensors or .onnx)")
+    add_runtime_argument(run)
     run.add_argument(
         "--disparity",
         default=None,
@@ -171,7 +173,9 @@ def _run(
     if method == "fast":
         from stylelab.fast import open_model
 
-        model = open_model(args.model, device=config.device, precision=config.precision)
+        model = open_model(
+            args.model, config.device, config.precision, args.runtime, quiet=args.quiet
+        )
         model_style = _style_choice(styles[0]) if styles else None
     if args.sbs:
         pair = load_side_by_side(pair_inputs[0])

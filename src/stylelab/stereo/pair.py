@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 from stylelab.errors import StylelabError
-from stylelab.images import ImageSource, load_image
+from stylelab.images import ImageSource, check_finite, load_image
 from stylelab.pixels import label
 from stylelab.safety import check_input_file, one_line
 
@@ -89,4 +89,6 @@ def _checked(left: torch.Tensor, right: torch.Tensor, source: str) -> StereoPair
             f"{right.shape[-1]}x{right.shape[-2]} px; a rectified stereo pair has two views "
             "of one size"
         )
+    check_finite(left, f"{source}, left view")
+    check_finite(right, f"{source}, right view")
     return StereoPair(left.contiguous(), right.contiguous(), source)
