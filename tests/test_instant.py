@@ -302,6 +302,10 @@ def test_training_writes_a_model_and_resumes(tmp_path: Path) -> None:
     assert len(rows) == 4  # header + 3 steps
     with pytest.raises(StylelabError, match="other settings"):
         train_instant(InstantTrainConfig(steps=4, **{**base, "lr": 0.5}), out, resume=True)
+    log = tmp_path / "m_train" / "train.csv"
+    log.write_text("step,loss\n1,not a number\n")  # a damaged log: one line, not a ValueError
+    with pytest.raises(StylelabError, match="damaged checkpoint"):
+        train_instant(InstantTrainConfig(steps=4, **base), out, resume=True)
 
 
 # ------------------------------------------------------------------------------- CLI

@@ -20,7 +20,7 @@ import torch
 
 from stylelab.adain.nets import DESIGNS, Decoder
 from stylelab.errors import StylelabError
-from stylelab.fast.modelfile import read_safetensors, restore_checkpoint
+from stylelab.fast.modelfile import read_rows, read_safetensors, restore_checkpoint
 from stylelab.safety import atomic_path
 
 FORMAT = "stylelab-instant"
@@ -152,9 +152,10 @@ RESUME_KEYS = (
 
 def load_checkpoint(
     path: Path, decoder: Decoder, optimizer: torch.optim.Optimizer, config: Any
-) -> tuple[int, float]:
+) -> tuple[int, float, list[dict[str, Any]]]:
     """Restore a checkpoint (:func:`stylelab.fast.modelfile.save_checkpoint`) into
-    ``decoder`` and ``optimizer``; its step and elapsed time."""
+    ``decoder`` and ``optimizer``; its step, elapsed time and the rows of ``train.csv`` beside
+    it up to that step. Any damage is one line."""
     if not path.exists():
         raise StylelabError(f"--resume: no checkpoint at {path} (train without --resume first)")
     tensors, metadata = read_safetensors(path, "stylelab instant training checkpoint")
@@ -162,6 +163,8 @@ def load_checkpoint(
         raise StylelabError(f"{path}: not a stylelab instant training checkpoint")
     try:
         saved = json.loads(metadata.get("training", "{}"))
+        if not isinstance(saved, dict):
+            raise ValueError("training settings are not a table")
         mine = json.loads(json.dumps(config.to_dict(), default=str))
         different = [k for k in RESUME_KEYS if saved.get(k) != mine.get(k)]
         if different:
@@ -169,6 +172,10 @@ def load_checkpoint(
                 f"--resume: the checkpoint was trained with other settings ({', '.join(different)})"
             )
         step, elapsed = restore_checkpoint(decoder, optimizer, tensors, metadata)
+        for group in optimizer.param_groups:
+            if not 0 < float(group["lr"]) <= 1e6 or not math.isfinite(float(group["eps"])):
+                raise ValueError("optimizer settings out of range")
+        rows = read_rows(path.parent / "train.csv", step)
     except StylelabError:
         raise
     except (ValueError, KeyError, TypeError, IndexError, RecursionError, RuntimeError) as exc:
@@ -177,4 +184,4 @@ def load_checkpoint(
         ) from None
     if not 0 <= step <= config.steps or not math.isfinite(elapsed) or elapsed < 0:
         raise StylelabError(f"{path}: damaged checkpoint (step {step}, time {elapsed})")
-    return step, elapsed
+    return step, elapsed, rows

@@ -35,7 +35,7 @@ from stylelab.adain import modelfile
 from stylelab.adain.nets import DESIGNS, STYLE_LAYERS, Decoder, adain, encoder, mean_std
 from stylelab.errors import StylelabError
 from stylelab.fast import data as fastdata
-from stylelab.fast.modelfile import read_rows, save_checkpoint
+from stylelab.fast.modelfile import save_checkpoint
 from stylelab.images import pil_to_tensor, resize_long_edge
 from stylelab.records import write_csv, write_json
 
@@ -286,8 +286,9 @@ def train_instant(
     optimizer = torch.optim.Adam(decoder.parameters(), lr=config.lr)
     step, elapsed_before, rows = 0, 0.0, []
     if resume:
-        step, elapsed_before = modelfile.load_checkpoint(checkpoint, decoder, optimizer, config)
-        rows = read_rows(workdir / "train.csv", step)
+        step, elapsed_before, rows = modelfile.load_checkpoint(
+            checkpoint, decoder, optimizer, config
+        )
     cache = build_cache(config, progress)
     if not resume:
         decoder.input_scale.fill_(input_scale(cache))
