@@ -126,7 +126,7 @@ def stylize(
     check_callbacks(progress, callback, on_row)
     check_source(content, "content")
     styles_in = style_sources(style)
-    blend = _blend_weights(config.style_blend, len(styles_in))
+    blend = blend_weights(config.style_blend, len(styles_in))
     check_init(config.init)
     stages = plan_schedule(config.size, config.steps, config.scales, config.multiscale)
     check_pooling(config.backbone, config.pooling)  # the registry's one-line name check too
@@ -318,7 +318,8 @@ def _summary(
     }
 
 
-def _blend_weights(blend: Sequence[float] | None, count: int) -> tuple[float, ...]:
+def blend_weights(blend: Sequence[float] | None, count: int) -> tuple[float, ...]:
+    """The style images' weights w_i / Σ w (equal when none are given), for ``count`` styles."""
     if blend is None:
         return tuple(1.0 / count for _ in range(count))
     if len(blend) != count:

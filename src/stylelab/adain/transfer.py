@@ -70,7 +70,7 @@ def instant(
     steps of :func:`stylelab.stylize` from the result. Bad arguments raise
     :class:`StylelabError` with one line before any work. Returns a ``StylizeResult``.
     """
-    from stylelab.gatys import StylizeResult, colour_inputs
+    from stylelab.gatys import StylizeResult, blend_weights, colour_inputs
     from stylelab.images import check_finite, check_source, style_sources
     from stylelab.pixels import label
 
@@ -86,7 +86,7 @@ def instant(
         raise StylelabError(f"precision must be auto, fp32 or bf16, got {show(precision)}")
     check_source(content, "content")
     styles_in = style_sources(style)
-    blend = _blend(config.style_blend, len(styles_in))
+    blend = blend_weights(config.style_blend, len(styles_in))
     net = model if isinstance(model, InstantModel) else load_decoder(model)
     photo = check_finite(load_image(content), label(content, "content"))
     paintings = [check_finite(load_image(s), label(s, "style")) for s in styles_in]
@@ -234,15 +234,6 @@ def _refine(
         "refine": steps,
     }
     return refined
-
-
-def _blend(weights: Sequence[float] | None, count: int) -> list[float]:
-    if weights is None:
-        return [1.0 / count] * count
-    if len(weights) != count:
-        raise StylelabError(f"--style-blend has {len(weights)} weights for {count} style images")
-    total = float(sum(weights))
-    return [float(w) / total for w in weights]
 
 
 def _check_number(name: str, value: object, low: float, high: float) -> None:

@@ -28,7 +28,7 @@ from stylelab.backbones import load_backbone
 from stylelab.backbones.registry import check_pooling
 from stylelab.config import StylizeConfig
 from stylelab.errors import StylelabError
-from stylelab.gatys import _blend_weights, colour_inputs
+from stylelab.gatys import blend_weights, colour_inputs
 from stylelab.images import (
     ImageSource,
     check_finite,
@@ -83,7 +83,7 @@ def stylize_pair(
     size (it is resized to each stage's). ``on_step(iteration, terms)`` after each step."""
     check_joint_config(config)
     styles_in = style_sources(style)
-    blend = _blend_weights(config.style_blend, len(styles_in))
+    blend = blend_weights(config.style_blend, len(styles_in))
     check_init(config.init)
     stages = plan_schedule(config.size, config.steps, config.scales, config.multiscale)
     check_pooling(config.backbone, config.pooling)
