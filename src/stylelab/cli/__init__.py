@@ -10,8 +10,11 @@ inside its ``cmd_*`` functions, so that ``stylelab --help`` stays fast:
   ``config_from_args``, ``report_result``
 - :mod:`.stylize`: stylize, layers, demo, evaluate (and examples)
 - :mod:`.study`: compare, stats
-- :mod:`.fast`: train, apply (fast style transfer)
+- :mod:`.fast`: train (fast style transfer)
+- :mod:`.apply`: apply and video (a trained model over photos or a clip)
 - :mod:`.instant`: instant, train-instant (any painting in one pass)
+- :mod:`.stereo`: stereo (both views of a 3D photo)
+- :mod:`.deploy`: export (ONNX, TorchScript)
 - :mod:`.serve`: serve (the web app)
 - :mod:`.sweep`: sweep, report (the lab notebook, :mod:`stylelab.experiments`)
 

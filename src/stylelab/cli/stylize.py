@@ -1,6 +1,6 @@
 """``stylelab stylize``, ``demo``, ``layers``, ``evaluate`` and ``examples``: one image at a time.
 
-The heavy modules (torch, stylelab.stylize, ...) are imported inside the commands.
+The heavy modules (torch, stylelab.gatys, ...) are imported inside the commands.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Model metadata is untrusted input: its size and counts are bounded before it is parsed.
 
 One reader for every model format stylelab opens, shared by ``apply``, ``video``,
-``export``, ``train --resume`` and the web app (every path goes through
-:func:`stylelab.fast.modelfile.read_safetensors` or :func:`stylelab.fast.runtime.load_onnx`):
+``export``, ``stereo --model``, ``instant --model``, ``train``/``train-instant --resume``, the
+cached ONNX export and the web app (every path goes through
+:func:`stylelab.fast.modelfile.read_safetensors` or :func:`stylelab.fast.runtime.session_model`):
 
 - **safetensors**: the file starts with an 8-byte little-endian header length N and N bytes
   of JSON (tensor entries, then ``__metadata__``). N is checked against

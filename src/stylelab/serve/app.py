@@ -450,7 +450,8 @@ class FastModels:
         )
 
     def model(self, name: object) -> Any:
-        """A .safetensors model (PyTorch) or its .onnx export (onnxruntime), loaded once."""
+        """A .safetensors model (through its cached ONNX export, or PyTorch) or an .onnx export
+        (onnxruntime), loaded once."""
         from stylelab.fast import open_model
 
         if not isinstance(name, str) or name not in self.names():
