@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 import torch
 
+import stylelab.stereo.disparity as disparities
+import stylelab.stereo.views as views
 from stylelab.config import StylizeConfig
 from stylelab.errors import StylelabError
 from stylelab.images import ImageSource, encode_image, resize_long_edge
 from stylelab.safety import write_together
-from stylelab.stereo import disparity as disparities
-from stylelab.stereo import views
 from stylelab.stereo.pair import StereoPair
 from stylelab.stereo.warp import consistency_error
 
