@@ -24,7 +24,6 @@ import numpy as np
 import torch
 
 from stylelab import color
-from stylelab.backbones import load_backbone
 from stylelab.backbones.registry import check_pooling
 from stylelab.config import StylizeConfig
 from stylelab.errors import StylelabError
@@ -38,12 +37,12 @@ from stylelab.images import (
     style_sources,
 )
 from stylelab.limits import check_memory
-from stylelab.objective import GatysObjective, plan_layers
+from stylelab.objective import build_objective
 from stylelab.optim import Objective, Outcome, make_optimizer, optimize
 from stylelab.pixels import label
-from stylelab.precision import prepare_extractor, resolve_device, resolve_precision
+from stylelab.precision import resolve_device, resolve_precision
 from stylelab.schedule import plan_schedule
-from stylelab.stages import check_init, initial_image
+from stylelab.stages import check_init, initial_image, style_edge
 from stylelab.stereo.disparity import PairDisparity
 from stylelab.stereo.pair import StereoPair
 from stylelab.stereo.warp import ConsistencyMaps, consistency_loss
@@ -86,19 +85,18 @@ def stylize_pair(
     blend = blend_weights(config.style_blend, len(styles_in))
     check_init(config.init)
     stages = plan_schedule(config.size, config.steps, config.scales, config.multiscale)
-    check_pooling(config.backbone, config.pooling)
+    check_pooling(config.backbone, config.pooling)  # an unknown backbone: before any work
     device = resolve_device(config.device)
     precision = resolve_precision(config.precision, device)
     styles_full = [check_finite(load_image(s), label(s, "style")) for s in styles_in]
     check_memory(config, pair.shape, [tuple(s.shape[-2:]) for s in styles_full], device)
     started = time.perf_counter()
     photos = resize_long_edge(torch.cat([pair.left, pair.right]), config.size)
-    style_edge = max(16, round(config.size * config.style_scale))
-    styles_sized = [resize_long_edge(s, style_edge) for s in styles_full]
+    styles_sized = [
+        resize_long_edge(s, style_edge(config.size, config.style_scale)) for s in styles_full
+    ]
     content, styles_seen = _colour_inputs(config.preserve_color, photos, styles_sized)
-    backbone = load_backbone(config.backbone, config.weights, config.pooling, config.seed)
-    plan = plan_layers(backbone, config)
-    extractor = prepare_extractor(backbone.extractor(plan.content + plan.style), device, precision)
+    network = build_objective(config, device=device, precision=precision)
     history: list[dict[str, float]] = []
     image: torch.Tensor | None = None
     outcome = Outcome("done", 0)
@@ -106,16 +104,13 @@ def stylize_pair(
     for stage in stages:
         views = resize_long_edge(content, stage.size)
         stage_styles = [
-            resize_long_edge(s, max(16, round(stage.size * config.style_scale)))
-            for s in styles_seen
+            resize_long_edge(s, style_edge(stage.size, config.style_scale)) for s in styles_seen
         ]
         if image is None:
             start = initial_image(config.init, views, stage_styles[0], config.seed)
         else:
             start = resize_to(image, tuple(views.shape[-2:]))
-        objective = GatysObjective(
-            extractor, plan, views.to(device), [s.to(device) for s in stage_styles], blend, config
-        )
+        objective = network.objective(views, stage_styles, blend)
         shape = (int(views.shape[-2]), int(views.shape[-1]))
         maps = ConsistencyMaps(disparity.resized(shape), device)
         loss = joint_objective(objective, maps, consistency_weight)
@@ -148,7 +143,7 @@ def stylize_pair(
         },
         "wall_time_s": round(time.perf_counter() - started, 3),
         "consistency_weight": consistency_weight,
-        "precision": extractor.precision,
+        "precision": network.extractor.precision,
         "stages": [[s.size, s.steps] for s in stages],
     }
     return PairStylization(image[:1], image[1:], history, info)
