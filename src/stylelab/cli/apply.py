@@ -124,7 +124,7 @@ def cmd_apply(args: argparse.Namespace) -> int:
     scales = _stroke_scales(args.stroke_scale, args.sheet)
     model = open_model(args.model, args.device, args.precision, args.runtime, quiet=args.quiet)
     style = style_choice(args.style, args.style_mix, model.styles)
-    jobs = list(_plan(args.inputs, args.output, args.sheet))
+    jobs = list(plan_jobs(args.inputs, args.output, args.sheet))
     progress = None
     if not args.quiet and len(jobs) > 1:
         from tqdm import tqdm
@@ -180,13 +180,13 @@ def _run_jobs(
             print(json.dumps(record), file=stream, flush=True)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        reading = pool.submit(_read, jobs[0][0], args.size)
+        reading = pool.submit(read_photo, jobs[0][0], args.size)
         pending: tuple[str, str, float, Future] | None = None
         for index, (source, target) in enumerate(jobs):
             began = time.perf_counter()
             current = reading
             if index + 1 < len(jobs):
-                reading = pool.submit(_read, jobs[index + 1][0], args.size)
+                reading = pool.submit(read_photo, jobs[index + 1][0], args.size)
             try:
                 result = _stylize(model, current.result(), style, scales, args)
             except (StylelabError, OSError) as exc:
@@ -199,7 +199,7 @@ def _run_jobs(
                 continue
             if pending is not None:
                 finish(*pending)
-            pending = (source, target, began, pool.submit(_write, result, target))
+            pending = (source, target, began, pool.submit(write_result, result, target))
             if bar is not None:
                 bar.update(1)
         if pending is not None:
@@ -288,7 +288,7 @@ def style_choice(style: str | None, mix: str | None, names: Sequence[str]) -> An
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp", ".gif")
 
 
-def _plan(inputs: Sequence[str], output: str, sheet: bool) -> Iterator[tuple[str, str]]:
+def plan_jobs(inputs: Sequence[str], output: str, sheet: bool) -> Iterator[tuple[str, str]]:
     """(source, target) pairs; checks every target up front, before any work."""
     from stylelab.safety import IMAGE_FORMATS as SAVE_FORMATS
     from stylelab.safety import check_output_file
@@ -359,7 +359,7 @@ def _plan(inputs: Sequence[str], output: str, sheet: bool) -> Iterator[tuple[str
         yield str(photo), str(written)
 
 
-def _read(source: str, size: int | None) -> Any:
+def read_photo(source: str, size: int | None) -> Any:
     """The photo of ``source`` (a path or - for stdin) as a (1, 3, H, W) array, resized to
     ``size`` if given."""
     from stylelab.pixels import MIN_SIDE, load_array, long_edge_shape, resize_array
@@ -405,7 +405,7 @@ def _stylize(model: Any, photo: Any, style: Any, scales: list[float], args: Any)
     return labelled_sheet(rows)
 
 
-def _write(result: Any, target: str) -> list[int]:
+def write_result(result: Any, target: str) -> list[int]:
     """Save ``result`` (array or PIL image) to ``target`` or stdout; its [width, height]."""
     from stylelab.pixels import save_array
 

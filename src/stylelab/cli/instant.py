@@ -112,7 +112,7 @@ def _add_train_command(sub: Any) -> None:
 def cmd_instant(args: argparse.Namespace) -> int:
     from stylelab.adain.modelfile import load_decoder
     from stylelab.adain.transfer import instant
-    from stylelab.cli.apply import _plan, _read, _write
+    from stylelab.cli.apply import plan_jobs, read_photo, write_result
     from stylelab.cli.common import check_image_with_records
     from stylelab.safety import check_outputs
 
@@ -121,16 +121,16 @@ def cmd_instant(args: argparse.Namespace) -> int:
     _check_styles(args.styles)
     extra = [args.mask] if args.mask else []
     extra += [args.model] if args.model else []
-    jobs = list(_plan([args.content], args.output, sheet=False))
+    jobs = list(plan_jobs([args.content], args.output, sheet=False))
     for source, target in jobs:
         inputs = [i for i in (source, *args.styles, *extra) if i != "-"]
         if target != "-" and Path(target).parent.is_dir():
             check_image_with_records(target, inputs)
-        elif target != "-":  # a folder still to be made: _plan checked it and the images
+        elif target != "-":  # a folder still to be made: plan_jobs checked it and the images
             check_outputs([Path(target).with_suffix(s) for s in (".csv", ".json")], inputs)
     model = load_decoder(args.model)
     for source, target in jobs:
-        photo = _read(source, None)
+        photo = read_photo(source, None)
         result = instant(
             photo,
             args.styles,
@@ -144,7 +144,7 @@ def cmd_instant(args: argparse.Namespace) -> int:
         )
         result.info["input"] = source
         if target == "-":
-            _write(result.tensor.numpy(), "-")
+            write_result(result.tensor.numpy(), "-")
         else:
             Path(target).parent.mkdir(parents=True, exist_ok=True)
             result.save(target)
