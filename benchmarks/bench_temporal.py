@@ -109,10 +109,13 @@ def style_distance(video: Path, style: np.ndarray) -> float:
 
 
 def write_stacked(slices: list[tuple[str, np.ndarray]], path: Path) -> None:
-    """The x-t slices one under another (time downward, scaled 2x), each under its label."""
+    """The x-t slices one under another (time downward, stretched 2x), each under its label."""
     caption = 14
-    pictures = [Image.fromarray(np.repeat(s, 2, axis=0)) for _, s in slices]
-    width = max(p.width for p in pictures)
+    width = min(s.shape[1] for _, s in slices)  # the input's row at the output width
+    pictures = [
+        Image.fromarray(s).resize((width, 2 * s.shape[0]), Image.Resampling.BILINEAR)
+        for _, s in slices
+    ]
     height = sum(p.height + caption for p in pictures)
     sheet = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(sheet)

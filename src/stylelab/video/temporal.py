@@ -166,8 +166,9 @@ def optical_flow(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     DIS optical flow (medium preset) on two uint8 RGB frames."""
     import cv2
 
-    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-    return dis.calc(_gray(source), _gray(target), None)
+    dis = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    start = np.zeros((*source.shape[:2], 2), np.float32)  # not used as a guess (DIS default)
+    return np.asarray(dis.calc(_gray(source), _gray(target), start), dtype=np.float32)
 
 
 def sample_points(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
