@@ -10,8 +10,8 @@ ratios to the plain model. The figure stacks the middle row of every frame over 
 (x-t slices): flicker is horizontal streaking.
 
     PYTHONPATH=src python benchmarks/bench_temporal.py \\
-        --style ../shared/train-styles/udnie.jpg --weights 0,30,100 --steps 300 \\
-        --workdir /tmp/bench_temporal --figure docs/video_temporal.jpg
+        --style ../shared/train-styles/udnie.jpg --weights 0,15 --steps 240 --train-size 96 \\
+        --batch-size 2 --workdir /tmp/bt --figure docs/video_temporal.jpg
 """
 
 from __future__ import annotations
