@@ -49,6 +49,9 @@ RECORD_KEYS = {
     "flicker_input",
     "flicker_output",
     "flicker_ratio",
+    "warping_error_output",
+    "warping_error_input",
+    "warping_error_ratio",
     "settings",
 }
 

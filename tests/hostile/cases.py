@@ -2036,6 +2036,19 @@ CASES: list[Case] = [
     train_case("lr -1", lambda t: _args(t, "--lr", "-1"), "--lr must be a finite number > 0"),
     train_case("lr nan", lambda t: _args(t, "--lr", "nan"), "--lr must be a finite number > 0"),
     train_case("max-minutes 0", lambda t: _args(t, "--max-minutes", "0"), "--max-minutes must be"),
+    *[
+        train_case(
+            f"temporal-weight {v}",
+            lambda t, v=v: _args(t, f"--temporal-weight={v}"),
+            "--temporal-weight must be a finite number from 0",
+        )
+        for v in ("-1", "nan", "inf", "-inf", "1e300", "1e7")
+    ],
+    train_case(
+        "temporal-weight text",
+        lambda t: _args(t, "--temporal-weight", "lots"),
+        "--temporal-weight: invalid float value",
+    ),
     train_case("arch nope", lambda t: _args(t, "--arch", "nope"), "invalid choice: 'nope'"),
     train_case(
         "backbone nope", lambda t: _args(t, "--backbone", "nope"), "unknown backbone 'nope'"

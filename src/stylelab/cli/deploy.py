@@ -100,6 +100,13 @@ def cmd_video(args: argparse.Namespace) -> int:
         raise StylelabError(
             "stylelab video needs PyAV: pip install 'stylelab[video]' (or pip install av)"
         ) from None
+    try:
+        import cv2  # noqa: F401 - OpenCV, for the flow-warping error
+    except ImportError:
+        raise StylelabError(
+            "stylelab video needs OpenCV for its flow-warping error: pip install "
+            "'stylelab[video]' (or pip install opencv-python-headless)"
+        ) from None
     from stylelab.video import check_video_output, probe_video, stylize_video
 
     check_strength(args.strength)
@@ -152,6 +159,9 @@ def cmd_video(args: argparse.Namespace) -> int:
     if not args.quiet:
         ratio = record.get("flicker_ratio")
         flicker = f"flicker {ratio:.2f}x the input's" if ratio is not None else "static input"
+        warped = record.get("warping_error_output")
+        if warped is not None:
+            flicker += f", warping error {warped:.4f} (input {record['warping_error_input']:.4f})"
         print(
             f"wrote {one_line(output)} ({record['frames']} frames, "
             f"{record['frames_per_s']:.1f} frames/s, {flicker}) and {one_line(record_file)}",

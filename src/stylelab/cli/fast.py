@@ -25,7 +25,13 @@ MODEL_SUFFIX = ".safetensors"
 
 def add_commands(sub: Any) -> None:
     """Register ``train`` on the CLI's subparsers."""
-    from stylelab.fast.config import ARCHITECTURE_NAMES, DEFAULT_LR, LOSS_DEFAULTS, LOSS_FIELDS
+    from stylelab.fast.config import (
+        ARCHITECTURE_NAMES,
+        DEFAULT_LR,
+        DEFAULT_TEMPORAL_WEIGHT,
+        LOSS_DEFAULTS,
+        LOSS_FIELDS,
+    )
 
     train = sub.add_parser(
         "train",
@@ -66,6 +72,15 @@ def add_commands(sub: Any) -> None:
         "and --max-minutes comes first)",
     )
     train.add_argument(
+        "--temporal-weight",
+        type=float,
+        default=DEFAULT_TEMPORAL_WEIGHT,
+        metavar="W",
+        help="weight of the warp-consistency term that makes video stable: the output of a "
+        "slightly warped, noisy photo must equal the warped output (Wang et al. 2020); "
+        f"0 turns it off (default: {DEFAULT_TEMPORAL_WEIGHT:g})",
+    )
+    train.add_argument(
         "--checkpoint-every", type=int, default=100, metavar="N", help="default: 100 steps"
     )
     train.add_argument(
@@ -99,6 +114,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         max_minutes=args.max_minutes,
         checkpoint_every=args.checkpoint_every,
         sample_every=args.sample_every,
+        temporal_weight=args.temporal_weight,
         loss=loss,
     )
     _check_training_memory(config)

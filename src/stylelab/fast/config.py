@@ -17,6 +17,10 @@ BUILTIN_PHOTOS = "example:photos"
 ARCHITECTURE_NAMES = ("compact", "johnson")
 
 DEFAULT_LR = 2e-3
+#: lambda of the warp-consistency term (stylelab.fast.temporal); chosen by
+#: benchmarks/bench_temporal.py (docs/video.md). 0 turns it off.
+DEFAULT_TEMPORAL_WEIGHT = 15.0
+MAX_TEMPORAL_WEIGHT = 1e6
 #: The loss of training differs from stylize's in one default: beta = 5, not 30 (a network
 #: trained from scratch for a few hundred steps keeps no content under beta = 30; docs/fast.md).
 LOSS_DEFAULTS: dict[str, Any] = {"style_weight": 5.0}
@@ -69,6 +73,7 @@ class TrainConfig:
     max_minutes: float | None = None
     checkpoint_every: int = 100
     sample_every: int = 100
+    temporal_weight: float = DEFAULT_TEMPORAL_WEIGHT
     loss: StylizeConfig = field(default_factory=default_loss)
 
     def __post_init__(self) -> None:
@@ -104,6 +109,11 @@ class TrainConfig:
         if not in_range(self.lr, 0.0, MAX_LR, open_low=True):
             raise StylelabError(
                 f"--lr must be a finite number > 0 (at most {MAX_LR:g}), got {show(self.lr)}"
+            )
+        if not in_range(self.temporal_weight, 0.0, MAX_TEMPORAL_WEIGHT):
+            raise StylelabError(
+                "--temporal-weight must be a finite number from 0 (off) to "
+                f"{MAX_TEMPORAL_WEIGHT:g}, got {show(self.temporal_weight)}"
             )
         if self.max_minutes is not None and not in_range(
             self.max_minutes, 0.0, MAX_MINUTES, open_low=True

@@ -7,7 +7,11 @@ loss is the Gatys objective stylelab optimizes pixels with (built by
 SWAG smoothing), with x as y's content target and the style s's Grams as its style
 target, averaged over the batch:
 
-    L = 1/B sum_b [alpha content(y_b, x_b) + beta sum_l w_l E_l(y_b, s_b) + gamma TV(y_b)].
+    L = 1/B sum_b [alpha content(y_b, x_b) + beta sum_l w_l E_l(y_b, s_b) + gamma TV(y_b)]
+        + 1/B L_temp,
+
+L_temp = lambda sum_b mean (T(W(x_b) + n) - W(T(x_b)))^2 for a small random warp W and noise
+n (:mod:`stylelab.fast.temporal`; Wang et al. 2020), lambda = ``temporal_weight``.
 
 Adam on the network's weights. Style Grams are computed once per style. Every
 ``checkpoint_every`` steps, on Ctrl-C and at the end, the model file and a checkpoint
@@ -47,6 +51,7 @@ from stylelab.fast.modelfile import (
     save_model,
 )
 from stylelab.fast.nets import TransformerNet, count_parameters
+from stylelab.fast.temporal import temporal_loss, warped_pair
 from stylelab.images import resize_long_edge, save_image
 from stylelab.records import write_csv, write_json
 
@@ -312,7 +317,8 @@ def _run_steps(
 
 
 def _train_step(session: _Session, step: int, seen: set[str]) -> dict[str, torch.Tensor]:
-    """One Adam step on batch ``step``: y = T(x, s), L(y; x, s) averaged over the batch."""
+    """One Adam step on batch ``step``: y = T(x, s), L(y; x, s) averaged over the batch,
+    plus the warp-consistency term L_temp when ``temporal_weight`` > 0."""
     batch = session.sampler.batch(step)
     seen.update(batch.names)
     images = batch.images.to(session.device)
@@ -321,6 +327,14 @@ def _train_step(session: _Session, step: int, seen: set[str]) -> dict[str, torch
     session.objective.set_content(images)
     stylized = session.model(images, weights)
     total, terms = session.objective(stylized, weights)
+    temporal_weight = session.config.temporal_weight
+    if temporal_weight > 0:  # L_temp (stylelab.fast.temporal); 0 = the plain step exactly
+        pair = warped_pair(images, session.config.loss.seed, step, session.dist.rank)
+        temporal = temporal_weight * temporal_loss(
+            lambda moved: session.model(moved, weights), stylized, pair
+        )
+        total = total + temporal
+        terms = {**terms, "temporal": temporal.detach(), "total": total.detach()}
     session.optimizer.zero_grad(set_to_none=True)
     (total / session.config.batch_size).backward()
     session.optimizer.step()

@@ -4,8 +4,8 @@
 each frame to the output size (:func:`stylelab.video.io.output_size`), hands the frames to
 a :data:`FrameStylizer` in batches (any callable ``(B, H, W, 3) uint8 RGB -> same``, e.g.
 ``StyleModel.stylize_frames``), deflickers and measures them
-(:mod:`stylelab.video.temporal`) and encodes them. The video and its JSON record
-(``out.json``) are written together and atomically
+(:mod:`stylelab.video.temporal`: flicker and the flow-warping error) and encodes them.
+The video and its JSON record (``out.json``) are written together and atomically
 (:func:`stylelab.safety.write_together`): any error leaves nothing behind; Ctrl-C keeps the
 frames done so far.
 """
@@ -44,7 +44,13 @@ from stylelab.video.io import (
     output_size,
     probe_video,
 )
-from stylelab.video.temporal import Deflicker, FrameChange, check_deflicker, flicker_ratio
+from stylelab.video.temporal import (
+    Deflicker,
+    FrameChange,
+    WarpingError,
+    check_deflicker,
+    flicker_ratio,
+)
 
 #: (B, H, W, 3) uint8 RGB frames -> stylized frames of the same shape, uint8.
 FrameStylizer = Callable[[np.ndarray], np.ndarray]
@@ -69,6 +75,7 @@ class StyledFrames:
     deflicker: Deflicker | None
     input_change: FrameChange = field(default_factory=FrameChange)
     output_change: FrameChange = field(default_factory=FrameChange)
+    warping: WarpingError = field(default_factory=WarpingError)
 
     def write_batch(self, frames: Sequence[DecodedFrame], stylize: FrameStylizer) -> None:
         """Stylize ``frames`` in one call and encode the results in order."""
@@ -79,6 +86,7 @@ class StyledFrames:
                 image = self.deflicker.apply(frame.pixels, image)
             self.input_change.add(frame.pixels)
             self.output_change.add(image)
+            self.warping.add(frame.pixels, image)
             self.video.encode(image, frame)
 
 
@@ -254,6 +262,7 @@ def video_record(
     flicker_in = result.frames.input_change.mean
     flicker_out = result.frames.output_change.mean
     ratio = flicker_ratio(flicker_in, flicker_out)
+    warping = result.frames.warping
     width, height = job.size
     return {
         "status": result.status,
@@ -277,6 +286,9 @@ def video_record(
         "flicker_input": _rounded(flicker_in, 6),
         "flicker_output": _rounded(flicker_out, 6),
         "flicker_ratio": _rounded(ratio, 4),
+        "warping_error_output": _rounded(warping.output, 6),
+        "warping_error_input": _rounded(warping.input, 6),
+        "warping_error_ratio": _rounded(flicker_ratio(warping.input, warping.output), 4),
         "settings": settings,
     }
 
