@@ -284,7 +284,8 @@ def train_instant(
     torch.manual_seed(config.seed)
     decoder = Decoder(config.design)
     optimizer = torch.optim.Adam(decoder.parameters(), lr=config.lr)
-    step, elapsed_before, rows = 0, 0.0, []
+    step, elapsed_before = 0, 0.0
+    rows: list[dict[str, Any]] = []
     if resume:
         step, elapsed_before, rows = modelfile.load_checkpoint(
             checkpoint, decoder, optimizer, config
