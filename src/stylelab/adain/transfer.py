@@ -39,6 +39,7 @@ from stylelab.config import StylizeConfig
 from stylelab.errors import StylelabError
 from stylelab.images import ImageSource, load_image, resize_long_edge, resize_to
 from stylelab.limits import show
+from stylelab.precision import resolve_precision
 
 DEFAULT_INTERNAL_SIZE = 512
 MAX_REFINE = 10_000
@@ -96,7 +97,7 @@ def instant(
     paintings = [resize_long_edge(p, style_edge) for p in paintings]
     photo_in, paintings = colour_inputs(config.preserve_color, photo, paintings)
     regional = _regions(config, regions, photo.shape, styles_in)
-    use_bf16 = precision == "bf16" or (precision == "auto" and _bf16_native())
+    use_bf16 = resolve_precision(precision, torch.device("cpu")) == "bf16"  # stylize's rule
     with torch.inference_mode():
         output = run(net, photo_in, paintings, blend, strength, working_edge, regional, use_bf16)
     if config.preserve_color == "luminance":
@@ -258,9 +259,3 @@ def _check_int(name: str, value: object, low: int, high: int) -> None:
         raise StylelabError(
             f"--{name.replace('_', '-')} must be an integer from {low} to {high}, got {show(value)}"
         )
-
-
-def _bf16_native() -> bool:
-    from stylelab.precision import cpu_has_native_bf16
-
-    return cpu_has_native_bf16()
