@@ -920,6 +920,16 @@ INSTANT_CASES: list[Case] = [
         "--internal-size",
     ),
     instant_case(
+        "refine -1",
+        lambda t, m, p, s, o: _instant(m, p, s, o, "--refine", "-1"),
+        "--refine",
+    ),
+    instant_case(
+        "precision fp16 (no fp16 on the CPU path)",
+        lambda t, m, p, s, o: _instant(m, p, s, o, "--precision", "fp16"),
+        "--precision",
+    ),
+    instant_case(
         "style scale 0",
         lambda t, m, p, s, o: _instant(m, p, s, o, "--style-scale", "0"),
         "--style-scale",
