@@ -5,7 +5,8 @@ style, seed and steps), stylizes the first seconds of the real clip
 (``../shared/eval-video/big_buck_bunny_cut.mp4``) with ``stylelab video`` without and with
 ``--deflicker``, and prints from each run's JSON record the flow-warping error (output and
 input; DIS flow, occlusions masked), the flicker, the style distance of its frames
-(:func:`stylelab.texture.texture_distance` against the style, mean over 6 frames) and the
+(:func:`stylelab.texture.texture_distance` against the style, mean over ``--scored-frames``
+frames spread over the clip) and the
 ratios to the plain model. The figure stacks the middle row of every frame over time
 (x-t slices): flicker is horizontal streaking.
 
@@ -32,7 +33,6 @@ from stylelab.texture import texture_distance
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIP = ROOT.parent / "shared" / "eval-video" / "big_buck_bunny_cut.mp4"
-SCORED_FRAMES = 6
 
 
 def cut_clip(source: Path, target: Path, seconds: float, start: float) -> Path:
@@ -100,10 +100,10 @@ def frames_of(path: Path) -> list[np.ndarray]:
         return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
 
 
-def style_distance(video: Path, style: np.ndarray) -> float:
-    """Mean texture distance to the style of SCORED_FRAMES frames spread over the clip."""
+def style_distance(video: Path, style: np.ndarray, count: int) -> float:
+    """Mean texture distance to the style of ``count`` frames spread over the clip."""
     frames = frames_of(video)
-    picks = np.linspace(0, len(frames) - 1, SCORED_FRAMES).round().astype(int)
+    picks = np.linspace(0, len(frames) - 1, min(count, len(frames))).round().astype(int)
     scores = [texture_distance(frames[i] / 255.0, [style])["style_distance"] for i in picks]
     return float(np.mean(scores))
 
@@ -139,6 +139,7 @@ def main() -> int:
     parser.add_argument("--start", type=float, default=2.0, help="where the cut starts (s)")
     parser.add_argument("--size", type=int, default=320, help="video's long edge")
     parser.add_argument("--deflicker", default="0.8")
+    parser.add_argument("--scored-frames", type=int, default=24, help="style distance over")
     parser.add_argument("--workdir", required=True, help="models and videos (reused)")
     parser.add_argument("--figure", default=None, help="write the x-t slices here (.jpg)")
     parser.add_argument("--clip", type=Path, default=CLIP, help=f"default: {CLIP}")
@@ -192,7 +193,10 @@ def main() -> int:
                     env,
                 )
             record = json.loads(out.with_suffix(".json").read_text())
-            warped, distance = record["warping_error_output"], style_distance(out, style)
+            warped, distance = (
+                record["warping_error_output"],
+                style_distance(out, style, options.scored_frames),
+            )
             if float(weight) == 0:
                 plain[deflicker] = (warped, distance)
             base = plain.get(deflicker, (float("nan"), float("nan")))

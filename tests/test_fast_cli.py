@@ -486,6 +486,12 @@ def earlier_run(tmp_path: Path, tiny_model: Path) -> Path:
             ["--resume"],
             r"other settings \(styles",
         ),
+        (
+            "--resume with another --temporal-weight",
+            ["example:strokes", "example:mosaic"],
+            ["--resume", "--temporal-weight", "0"],
+            r"other settings \(.*temporal_weight\)",  # (the tiny model's loss differs too)
+        ),
     ],
 )
 def test_train_refuses_to_clobber_or_mix_an_earlier_run(

@@ -591,6 +591,20 @@ def _args(tmp: Path, *extra: str, styles=None, data=None, output=None) -> list[s
     ]
 
 
+def earlier_training(tmp: Path) -> str:
+    """A finished run of ``_args(tmp)`` with ``--temporal-weight 0`` (its checkpoint kept)."""
+    import contextlib
+    import io
+
+    from stylelab import cli
+
+    quiet = io.StringIO()
+    with contextlib.redirect_stdout(quiet), contextlib.redirect_stderr(quiet):
+        code = cli.main(["train", *_args(tmp, "--temporal-weight", "0")])
+    assert code == 0, quiet.getvalue()
+    return "model_train/checkpoint.safetensors"
+
+
 def train_case(id: str, build: Callable[[Path], list[str]], message: str, **kw) -> Case:
     """``build(tmp)``: the arguments after "train"; style.png and photos/ exist."""
 
@@ -2114,6 +2128,11 @@ CASES: list[Case] = [
             pickle_payload(t, "m_train/checkpoint.safetensors", shell=True),
         ),
         r"checkpoint\.safetensors",
+    ),
+    train_case(
+        "--resume with another --temporal-weight than the checkpoint's",
+        lambda t: also(_args(t, "--resume", "--steps", "3"), earlier_training(t)),
+        r"other settings \(temporal_weight\)",
     ),
     train_case(
         "records' samples/ is a file",

@@ -538,11 +538,9 @@ def _restore(
     if not isinstance(saved, dict):
         raise ValueError("its training record is not an object")
     mine = config.to_dict()
-    different = [
-        k
-        for k in ("architecture", "styles", "train_size", "batch_size", "lr", "loss", "data")
-        if saved.get(k) != mine.get(k)
-    ]
+    saved.setdefault("temporal_weight", 0.0)  # checkpoints from before the term: trained without
+    compared = ("architecture", "styles", "train_size", "batch_size", "lr", "loss", "data")
+    different = [k for k in (*compared, "temporal_weight") if saved.get(k) != mine.get(k)]
     if different:
         raise StylelabError(
             f"--resume: the checkpoint was trained with other settings ({', '.join(different)}); "
