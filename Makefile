@@ -1,4 +1,5 @@
-# Quick start: `make demo` (venv, install, stylize a built-in example) and `make test`.
+# Quick start: `make demo` (venv, install, a held-out photo styled instantly, then refined) and
+# `make test`.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -22,7 +23,7 @@ dev: $(VENV)/.dev
 
 demo: install
 	$(VENV)/bin/stylelab demo -o out/demo.png
-	@echo "see out/demo.png (and out/demo_triptych.png: content | style | result)"
+	@echo "see out/demo.png (photo | painting | instant | refined, with seconds and distances; figures in out/demo.json)"
 
 # The site first (about 2 s): a broken link or anchor, a missing page or one left out of the
 # nav fails the build. No -q: it hides the warnings that --strict counts.

@@ -335,9 +335,32 @@ def test_layers_lists_names_channels_and_aliases(capsys: pytest.CaptureFixture[s
     assert len([line for line in out.splitlines()[1:] if line.strip()]) == 37
 
 
-def test_demo_and_evaluate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_sheet_instant_then_refined(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "demo" / "demo.png"
-    code, _, err = run(["demo", "-o", str(out), "--size", "32", "--steps", "2", "--quiet"], capsys)
+    code, _, err = run(["demo", "-o", str(out), "--size", "32", "--steps", "1", "--quiet"], capsys)
+    assert code == 0, err
+    assert {p.name for p in out.parent.iterdir()} == {"demo.png", "demo.json"}
+    with Image.open(out) as sheet:  # photo | painting | instant | refined, two caption lines
+        assert sheet.size == (4 * 32, 32 + 2 * 14)
+    figures = json.loads(out.with_suffix(".json").read_text())
+    assert figures["refine_steps"] == 1 and figures["size"] == 32
+    style, content = figures["style_distance"], figures["content_distance"]
+    assert set(style) == set(content) == {"photo", "instant", "refined"}
+    assert content["photo"] == pytest.approx(0.0, abs=1e-6) and style["photo"] > 0
+    checks = figures["checks"]
+    assert checks["content distance <= 1"] == (content["refined"] <= 1.0)
+    assert checks["style distance <= 0.5 x the photo's"] == (
+        style["refined"] <= 0.5 * style["photo"]
+    )
+    assert "style distance <= 0.5 x the photo's" in err and "instant" in err
+
+
+def test_demo_plain_and_evaluate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "demo" / "demo.png"
+    argv = ["demo", "--plain", "-o", str(out), "--size", "32", "--steps", "2", "--quiet"]
+    code, _, err = run(argv, capsys)
     assert code == 0, err
     assert {p.name for p in out.parent.iterdir()} >= {
         "demo.png",

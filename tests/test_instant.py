@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from stylelab.adain import modelfile
 from stylelab.adain.nets import (
@@ -369,6 +370,33 @@ def test_cli_instant_file_folder_and_stdin(tmp_path: Path, tiny_model) -> None:
     )
     assert piped.returncode == 0, piped.stderr
     assert piped.stdout.startswith(b"\x89PNG")
+
+
+def test_cli_instant_takes_an_example_as_the_photo(tmp_path: Path, tiny_model) -> None:
+    stripes_image(48).save(tmp_path / "style.png")
+    out = tmp_path / "out.png"
+    argv = ["example:astronaut", str(tmp_path / "style.png"), "-o", str(out)]
+    run = _cli("instant", *argv, "--model", tiny_model.path, "--size", "40", "--quiet")
+    assert run.returncode == 0, run.stderr
+    assert json.loads(out.with_suffix(".json").read_text())["input"] == "example:astronaut"
+    with Image.open(out) as image:
+        assert image.size == (40, 40)
+
+
+def test_demo_painting_is_none_of_the_training_paintings() -> None:
+    import tomllib
+
+    from stylelab.adain.demo import demo_painting
+    from stylelab.adain.training import procedural_paintings
+    from stylelab.examples import brush_strokes, mosaic
+
+    recipe = Path(modelfile.__file__).with_name("recipe.toml")
+    count = tomllib.loads(recipe.read_text())["data"]["procedural"]
+    trained = [p for _, p in procedural_paintings(max(count, 64), size=64)]
+    trained += [brush_strokes(64), mosaic(64)]
+    ours = np.asarray(demo_painting(64), dtype=np.float32)
+    for painting in trained:
+        assert np.abs(ours - np.asarray(painting, dtype=np.float32)).mean() > 5
 
 
 def test_cli_train_instant(tmp_path: Path) -> None:

@@ -848,6 +848,16 @@ def _instant(model: str, photo: str, style: str, out: str, *extra: str) -> list[
 
 INSTANT_CASES: list[Case] = [
     instant_case(
+        "an unknown example as the photo",
+        lambda t, m, p, s, o: _instant(m, "example:nope", s, str(t / "new.png")),
+        r"unknown example 'nope'",
+    ),
+    instant_case(
+        "example:astronaut into a folder that does not exist",
+        lambda t, m, p, s, o: _instant(m, "example:astronaut", s, str(t / "no" / "x.png")),
+        r"no",
+    ),
+    instant_case(
         "missing model",
         lambda t, m, p, s, o: _instant(str(t / "nope.safetensors"), p, s, o),
         "nope.safetensors: no such file",
@@ -1519,9 +1529,14 @@ CASES: list[Case] = [
     Case("demo: -o a/b/c/x.xyz makes no folder", lambda t: demo(t, output="a/b/c/x.xyz"), r"\.xyz"),
     Case("demo: -o an existing folder", lambda t: demo(t, output=mkdir(t, "d.png")), r"d\.png"),
     Case(
-        "demo: the triptych's name is a folder",
-        lambda t: also(demo(t, output="x.png"), mkdir(t, "x_triptych.png")),
+        "demo: --plain, the triptych's name is a folder",
+        lambda t: also(demo(t, "--plain", output="x.png"), mkdir(t, "x_triptych.png")),
         r"x_triptych\.png",
+    ),
+    Case(
+        "demo: the figures' OUT.json is a folder",
+        lambda t: also(demo(t, output="x.png"), mkdir(t, "x.json")),
+        r"x\.json",
     ),
     *[
         Case(f"demo: --size {v}", lambda t, v=v: demo(t, f"--size={v}"), "--size")

@@ -119,7 +119,7 @@ def instant(
     }
     result = StylizeResult(output, [], config, info)
     if refine:
-        result = _refine(result, content, styles_in, config, refine, regions, progress)
+        result = refine_from(result, content, styles_in, config, refine, regions, progress)
         result.info["seconds"] = round(time.perf_counter() - started, 4)
     return result
 
@@ -204,16 +204,17 @@ def _regions(
     return resolved.masks.float(), tuple(resolved.styles)
 
 
-def _refine(
+def refine_from(
     result: Any,
     content: ImageSource,
     styles: Sequence[ImageSource],
     config: StylizeConfig,
     steps: int,
-    regions: Any,
-    progress: bool,
+    regions: Any = None,
+    progress: bool = False,
 ) -> Any:
-    """``steps`` iterations of :func:`stylelab.stylize` starting from the instant image."""
+    """``steps`` iterations of :func:`stylelab.stylize` (``config``'s settings) starting
+    from the instant ``result``'s image; the refined ``StylizeResult``."""
     from stylelab.gatys import stylize
     from stylelab.images import save_image
 

@@ -30,7 +30,9 @@ def add_commands(sub: Any) -> None:
         "folder, or - (stdin); OUT is an image (with OUT.csv and OUT.json: settings, model, "
         "seconds), - (stdout), or a folder for a folder of photos.",
     )
-    run.add_argument("content", metavar="CONTENT", help="photo, folder of photos, or -")
+    run.add_argument(
+        "content", metavar="CONTENT", help="photo, example:NAME, folder of photos, or -"
+    )
     run.add_argument("styles", nargs="+", metavar="STYLE", help="painting(s) or example:NAME")
     run.add_argument("-o", "--output", required=True, metavar="OUT", help="image, folder or -")
     run.add_argument(
@@ -121,7 +123,9 @@ def cmd_instant(args: argparse.Namespace) -> int:
     _check_styles(args.styles)
     extra = [args.mask] if args.mask else []
     extra += [args.model] if args.model else []
-    jobs = list(plan_jobs([args.content], args.output, sheet=False))
+    jobs = plan_example(args.content, args.output) or list(
+        plan_jobs([args.content], args.output, sheet=False)
+    )
     for source, target in jobs:
         inputs = [i for i in (source, *args.styles, *extra) if i != "-"]
         if target != "-" and Path(target).parent.is_dir():
@@ -151,6 +155,23 @@ def cmd_instant(args: argparse.Namespace) -> int:
         if not args.quiet and target != "-":
             print(f"wrote {target} ({result.info['seconds']:.2f} s)", file=sys.stderr)
     return 0
+
+
+def plan_example(content: str, output: str) -> list[tuple[str, str]]:
+    """[(example:NAME, OUT)] when CONTENT is a built-in example (its name and OUT checked
+    before any work, as plan_jobs checks a file); [] for any other CONTENT."""
+    from stylelab.examples import list_examples
+    from stylelab.safety import IMAGE_FORMATS, check_output_file
+
+    if not content.startswith("example:"):
+        return []
+    name = content[len("example:") :]
+    if name not in list_examples():
+        raise StylelabError(f"unknown example {name!r}; choose from: {', '.join(list_examples())}")
+    if output == "-":
+        return [(content, "-")]
+    check_output_file(Path(output), IMAGE_FORMATS)
+    return [(content, output)]
 
 
 def _check_styles(styles: list[str]) -> None:
