@@ -88,6 +88,21 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(values)
 
 
+def cpu_model() -> str:
+    """The CPU's model name and its bf16 features (Linux ``/proc/cpuinfo``), e.g.
+    "Intel(R) Xeon(R) Platinum 8488C (amx_bf16, avx512_bf16)"."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or platform.machine()
+    pairs = (line.split(":", 1) for line in info.splitlines() if ":" in line)
+    fields = {key.strip(): value.strip() for key, value in pairs}
+    name = fields.get("model name", platform.machine())
+    flags = set(fields.get("flags", "").split())
+    bf16 = sorted(flags & {"amx_bf16", "avx512_bf16"})
+    return f"{name} ({', '.join(bf16) or 'no native bf16'})"
+
+
 def machine() -> str:
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     return (

@@ -9,25 +9,42 @@ Contenders alternate (A, B, A, B, ...) so a shared machine slows both alike; the
 gives medians. Also: achieved GFLOP/s (flops of one iteration, counted by
 ``torch.utils.flop_counter``, over the median time) against the GEMM peak measured here.
 
+Both contenders run in this one process with the threads the stylelab CLI sets
+(``stylelab.threads.configure_torch_threads``: one per usable core, OpenMP's passive
+waiting), so on shared cores neither spins through the other work's time slices.
+
+``--quality`` adds the second figure, time to pastiche's quality: ``bench_quality.py``'s
+protocol (each tool's own defaults as a command-line program, pastiche first; the
+seconds each needs to reach pastiche's final style distance under ``stylelab.evaluate``)
+at ``--quality-size`` px with ``--quality-pastiche-steps`` pastiche steps.
+
     PYTHONPATH=src python benchmarks/bench_step.py            # 256, 512, 1024 px
     PYTHONPATH=src python benchmarks/bench_step.py --quick    # 128, 256 px, fewer steps
+    PYTHONPATH=src python benchmarks/bench_step.py --sizes 256 --quality
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-import torch
-from torch.utils.flop_counter import FlopCounterMode
+from stylelab.threads import configure_torch_threads
+
+THREADS = configure_torch_threads()  # before torch starts: it reads OpenMP's settings once
+
+import torch  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
     CONTENT_LAYERS,
     STYLE_LAYERS,
+    cpu_model,
     gemm_peak,
     inputs,
     interleave,
@@ -107,6 +124,42 @@ def pastiche_contender(
     return run
 
 
+def step_summary(rows: list[list], auto: str) -> list[str]:
+    """One line per size: stylelab's ``auto`` precision per step against pastiche."""
+    lines = []
+    for size in dict.fromkeys(row[0] for row in rows):
+        ours = next(r for r in rows if r[0] == size and r[1] == f"stylelab {auto}")
+        lines.append(
+            f"STEP {size} px: stylelab {auto} {ours[2]:.3g} s/iteration, "
+            f"{ours[3]:.2f}x pastiche 1.6.0 per step (target >= 2.5x)"
+        )
+    return lines
+
+
+def quality_summary(size: int, pastiche_steps: int, every: int) -> str:
+    """bench_quality's protocol at ``size`` px; one line with the time-to-quality ratio."""
+    import bench_quality as Q
+
+    work = Path(tempfile.mkdtemp(prefix="stylelab-step-quality-"))
+    content, style = inputs(work)
+    print(f"time to quality at {size} px (pastiche {pastiche_steps} steps), images in {work}")
+    theirs = Q.run_pastiche(content, style, size, pastiche_steps, every, work)
+    print(f"pastiche done, load average {os.getloadavg()}")
+    ours = Q.run_stylelab(content, style, size, every, work, "stylelab")
+    print(f"stylelab done, load average {os.getloadavg()}")
+    target = theirs[-1]["style"]
+    hit = Q.first_reaching(ours, target)
+    if hit is None:
+        return f"QUALITY {size} px: stylelab never reached pastiche's final style {target:.4f}"
+    content_change = 100 * (hit["content"] / theirs[-1]["content"] - 1)
+    return (
+        f"QUALITY {size} px: pastiche's final style distance {target:.4f} after "
+        f"{theirs[-1]['seconds']:.1f} s; stylelab there after {hit['seconds']:.1f} s: "
+        f"{theirs[-1]['seconds'] / hit['seconds']:.2f}x sooner (target >= 5x), content "
+        f"{content_change:+.1f} % against pastiche's final"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="128 and 256 px, few steps")
@@ -117,6 +170,11 @@ def main() -> None:
         "--precisions", default="auto,fp32", help="stylelab rows (default: auto,fp32)"
     )
     parser.add_argument("--device", default="cpu", help="cpu | cuda (default: cpu)")
+    parser.add_argument("--quality", action="store_true", help="also time to pastiche's quality")
+    parser.add_argument("--quality-size", type=int, default=256, help="px (default 256)")
+    parser.add_argument(
+        "--quality-pastiche-steps", type=int, default=200, help="pastiche's steps (default 200)"
+    )
     args = parser.parse_args()
     device = torch.device(args.device)
     sizes = args.sizes or ([128, 256] if args.quick else [256, 512, 1024])
@@ -125,7 +183,8 @@ def main() -> None:
     wanted = args.precisions.split(",")
     precisions = list(dict.fromkeys(resolve_precision(p, device) for p in wanted))
     content, style = inputs()
-    print(f"machine: {machine()}")
+    print(f"CPU: {cpu_model()}; machine shared with other work")
+    print(f"machine: {machine()}; OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}")
     if device.type == "cuda":
         print(f"GPU: {torch.cuda.get_device_name(device)}")
     measured = {
@@ -187,7 +246,13 @@ def main() -> None:
             rows,
         )
     )
-    print(f"\nmachine at the end: {machine()}")
+    auto = resolve_precision("auto", device)
+    summary = step_summary(rows, auto) if f"stylelab {auto}" in {r[1] for r in rows} else []
+    if args.quality:
+        summary.append(quality_summary(args.quality_size, args.quality_pastiche_steps, every=10))
+    print("\n" + "\n".join(summary))
+    print(f"\nCPU: {cpu_model()}")
+    print(f"machine at the end: {machine()}")
 
 
 if __name__ == "__main__":

@@ -46,3 +46,24 @@ def test_bf16_features_give_fp32_gram_and_bf16_gradient() -> None:
     assert gram.dtype == torch.float32
     gram.sum().backward()
     assert features.grad is not None and features.grad.dtype == torch.bfloat16
+
+
+def test_bf16_features_of_many_positions_give_the_exact_gram_and_a_close_gradient() -> None:
+    # Large enough (M = 4096, N = 64) for oneDNN's matrix product, which runs on bf16
+    # units here: the operands are bf16 values, so G must be their float32 product.
+    torch.manual_seed(0)
+    features = torch.randn(1, 64, 64, 64).to(torch.bfloat16)
+    features = features.contiguous(memory_format=torch.channels_last).requires_grad_(True)
+    weight = torch.randn(1, 64, 64, dtype=torch.float64)
+    before = torch.backends.mkldnn.matmul.fp32_precision
+    gram = gram_matrix(features)
+    (gram.double() * weight).sum().backward()
+    assert torch.backends.mkldnn.matmul.fp32_precision == before  # restored
+    exact = features.detach().double().requires_grad_(True)
+    expected = reference(exact)
+    (expected * weight).sum().backward()
+    scale = float(expected.detach().abs().max())
+    torch.testing.assert_close(gram.detach().double(), expected.detach(), rtol=0, atol=2e-6 * scale)
+    assert features.grad is not None and exact.grad is not None
+    error = (features.grad.double() - exact.grad).norm() / exact.grad.norm()
+    assert float(error) < 2**-7  # dG and dF each rounded to bf16 (2^-9 relative) once

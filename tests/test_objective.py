@@ -197,3 +197,38 @@ def test_build_objective_refuses_bad_settings_in_one_line(options, message) -> N
     with pytest.raises(StylelabError) as caught:
         build_objective(device="cpu", precision="fp32", **options)
     assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_constants_applied_to_grams_give_the_scaled_features_value_and_gradient() -> None:
+    """The objective scales style-only layers' Grams by c_l^2 instead of their features
+    by c_l; value and image gradient equal those of the scaled features' terms."""
+    config = StylizeConfig(weights="random", content_layers=("relu2_1",))
+    backbone = load_backbone("vgg19", weights="random", seed=0)
+    plan = plan_layers(backbone, config)
+    extractor = backbone.extractor(plan.content + plan.style)
+    content, style = _rand(1, 3, 32, 32, seed=13), _rand(1, 3, 32, 32, seed=14)
+    objective = GatysObjective(extractor, plan, content, [style], [1.0], config)
+    assert set(objective._gram_scales()) == set(plan.style) - {"relu2_1"}
+    image = _rand(1, 3, 32, 32, seed=15).requires_grad_(True)
+    total, _ = objective(image)
+    (ours,) = torch.autograd.grad(total, image)
+    features = objective.features(image)  # c_l F on every layer
+    expected = sum(t(features) for t in objective.content_terms) * config.content_weight
+    for term, weight in zip(objective.style_terms, plan.style_weights, strict=True):
+        expected = expected + term(features) * weight * config.style_weight
+    (theirs,) = torch.autograd.grad(expected, image)
+    assert float(total.detach()) == pytest.approx(float(expected.detach()), rel=1e-5)
+    torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-6 * float(theirs.abs().max()))
+
+
+@pytest.mark.parametrize("scale, folded", [(1e-3, True), (1e9, False), (1e-9, False)])
+def test_extreme_constants_stay_on_the_features(scale: float, folded: bool) -> None:
+    encoder = _identity()
+    encoder.scale = {"x": scale}
+    assert (encoder.gram_scale("x") is not None) is folded
+
+
+def test_zero_tv_weight_costs_nothing_and_adds_nothing() -> None:
+    image = _rand(1, 3, 8, 8, seed=16).requires_grad_(True)
+    value = TotalVariationTerm(0.0)(image)
+    assert float(value) == 0.0 and not value.requires_grad

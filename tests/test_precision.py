@@ -121,3 +121,17 @@ def test_bf16_matches_fp32_quality_on_the_same_seed() -> None:
     # And the run did something: style distance well below that of the content image.
     start = evaluate(photo(48), photo(48), stripes(48), size=64)["style_distance"]
     assert scores["fp32"]["style_distance"] < 0.8 * start
+
+
+def test_reduced_precision_stores_conv_weights_once_with_the_same_features() -> None:
+    # autocast recasts frozen weights on every call; the extractor keeps them in bf16.
+    torch.manual_seed(0)
+    conv = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU()).requires_grad_(False)
+    image = photo(16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        expected = conv(image)
+    wrapped = P.prepare_extractor(conv, CPU, "bf16")
+    assert conv[0].weight.dtype == torch.bfloat16 and conv[0].bias.dtype == torch.bfloat16
+    torch.testing.assert_close(wrapped(image), expected, rtol=0, atol=0)
+    kept = P.prepare_extractor(nn.Conv2d(3, 8, 3).requires_grad_(False), CPU, "fp32")
+    assert kept.extractor.weight.dtype == torch.float32

@@ -5,6 +5,8 @@ Features are tensors of shape (B, N, H, W): N channels (filters), M = H * W posi
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -49,15 +51,42 @@ class _Gram(torch.autograd.Function):
         ctx.save_for_backward(flat)
         ctx.shape = features.shape
         ctx.dtype = features.dtype
-        return torch.bmm(flat.transpose(1, 2), flat) / flat.shape[1]
+        with bf16_products(features):
+            return torch.bmm(flat.transpose(1, 2), flat) / flat.shape[1]
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
         (flat,) = ctx.saved_tensors
         batch, channels, height, width = ctx.shape
         symmetric = (grad + grad.transpose(1, 2)) / flat.shape[1]
-        dflat = torch.bmm(flat, symmetric)  # (B, M, N)
+        with bf16_products(flat, ctx.dtype):
+            dflat = torch.bmm(flat, symmetric)  # (B, M, N)
         return dflat.reshape(batch, height, width, channels).permute(0, 3, 1, 2).to(ctx.dtype)
+
+
+@contextlib.contextmanager
+def bf16_products(tensor: torch.Tensor, dtype: torch.dtype | None = None) -> Iterator[None]:
+    """On CPU, for features that are bf16 (``dtype``, default ``tensor.dtype``): let oneDNN
+    run float32 matrix products on bf16 units (AMX, AVX512-BF16), accumulating and writing
+    float32 (``torch.backends.mkldnn.matmul.fp32_precision = "bf16"``); elsewhere nothing.
+
+    The Gram's operands are bf16 values upcast, which bf16 holds exactly, so G = X^T X / M
+    is the float32 product of the same numbers, about 5x faster than the IEEE float32
+    product (1e-6 relative, like it). In the backward pass dG is rounded to bf16 before
+    dF = X (dG + dG^T) / M, which is rounded to bf16 after: one more rounding of the same
+    size on a gradient that is bf16 anyway. The setting is process-wide while it lasts.
+    """
+    low = tensor.dtype if dtype is None else dtype
+    settings = getattr(torch.backends.mkldnn, "matmul", None)
+    if low != torch.bfloat16 or tensor.device.type != "cpu" or settings is None:
+        yield
+        return
+    before = settings.fp32_precision
+    settings.fp32_precision = "bf16"
+    try:
+        yield
+    finally:
+        settings.fp32_precision = before
 
 
 def style_loss(gram: torch.Tensor, target_gram: torch.Tensor) -> torch.Tensor:

@@ -21,7 +21,7 @@ method that scores images with a backbone's features.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,12 +140,23 @@ class LayerFeatures:
     def __call__(self, image: torch.Tensor) -> Features:
         return self.represent(self.extractor(image))
 
-    def represent(self, raw: Features) -> Features:
-        """sigma_l, then c_l, on each layer of ``raw``."""
+    def represent(self, raw: Features, unscaled: Collection[str] = ()) -> Features:
+        """sigma_l, then c_l, on each layer of ``raw``; c_l left out on the ``unscaled``
+        layers (their terms apply it themselves, see :meth:`gram_scale`)."""
         features = {n: self.sigmas[n](f) if n in self.sigmas else f for n, f in raw.items()}
         if self.scale:
-            features = {n: f * self.scale.get(n, 1.0) for n, f in features.items()}
+            features = {
+                n: f if n in unscaled else f * self.scale.get(n, 1.0) for n, f in features.items()
+            }
         return features
+
+    def gram_scale(self, name: str) -> float | None:
+        """c_l^2, by which a Gram of layer ``name``'s unscaled features becomes the Gram of
+        its scaled ones (G(c F) = c^2 G(F): an N x N product instead of an M x N one, and
+        none in the backward pass); None where c_l is extreme (features below 1e-8 or above
+        1e8, whose products could leave float32's range unscaled)."""
+        scale = self.scale.get(name, 1.0)
+        return scale * scale if 1e-8 <= scale <= 1e8 else None
 
     def blank(self, name: str, shape: Sequence[int]) -> torch.Tensor:
         """Layer ``name``'s features of a featureless map (phi = 0): c_l sigma_l(0); zero
@@ -257,11 +268,16 @@ class StyleTerm(nn.Module):
         )
 
     def forward(
-        self, features: Features, style_weights: torch.Tensor | None = None
+        self,
+        features: Features,
+        style_weights: torch.Tensor | None = None,
+        gram_scale: float = 1.0,
     ) -> torch.Tensor:
+        """E_l of ``features``; ``gram_scale`` multiplies their Grams (c_l^2 when the
+        features come without the layer's constant c_l)."""
         feature = features[self.layer]
         if self.regions is not None:
-            return self._regions(feature)
+            return self._regions(feature, gram_scale)
         if style_weights is None:
             targets, scales = self.target, [self.scale]
         else:
@@ -272,11 +288,13 @@ class StyleTerm(nn.Module):
             targets, scales = targets.expand(batch, -1, -1), scales * batch
         total = torch.zeros((), device=feature.device)
         grams = losses.gram_matrix(feature)
+        if gram_scale != 1.0:
+            grams = grams * gram_scale
         for gram, target, scale in zip(grams.split(1), targets.split(1), scales, strict=True):
             total = total + losses.style_loss(gram, target) / scale
         return total
 
-    def _regions(self, feature: torch.Tensor) -> torch.Tensor:
+    def _regions(self, feature: torch.Tensor, gram_scale: float) -> torch.Tensor:
         """sum_r E_l(G_r(F), A_s(r)) / ref_s(r) over the regions that have a style, with
         the region masks area-averaged to this layer's map."""
         assert self.regions is not None
@@ -285,7 +303,7 @@ class StyleTerm(nn.Module):
         for mask, index in zip(sized.split(1), self.regions.styles, strict=True):
             if index is None or float(mask.sum()) < 1e-3:
                 continue
-            gram = losses.guided_gram(feature, mask)
+            gram = losses.guided_gram(feature, mask) * gram_scale
             target = self.grams[index : index + 1]
             total = total + losses.style_loss(gram, target) / self.region_scale[index]
         return total
@@ -299,6 +317,8 @@ class TotalVariationTerm(nn.Module):
         self.weight = weight
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
+        if self.weight == 0:  # exactly 0 * TV; skips two image-sized passes each way
+            return torch.zeros((), device=image.device)
         return losses.total_variation(image, reduction="mean") * self.weight * image.shape[0]
 
 
@@ -399,6 +419,13 @@ class GatysObjective:
             ]
         self.tv_term = TotalVariationTerm(config.tv_weight)
 
+    def _gram_scales(self) -> dict[str, float]:
+        """c_l^2 of the style-only layers whose constant is applied to their Grams rather
+        than to their features (see :meth:`LayerFeatures.gram_scale`)."""
+        content = set(self.plan.content)
+        found = {n: self.encoder.gram_scale(n) for n in self.plan.style if n not in content}
+        return {n: scale for n, scale in found.items() if scale is not None}
+
     @property
     def regions(self) -> RegionMasks | None:
         return self._regions
@@ -451,7 +478,8 @@ class GatysObjective:
         """Loss of ``image`` (B, 3, H, W), item b against content target b and the style
         blend ``style_weights[b]`` (default: the ``blend`` given at construction)."""
         cfg = self.config
-        features = self.features(image)
+        gram_scales = self._gram_scales()
+        features = self.encoder.represent(self.extractor(image), unscaled=gram_scales)
         content = torch.zeros((), device=image.device)
         for content_term in self.content_terms:
             for value in content_term.items(features):
@@ -460,7 +488,8 @@ class GatysObjective:
         terms: dict[str, torch.Tensor] = {}
         style = torch.zeros((), device=image.device)
         for term, weight in zip(self.style_terms, self.plan.style_weights, strict=True):
-            layer = term(features, style_weights) * (weight * cfg.style_weight)
+            scaled = term(features, style_weights, gram_scales.get(term.layer, 1.0))
+            layer = scaled * (weight * cfg.style_weight)
             terms[f"style_{term.layer}"] = layer.detach()
             style = style + layer
         tv = self.tv_term(image)
