@@ -396,9 +396,10 @@ def _compute(job: Job, on_image: Any, on_row: Any) -> Any:
 
         config = StylizeConfig.from_dict(job.config)
         return stylize(content, style, config, callback=on_image, on_row=on_row)
-    from stylelab.adain.transfer import instant
+    from stylelab.adain.transfer import InstantOptions, instant
+    from stylelab.config import field_names
 
-    settings = {k: v for k, v in job.instant.items() if k in ("strength", "refine")}
+    settings = {k: v for k, v in job.instant.items() if k in field_names(InstantOptions)}
     result = instant(content, style, **settings, callback=on_image, on_row=on_row, **job.config)
     job.instant["model"] = {**job.instant["model"], "design": result.info["model"]["design"]}
     return result

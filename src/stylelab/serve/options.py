@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stylelab.config import FieldSpec, StylizeConfig, field_spec, field_specs
+from stylelab.config import FieldSpec, StylizeConfig, field_names, field_spec, field_specs
 from stylelab.errors import StylelabError
 from stylelab.limits import show
 from stylelab.safety import one_line
@@ -79,9 +79,9 @@ def check_job(
     other = [name for name in options if name not in SHARED]
     if other:
         taken = ", ".join(field_spec(name).flag for name in SHARED)
+        own = ", ".join(field_names(InstantOptions))
         raise StylelabError(
-            f"instant: {show(other[0])} is not an instant option; it takes {taken} "
-            "(and strength, refine)"
+            f"instant: {show(other[0])} is not an instant option; it takes {taken} (and {own})"
         )
     return check_options(options), InstantOptions.from_dict({} if instant is None else instant)
 
