@@ -83,7 +83,8 @@ def check_job(
         raise StylelabError(
             f"instant: {show(other[0])} is not an instant option; it takes {taken} (and {own})"
         )
-    return check_options(options), InstantOptions.from_dict({} if instant is None else instant)
+    given: Any = {} if instant is None else instant  # from_dict refuses what is no dict
+    return check_options(options), InstantOptions.from_dict(given)
 
 
 def option_schema() -> dict[str, Any]:
