@@ -247,9 +247,34 @@ def test_bf16_is_close_to_fp32(tiny_model, photo, painting) -> None:
 
 
 def test_refine_continues_with_stylize_from_the_instant_image(tiny_model, photo, painting) -> None:
-    result = instant(photo, painting, model=tiny_model, size=32, refine=2, internal_size=64)
-    assert result.info["iterations"] == 2
-    assert result.info["instant"]["refine"] == 2
+    """The callbacks see the instant image (iteration 0), then stylize's iterations; a
+    StopRequested from on_row ends the refinement with the current image (the web app's
+    Stop)."""
+    from stylelab.optim import StopRequested
+
+    images: list[tuple[int, tuple[int, ...]]] = []
+    rows: list[int] = []
+
+    def on_row(row: dict) -> None:
+        rows.append(int(row["iteration"]))
+        if row["iteration"] >= 2:
+            raise StopRequested("stopped")
+
+    result = instant(
+        photo,
+        painting,
+        model=tiny_model,
+        size=32,
+        refine=5,
+        internal_size=64,
+        callback=lambda i, image: images.append((i, tuple(image.shape))),
+        on_row=on_row,
+    )
+    assert result.info["iterations"] == 2 and result.status == "interrupted"
+    assert rows == [1, 2]
+    assert images[0] == (0, tuple(result.tensor.shape))  # the instant image, first
+    assert [i for i, _ in images[1:]] == [1]  # iteration 2's on_row stopped it before its image
+    assert result.info["instant"]["refine"] == 5
     assert result.config.init.endswith("instant.png")
 
 
@@ -259,6 +284,10 @@ def test_refine_continues_with_stylize_from_the_instant_image(tiny_model, photo,
         ({"strength": float("nan")}, "--strength"),
         ({"strength": 1.5}, "--strength"),
         ({"refine": -1}, "--refine"),
+        ({"refine": True}, "--refine"),
+        ({"refine": 2.5}, "--refine"),
+        ({"strength": True}, "--strength"),
+        ({"callback": 3}, "callback must be callable"),
         ({"size": 0}, "--size"),
         ({"steps": 3}, "unknown option"),
         ({"precision": "fp16"}, "precision"),

@@ -227,6 +227,103 @@ def test_events_stream_previews_the_curve_and_the_end(client: TestClient, finish
     assert progress["reset"] and len(progress["points"]) == 3
 
 
+def submit_instant(client: TestClient, uploads: dict[str, str], **instant) -> dict:
+    body = {
+        "content": uploads["content"],
+        "style": uploads["style"],
+        "method": "instant",
+        "instant": instant,
+        "options": {"size": 64, "preserve_color": "histogram"},
+    }
+    response = client.post("/api/jobs", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def stream_events(client: TestClient, job_id: str) -> list[tuple[str, dict]]:
+    with client.stream("GET", f"/api/jobs/{job_id}/events") as stream:
+        text = "".join(stream.iter_text())
+    blocks = [block for block in text.split("\n\n") if block.startswith("event:")]
+    return [
+        (block.split("\n")[0].removeprefix("event: "), json.loads(block.split("data: ", 1)[1]))
+        for block in blocks
+    ]
+
+
+def test_an_instant_job_says_instant_and_its_model(
+    client: TestClient, uploads: dict[str, str]
+) -> None:
+    """The shipped AdaIN model, no refinement: the image is the job's preview and result;
+    job.json and image.json say instant and which model; only instant's options kept."""
+    job = submit_instant(client, uploads, strength=0.8)
+    assert job["method"] == "instant" and job["steps"] == 0
+    assert job["instant"]["strength"] == 0.8 and job["instant"]["refine"] == 0
+    assert job["config"] == {
+        "size": 64,
+        "style_scale": 1.0,
+        "style_blend": None,
+        "preserve_color": "histogram",
+        "mask": "",
+        "region_style": "",
+    }
+    done = wait_for(lambda: job_of(client, job["id"]), ended, 120)
+    assert done["status"] == "done", done
+    assert done["message"].startswith("instant in ") and "refine" not in done["message"]
+    assert done["instant"]["model"] == {
+        "file": "adain_default.safetensors",
+        "shipped": True,
+        "design": "adain3",
+    }
+    assert set(done["files"]) == {"image.png", "image.csv", "image.json", "thumbnail.png"}
+    base = f"/api/jobs/{job['id']}/files"
+    record = client.get(f"{base}/image.json").json()
+    assert record["method"].startswith("instant") and record["status"] == "done"
+    assert record["model"]["design"] == "adain3" and record["instant"]["strength"] == 0.8
+    assert record["config"]["size"] == 64
+    from PIL import Image
+
+    with Image.open(io.BytesIO(client.get(f"{base}/image.png").content)) as image:
+        assert max(image.size) == 64
+    names = [name for name, _ in stream_events(client, job["id"])]
+    assert names[0] == "progress" and "preview" in names and names[-1] == "end"
+    from stylelab.serve.jobs import _job_on_disk
+
+    again = _job_on_disk(client.app.state.store.get(job["id"]).folder)  # as after a restart
+    assert again is not None and again.public() == done
+
+
+def test_an_instant_job_refines_live_with_the_gatys_loop(
+    client: TestClient, uploads: dict[str, str]
+) -> None:
+    """refine N: the instant image first (iteration 0), then N iterations of stylize whose
+    losses stream as a Gatys job's do."""
+    job = submit_instant(client, uploads, refine=2)
+    assert job["steps"] == 2
+    done = wait_for(lambda: job_of(client, job["id"]), ended, 180)
+    assert done["status"] == "done" and done["iterations"] == 2, done
+    assert done["message"].endswith("then 2 refine iterations"), done["message"]
+    events = stream_events(client, job["id"])
+    points = [p for name, data in events if name == "progress" for p in data["points"]]
+    assert [p[0] for p in points] == [1, 2]
+    record = client.get(f"/api/jobs/{job['id']}/files/image.json").json()
+    assert record["method"] == "instant + refine (Gatys objective)"
+    assert record["instant"]["refine"] == 2 and record["iterations"] == 2
+    csv = client.get(f"/api/jobs/{job['id']}/files/image.csv").text
+    assert len(csv.strip().splitlines()) == 3  # the header and two iterations
+
+
+def test_the_instant_form_comes_from_its_field_table(client: TestClient) -> None:
+    from stylelab.adain.transfer import SHARED
+
+    schema = client.get("/api/options").json()["instant"]
+    fields = {f["name"]: f for f in schema["fields"]}
+    assert set(fields) == {"strength", "refine"}
+    assert fields["strength"]["kind"] == "float" and fields["strength"]["default"] == 1.0
+    assert fields["refine"]["kind"] == "int" and fields["refine"]["default"] == 0
+    assert fields["refine"]["help"].startswith("then N steps of stylize's Gatys objective")
+    assert schema["shared"] == list(SHARED)
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [

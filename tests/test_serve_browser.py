@@ -80,10 +80,7 @@ def test_the_page_end_to_end_in_chromium(
             page.wait_for_selector(".picker[data-role=style][data-ready=yes]")
 
             # A bad option is refused on the page, in one line.
-            page.fill("#options [name=style_weight]", "-1")
-            page.click("#start")
-            page.wait_for_selector("#error:not([hidden])")
-            assert "--style-weight must be a finite number >= 0" in page.inner_text("#error")
+            _refused(page, "style_weight", "-1", "--style-weight must be a finite number >= 0")
             page.fill("#options [name=style_weight]", "30")
 
             # A 64 px job: watch the preview change, stop it, download the PNG.
@@ -106,6 +103,7 @@ def test_the_page_end_to_end_in_chromium(
                 assert max(image.size) == 64
             page.wait_for_selector(".card[data-status=stopped] img[src]")
 
+            _instant_job(page)
             _fast_tab(page)
             if readme_shot:
                 _finished_example_job(page)
@@ -118,8 +116,19 @@ def test_the_page_end_to_end_in_chromium(
             browser.close()
 
 
+def _refused(page, field: str, value: str, message: str) -> None:
+    """Start with ``value`` in ``field``: the page shows the server's one-line refusal."""
+    page.evaluate("document.querySelector('#error').hidden = true")
+    page.fill(f"#options [name={field}]", value)
+    page.click("#start")
+    page.wait_for_selector("#error:not([hidden])")
+    assert message in page.inner_text("#error")
+
+
 def _fast_tab(page) -> None:
     """The trained model applies at once, and again when a style slider moves."""
+    # The tab shows once /api/models has loaded the model: slow on a loaded machine.
+    page.wait_for_selector("#tab-fast", state="visible", timeout=120_000)
     page.click("#tab-fast")
     page.select_option(".picker[data-role=fast] select", "example:chelsea")
     page.wait_for_function("document.querySelector('#fast-status').textContent.includes('ms')")
@@ -132,6 +141,29 @@ def _fast_tab(page) -> None:
     assert page.inner_text("#fast-sliders").count("50%") == 2
     page.wait_for_function(f"document.querySelector('#fast-result').src !== {first!r}")
     page.click("#tab-stylize")
+
+
+def _instant_job(page) -> None:
+    """Instant: the fields only the optimizer takes hide, a bad strength is refused in one
+    line, and a 64 px result comes from the shipped model."""
+    page.check("#method-instant")
+    assert page.is_hidden("#options [name=steps]") and page.is_visible("#options [name=size]")
+    _refused(page, "strength", "2", "--strength must be at most 1, got 2")
+    page.fill("#options [name=strength]", "0.7")
+    page.fill("#options [name=size]", "64")
+    page.evaluate("document.body.dataset.lastStatus = ''")
+    page.click("#start")
+    page.wait_for_selector("body[data-last-status=done]", timeout=180_000)
+    assert page.inner_text("#status").startswith("done: instant in")
+    page.wait_for_function(
+        "(() => { const live = document.querySelector('#live');"
+        " return live.src.includes('/files/image.png') && live.complete"
+        " && Math.max(live.naturalWidth, live.naturalHeight) === 64; })()"
+    )
+    page.wait_for_selector(".card[data-status=done] img[src]")
+    assert "instant, strength 0.7" in page.inner_text(".card.current .meta")
+    page.check("#method-gatys")
+    assert page.is_visible("#options [name=steps]")
 
 
 def _finished_example_job(page) -> None:

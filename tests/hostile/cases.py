@@ -3285,3 +3285,69 @@ ODD_BUT_VALID_IMAGES: dict[str, Callable[[Path], None]] = {
     "png-named.jpg": lambda p: gradient_image(40, 32).save(p, format="PNG"),
     "corrupt-exif.jpg": _corrupt_exif,
 }
+
+
+# --- the web app's instant jobs (issue 30): POST /api/jobs bodies -----------------------
+# id -> (what the body adds to {"content": "example:chelsea", "style": "example:strokes"},
+# the HTTP status, a regex of the one-line error). tests/hostile/test_hostile.py posts each
+# to one app: a JSON error of one line with that status, no traceback, no job queued.
+INSTANT = {"method": "instant"}
+SERVE_JOBS: dict[str, tuple[dict[str, object], int, str]] = {
+    "method adain": ({"method": "adain"}, 400, "method must be gatys or instant, got 'adain'"),
+    "method a number": ({"method": 3}, 400, "method must be gatys or instant"),
+    "method null": ({"method": None}, 400, "method must be gatys or instant"),
+    "method a long string": ({"method": "x" * 10_000}, 400, "method must be gatys or instant"),
+    "instant options without the method": (
+        {"instant": {"strength": 0.5}},
+        400,
+        'instant options need "method": "instant"',
+    ),
+    "strength 1.5": ({**INSTANT, "instant": {"strength": 1.5}}, 400, "--strength must be at most"),
+    "strength -0.1": ({**INSTANT, "instant": {"strength": -0.1}}, 400, "--strength must be a fin"),
+    "strength NaN": ({**INSTANT, "instant": {"strength": float("nan")}}, 400, "--strength"),
+    "strength Infinity": ({**INSTANT, "instant": {"strength": float("inf")}}, 400, "--strength"),
+    "strength a string": ({**INSTANT, "instant": {"strength": "0.5"}}, 400, "--strength"),
+    "strength true": ({**INSTANT, "instant": {"strength": True}}, 400, "--strength"),
+    "strength an object": ({**INSTANT, "instant": {"strength": {"a": 1}}}, 400, "--strength"),
+    "strength a huge int": ({**INSTANT, "instant": {"strength": 10**400}}, 400, "--strength"),
+    "refine -1": ({**INSTANT, "instant": {"refine": -1}}, 400, "--refine must be an integer"),
+    "refine 2.5": ({**INSTANT, "instant": {"refine": 2.5}}, 400, "--refine must be an integer"),
+    "refine 10001": ({**INSTANT, "instant": {"refine": 10_001}}, 400, "from 0 to 10000"),
+    "refine a string": ({**INSTANT, "instant": {"refine": "5"}}, 400, "--refine"),
+    "refine a huge int": ({**INSTANT, "instant": {"refine": int(HUGE_INT)}}, 400, "--refine"),
+    "refine false": ({**INSTANT, "instant": {"refine": False}}, 400, "--refine"),
+    "instant field misspelt": (
+        {**INSTANT, "instant": {"strenght": 0.5}},
+        400,
+        "unknown option 'strenght'; did you mean 'strength'",
+    ),
+    "instant a list": ({**INSTANT, "instant": [0.5, 3]}, 400, "instant options are a dict"),
+    "instant a string": ({**INSTANT, "instant": "strong"}, 400, "instant options are a dict"),
+    "instant with steps": (
+        {**INSTANT, "options": {"steps": 5}},
+        400,
+        "'steps' is not an instant option; it takes --size, --style-scale",
+    ),
+    "instant with an init path": (
+        {**INSTANT, "options": {"init": "/etc/passwd"}},
+        400,
+        "'init' is not an instant option",
+    ),
+    "instant with a mask path": (
+        {**INSTANT, "options": {"mask": "/etc/passwd", "region_style": "#ffffff=0"}},
+        400,
+        "no file paths",
+    ),
+    "instant size 0": ({**INSTANT, "options": {"size": 0}}, 400, "--size"),
+    "instant preserve-color hue": (
+        {**INSTANT, "options": {"preserve_color": "hue"}},
+        400,
+        "--preserve-color 'hue'",
+    ),
+    "instant style blend of zeros": (
+        {**INSTANT, "options": {"style_blend": [0, 0]}},
+        400,
+        "--style-blend needs weights with a positive sum",
+    ),
+    "instant style scale 0": ({**INSTANT, "options": {"style_scale": 0}}, 400, "--style-scale"),
+}

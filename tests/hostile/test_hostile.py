@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import pickle
 import re
@@ -26,6 +27,7 @@ from tests.hostile.cases import (
     ODD_BUT_VALID_IMAGES,
     ONE_RUN,
     ONNX_MODEL,
+    SERVE_JOBS,
     STYLIZE_FAST,
     Case,
     ShellMarker,
@@ -228,3 +230,35 @@ def test_report_shows_a_damaged_run_without_its_file(damage: str, tmp_path: Path
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     assert (tmp_path / "r" / "index.html").is_file()
+
+
+@pytest.fixture(scope="module")
+def serve_client(tmp_path_factory: pytest.TempPathFactory):
+    pytest.importorskip("starlette")
+    pytest.importorskip("httpx2")  # what starlette.testclient imports
+    from starlette.testclient import TestClient
+
+    from stylelab.serve.app import Settings, create_app
+
+    workdir = tmp_path_factory.mktemp("serve-hostile")
+    with TestClient(create_app(Settings(workdir=workdir))) as client:
+        yield client
+
+
+@pytest.mark.parametrize("name", sorted(SERVE_JOBS))
+def test_bad_web_jobs_are_one_line_4xx(
+    name: str, serve_client, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The web app's promise for a bad job request: a JSON error of one line with a 4xx
+    status, no traceback on the server's stderr, and no job queued."""
+    changes, status, message = SERVE_JOBS[name]
+    body = {"content": "example:chelsea", "style": "example:strokes", **changes}
+    raw = json.dumps(body)  # NaN and Infinity as Python's json writes them (httpx refuses)
+    response = serve_client.post(
+        "/api/jobs", content=raw, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert "\n" not in error and re.search(message, error), error
+    assert "Traceback" not in capfd.readouterr().err
+    assert serve_client.get("/api/jobs").json()["jobs"] == []

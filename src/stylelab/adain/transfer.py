@@ -12,7 +12,11 @@
 4. Colour: ``histogram`` moves each style's colours to the photo's before encoding;
    ``luminance`` runs on gray images and puts the photo's chroma back (:mod:`stylelab.color`).
 5. ``refine`` N: N more steps of stylize's Gatys objective from y (the public
-   :func:`stylelab.stylize` with y as ``init``).
+   :func:`stylelab.stylize` with y as ``init``). ``callback(0, y)`` sees the instant image
+   first; then ``callback`` and ``on_row`` follow stylize's iterations, as in stylize.
+
+``strength`` and ``refine`` are checked by :class:`InstantOptions`, a field table like
+:class:`StylizeConfig`'s (the web form shows it).
 
 The result is a :class:`stylelab.stylize.StylizeResult` (image, settings, ``info`` with
 the model, its card, the seconds spent), saved like stylize's.
@@ -20,11 +24,12 @@ the model, its card, the seconds spent), saved like stylize's.
 
 from __future__ import annotations
 
-import math
+import numbers
 import os
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +40,7 @@ import torch.nn.functional as F
 from stylelab import color
 from stylelab.adain.modelfile import InstantModel, load_decoder
 from stylelab.adain.nets import adain, blend_stats, encoder, mean_std, regional_adain
-from stylelab.config import StylizeConfig
+from stylelab.config import StylizeConfig, check_field_names, check_value, field_specs, option
 from stylelab.errors import StylelabError
 from stylelab.images import ImageSource, load_image, resize_long_edge, resize_to
 from stylelab.limits import show
@@ -47,6 +52,45 @@ MAX_REFINE = 10_000
 #: Region masks (R, H, W) at the photo's size and each region's style index (None: photo).
 Regional = tuple[torch.Tensor, tuple[int | None, ...]]
 SHARED = ("size", "style_scale", "style_blend", "preserve_color", "mask", "region_style")
+#: callback(iteration, image) and on_row(row), as stylize takes them.
+ImageCallback = Callable[[int, torch.Tensor], None]
+RowCallback = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class InstantOptions:
+    """instant's own settings as a field table (:func:`stylelab.config.field_specs` reads
+    it, as StylizeConfig's): what :func:`instant` checks and the web form shows."""
+
+    strength: float = option(
+        1.0,
+        "AdaIN's alpha: 0 = the photo's features, 1 = the style's statistics",
+        low=0.0,
+        high=1.0,
+    )
+    refine: int = option(
+        0,
+        "then N steps of stylize's Gatys objective from the instant image (0: none)",
+        low=0,
+        high=MAX_REFINE,
+    )
+
+    def __post_init__(self) -> None:
+        for spec in field_specs(type(self)):
+            value = getattr(self, spec.name)
+            integral = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+            if spec.kind is int and integral:
+                value = int(value)  # numpy's too
+            check_value(spec, value)
+            object.__setattr__(self, spec.name, float(value) if spec.kind is float else value)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> InstantOptions:
+        """From ``{field: value}``; an unknown name is a StylelabError naming the close one."""
+        if not isinstance(values, Mapping) or not all(isinstance(k, str) for k in values):
+            raise StylelabError(f"instant options are a dict of fields, got {show(values)}")
+        check_field_names(values, "instant()", cls)
+        return cls(**values)
 
 
 def instant(
@@ -60,6 +104,8 @@ def instant(
     precision: str = "auto",
     regions: Any = None,
     progress: bool = False,
+    callback: ImageCallback | None = None,
+    on_row: RowCallback | None = None,
     **options: Any,
 ) -> Any:
     """Stylize ``content`` with any painting(s) ``style`` in one forward pass.
@@ -68,10 +114,12 @@ def instant(
     stylize), ``style_scale``, ``style_blend``, ``preserve_color``, ``mask`` and
     ``region_style`` (or ``regions``, a :class:`stylelab.masks.Regions`). ``strength``
     (alpha in [0, 1]) blends the AdaIN features with the photo's; ``refine`` adds that many
-    steps of :func:`stylelab.stylize` from the result. Bad arguments raise
+    steps of :func:`stylelab.stylize` from the result, which ``callback`` and ``on_row``
+    follow as in stylize (``callback(0, image)`` first gets the instant image; either may
+    raise :class:`stylelab.optim.StopRequested` to end the refinement). Bad arguments raise
     :class:`StylelabError` with one line before any work. Returns a ``StylizeResult``.
     """
-    from stylelab.gatys import StylizeResult, blend_weights, colour_inputs
+    from stylelab.gatys import StylizeResult, blend_weights, check_callbacks, colour_inputs
     from stylelab.images import check_finite, check_source, style_sources
     from stylelab.pixels import label
 
@@ -80,8 +128,9 @@ def instant(
     if unknown:
         raise StylelabError(f"instant: unknown option {unknown[0]!r}; options: {', '.join(SHARED)}")
     config = StylizeConfig(**options)
-    _check_number("strength", strength, 0.0, 1.0)
-    _check_int("refine", refine, 0, MAX_REFINE)
+    checked = InstantOptions(strength=strength, refine=refine)
+    strength, refine = checked.strength, checked.refine
+    check_callbacks(progress, callback, on_row)
     _check_int("internal_size", internal_size, 64, 4096)
     if precision not in ("auto", "fp32", "bf16"):
         raise StylelabError(f"precision must be auto, fp32 or bf16, got {show(precision)}")
@@ -118,8 +167,12 @@ def instant(
         "wall_time_s": round(seconds, 4),
     }
     result = StylizeResult(output, [], config, info)
+    if callback is not None:
+        callback(0, output)
     if refine:
-        result = refine_from(result, content, styles_in, config, refine, regions, progress)
+        result = refine_from(
+            result, content, styles_in, config, refine, regions, progress, callback, on_row
+        )
         result.info["seconds"] = round(time.perf_counter() - started, 4)
     return result
 
@@ -212,9 +265,12 @@ def refine_from(
     steps: int,
     regions: Any = None,
     progress: bool = False,
+    callback: ImageCallback | None = None,
+    on_row: RowCallback | None = None,
 ) -> Any:
     """``steps`` iterations of :func:`stylelab.stylize` (``config``'s settings) starting
-    from the instant ``result``'s image; the refined ``StylizeResult``."""
+    from the instant ``result``'s image; ``progress``, ``callback`` and ``on_row`` as
+    stylize takes them. Returns the refined ``StylizeResult``."""
     from stylelab.gatys import stylize
     from stylelab.images import save_image
 
@@ -225,8 +281,10 @@ def refine_from(
             content,
             list(styles),
             config.replace(steps=steps, init=str(start), multiscale=False),
-            progress=progress,
             regions=regions,
+            progress=progress,
+            callback=callback,
+            on_row=on_row,
         )
     refined.info["method"] = "instant + refine (Gatys objective)"
     refined.info["model"] = result.info["model"]
@@ -236,19 +294,6 @@ def refine_from(
         "refine": steps,
     }
     return refined
-
-
-def _check_number(name: str, value: object, low: float, high: float) -> None:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or not low <= value <= high
-    ):
-        raise StylelabError(
-            f"--{name.replace('_', '-')} must be a number from {low:g} to {high:g}, "
-            f"got {show(value)}"
-        )
 
 
 def _check_int(name: str, value: object, low: int, high: int) -> None:

@@ -12,7 +12,9 @@ Endpoints (all under the token when one is set):
 - ``GET /api/examples``, ``GET /api/examples/{name}.png``: the built-in images.
 - ``POST /api/uploads``: an image as the request body (at most ``upload_limit`` bytes; the
   oldest unused uploads make room when the folder would pass ``uploads_budget``).
-- ``POST /api/jobs``, ``GET /api/jobs``, ``GET /api/jobs/{id}``, ``POST /api/jobs/{id}/stop``,
+- ``POST /api/jobs`` (``{"content", "style", "options"}``, and ``"method": "instant"`` with
+  ``"instant": {"strength", "refine"}`` for an instant job), ``GET /api/jobs``,
+  ``GET /api/jobs/{id}``, ``POST /api/jobs/{id}/stop``,
   ``GET /api/jobs/{id}/events`` (server-sent events), ``GET /api/jobs/{id}/files/{name}``.
 - ``GET /api/models``, ``POST /api/fast``: trained fast models, applied at once.
 """
@@ -55,7 +57,7 @@ from stylelab.serve.jobs import (
     QueueFull,
     UploadsFull,
 )
-from stylelab.serve.options import check_options, option_schema
+from stylelab.serve.options import check_job, option_schema
 
 UPLOAD_LIMIT = 25 * 1024 * 1024
 JSON_LIMIT = 64 * 1024
@@ -178,9 +180,10 @@ async def submit(request: Request) -> Response:
         raise fail(400, "options must be an object of StylizeConfig fields")
     content, content_label = _source(store, body.get("content"), "content")
     style, style_label = _source(store, body.get("style"), "style")
+    method, instant = body.get("method", "gatys"), body.get("instant")
     try:
-        config = await run_in_threadpool(check_options, options)
-        job = store.submit(content, style, config, (content_label, style_label))
+        config, checked = await run_in_threadpool(check_job, method, options, instant)
+        job = store.submit(content, style, config, (content_label, style_label), checked)
     except QueueFull as exc:
         raise fail(429, exc) from None
     except StylelabError as exc:

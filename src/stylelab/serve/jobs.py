@@ -1,8 +1,11 @@
 """The web app's jobs: a bounded queue, worker threads, one folder per job, state on disk.
 
-A job is one :func:`stylelab.gatys.stylize` run. Its folder ``WORKDIR/jobs/<id>/`` holds
-``job.json`` (its state, rewritten atomically at each change) and, once it ends, the files
-``stylize`` writes (``image.png``, ``image.csv``, ``image.json``) and ``thumbnail.png``.
+A job is one :func:`stylelab.gatys.stylize` run, or (``method`` "instant") one
+:func:`stylelab.adain.transfer.instant` run with the shipped model, whose image is the
+first preview and which then refines with stylize's loop through the same callbacks. Its
+folder ``WORKDIR/jobs/<id>/`` holds ``job.json`` (its state, rewritten atomically at each
+change) and, once it ends, the files ``stylize`` writes (``image.png``, ``image.csv``,
+``image.json``) and ``thumbnail.png``.
 Ids are server-made (``uuid4().hex``); nothing a client sends becomes a path.
 
 Jobs run in worker threads (default one: a CPU has no room for two); the per-step
@@ -93,15 +96,21 @@ class Job:
     stop: threading.Event = field(default_factory=threading.Event)
     stopped_by_user: bool = False
     sources: tuple[str, str] = ("", "")  # what stylize reads: upload paths or example:NAME
+    method: str = "gatys"  # or "instant": then ``instant`` holds strength, refine, model
+    instant: dict[str, Any] | None = None
 
     @property
     def steps(self) -> int:
+        if self.instant is not None:
+            return int(self.instant.get("refine", 0))
         return int(self.config.get("steps", 0))
 
     def public(self) -> dict[str, Any]:
         """What the API shows (and job.json keeps)."""
         return {
             "id": self.id,
+            "method": self.method,
+            **({"instant": self.instant} if self.instant is not None else {}),
             "status": self.status,
             "message": self.message,
             "content": self.content,
@@ -186,9 +195,16 @@ class JobStore:
     # --------------------------------------------------------------------------- API
 
     def submit(
-        self, content: str, style: str, config: StylizeConfig, labels: tuple[str, str]
+        self,
+        content: str,
+        style: str,
+        config: StylizeConfig,
+        labels: tuple[str, str],
+        instant: Any = None,
     ) -> Job:
-        """Queue a job (content and style are sources :func:`stylize` reads)."""
+        """Queue a job (content and style are sources :func:`stylize` reads); with
+        ``instant`` (:class:`~stylelab.adain.transfer.InstantOptions`) an instant job,
+        which keeps only the options instant shares with stylize."""
         with self.lock:
             waiting = sum(1 for j in self.jobs.values() if j.status == "queued")
             if self.closing:
@@ -204,6 +220,8 @@ class JobStore:
             job_id = uuid.uuid4().hex
             job = Job(job_id, self.folder / job_id, config.to_dict(), labels[0], labels[1])
             job.sources = (content, style)
+            if instant is not None:
+                _make_instant(job, instant)
             job.folder.mkdir()
             self._save(job)
             self.jobs[job_id] = job
@@ -281,11 +299,9 @@ class JobStore:
                 self._finish(job, "failed", _reason(exc))
 
     def _run(self, job: Job) -> None:
-        from stylelab.gatys import stylize
         from stylelab.optim import StopRequested
 
-        config = StylizeConfig.from_dict(job.config)
-        every = max(1, config.steps // PREVIEWS)
+        every = max(1, job.steps // PREVIEWS)
         job.status, job.started = "running", time.time()
         self._save(job)
 
@@ -312,9 +328,8 @@ class JobStore:
                 job.version += 1
                 shown.update(iteration=iteration, time=now)
 
-        content, style = job.sources
         try:
-            result = stylize(content, style, config, callback=on_image, on_row=on_row)
+            result = _compute(job, on_image, on_row)
         except StylelabError as exc:
             self._finish(job, "failed", str(exc))
             return
@@ -328,7 +343,7 @@ class JobStore:
         job.preview_count += 1
         job.iterations = int(result.info.get("iterations", job.iterations))
         if result.status == "done":
-            self._finish(job, "done", f"{job.iterations} iterations")
+            self._finish(job, "done", _summary(job, result.info))
         elif result.status == "interrupted":
             if self.closing and not job.stopped_by_user:
                 self._finish(job, "interrupted", "the server stopped; kept the current image")
@@ -358,6 +373,47 @@ class JobStore:
             print(f"stylelab serve: warning: {one_line(exc)}", file=sys.stderr)
 
 
+def _make_instant(job: Job, options: Any) -> None:
+    """``job`` becomes an instant job: its config keeps the fields instant shares with
+    stylize, ``job.instant`` holds strength, refine and the model (the shipped one)."""
+    from stylelab.adain.modelfile import SHIPPED
+    from stylelab.adain.transfer import SHARED
+
+    job.method = "instant"
+    job.config = {name: value for name, value in job.config.items() if name in SHARED}
+    job.instant = {
+        "strength": options.strength,
+        "refine": options.refine,
+        "model": {"file": SHIPPED.name, "shipped": True},
+    }
+
+
+def _compute(job: Job, on_image: Any, on_row: Any) -> Any:
+    """The job's run: stylize, or instant (the model's design goes into its record)."""
+    content, style = job.sources
+    if job.instant is None:
+        from stylelab.gatys import stylize
+
+        config = StylizeConfig.from_dict(job.config)
+        return stylize(content, style, config, callback=on_image, on_row=on_row)
+    from stylelab.adain.transfer import InstantOptions, instant
+    from stylelab.config import field_names
+
+    settings = {k: v for k, v in job.instant.items() if k in field_names(InstantOptions)}
+    result = instant(content, style, **settings, callback=on_image, on_row=on_row, **job.config)
+    job.instant["model"] = {**job.instant["model"], "design": result.info["model"]["design"]}
+    return result
+
+
+def _summary(job: Job, info: dict[str, Any]) -> str:
+    """The message of a finished job: its iterations, or what instant took."""
+    if job.instant is None:
+        return f"{job.iterations} iterations"
+    seconds = float(info.get("instant", {}).get("seconds", info.get("seconds", 0.0)))
+    refined = f", then {job.iterations} refine iterations" if job.instant["refine"] else ""
+    return f"instant in {seconds:.2f} s{refined}"
+
+
 def _job_on_disk(path: Path) -> Job | None:
     """The job whose folder is ``path``, or None for anything else (a stray folder, a
     damaged or foreign job.json: skipped, never fatal)."""
@@ -380,6 +436,8 @@ def _job_on_disk(path: Path) -> Job | None:
             started=_seconds(data.get("started")),
             finished=_seconds(data.get("finished")),
             iterations=int(data.get("iterations") or 0),
+            method=str(data.get("method", "gatys")),
+            instant=dict(data["instant"]) if isinstance(data.get("instant"), dict) else None,
         )
     except (TypeError, ValueError):
         return None

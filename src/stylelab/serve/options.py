@@ -1,5 +1,7 @@
 """The web page's view of StylizeConfig: its form (:func:`option_schema`) and its checks
-(:func:`check_options`), both read from :func:`stylelab.config.field_specs`.
+(:func:`check_options`), both read from :func:`stylelab.config.field_specs`; the same for
+an instant job (:func:`check_job`), whose own fields are
+:class:`stylelab.adain.transfer.InstantOptions`' table.
 
 No Starlette here: the form and the rule are plain data and functions.
 """
@@ -8,9 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from stylelab.config import StylizeConfig, field_specs
+from stylelab.config import FieldSpec, StylizeConfig, field_names, field_spec, field_specs
 from stylelab.errors import StylelabError
+from stylelab.limits import show
 from stylelab.safety import one_line
+
+#: What a job runs: stylize's optimization, or instant (one AdaIN pass, then ``refine``).
+METHODS = ("gatys", "instant")
 
 #: The options the page shows first; every other StylizeConfig field is under "More".
 MAIN_OPTIONS = (
@@ -55,25 +61,55 @@ def check_options(options: dict[str, Any]) -> StylizeConfig:
     return config
 
 
+def check_job(
+    method: object, options: dict[str, Any], instant: object
+) -> tuple[StylizeConfig, Any]:
+    """A job's StylizeConfig and, for ``method`` "instant", its
+    :class:`~stylelab.adain.transfer.InstantOptions` (None for "gatys"). An instant job
+    takes only the options instant shares with stylize (size, style blend, colour...),
+    checked by :func:`check_options`; its ``instant`` fields by their own table."""
+    if method == "gatys":
+        if instant is not None:
+            raise StylelabError('instant options need "method": "instant"')
+        return check_options(options), None
+    if method != "instant":
+        raise StylelabError(f"method must be {' or '.join(METHODS)}, got {show(method)}")
+    from stylelab.adain.transfer import SHARED, InstantOptions
+
+    other = [name for name in options if name not in SHARED]
+    if other:
+        taken = ", ".join(field_spec(name).flag for name in SHARED)
+        own = ", ".join(field_names(InstantOptions))
+        raise StylelabError(
+            f"instant: {show(other[0])} is not an instant option; it takes {taken} (and {own})"
+        )
+    given: Any = {} if instant is None else instant  # from_dict refuses what is no dict
+    return check_options(options), InstantOptions.from_dict(given)
+
+
 def option_schema() -> dict[str, Any]:
-    """StylizeConfig's fields for the page: name, kind, default, help, choices."""
+    """StylizeConfig's fields for the page: name, kind, default, help, choices; and the
+    instant job's: its own fields and the names of those it shares with stylize."""
+    from stylelab.adain.transfer import SHARED, InstantOptions
     from stylelab.backbones.registry import list_backbones
 
-    fields: list[dict[str, Any]] = [
-        {
-            "name": spec.name,
-            "kind": "list" if spec.many else spec.kind.__name__,
-            "default": list(spec.default) if isinstance(spec.default, tuple) else spec.default,
-            "optional": spec.optional,
-            "help": spec.help,
-            "choices": list(spec.choices) or None,
-            "main": spec.name in MAIN_OPTIONS,
-        }
-        for spec in field_specs()
-    ]
+    fields = [_form_field(spec) for spec in field_specs()]
     order = {name: i for i, name in enumerate(MAIN_OPTIONS)}
     fields.sort(key=lambda f: order.get(f["name"], len(order)))
     for entry in fields:
         if entry["name"] == "backbone":
             entry["suggestions"] = list_backbones()
-    return {"fields": fields}
+    instant = [_form_field(spec) for spec in field_specs(InstantOptions)]
+    return {"fields": fields, "instant": {"fields": instant, "shared": list(SHARED)}}
+
+
+def _form_field(spec: FieldSpec) -> dict[str, Any]:
+    return {
+        "name": spec.name,
+        "kind": "list" if spec.many else spec.kind.__name__,
+        "default": list(spec.default) if isinstance(spec.default, tuple) else spec.default,
+        "optional": spec.optional,
+        "help": spec.help,
+        "choices": list(spec.choices) or None,
+        "main": spec.name in MAIN_OPTIONS,
+    }

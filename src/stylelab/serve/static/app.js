@@ -4,7 +4,10 @@
 const TOKEN = new URLSearchParams(location.search).get("token") || "";
 // The page starts smaller than the CLI's defaults (512 px, 300 steps): a CPU answers sooner.
 const PAGE_DEFAULTS = { size: 256, steps: 200 };
-const state = { content: "", style: "", fast: "", job: null, source: null, curve: [], fields: [], compare: new Set() };
+const state = {
+  content: "", style: "", fast: "", job: null, source: null, curve: [], fields: [], compare: new Set(),
+  method: "gatys", instant: { fields: [], shared: [] },  // an instant job: its own fields, and stylize's it takes
+};
 const $ = (sel, root = document) => root.querySelector(sel);
 
 function withToken(url) {
@@ -113,9 +116,20 @@ function optionInput(field) {
   return label;
 }
 
-function readOptions() {
-  const options = {};
+// The fields an instant job takes show with it; the others hide.
+function setMethod(method) {
+  state.method = method;
+  const instant = method === "instant";
+  $("#instant-options").hidden = !instant;
   for (const field of state.fields) {
+    const label = $("#options [name=" + field.name + "]").closest("label");
+    label.hidden = instant && !state.instant.shared.includes(field.name);
+  }
+}
+
+function readOptions(fields) {
+  const options = {};
+  for (const field of fields) {
     const input = $("#options [name=" + field.name + "]");
     if (field.kind === "bool") {
       if (input.checked !== field.default) options[field.name] = input.checked;
@@ -140,7 +154,12 @@ function readOptions() {
 async function start() {
   showError("");
   if (!state.content || !state.style) { showError("choose a content and a style image first"); return; }
-  const body = { content: state.content, style: state.style, options: readOptions() };
+  const body = { content: state.content, style: state.style, options: readOptions(state.fields) };
+  if (state.method === "instant") {
+    body.method = "instant";
+    body.options = readOptions(state.fields.filter((f) => state.instant.shared.includes(f.name)));
+    body.instant = readOptions(state.instant.fields);
+  }
   try {
     const response = await api("/api/jobs", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
     const job = await response.json();
@@ -181,7 +200,8 @@ function watch(id) {
     drawCurve();
     const active = data.status === "queued" || data.status === "running";
     $("#stop").disabled = !active;
-    $("#status").textContent = data.status + (data.status === "running" ? ": iteration " + data.iterations + " / " + data.steps : data.message ? ": " + data.message : "");
+    const running = data.steps ? ": iteration " + data.iterations + " / " + data.steps : "";
+    $("#status").textContent = data.status + (data.status === "running" ? running : data.message ? ": " + data.message : "");
   });
   source.addEventListener("preview", (event) => {
     const data = JSON.parse(event.data);
@@ -244,6 +264,10 @@ function drawCurve() {
 
 function describe(job) {
   const c = job.config;
+  if (job.method === "instant") {
+    const refine = job.instant.refine ? ", refine " + job.iterations + "/" + job.instant.refine : "";
+    return c.size + " px, instant, strength " + job.instant.strength + refine;
+  }
   return c.size + " px, " + job.iterations + "/" + job.steps + " it, style " + c.style_weight + ", " + c.backbone + " " + c.weights + (c.smoothing !== "none" ? ", " + c.smoothing : "");
 }
 
@@ -391,6 +415,10 @@ async function main() {
     const schema = await (await api("/api/options")).json();
     state.fields = schema.fields;
     for (const field of schema.fields) $(field.main ? "#main-options" : "#more-options").append(optionInput(field));
+    state.instant = schema.instant;
+    for (const field of schema.instant.fields) $("#instant-options").append(optionInput(field));
+    for (const radio of document.querySelectorAll("#method input")) radio.addEventListener("change", () => setMethod(radio.value));
+    setMethod($("#method input:checked").value);
     document.body.dataset.ready = "yes";
     const models = (await (await api("/api/models")).json()).models;
     setupFast(models, examples);
