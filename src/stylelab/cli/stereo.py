@@ -197,7 +197,8 @@ def _run(
     from stylelab.stereo import load_mpo, load_pair, load_side_by_side, stereo_stylize
     from stylelab.stereo.pair import is_mpo
 
-    model = model_style = None
+    model: Any = None
+    model_style = None
     if method == "instant":
         from stylelab.adain.modelfile import load_decoder
 

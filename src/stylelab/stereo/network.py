@@ -57,7 +57,8 @@ def instant_views(
     options.setdefault("precision", config.precision)
     model = options.pop("model", None)
     net = model if isinstance(model, InstantModel) else load_decoder(model)
-    outputs, info = [], {}
+    outputs: list[torch.Tensor] = []
+    info: dict[str, Any] = {}
     for index, photo in enumerate(photos):
         region = None if regions is None else regions[index]
         result = instant(photo, style, model=net, regions=region, **options, **shared)

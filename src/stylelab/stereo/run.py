@@ -164,7 +164,8 @@ def _network_views(
     from stylelab.stereo.regions import view_regions
 
     styles = style_sources(style)
-    regions = view_regions(config, styles, tuple(photos[0].shape[-2:]), disparity)
+    shape = (int(photos[0].shape[-2]), int(photos[0].shape[-1]))
+    regions = view_regions(config, styles, shape, disparity)
     views, info = instant_views(photos, styles, config, regions, **options)
     record["instant"] = {**info["instant"], "model": info["model"]}
     fields = (*SHARED, "precision")  # the stylize settings instant reads
