@@ -9,14 +9,18 @@ convention: d belongs to the left view, x_right = x_left - d), for
 - ``stylelab stereo --method gatys`` with SGBM's disparity (no ground truth given) and with
   the ground truth,
 - a fast model (``--model``): each view on its own, then warped and blended with SGBM's
-  disparity.
+  disparity,
+- the instant (AdaIN) network (``stylelab.instant``, the shipped model, the same style):
+  each view on its own, then ``stylelab stereo --method instant`` (warped and blended with
+  SGBM's disparity).
 
-``excess removed`` = 1 - (method - photos) / (independent - photos). The style distance
+``excess removed`` = 1 - (method - photos) / (independent - photos), each network against
+its own independent runs. The style distance
 (:func:`stylelab.evaluate.evaluate`, Caffe VGG19 Gram distance at 256 px) of the left view
 is compared with the independent run's.
 
     PYTHONPATH=src python benchmarks/bench_stereo.py --steps 100 [--model m.safetensors] \\
-        [--out out/bench_stereo]
+        [--out out/bench_stereo] [--skip independent,gatys_sgbm,gatys_gt,instant]
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import json
 import os
 import platform
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +41,7 @@ from stylelab.config import StylizeConfig
 from stylelab.evaluate import evaluate
 from stylelab.gatys import stylize
 from stylelab.images import resize_long_edge, save_image
-from stylelab.stereo import from_left, load_pair, stereo_stylize
+from stylelab.stereo import StereoPair, from_left, load_pair, stereo_stylize
 from stylelab.stereo.warp import consistency_error
 
 
@@ -91,13 +96,11 @@ def main() -> int:
         began = time.perf_counter()
         runs = [stylize(view, args.style, config).tensor for view in photos]
         row("independent", runs[0], runs[1], time.perf_counter() - began)
-    for name, disparity in (("gatys_sgbm", None), ("gatys_gt", "truth")):
+    truth_file = str((out or Path("/tmp")) / "motorcycle_gt.npy")
+    np.save(truth_file, np.where(np.isfinite(truth), truth, np.inf))
+    for name, file in (("gatys_sgbm", None), ("gatys_gt", truth_file)):
         if name in skip:
             continue
-        file = None
-        if disparity is not None:
-            file = str((out or Path("/tmp")) / "motorcycle_gt.npy")
-            np.save(file, np.where(np.isfinite(truth), truth, np.inf))
         began = time.perf_counter()
         result = stereo_stylize(
             pair, args.style, config, disparity_file=file, consistency_weight=args.weight
@@ -115,11 +118,40 @@ def main() -> int:
             pair, args.style, config, method="fast", model=model, model_style=args.model_style
         )
         row("model_sgbm", result.left, result.right, time.perf_counter() - began)
+    if "instant" not in skip:
+        instant_rows(pair, photos, args.style, config, row, truth_file)
     if out is not None:
         (out / "figures.json").write_text(json.dumps(rows, indent=2) + "\n")
         if args.figure:
             draw_figure(out, Path(args.figure), args.size)
     return 0
+
+
+def instant_rows(
+    pair: StereoPair,
+    photos: list[torch.Tensor],
+    style: str,
+    config: StylizeConfig,
+    row: Callable[[str, torch.Tensor, torch.Tensor, float], None],
+    truth_file: str,
+) -> None:
+    """The instant network on each view alone, then ``stereo_stylize(method="instant")``
+    with SGBM's disparity and with the ground truth (``truth_file``)."""
+    from stylelab.adain.modelfile import load_decoder
+    from stylelab.adain.transfer import instant
+
+    model = load_decoder(None)
+    began = time.perf_counter()
+    own = [instant(view, style, model=model, size=config.size).tensor for view in photos]
+    row("instant_independent", own[0], own[1], time.perf_counter() - began)
+    began = time.perf_counter()
+    result = stereo_stylize(pair, style, config, method="instant", model=model)
+    row("instant_sgbm", result.left, result.right, time.perf_counter() - began)
+    began = time.perf_counter()
+    result = stereo_stylize(
+        pair, style, config, method="instant", model=model, disparity_file=truth_file
+    )
+    row("instant_gt", result.left, result.right, time.perf_counter() - began)
 
 
 def draw_figure(folder: Path, figure: Path, size: int) -> None:
@@ -174,7 +206,8 @@ def report(rows: dict[str, dict[str, float]]) -> None:
     floor = rows["photos"]["consistency"]
     print(f"\n{'run':<18} {'mean |dL-R|':>11} {'excess removed':>15} {'style dist L':>13} {'s':>7}")
     for name, entry in rows.items():
-        peer = "model_independent" if name.startswith("model") else "independent"
+        network = name.split("_")[0]
+        peer = f"{network}_independent" if network in ("model", "instant") else "independent"
         removed = ""
         if peer in rows and name not in ("photos", peer):
             excess = rows[peer]["consistency"] - floor

@@ -10,7 +10,8 @@ Memory: :func:`estimate_stylize_bytes` is a rough upper estimate of the extra me
     bytes = SAFETY * (MODEL_BYTES[f] + P_c * (ACTIVATION_BPP[f] + OPTIMIZER_BPP[o])
                       + P_s * STYLE_BPP[f])
 
-with P_c the pixels of the content at ``--size`` (the last, largest stage), P_s the pixels
+with P_c the pixels of the content at ``--size`` (the last, largest stage; times the batch
+when several images are optimized together, e.g. the two views of a stereo pair), P_s the pixels
 of all style images at ``--size * --style-scale``, f the backbone's family and o the
 optimizer. The factors were measured for vgg19 and resnet50 (see :data:`MEASURED`).
 L-BFGS keeps ``history_size`` = 50 pairs of image-sized vectors, 2 x 50 x 3 x 4 B =
@@ -136,12 +137,14 @@ def long_edge_shape(shape: Sequence[int], long_edge: int) -> tuple[int, int]:
 
 
 def estimate_stylize_bytes(
-    config: Any, content_hw: Sequence[int], style_hws: Sequence[Sequence[int]]
+    config: Any, content_hw: Sequence[int], style_hws: Sequence[Sequence[int]], batch: int = 1
 ) -> int:
     """Rough upper estimate of the extra peak memory of one run (see the module docstring).
 
     ``content_hw`` and ``style_hws`` are the shapes of the sources as given; they are
-    resized to ``config.size`` and ``config.size * config.style_scale`` here.
+    resized to ``config.size`` and ``config.size * config.style_scale`` here. ``batch``
+    images of the content's shape are optimized together (activations and optimizer state
+    per image; the model and the style targets once).
     """
     family = backbone_family(config.backbone)
     height, width = long_edge_shape(content_hw, config.size)
@@ -151,7 +154,8 @@ def estimate_stylize_bytes(
         style_height, style_width = long_edge_shape(hw, style_edge)
         style_pixels += style_height * style_width
     per_pixel = ACTIVATION_BPP[family] + OPTIMIZER_BPP.get(config.optimizer, OPTIMIZER_BPP["other"])
-    total = MODEL_BYTES[family] + height * width * per_pixel + style_pixels * STYLE_BPP[family]
+    content_pixels = batch * height * width
+    total = MODEL_BYTES[family] + content_pixels * per_pixel + style_pixels * STYLE_BPP[family]
     return int(SAFETY * total)
 
 
@@ -213,12 +217,18 @@ def check_memory(
     content_hw: Sequence[int],
     style_hws: Sequence[Sequence[int]],
     device: Any = None,
+    *,
+    batch: int = 1,
+    tiles: bool = True,
 ) -> None:
     """Refuse, in one line that says what would fit, a run whose estimate exceeds what the
-    machine (or the CUDA device) has available. Unknown availability passes."""
+    machine (or the CUDA device) has available. Unknown availability passes. ``batch``:
+    images of the content's shape optimized together; ``tiles``: whether the caller
+    offers ``--tile`` (the refusal names it)."""
 
     def estimate(size: int, optimizer: str = config.optimizer) -> int:
-        return estimate_stylize_bytes(_Sized(config, size, optimizer), content_hw, style_hws)
+        sized = _Sized(config, size, optimizer)
+        return estimate_stylize_bytes(sized, content_hw, style_hws, batch)
 
     hint = ""
     if config.optimizer == "lbfgs":
@@ -228,6 +238,8 @@ def check_memory(
             config.size, estimate, device, lambda size, room: estimate(size, "adam") <= room, hint
         )
     except StylelabError as exc:  # name the way to keep the size: tiles
+        if not tiles:
+            raise
         raise StylelabError(
             f"{exc}; or keep --size {config.size} with --tile auto (the large scales "
             "optimized tile by tile)"

@@ -28,10 +28,11 @@ def gram_matrix(features: torch.Tensor) -> torch.Tensor:
 
 def guided_gram(features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Gram over a region (Gatys et al. 2017, section 4): G = (F m)(F m)^T / sum(m), for
-    features (B, N, H, W) and a mask (1, 1, H, W) in [0, 1]; a mask of ones gives
-    :func:`gram_matrix`. An empty mask gives zeros."""
+    features (B, N, H, W) and a mask (1, 1, H, W) in [0, 1], or (B, 1, H, W), one per item
+    (each item divided by its own area); a mask of ones gives :func:`gram_matrix`. An empty
+    mask gives zeros."""
     height, width = features.shape[-2:]
-    area = mask.sum().clamp_min(1e-8)
+    area = mask.flatten(1).sum(1).clamp_min(1e-8).view(-1, 1, 1)
     return gram_matrix(features * mask.to(features.dtype)) * (height * width / area)
 
 

@@ -101,8 +101,10 @@ def resolve_config(
 
 
 class RegionMasks:
-    """Region masks at full size (R, H, W) and their style indices (None: no style), with
-    each layer's area-averaged copy cached by map size (multi-scale stages included)."""
+    """Region masks at full size and their style indices (None: no style), with each
+    layer's area-averaged copy cached by map size (multi-scale stages included). The masks
+    are (R, H, W), shared by every item of the batch, or (R, B, H, W), one set per item
+    (e.g. the two views of a stereo pair)."""
 
     def __init__(self, masks: torch.Tensor, styles: Sequence[int | None]) -> None:
         self.masks = masks.float()
@@ -110,11 +112,11 @@ class RegionMasks:
         self._sized: dict[tuple[int, int], torch.Tensor] = {}
 
     def at(self, shape: tuple[int, ...], device: torch.device) -> torch.Tensor:
-        """(R, 1, h, w) masks for a feature map of ``shape`` (h, w)."""
+        """(R, B, h, w) masks for a feature map of ``shape`` (h, w); B = 1 when shared."""
         key = (int(shape[0]), int(shape[1]))
         if key not in self._sized:
-            sized = F.adaptive_avg_pool2d(self.masks[:, None], key)
-            self._sized[key] = sized.to(device)
+            table = self.masks if self.masks.dim() == 4 else self.masks[:, None]
+            self._sized[key] = F.adaptive_avg_pool2d(table, key).to(device)
         return self._sized[key]
 
 
@@ -301,9 +303,13 @@ class StyleTerm(nn.Module):
         sized = self.regions.at(tuple(feature.shape[-2:]), feature.device)
         total = torch.zeros((), device=feature.device)
         for mask, index in zip(sized.split(1), self.regions.styles, strict=True):
-            if index is None or float(mask.sum()) < 1e-3:
+            mask = mask.transpose(0, 1)  # (B or 1, 1, h, w): each item's own mask
+            present = mask.flatten(1).sum(1) >= 1e-3
+            if index is None or not bool(present.any()):
                 continue
             gram = losses.guided_gram(feature, mask) * gram_scale
+            if mask.shape[0] > 1:  # an item whose region is empty scores nothing there
+                gram = gram[present]
             target = self.grams[index : index + 1]
             total = total + losses.style_loss(gram, target) / self.region_scale[index]
         return total

@@ -3190,12 +3190,76 @@ STEREO_CASES: list[Case] = [
         "--consistency-weight",
     ),
     Case(
-        "stereo: --mask (not supported)",
-        lambda t: stereo(t, "--mask", mask_png(t), "--region-style", "#ff0000=0"),
-        "--mask.*not supported",
+        "stereo: --mask missing",
+        lambda t: stereo(t, "--mask", "no.png", "--region-style", "#ff0000=0"),
+        r"no\.png",
     ),
-    Case("stereo: --tile auto", lambda t: stereo(t, "--tile", "auto"), "--tile"),
-    Case("stereo: --method instant", lambda t: stereo(t, "--method", "instant"), "--method"),
+    Case(
+        "stereo: --region-style names a style that is not given",
+        lambda t: stereo(t, "--mask", mask_png(t), "--region-style", "#ff0000=1"),
+        "style",
+    ),
+    Case(
+        "stereo: --mask is a text file",
+        lambda t: stereo(t, "--mask", text(t, "m.png"), "--region-style", "#ff0000=0"),
+        r"m\.png",
+    ),
+    Case(
+        "stereo: --mask with --method fast",
+        lambda t: stereo(
+            t, "--model", str(t / MODEL), "--mask", mask_png(t), "--region-style", "#ff0000=0"
+        ),
+        "--mask.*gatys or instant",
+        needs_model=True,
+    ),
+    Case("stereo: --tile auto", lambda t: stereo(t, "--tile", "auto"), "--tile off"),
+    Case(
+        "stereo: --method instant with a fast model file",
+        lambda t: stereo(t, "--method", "instant", "--model", str(t / MODEL)),
+        "not a stylelab instant model",
+        needs_model=True,
+    ),
+    Case(
+        "stereo: --model an instant model without --method instant",
+        lambda t: stereo(t, "--model", _instant_model(t)),
+        "not a stylelab fast model.*add --method instant",
+    ),
+    Case(
+        "stereo: --method instant with a missing model",
+        lambda t: stereo(t, "--method", "instant", "--model", "no.safetensors"),
+        r"no\.safetensors",
+    ),
+    Case(
+        "stereo: --method instant --strength 2",
+        lambda t: stereo(t, "--method", "instant", "--strength", "2"),
+        "--strength must be a number from 0 to 1",
+    ),
+    Case(
+        "stereo: --method instant --strength nan",
+        lambda t: stereo(t, "--method", "instant", "--strength", "nan"),
+        "--strength",
+    ),
+    Case(
+        "stereo: --method instant --internal-size 8",
+        lambda t: stereo(t, "--method", "instant", "--internal-size", "8"),
+        "--internal-size",
+    ),
+    Case(
+        "stereo: --method instant --precision fp16",
+        lambda t: stereo(t, "--method", "instant", "--precision", "fp16"),
+        "fp32 or bf16",
+    ),
+    Case(
+        "stereo: --method instant without a style",
+        lambda t: stereo(t, "--method", "instant", styles=()),
+        "no style image",
+    ),
+    Case("stereo: --strength with gatys", lambda t: stereo(t, "--strength", "0.5"), "instant"),
+    Case(
+        "stereo: --consistency-weight with --method instant",
+        lambda t: stereo(t, "--method", "instant", "--consistency-weight", "5"),
+        "--consistency-weight is for --method gatys",
+    ),
     Case(
         "stereo: views of infinities (float TIFFs)",
         lambda t: stereo(t, left=inf_tiff(t, "l.tif"), right=inf_tiff(t, "r.tif", np.nan)),

@@ -29,17 +29,17 @@ def add_commands(sub: Any) -> None:
         help="stylize a stereo pair consistently (side by side, anaglyph, wiggle)",
         description="Stylize both views of a rectified stereo pair so that they agree where "
         "they see the same point: the Gatys objective of both views plus a disparity-"
-        "consistency term (Chen et al., CVPR 2018), or a fast model's views warped and "
-        "blended. Writes OUT (left | right), OUT_left, OUT_right, OUT_anaglyph (Dubois "
-        "red-cyan) and OUT.json. The pair must be rectified (a point on the same row in "
-        "both views); views of different sizes are refused.",
+        "consistency term (Chen et al., CVPR 2018), or a fast model's or the instant (AdaIN) "
+        "network's views warped and blended. Writes OUT (left | right), OUT_left, OUT_right, "
+        "OUT_anaglyph (Dubois red-cyan) and OUT.json. The pair must be rectified (a point "
+        "on the same row in both views); views of different sizes are refused.",
     )
     run.add_argument(
         "inputs",
         nargs="+",
         metavar="INPUT",
         help="LEFT RIGHT STYLE [STYLE ...]; with --sbs or an .mpo file: PAIR STYLE [STYLE ...]; "
-        "with --model, STYLE is optional: the model's style name or index",
+        "with --method fast, STYLE is optional: the model's style name or index",
     )
     run.add_argument(
         "-o", "--output", required=True, help="OUT.png (.jpg .tif .webp): left | right"
@@ -49,12 +49,31 @@ def add_commands(sub: Any) -> None:
     )
     run.add_argument(
         "--method",
-        choices=("gatys", "fast"),
+        choices=("gatys", "fast", "instant"),
         default=None,
         help="gatys: both views optimized together (default); fast: a --model's views "
-        "warped and blended",
+        "warped and blended (the default with --model); instant: any painting through the "
+        "instant (AdaIN) network, the views warped and blended",
     )
-    run.add_argument("--model", default=None, help="a fast model (.safetensors or .onnx)")
+    run.add_argument(
+        "--model",
+        default=None,
+        help="a fast model (.safetensors or .onnx); with --method instant, an instant model "
+        "(default: the shipped one)",
+    )
+    run.add_argument(
+        "--strength",
+        type=float,
+        default=None,
+        help="instant: AdaIN's alpha, 0 = the photo's features, 1 = the style's (default: 1)",
+    )
+    run.add_argument(
+        "--internal-size",
+        type=int,
+        default=None,
+        metavar="PX",
+        help="instant: the network's working size (default: 512)",
+    )
     add_runtime_argument(run)
     run.add_argument(
         "--disparity",
@@ -95,9 +114,10 @@ def split_inputs(args: argparse.Namespace) -> tuple[list[str], list[str]]:
     pair, styles = args.inputs[:count], args.inputs[count:]
     if len(pair) < count:
         raise StylelabError("stereo: give LEFT RIGHT STYLE (or PAIR STYLE with --sbs or an .mpo)")
-    if args.model is None and not styles:
+    fast = args.method == "fast" or (args.method is None and args.model is not None)
+    if not fast and not styles:
         raise StylelabError("stereo: no style image; give at least one STYLE after the pair")
-    if args.model is not None and len(styles) > 1:
+    if fast and len(styles) > 1:
         raise StylelabError("stereo --model: at most one STYLE, the model's style name or index")
     return pair, styles
 
@@ -108,7 +128,15 @@ def check_options(args: argparse.Namespace) -> str:
     if method == "fast" and args.model is None:
         raise StylelabError("--method fast needs --model FAST.safetensors|.onnx")
     if method == "gatys" and args.model is not None:
-        raise StylelabError("--model goes with --method fast, not gatys")
+        raise StylelabError("--model goes with --method fast or instant, not gatys")
+    if method != "instant":
+        for flag, value in (("--strength", args.strength), ("--internal-size", args.internal_size)):
+            if value is not None:
+                raise StylelabError(f"{flag} goes with --method instant")
+    elif args.precision == "fp16":
+        raise StylelabError("--method instant runs in fp32 or bf16: --precision auto, fp32 or bf16")
+    if method == "fast" and (args.mask or args.region_style):
+        raise StylelabError("--mask/--region-style go with --method gatys or instant, not fast")
     weight = args.consistency_weight
     if weight is not None and not (math.isfinite(weight) and 0 <= weight <= 1e9):
         raise StylelabError(f"--consistency-weight must be from 0 to 1e9, got {weight}")
@@ -169,13 +197,23 @@ def _run(
     from stylelab.stereo import load_mpo, load_pair, load_side_by_side, stereo_stylize
     from stylelab.stereo.pair import is_mpo
 
-    model = model_style = None
+    model: Any = None
+    model_style = None
+    if method == "instant":
+        from stylelab.adain.modelfile import load_decoder
+
+        model = load_decoder(args.model)
     if method == "fast":
         from stylelab.fast import open_model
 
-        model = open_model(
-            args.model, config.device, config.precision, args.runtime, quiet=args.quiet
-        )
+        try:
+            model = open_model(
+                args.model, config.device, config.precision, args.runtime, quiet=args.quiet
+            )
+        except StylelabError as exc:
+            if args.method is None and _is_instant_model(args.model):
+                raise StylelabError(f"{exc}: an instant model; add --method instant") from None
+            raise
         model_style = _style_choice(styles[0]) if styles else None
     if args.sbs:
         pair = load_side_by_side(pair_inputs[0])
@@ -195,6 +233,7 @@ def _run(
             disparity_file=args.disparity,
             consistency_weight=args.consistency_weight,
             on_step=lambda *_: bar.update(1),
+            instant_options=_instant_options(args) if method == "instant" else None,
         )
     finally:
         bar.close()
@@ -202,6 +241,23 @@ def _run(
         result.record["model"] = args.model
     result.save(args.output, args.save_disparity, args.wiggle)
     return _report(result.record, outputs, args.quiet)
+
+
+def _is_instant_model(path: str) -> bool:
+    """Whether ``path`` is a readable safetensors file with the instant model's metadata."""
+    from stylelab.adain.modelfile import FORMAT
+    from stylelab.fast.metadata import safetensors_metadata
+
+    try:
+        return safetensors_metadata(Path(path), "model").get("format") == FORMAT
+    except (StylelabError, OSError):
+        return False
+
+
+def _instant_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``instant``'s own settings given on the command line (its defaults otherwise)."""
+    named = {"strength": args.strength, "internal_size": args.internal_size}
+    return {name: value for name, value in named.items() if value is not None}
 
 
 def _style_choice(text: str) -> int | str:

@@ -7,8 +7,10 @@ L = sum_v L_Gatys(O_v; C_v, S) + lambda * (mean_M_L |O_L(x) - O_R(x - d_L)|^2
 error averaged over each view's shared pixels M so that lambda does not depend on the size).
 The optimized image is a batch of the two views; the Gatys objective gives each its own
 content target and both the same style targets. Multi-scale stages, colour preservation,
-every backbone/weights/smoothing/optimizer and precision setting work as in ``stylize``;
-region masks and tiles do not (refused in one line).
+every backbone/weights/smoothing/optimizer and precision setting work as in ``stylize``,
+and so do region masks: the left view's mask, warped to the right view
+(:mod:`stylelab.stereo.regions`), each view's guided Grams against its own masks. Tiles do
+not (refused in one line).
 
 This module is the one place in :mod:`stylelab.stereo` that reaches into the Gatys driver.
 """
@@ -37,7 +39,7 @@ from stylelab.images import (
     style_sources,
 )
 from stylelab.limits import check_memory
-from stylelab.objective import build_objective
+from stylelab.objective import RegionMasks, build_objective
 from stylelab.optim import Objective, Outcome, make_optimizer, optimize
 from stylelab.pixels import label
 from stylelab.precision import resolve_device, resolve_precision
@@ -45,6 +47,7 @@ from stylelab.schedule import plan_schedule
 from stylelab.stages import check_init, initial_image, style_edge
 from stylelab.stereo.disparity import PairDisparity
 from stylelab.stereo.pair import StereoPair
+from stylelab.stereo.regions import view_regions
 from stylelab.stereo.warp import ConsistencyMaps, consistency_loss
 
 DEFAULT_CONSISTENCY_WEIGHT = 1000.0
@@ -64,10 +67,11 @@ class PairStylization:
 
 def check_joint_config(config: StylizeConfig) -> None:
     """One line for the ``stylize`` settings the joint optimization does not support."""
-    if config.mask or config.region_style:
-        raise StylelabError("--mask/--region-style are not supported by stylelab stereo yet")
     if config.tile != "off":
-        raise StylelabError("--tile is not supported by stylelab stereo; use --tile off")
+        raise StylelabError(
+            "--tile is not supported by stylelab stereo (both views are optimized whole); "
+            "use --tile off, and a smaller --size or --optimizer adam if memory is short"
+        )
 
 
 def stylize_pair(
@@ -89,9 +93,11 @@ def stylize_pair(
     device = resolve_device(config.device)
     precision = resolve_precision(config.precision, device)
     styles_full = [check_finite(load_image(s), label(s, "style")) for s in styles_in]
-    check_memory(config, pair.shape, [tuple(s.shape[-2:]) for s in styles_full], device)
+    style_hws = [tuple(s.shape[-2:]) for s in styles_full]
+    check_memory(config, pair.shape, style_hws, device, batch=2, tiles=False)  # two views
     started = time.perf_counter()
     photos = resize_long_edge(torch.cat([pair.left, pair.right]), config.size)
+    region_masks = _region_masks(config, styles_in, photos, disparity)
     styles_sized = [
         resize_long_edge(s, style_edge(config.size, config.style_scale)) for s in styles_full
     ]
@@ -110,7 +116,7 @@ def stylize_pair(
             start = initial_image(config.init, views, stage_styles[0], config.seed)
         else:
             start = resize_to(image, tuple(views.shape[-2:]))
-        objective = network.objective(views, stage_styles, blend)
+        objective = network.objective(views, stage_styles, blend, region_masks)
         shape = (int(views.shape[-2]), int(views.shape[-1]))
         maps = ConsistencyMaps(disparity.resized(shape), device)
         loss = joint_objective(objective, maps, consistency_weight)
@@ -160,6 +166,21 @@ def joint_objective(objective: Objective, maps: ConsistencyMaps, weight: float) 
         return total, {**terms, "consistency": extra.detach(), "total": total.detach()}
 
     return loss
+
+
+def _region_masks(
+    config: StylizeConfig,
+    styles: Sequence[ImageSource],
+    photos: torch.Tensor,
+    disparity: PairDisparity,
+) -> RegionMasks | None:
+    """Both views' masks (R, 2, H, W) at the output size (:mod:`stylelab.stereo.regions`)."""
+    shape = (int(photos.shape[-2]), int(photos.shape[-1]))
+    regions = view_regions(config, styles, shape, disparity)
+    if regions is None:
+        return None
+    table = np.stack([regions[0].masks, regions[1].masks], axis=1)
+    return RegionMasks(torch.from_numpy(table), regions[0].styles)
 
 
 def _colour_inputs(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,12 +22,12 @@ import stylelab.stereo.disparity as disparities
 import stylelab.stereo.views as views
 from stylelab.config import StylizeConfig
 from stylelab.errors import StylelabError
-from stylelab.images import ImageSource, encode_image, resize_long_edge
+from stylelab.images import ImageSource, encode_image, resize_long_edge, style_sources
 from stylelab.safety import write_together
 from stylelab.stereo.pair import StereoPair
 from stylelab.stereo.warp import consistency_error
 
-METHODS = ("gatys", "fast")
+METHODS = ("gatys", "fast", "instant")
 
 
 @dataclass
@@ -104,11 +104,17 @@ def stereo_stylize(
     disparity_file: str | None = None,
     consistency_weight: float | None = None,
     on_step: Callable[[int, dict[str, float]], None] | None = None,
+    instant_options: Mapping[str, Any] | None = None,
 ) -> StereoResult:
     """Stylize ``pair`` consistently (``gatys``: joint optimization; ``fast``: ``model`` on
-    each view, then :func:`stylelab.stereo.network.blend_consistent`)."""
+    each view; ``instant``: :func:`stylelab.adain.transfer.instant` on each view with
+    ``style``, ``model`` an instant model (default: the shipped one) and
+    ``instant_options`` its ``strength``/``internal_size``/``precision``; both network
+    methods then :func:`stylelab.stereo.network.blend_consistent`)."""
     if method not in METHODS:
         raise StylelabError(f"--method {method!r}: choose from {', '.join(METHODS)}")
+    if method == "fast" and (config.mask or config.region_style):
+        raise StylelabError("--mask/--region-style go with --method gatys or instant, not fast")
     photos = [resize_long_edge(view, config.size) for view in (pair.left, pair.right)]
     disparity = pair_disparity(photos, pair, disparity_file)
     record: dict[str, Any] = {"method": method, "pair": pair.source, "size": list(disparity.shape)}
@@ -121,16 +127,12 @@ def stereo_stylize(
         record["config"] = config.to_dict()
         record["optimization"] = joint.info
     else:
-        from stylelab.stereo.network import blend_consistent, stylize_views
+        from stylelab.stereo.network import blend_consistent
 
-        raw = stylize_views(model, photos[0].numpy(), photos[1].numpy(), model_style)
-        left, right = blend_consistent(
-            torch.from_numpy(raw[0]), torch.from_numpy(raw[1]), disparity
-        )
-        record["model_style"] = model_style
-        record["independent_consistency"] = consistency_error(
-            torch.from_numpy(raw[0]), torch.from_numpy(raw[1]), disparity.left
-        )
+        options = {"model": model, **(instant_options or {})}
+        raw = _network_views(method, photos, style, config, disparity, model_style, options, record)
+        left, right = blend_consistent(raw[0], raw[1], disparity)
+        record["independent_consistency"] = consistency_error(raw[0], raw[1], disparity.left)
     record["disparity"] = _disparity_record(disparity)
     record["consistency"] = {
         "figure": "mean |O_L(x) - O_R(x - d(x))| over pixels with a known disparity d",
@@ -138,6 +140,37 @@ def stereo_stylize(
         "stylized": consistency_error(left, right, disparity.left),
     }
     return StereoResult(left, right, disparity, record)
+
+
+def _network_views(
+    method: str,
+    photos: Sequence[torch.Tensor],
+    style: ImageSource | Sequence[ImageSource],
+    config: StylizeConfig,
+    disparity: disparities.PairDisparity,
+    model_style: Any,
+    options: dict[str, Any],
+    record: dict[str, Any],
+) -> list[torch.Tensor]:
+    """Each view through the fast ``options["model"]`` or the instant network (its
+    settings into ``record``), before the blend."""
+    from stylelab.stereo.network import instant_views, stylize_views
+
+    if method == "fast":
+        record["model_style"] = model_style
+        raw = stylize_views(options["model"], photos[0].numpy(), photos[1].numpy(), model_style)
+        return [torch.from_numpy(view) for view in raw]
+    from stylelab.adain.transfer import SHARED
+    from stylelab.stereo.regions import view_regions
+
+    styles = style_sources(style)
+    shape = (int(photos[0].shape[-2]), int(photos[0].shape[-1]))
+    regions = view_regions(config, styles, shape, disparity)
+    views, info = instant_views(photos, styles, config, regions, **options)
+    record["instant"] = {**info["instant"], "model": info["model"]}
+    fields = (*SHARED, "precision")  # the stylize settings instant reads
+    record["config"] = {k: v for k, v in config.to_dict().items() if k in fields}
+    return views
 
 
 def _disparity_record(disparity: disparities.PairDisparity) -> dict[str, Any]:
