@@ -20,7 +20,6 @@ the model, its card, the seconds spent), saved like stylize's.
 
 from __future__ import annotations
 
-import math
 import os
 import tempfile
 import time
@@ -28,25 +27,27 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from stylelab import color
+from stylelab.adain import detail
 from stylelab.adain.modelfile import InstantModel, load_decoder
 from stylelab.adain.nets import adain, blend_stats, encoder, mean_std, regional_adain
+from stylelab.adain.options import (
+    DEFAULT_INTERNAL_SIZE,
+    PRECISIONS,
+    check_settings,
+    run_record,
+)
 from stylelab.config import StylizeConfig
 from stylelab.errors import StylelabError
 from stylelab.images import ImageSource, load_image, resize_long_edge, resize_to
 from stylelab.limits import show
 from stylelab.precision import resolve_precision
 
-DEFAULT_INTERNAL_SIZE = 512
-MAX_REFINE = 10_000
-#: The settings shared with stylize, validated by :class:`StylizeConfig`.
 #: Region masks (R, H, W) at the photo's size and each region's style index (None: photo).
 Regional = tuple[torch.Tensor, tuple[int | None, ...]]
-SHARED = ("size", "style_scale", "style_blend", "preserve_color", "mask", "region_style")
 
 
 def instant(
@@ -60,6 +61,7 @@ def instant(
     precision: str = "auto",
     regions: Any = None,
     progress: bool = False,
+    runtime: str = "auto",
     **options: Any,
 ) -> Any:
     """Stylize ``content`` with any painting(s) ``style`` in one forward pass.
@@ -68,23 +70,40 @@ def instant(
     stylize), ``style_scale``, ``style_blend``, ``preserve_color``, ``mask`` and
     ``region_style`` (or ``regions``, a :class:`stylelab.masks.Regions`). ``strength``
     (alpha in [0, 1]) blends the AdaIN features with the photo's; ``refine`` adds that many
-    steps of :func:`stylelab.stylize` from the result. Bad arguments raise
-    :class:`StylelabError` with one line before any work. Returns a ``StylizeResult``.
+    steps of :func:`stylelab.stylize` from the result. ``runtime``: ``auto`` runs on
+    onnxruntime through the model's export cached once (:mod:`stylelab.adain.runtime`)
+    when it is installed and the options allow (not regions, refine or bf16), else on
+    PyTorch; ``onnx`` or ``torch`` insist (``info["runtime"]`` says which ran, and why not
+    onnx). Bad arguments raise :class:`StylelabError` with one line before any work.
+    Returns a ``StylizeResult``.
     """
-    from stylelab.gatys import StylizeResult, blend_weights, colour_inputs
+    from stylelab.adain.runtime import instant_onnx
+    from stylelab.config import blend_weights
+    from stylelab.fast.cache import check_runtime
+    from stylelab.gatys import StylizeResult, colour_inputs
     from stylelab.images import check_finite, check_source, style_sources
     from stylelab.pixels import label
 
     started = time.perf_counter()
-    unknown = sorted(set(options) - set(SHARED))
-    if unknown:
-        raise StylelabError(f"instant: unknown option {unknown[0]!r}; options: {', '.join(SHARED)}")
-    config = StylizeConfig(**options)
-    _check_number("strength", strength, 0.0, 1.0)
-    _check_int("refine", refine, 0, MAX_REFINE)
-    _check_int("internal_size", internal_size, 64, 4096)
-    if precision not in ("auto", "fp32", "bf16"):
+    config = check_settings(options, strength, refine, internal_size)
+    if precision not in PRECISIONS:
         raise StylelabError(f"precision must be auto, fp32 or bf16, got {show(precision)}")
+    fallback = _try_onnx(
+        check_runtime(runtime),
+        model,
+        config,
+        (regions, refine, precision),
+        lambda session: instant_onnx(
+            content,
+            style,
+            model=session,
+            strength=strength,
+            internal_size=internal_size,
+            **options,
+        ),
+    )
+    if not isinstance(fallback, str):
+        return fallback
     check_source(content, "content")
     styles_in = style_sources(style)
     blend = blend_weights(config.style_blend, len(styles_in))
@@ -103,25 +122,35 @@ def instant(
     if config.preserve_color == "luminance":
         output = torch.from_numpy(color.with_chroma(output.numpy(), photo.numpy()))
     seconds = time.perf_counter() - started
-    info: dict[str, Any] = {
-        "status": "done",
-        "method": "instant (AdaIN, Huang & Belongie 2017)",
-        "model": {"path": net.path, "design": net.design, "card": net.card},
-        "instant": {
-            "strength": strength,
-            "internal_size": working_edge,
-            "style_size": style_edge,
-            "precision": "bf16" if use_bf16 else "fp32",
-            "style_blend": blend,
-        },
-        "seconds": round(seconds, 4),
-        "wall_time_s": round(seconds, 4),
-    }
+    described = {"path": net.path, "design": net.design, "card": net.card}
+    settings = (strength, working_edge, style_edge, "bf16" if use_bf16 else "fp32", blend)
+    info = run_record(described, settings, "torch", seconds)
+    if fallback != "--runtime torch":
+        info["runtime_fallback"] = fallback
     result = StylizeResult(output, [], config, info)
     if refine:
         result = _refine(result, content, styles_in, config, refine, regions, progress)
         result.info["seconds"] = round(time.perf_counter() - started, 4)
     return result
+
+
+def _try_onnx(
+    runtime: str,
+    model: Any,
+    config: StylizeConfig,
+    torch_options: tuple[Any, int, str],
+    run_onnx: Any,
+) -> Any:
+    """The result on onnxruntime (:func:`stylelab.adain.runtime.choose_session`), or why
+    PyTorch runs instead (a string for the record)."""
+    from stylelab.adain.runtime import choose_session
+    from stylelab.gatys import StylizeResult
+
+    session = choose_session(runtime, model, config, torch_options)
+    if isinstance(session, str):
+        return session
+    result = run_onnx(session)
+    return StylizeResult(torch.from_numpy(result.array), [], config, result.info)
 
 
 def run(
@@ -162,19 +191,8 @@ def run(
 
 
 def with_detail(small: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
-    """``small`` upsampled to the photo's size plus the photo's high-frequency luminance
-    Y - up(down(Y)) (Rec. 601 weights, down/up through ``small``'s size)."""
-    size = tuple(photo.shape[-2:])
-    up = F.interpolate(small, size=size, mode="bicubic", align_corners=False)
-    weights = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
-    luminance = (photo * weights).sum(1, keepdim=True)
-    blurred = F.interpolate(
-        resize_to(luminance, tuple(small.shape[-2:])),
-        size=size,
-        mode="bicubic",
-        align_corners=False,
-    )
-    return (up + (luminance - blurred)).clamp(0, 1)
+    """:func:`stylelab.adain.detail.with_detail` on tensors (one source for both runtimes)."""
+    return torch.from_numpy(detail.with_detail(small.float().numpy(), photo.float().numpy()))
 
 
 def _nhwc(x: torch.Tensor) -> torch.Tensor:
@@ -182,13 +200,11 @@ def _nhwc(x: torch.Tensor) -> torch.Tensor:
 
 
 def _pad_to(image: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
-    """Reflect-pad height and width up to a multiple of the encoder's stride."""
-    height, width = image.shape[-2:]
-    pad_h, pad_w = (-height) % multiple, (-width) % multiple
-    if pad_h or pad_w:
-        mode = "reflect" if pad_h < height and pad_w < width else "replicate"
-        image = F.pad(image, (0, pad_w, 0, pad_h), mode=mode)
-    return image, (height, width)
+    """Reflect-pad height and width up to a multiple of the encoder's stride
+    (:func:`stylelab.adain.runtime.pad_to`, one source for both runtimes)."""
+    from stylelab.adain.runtime import pad_to
+
+    return torch.from_numpy(pad_to(image.numpy(), multiple)), tuple(image.shape[-2:])  # type: ignore[return-value]
 
 
 def _regions(
@@ -235,27 +251,3 @@ def _refine(
         "refine": steps,
     }
     return refined
-
-
-def _check_number(name: str, value: object, low: float, high: float) -> None:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not math.isfinite(value)
-        or not low <= value <= high
-    ):
-        raise StylelabError(
-            f"--{name.replace('_', '-')} must be a number from {low:g} to {high:g}, "
-            f"got {show(value)}"
-        )
-
-
-def _check_int(name: str, value: object, low: int, high: int) -> None:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, np.integer))
-        or not low <= int(value) <= high
-    ):
-        raise StylelabError(
-            f"--{name.replace('_', '-')} must be an integer from {low} to {high}, got {show(value)}"
-        )

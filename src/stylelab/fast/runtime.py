@@ -26,6 +26,7 @@ from stylelab.safety import check_input_file, one_line
 
 ONNX_FORMAT = "stylelab-fast-onnx"  # the same string as stylelab.fast.export.ONNX_FORMAT
 ONNX_FORMAT_VERSION = "1"
+INSTANT_ONNX_FORMAT = "stylelab-instant-onnx"  # stylelab.adain.runtime.ONNX_FORMAT
 ONNX_EXTRA = "pip install 'stylelab[onnx]'"
 
 
@@ -96,11 +97,11 @@ def check_onnx_options(device: object, precision: object) -> None:
         )
 
 
-def session_model(
+def open_session(
     source: str | bytes, label: str, path: Path, device: str = "auto", precision: str = "auto"
-) -> OnnxModel:
-    """An onnxruntime session on ``source`` (a file name, or the graph's bytes), checked to
-    be a stylelab export; ``label`` names the model in errors, ``path`` is the graph's file."""
+) -> tuple[Any, bool]:
+    """(an onnxruntime session on ``source``, whether it runs on CUDA); any file that
+    onnxruntime cannot load, or whose metadata is out of bounds, is one line."""
     check_onnx_options(device, precision)
     try:
         import onnxruntime as ort
@@ -123,7 +124,21 @@ def session_model(
         )
     except Exception as exc:  # noqa: BLE001 - any loader failure is the file's fault
         raise StylelabError(f"{label}: not a readable ONNX model ({_first_line(exc)})") from None
+    return session, use_cuda
+
+
+def session_model(
+    source: str | bytes, label: str, path: Path, device: str = "auto", precision: str = "auto"
+) -> OnnxModel:
+    """An onnxruntime session on ``source`` (a file name, or the graph's bytes), checked to
+    be a stylelab export; ``label`` names the model in errors, ``path`` is the graph's file."""
+    session, use_cuda = open_session(source, label, path, device, precision)
     meta = dict(session.get_modelmeta().custom_metadata_map)
+    if meta.get("format") == INSTANT_ONNX_FORMAT:
+        raise StylelabError(
+            f"{label}: the export of an instant-style model; run it with "
+            "'stylelab instant PHOTO PAINTING --model FILE'"
+        )
     if meta.get("format") != ONNX_FORMAT:
         raise StylelabError(
             f"{label}: an ONNX model, but not a stylelab export (no '{ONNX_FORMAT}' "
