@@ -11,7 +11,8 @@
 3. The compute it needs: GFLOP at 1024 px (``torch.utils.flop_counter`` on the network
    passes) over the measured GEMM peaks in fp32 and bf16 (:func:`_common.gemm_peak`).
 
-Run: ``PYTHONPATH=src nice -n 10 python benchmarks/bench_instant_runtime.py``. The figures
+Run: ``PYTHONPATH=src nice -n 10 python benchmarks/bench_instant_runtime.py
+[--repeats N] [--in-process-only]``. The figures
 name the CPU and the load average: this machine is shared, so ratios matter more than
 seconds.
 """
@@ -112,6 +113,8 @@ def main() -> None:
     print(f"# instant runtimes at {SIZE} px ({machine()})\n")
     print("In process, after a warm-up, median of", repeats)
     print(table(["runtime", "seconds", "/ onnx"], in_process(photo, painting, repeats)))
+    if "--in-process-only" in sys.argv:
+        return
     print("\nOne photo, whole process (CLI), median of 3")
     print(table(["runtime", "seconds", "/ onnx"], whole_process(photo, painting, folder)))
     flops = gflop(photo, painting)

@@ -28,7 +28,8 @@ LEVEL = 1.0 / 255.0
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """(tiny.safetensors, its export tiny.onnx written by 'stylelab export')."""
+    """(tiny.safetensors, tiny.onnx): its export, made (and self-checked) once through the
+    cache of ``--runtime onnx`` and copied out of it."""
     torch.manual_seed(0)
     decoder = Decoder("adain3")
     decoder.input_scale.fill_(50.0)
@@ -38,11 +39,12 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("instant-model")
     model = folder / "tiny.safetensors"
     modelfile.save_decoder(decoder, model, training={}, card={"note": "random"})
+    session = cache.open_cached(model, "cpu", "auto", "onnx", quiet=True, kind="instant")
+    graph, manifest = cache.entry_paths(cache.file_sha256(model))
+    assert session is not None and session.path == graph
+    assert json.loads(manifest.read_text())["max_abs_difference"] <= LEVEL  # the self-check
     onnx_file = folder / "tiny.onnx"
-    done = _cli("export", str(model), "-o", str(onnx_file), "--json")
-    assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout)
-    assert report["max_abs_difference"] <= LEVEL and onnx_file.is_file()
+    onnx_file.write_bytes(graph.read_bytes())
     return model, onnx_file
 
 
@@ -102,19 +104,16 @@ def test_onnx_gives_the_torch_image(tiny, images, options) -> None:
     assert float((photo.tensor - on_onnx.tensor).abs().max()) > 0.02  # the style did something
 
 
-def test_auto_caches_the_export_once_and_rebuilds_a_damaged_entry(
-    tiny, images, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_auto_uses_the_cached_export_and_rebuilds_a_damaged_entry(tiny, images) -> None:
     model, _ = tiny
-    monkeypatch.setenv(cache.CACHE_ENV, str(tmp_path / "cache"))
     first = instant(images["photo"], images["a"], model=str(model), size=64)
     assert first.info["runtime"] == "onnx" and first.info["model"]["path"] == str(model)
     digest = cache.file_sha256(model)
     graph, manifest = cache.entry_paths(digest)
-    good = graph.read_bytes()
+    assert first.info["model"]["onnx_file"] == str(graph)
     assert json.loads(manifest.read_text())["kind"] == "instant"
     assert sorted(p.name for p in model.parent.iterdir()) == ["tiny.onnx", "tiny.safetensors"]
-    damaged = bytearray(good)
+    damaged = bytearray(graph.read_bytes())
     damaged[len(damaged) // 2] ^= 0xFF  # a flipped byte: the digest no longer matches
     graph.write_bytes(bytes(damaged))
     assert cache.read_entry(graph, manifest, digest) is None
@@ -141,12 +140,10 @@ def test_options_only_torch_serves_fall_back_under_auto_and_fail_under_onnx(tiny
 
 
 def test_cli_onnx_path_never_imports_torch(tiny, images, tmp_path: Path) -> None:
-    """A cache hit (the entry made by the previous tests' export of the same file, or
-    made here first) and a run from the CLI: torch is never imported."""
+    """A cache hit (the entry the fixture made) and the export itself, from the CLI:
+    torch is never imported."""
     model, onnx_file = tiny
     out = tmp_path / "out.png"
-    warm = _cli("instant", images["photo"], images["a"], "-o", str(out), "--model", str(model))
-    assert warm.returncode == 0, warm.stderr
     for given in (model, onnx_file):
         code = (
             "import sys; from stylelab.cli import main; "
