@@ -17,11 +17,11 @@ import torch
 
 from stylelab.adain import modelfile
 from stylelab.adain.detail import bicubic
-from stylelab.adain.nets import Decoder
 from stylelab.adain.transfer import instant
 from stylelab.errors import StylelabError
 from stylelab.fast import cache
 from tests.conftest import gradient_image, stripes_image
+from tests.test_instant import tiny_decoder
 
 LEVEL = 1.0 / 255.0
 
@@ -30,15 +30,9 @@ LEVEL = 1.0 / 255.0
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(tiny.safetensors, tiny.onnx): its export, made (and self-checked) once through the
     cache of ``--runtime onnx`` and copied out of it."""
-    torch.manual_seed(0)
-    decoder = Decoder("adain3")
-    decoder.input_scale.fill_(50.0)
-    with torch.no_grad():  # outputs around mid-gray, varied but not clipped
-        decoder.exit.weight.mul_(0.05)
-        decoder.exit.bias.fill_(0.5)
     folder = tmp_path_factory.mktemp("instant-model")
     model = folder / "tiny.safetensors"
-    modelfile.save_decoder(decoder, model, training={}, card={"note": "random"})
+    modelfile.save_decoder(tiny_decoder(), model, training={}, card={"note": "random"})
     session = cache.open_cached(model, "cpu", "auto", "onnx", quiet=True, kind="instant")
     graph, manifest = cache.entry_paths(cache.file_sha256(model))
     assert session is not None and session.path == graph
@@ -101,7 +95,7 @@ def test_onnx_gives_the_torch_image(tiny, images, options) -> None:
     difference = float((on_onnx.tensor - on_torch.tensor).abs().max())
     assert difference <= LEVEL, difference
     photo = instant(images["photo"], styles, model=str(onnx_file), **{**options, "strength": 0.0})
-    assert float((photo.tensor - on_onnx.tensor).abs().max()) > 0.02  # the style did something
+    assert float((photo.tensor - on_onnx.tensor).abs().max()) > 1e-3  # the style did something
 
 
 def test_auto_uses_the_cached_export_and_rebuilds_a_damaged_entry(tiny, images) -> None:

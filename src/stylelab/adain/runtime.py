@@ -31,7 +31,7 @@ from stylelab.limits import show
 from stylelab.safety import one_line
 
 ONNX_FORMAT = "stylelab-instant-onnx"
-ONNX_FORMAT_VERSION = "1"
+ONNX_FORMAT_VERSION = "1"  # stylelab.fast.runtime.ONNX_FORMAT_VERSION
 INPUTS = {"image", "style_stats", "strength", "want_stats"}
 
 
@@ -96,26 +96,11 @@ def instant_session(
 ) -> InstantSession:
     """An onnxruntime session on ``source`` (a file name or the graph's bytes), checked
     to be an instant export; anything else is one line naming ``label``."""
-    from stylelab.fast.runtime import ONNX_FORMAT as FAST_FORMAT
-    from stylelab.fast.runtime import open_session
+    from stylelab.fast.runtime import check_export_metadata, open_session
 
     session, _ = open_session(source, label, path, device, precision)
     meta = dict(session.get_modelmeta().custom_metadata_map)
-    if meta.get("format") == FAST_FORMAT:
-        raise StylelabError(
-            f"{label}: the export of a fast (one-network-per-style) model; run it with "
-            "'stylelab apply FILE PHOTO', or give 'stylelab instant --model' an instant model"
-        )
-    if meta.get("format") != ONNX_FORMAT:
-        raise StylelabError(
-            f"{label}: an ONNX model, but not an instant export (no '{ONNX_FORMAT}' metadata); "
-            "make one with 'stylelab export MODEL.safetensors -o MODEL.onnx'"
-        )
-    if meta.get("format_version") != ONNX_FORMAT_VERSION:
-        raise StylelabError(
-            f"{label}: export format version {show(meta.get('format_version'))}; "
-            f"this stylelab reads version {ONNX_FORMAT_VERSION}"
-        )
+    check_export_metadata(meta, label, ONNX_FORMAT, "an instant export")
     inputs = {i.name for i in session.get_inputs()}
     depth, channels = meta.get("depth", ""), meta.get("channels", "")
     if inputs != INPUTS or not depth.isdigit() or not channels.isdigit() or int(depth) > 5:

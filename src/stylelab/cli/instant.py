@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from stylelab.adain.options import DEFAULT_INTERNAL_SIZE, SHARED
+from stylelab.cli.apply import add_runtime_argument
 from stylelab.cli.common import add_config_arguments
 from stylelab.config import StylizeConfig
 from stylelab.errors import StylelabError
@@ -61,14 +62,10 @@ def add_commands(sub: Any) -> None:
     run.add_argument(
         "--precision", default="auto", choices=("auto", "fp32", "bf16"), help="default: auto"
     )
-    run.add_argument(
-        "--runtime",
-        default="auto",
-        choices=("auto", "onnx", "torch"),
-        help="auto: onnxruntime through the model's ONNX export made once and cached, when "
-        "onnxruntime is installed and the options allow (not --mask/--region-style, --refine "
-        "or --precision bf16: those run on PyTorch, and OUT.json says so) | onnx | torch "
-        "(default: auto); --model FILE.onnx (from 'stylelab export') runs on onnxruntime",
+    add_runtime_argument(
+        run,
+        "the options (--mask/--region-style, --refine, --precision bf16 run on PyTorch, "
+        "and OUT.json says so; --model FILE.onnx runs on onnxruntime)",
     )
     run.add_argument("--quiet", action="store_true", help="no summary line")
     skip = [f.name for f in dataclasses.fields(StylizeConfig) if f.name not in SHARED]

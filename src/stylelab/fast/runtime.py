@@ -127,6 +127,31 @@ def open_session(
     return session, use_cuda
 
 
+#: export format -> (what it holds, what runs it), for the one line on a file of the other kind.
+EXPORT_KINDS = {
+    ONNX_FORMAT: ("a fast (one-network-per-style) model", "'stylelab apply FILE PHOTO'"),
+    INSTANT_ONNX_FORMAT: ("an instant-style model", "'stylelab instant PHOTO STYLE --model FILE'"),
+}
+
+
+def check_export_metadata(meta: dict[str, str], label: str, expected: str, what: str) -> None:
+    """One line unless ``meta`` is that of an export of format ``expected`` (version 1)."""
+    found = meta.get("format")
+    if found != expected and found in EXPORT_KINDS:
+        kind, command = EXPORT_KINDS[str(found)]
+        raise StylelabError(f"{label}: the export of {kind}; run it with {command}")
+    if found != expected:
+        raise StylelabError(
+            f"{label}: an ONNX model, but not {what} (no '{expected}' metadata); make one "
+            "with 'stylelab export MODEL.safetensors -o MODEL.onnx'"
+        )
+    if meta.get("format_version") != ONNX_FORMAT_VERSION:
+        raise StylelabError(
+            f"{label}: export format version {show(meta.get('format_version'))}; "
+            f"this stylelab reads version {ONNX_FORMAT_VERSION}"
+        )
+
+
 def session_model(
     source: str | bytes, label: str, path: Path, device: str = "auto", precision: str = "auto"
 ) -> OnnxModel:
@@ -134,21 +159,7 @@ def session_model(
     be a stylelab export; ``label`` names the model in errors, ``path`` is the graph's file."""
     session, use_cuda = open_session(source, label, path, device, precision)
     meta = dict(session.get_modelmeta().custom_metadata_map)
-    if meta.get("format") == INSTANT_ONNX_FORMAT:
-        raise StylelabError(
-            f"{label}: the export of an instant-style model; run it with "
-            "'stylelab instant PHOTO PAINTING --model FILE'"
-        )
-    if meta.get("format") != ONNX_FORMAT:
-        raise StylelabError(
-            f"{label}: an ONNX model, but not a stylelab export (no '{ONNX_FORMAT}' "
-            "metadata); make one with 'stylelab export MODEL.safetensors -o MODEL.onnx'"
-        )
-    if meta.get("format_version") != ONNX_FORMAT_VERSION:
-        raise StylelabError(
-            f"{label}: export format version {show(meta.get('format_version'))}; "
-            f"this stylelab reads version {ONNX_FORMAT_VERSION}"
-        )
+    check_export_metadata(meta, label, ONNX_FORMAT, "a stylelab export")
     styles = style_names(meta.get("styles"), label)
     inputs = {i.name: i.shape for i in session.get_inputs()}
     if set(inputs) != {"image", "style"} or [o.name for o in session.get_outputs()] != ["stylized"]:
