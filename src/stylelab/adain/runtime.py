@@ -242,7 +242,7 @@ def pad_to(image: np.ndarray, multiple: int) -> np.ndarray:
     pad_h, pad_w = (-height) % multiple, (-width) % multiple
     if not pad_h and not pad_w:
         return image
-    mode = "reflect" if pad_h < height and pad_w < width else "edge"
+    mode: Any = "reflect" if pad_h < height and pad_w < width else "edge"
     return np.pad(image, ((0, 0), (0, 0), (0, pad_h), (0, pad_w)), mode=mode)
 
 
@@ -259,12 +259,13 @@ def choose_session(
     .onnx ``model``, every reason not to run on onnxruntime is a one-line error."""
     from stylelab.fast.cache import onnx_unusable
 
-    is_path = isinstance(model, (str, os.PathLike))
-    is_onnx = is_path and os.fspath(model).lower().endswith(".onnx")  # type: ignore[arg-type]
+    name = str(os.fspath(model)) if isinstance(model, (str, os.PathLike)) else None
+    is_path = name is not None
+    is_onnx = name is not None and name.lower().endswith(".onnx")
     if runtime == "torch":
         if is_onnx:
             raise StylelabError(
-                f"{show(os.fspath(model))}: an ONNX export runs on onnxruntime; --runtime "  # type: ignore[arg-type]
+                f"{show(name)}: an ONNX export runs on onnxruntime; --runtime "
                 "torch takes the .safetensors model"
             )
         return "--runtime torch"

@@ -67,7 +67,7 @@ KINDS = {
 def kind_function(kind: str, step: int) -> Callable[..., Any]:
     """Step 0 (load), 1 (export) or 2 (open) of a model ``kind`` of :data:`KINDS`."""
     module, name = KINDS[kind][step].split(":")
-    return getattr(import_module(module), name)  # type: ignore[no-any-return]
+    return getattr(import_module(module), name)
 
 
 def cache_folder() -> Path:
