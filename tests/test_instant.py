@@ -30,16 +30,24 @@ from stylelab.masks import Regions
 from tests.conftest import gradient_image, stripes_image
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> modelfile.InstantModel:
+def tiny_decoder() -> Decoder:
+    """A random adain3 decoder (seed 0) whose outputs sit around mid-gray, varied but not
+    clipped."""
     torch.manual_seed(0)
     decoder = Decoder("adain3")
     decoder.input_scale.fill_(50.0)
-    with torch.no_grad():  # outputs around mid-gray, varied but not clipped
+    with torch.no_grad():
         decoder.exit.weight.mul_(0.05)
         decoder.exit.bias.fill_(0.5)
+    return decoder
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> modelfile.InstantModel:
     path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
-    modelfile.save_decoder(decoder, path, training={"steps_done": 0}, card={"note": "random"})
+    modelfile.save_decoder(
+        tiny_decoder(), path, training={"steps_done": 0}, card={"note": "random"}
+    )
     return modelfile.load_decoder(path)
 
 

@@ -313,7 +313,7 @@ def test_an_instant_job_refines_live_with_the_gatys_loop(
 
 
 def test_the_instant_form_comes_from_its_field_table(client: TestClient) -> None:
-    from stylelab.adain.transfer import SHARED
+    from stylelab.adain.options import SHARED
 
     schema = client.get("/api/options").json()["instant"]
     fields = {f["name"]: f for f in schema["fields"]}

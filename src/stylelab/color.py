@@ -104,6 +104,19 @@ def match_colors(image: np.ndarray, target: np.ndarray) -> np.ndarray:
     return _batch((pixels - mean_i) @ transform.T + mean_t)
 
 
+def colour_arrays(
+    mode: str, photo: np.ndarray, styles: list[np.ndarray]
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The images an optimization or an encoder sees under ``--preserve-color``:
+    luminance: gray photo, gray styles with the photo's luminance mean and variance;
+    histogram: the styles' colours moved to the photo's mean and covariance."""
+    if mode == "histogram":
+        return photo, [match_colors(s, photo) for s in styles]
+    if mode == "luminance":
+        return gray(photo), [gray(s, like=photo) for s in styles]
+    return photo, styles
+
+
 def preserve_after(output: np.ndarray, photo: np.ndarray, mode: str) -> np.ndarray:
     """Colour preservation applied to a finished output of the photo's size (fast
     networks): ``luminance`` = output's Y with the photo's I, Q; ``histogram`` = the

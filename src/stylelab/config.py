@@ -16,7 +16,7 @@ import functools
 import math
 import numbers
 import typing
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -537,3 +537,13 @@ def check_smoothing(method: str = "none", temperature: float = 1.0, factor: floa
     values = {"smoothing": method, "temperature": temperature, "smoothing_scale": factor}
     for name, value in values.items():
         check_value(field_spec(name), value)
+
+
+def blend_weights(blend: Sequence[float] | None, count: int) -> tuple[float, ...]:
+    """The style images' weights w_i / Σ w (equal when none are given), for ``count`` styles."""
+    if blend is None:
+        return tuple(1.0 / count for _ in range(count))
+    if len(blend) != count:
+        raise StylelabError(f"--style-blend has {len(blend)} weights for {count} style images")
+    total = sum(blend)
+    return tuple(w / total for w in blend)

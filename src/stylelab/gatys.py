@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from stylelab import color, masks, tiling
 from stylelab.backbones.registry import check_pooling
-from stylelab.config import INITS, StylizeConfig
+from stylelab.config import INITS, StylizeConfig, blend_weights
 from stylelab.errors import StylelabError
 from stylelab.images import (
     ImageSource,
@@ -246,14 +246,10 @@ def colour_inputs(
     """The images the optimization sees under ``--preserve-color`` (:mod:`stylelab.color`):
     luminance: gray photo, gray styles with the photo's luminance mean and variance;
     histogram: the styles' colours moved to the photo's mean and covariance."""
-    if mode == "histogram":
-        photo = content.numpy()
-        return content, [torch.from_numpy(color.match_colors(s.numpy(), photo)) for s in styles]
-    if mode == "luminance":
-        photo = content.numpy()
-        grays = [torch.from_numpy(color.gray(s.numpy(), like=photo)) for s in styles]
-        return torch.from_numpy(color.gray(photo)), grays
-    return content, styles
+    if mode not in ("histogram", "luminance"):
+        return content, styles
+    photo, seen = color.colour_arrays(mode, content.numpy(), [s.numpy() for s in styles])
+    return torch.from_numpy(photo), [torch.from_numpy(s) for s in seen]
 
 
 def recoloured(callback: ImageCallback, photo: torch.Tensor) -> ImageCallback:
@@ -316,16 +312,6 @@ def _summary(
             "style_sizes": schedule[-1]["style_sizes"] if schedule else [],
         },
     }
-
-
-def blend_weights(blend: Sequence[float] | None, count: int) -> tuple[float, ...]:
-    """The style images' weights w_i / Σ w (equal when none are given), for ``count`` styles."""
-    if blend is None:
-        return tuple(1.0 / count for _ in range(count))
-    if len(blend) != count:
-        raise StylelabError(f"--style-blend has {len(blend)} weights for {count} style images")
-    total = sum(blend)
-    return tuple(w / total for w in blend)
 
 
 __all__ = ["StylizeResult", "stylize"]

@@ -8,6 +8,9 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
+from stylelab import pixels
 from stylelab.safety import atomic_path, write_together
 
 
@@ -67,14 +70,17 @@ def write_result(
     transaction: all three appear together, or none does and the old set stays whole."""
     from pathlib import Path
 
-    from stylelab.images import encode_image
-
     out = Path(path)
     table = csv_text(history, None if history else ["iteration"])
     text = json.dumps(record, indent=2, default=str) + "\n"
     targets = [out, out.with_suffix(".csv"), out.with_suffix(".json")]
     with write_together(targets) as (image_tmp, csv_tmp, json_tmp):
-        encode_image(image, image_tmp, out.suffix)
+        if isinstance(image, np.ndarray):  # no torch import for arrays (onnxruntime runs)
+            pixels.encode_pil(pixels.array_to_pil(image), image_tmp, out.suffix)
+        else:
+            from stylelab.images import encode_image
+
+            encode_image(image, image_tmp, out.suffix)
         with open(csv_tmp, "w", newline="") as handle:
             handle.write(table)
         json_tmp.write_text(text)

@@ -794,12 +794,21 @@ def _instant_model(t: Path, name: str = INSTANT_MODEL, **tensors_changed: float)
     from stylelab.adain.modelfile import save_decoder
     from stylelab.adain.nets import Decoder
 
+    torch.manual_seed(0)  # the same bytes in every case: the ONNX export is cached once
     decoder = Decoder("adain3")
     with torch.no_grad():
         for key, value in tensors_changed.items():
             decoder.state_dict()[key.replace("__", ".")].fill_(value)
     save_decoder(decoder, t / name, training={}, card={})
     return str(t / name)
+
+
+def _cut_instant_model(t: Path) -> str:
+    """An instant model whose header is whole (format stylelab-instant) but tensors cut."""
+    data = Path(_instant_model(t, "whole.safetensors")).read_bytes()
+    (t / "whole.safetensors").unlink()
+    (t / "cut.safetensors").write_bytes(data[: len(data) // 2])
+    return str(t / "cut.safetensors")
 
 
 def _plain_safetensors(t: Path, name: str) -> str:
@@ -984,6 +993,43 @@ INSTANT_CASES: list[Case] = [
     ),
     instant_case(
         "-o a folder for one photo", lambda t, m, p, s, o: _instant(m, p, s, mkdir(t, "d")), "d"
+    ),
+    # --- instant --runtime (onnxruntime through the cached export, or PyTorch) -------------
+    instant_case(
+        "--runtime gpu", lambda t, m, p, s, o: _instant(m, p, s, o, "--runtime", "gpu"), "--runtime"
+    ),
+    instant_case(
+        "--runtime onnx with --refine",
+        lambda t, m, p, s, o: _instant(m, p, s, o, "--runtime", "onnx", "--refine", "1"),
+        "--runtime onnx cannot serve.*--refine",
+    ),
+    instant_case(
+        "--runtime onnx with a mask",
+        lambda t, m, p, s, o: _instant(
+            m, p, s, o, "--runtime", "onnx", "--mask", p, "--region-style", "#000000=0"
+        ),
+        "--runtime onnx cannot serve.*--mask",
+    ),
+    instant_case(
+        "--model a fast model's ONNX export",
+        lambda t, m, p, s, o: _instant(str(t / ONNX_MODEL), p, s, o),
+        r"tiny\.onnx: the export of a fast .*stylelab apply",
+        needs_onnx=True,
+    ),
+    instant_case(
+        "--model a plain ONNX file",
+        lambda t, m, p, s, o: _instant(_plain_onnx(t), p, s, o),
+        "not an instant export",
+    ),
+    instant_case(
+        "--model .onnx with --runtime torch",
+        lambda t, m, p, s, o: _instant(_plain_onnx(t), p, s, o, "--runtime", "torch"),
+        "--runtime torch takes the .safetensors",
+    ),
+    instant_case(
+        "--model .onnx with --refine",
+        lambda t, m, p, s, o: _instant(_plain_onnx(t), p, s, o, "--refine", "2"),
+        "cannot serve.*--refine",
     ),
     train_instant_case(
         "style is not an image",
@@ -2551,6 +2597,25 @@ CASES: list[Case] = [
     export_case("--opset huge", lambda t, m: [m, "-o", "m.onnx", "--opset", HUGE_INT], "18 to 21"),
     export_case("--opset text", lambda t, m: [m, "-o", "m.onnx", "--opset", "x"], "--opset"),
     export_case("no -o", lambda t, m: [m], "-o"),
+    export_case(
+        "a damaged instant model (NaN weights)",
+        lambda t, m: [
+            _instant_model(t, "nan.safetensors", exit__bias=float("nan")),
+            "-o",
+            "i.onnx",
+        ],
+        r"nan\.safetensors: weight tensor exit\.bias is damaged",
+    ),
+    export_case(
+        "an instant model cut short",
+        lambda t, m: [_cut_instant_model(t), "-o", "i.onnx"],
+        r"cut\.safetensors: not a readable",
+    ),
+    export_case(
+        "an instant model to TorchScript",
+        lambda t, m: [_instant_model(t), "-o", "i.pt"],
+        "an instant model exports to ONNX only",
+    ),
     # --- apply MODEL.onnx: the onnxruntime path -----------------------------------------
     onnx_case(
         "not a stylelab export",

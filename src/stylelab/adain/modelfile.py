@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from stylelab.adain import SHIPPED
 from stylelab.adain.nets import DESIGNS, Decoder
 from stylelab.errors import StylelabError
 from stylelab.fast.modelfile import read_rows, read_safetensors, restore_checkpoint
@@ -26,8 +27,6 @@ from stylelab.safety import atomic_path
 FORMAT = "stylelab-instant"
 FORMAT_VERSION = "1"
 CHECKPOINT_FORMAT = "stylelab-instant-checkpoint"
-#: The model shipped inside the package (trained by scripts/train_instant_model.py).
-SHIPPED = Path(__file__).with_name("adain_default.safetensors")
 
 
 @dataclass

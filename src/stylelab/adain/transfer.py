@@ -24,73 +24,37 @@ the model, its card, the seconds spent), saved like stylize's.
 
 from __future__ import annotations
 
-import numbers
 import os
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from stylelab import color
+from stylelab.adain import detail
 from stylelab.adain.modelfile import InstantModel, load_decoder
 from stylelab.adain.nets import adain, blend_stats, encoder, mean_std, regional_adain
-from stylelab.config import StylizeConfig, check_field_names, check_value, field_specs, option
+from stylelab.adain.options import (
+    DEFAULT_INTERNAL_SIZE,
+    PRECISIONS,
+    check_settings,
+    run_record,
+)
+from stylelab.config import StylizeConfig
 from stylelab.errors import StylelabError
 from stylelab.images import ImageSource, load_image, resize_long_edge, resize_to
 from stylelab.limits import show
 from stylelab.precision import resolve_precision
 
-DEFAULT_INTERNAL_SIZE = 512
-MAX_REFINE = 10_000
-#: The settings shared with stylize, validated by :class:`StylizeConfig`.
 #: Region masks (R, H, W) at the photo's size and each region's style index (None: photo).
 Regional = tuple[torch.Tensor, tuple[int | None, ...]]
-SHARED = ("size", "style_scale", "style_blend", "preserve_color", "mask", "region_style")
 #: callback(iteration, image) and on_row(row), as stylize takes them.
 ImageCallback = Callable[[int, torch.Tensor], None]
 RowCallback = Callable[[dict[str, Any]], None]
-
-
-@dataclass(frozen=True)
-class InstantOptions:
-    """instant's own settings as a field table (:func:`stylelab.config.field_specs` reads
-    it, as StylizeConfig's): what :func:`instant` checks and the web form shows."""
-
-    strength: float = option(
-        1.0,
-        "AdaIN's alpha: 0 = the photo's features, 1 = the style's statistics",
-        low=0.0,
-        high=1.0,
-    )
-    refine: int = option(
-        0,
-        "then N steps of stylize's Gatys objective from the instant image (0: none)",
-        low=0,
-        high=MAX_REFINE,
-    )
-
-    def __post_init__(self) -> None:
-        for spec in field_specs(type(self)):
-            value = getattr(self, spec.name)
-            integral = isinstance(value, numbers.Integral) and not isinstance(value, bool)
-            if spec.kind is int and integral:
-                value = int(value)  # numpy's too
-            check_value(spec, value)
-            object.__setattr__(self, spec.name, float(value) if spec.kind is float else value)
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> InstantOptions:
-        """From ``{field: value}``; an unknown name is a StylelabError naming the close one."""
-        if not isinstance(values, Mapping) or not all(isinstance(k, str) for k in values):
-            raise StylelabError(f"instant options are a dict of fields, got {show(values)}")
-        check_field_names(values, "instant()", cls)
-        return cls(**values)
 
 
 def instant(
@@ -106,6 +70,7 @@ def instant(
     progress: bool = False,
     callback: ImageCallback | None = None,
     on_row: RowCallback | None = None,
+    runtime: str = "auto",
     **options: Any,
 ) -> Any:
     """Stylize ``content`` with any painting(s) ``style`` in one forward pass.
@@ -116,24 +81,44 @@ def instant(
     (alpha in [0, 1]) blends the AdaIN features with the photo's; ``refine`` adds that many
     steps of :func:`stylelab.stylize` from the result, which ``callback`` and ``on_row``
     follow as in stylize (``callback(0, image)`` first gets the instant image; either may
-    raise :class:`stylelab.optim.StopRequested` to end the refinement). Bad arguments raise
-    :class:`StylelabError` with one line before any work. Returns a ``StylizeResult``.
+    raise :class:`stylelab.optim.StopRequested` to end the refinement). ``runtime``:
+    ``auto`` runs on onnxruntime through the model's export cached once
+    (:mod:`stylelab.adain.runtime`) when it is installed and the options allow (not regions,
+    refine or bf16), else on PyTorch; ``onnx`` or ``torch`` insist (``info["runtime"]`` says
+    which ran, and why not onnx). Bad arguments raise :class:`StylelabError` with one line
+    before any work. Returns a ``StylizeResult``.
     """
-    from stylelab.gatys import StylizeResult, blend_weights, check_callbacks, colour_inputs
+    from stylelab.adain.runtime import instant_onnx
+    from stylelab.config import blend_weights
+    from stylelab.fast.cache import check_runtime
+    from stylelab.gatys import StylizeResult, check_callbacks, colour_inputs
     from stylelab.images import check_finite, check_source, style_sources
     from stylelab.pixels import label
 
     started = time.perf_counter()
-    unknown = sorted(set(options) - set(SHARED))
-    if unknown:
-        raise StylelabError(f"instant: unknown option {unknown[0]!r}; options: {', '.join(SHARED)}")
-    config = StylizeConfig(**options)
-    checked = InstantOptions(strength=strength, refine=refine)
-    strength, refine = checked.strength, checked.refine
+    config = check_settings(options, strength, refine, internal_size)
+    strength, refine = float(strength), int(refine)  # checked: numbers in range
     check_callbacks(progress, callback, on_row)
-    _check_int("internal_size", internal_size, 64, 4096)
-    if precision not in ("auto", "fp32", "bf16"):
+    if precision not in PRECISIONS:
         raise StylelabError(f"precision must be auto, fp32 or bf16, got {show(precision)}")
+    fallback = _try_onnx(
+        check_runtime(runtime),
+        model,
+        config,
+        (regions, refine, precision),
+        lambda session: instant_onnx(
+            content,
+            style,
+            model=session,
+            strength=strength,
+            internal_size=internal_size,
+            **options,
+        ),
+    )
+    if not isinstance(fallback, str):
+        if callback is not None:
+            callback(0, fallback.tensor)
+        return fallback
     check_source(content, "content")
     styles_in = style_sources(style)
     blend = blend_weights(config.style_blend, len(styles_in))
@@ -152,20 +137,11 @@ def instant(
     if config.preserve_color == "luminance":
         output = torch.from_numpy(color.with_chroma(output.numpy(), photo.numpy()))
     seconds = time.perf_counter() - started
-    info: dict[str, Any] = {
-        "status": "done",
-        "method": "instant (AdaIN, Huang & Belongie 2017)",
-        "model": {"path": net.path, "design": net.design, "card": net.card},
-        "instant": {
-            "strength": strength,
-            "internal_size": working_edge,
-            "style_size": style_edge,
-            "precision": "bf16" if use_bf16 else "fp32",
-            "style_blend": blend,
-        },
-        "seconds": round(seconds, 4),
-        "wall_time_s": round(seconds, 4),
-    }
+    described = {"path": net.path, "design": net.design, "card": net.card}
+    settings = (strength, working_edge, style_edge, "bf16" if use_bf16 else "fp32", blend)
+    info = run_record(described, settings, "torch", seconds)
+    if fallback != "--runtime torch":
+        info["runtime_fallback"] = fallback
     result = StylizeResult(output, [], config, info)
     if callback is not None:
         callback(0, output)
@@ -175,6 +151,25 @@ def instant(
         )
         result.info["seconds"] = round(time.perf_counter() - started, 4)
     return result
+
+
+def _try_onnx(
+    runtime: str,
+    model: Any,
+    config: StylizeConfig,
+    torch_options: tuple[Any, int, str],
+    run_onnx: Any,
+) -> Any:
+    """The result on onnxruntime (:func:`stylelab.adain.runtime.choose_session`), or why
+    PyTorch runs instead (a string for the record)."""
+    from stylelab.adain.runtime import choose_session
+    from stylelab.gatys import StylizeResult
+
+    session = choose_session(runtime, model, config, torch_options)
+    if isinstance(session, str):
+        return session
+    result = run_onnx(session)
+    return StylizeResult(torch.from_numpy(result.array), [], config, result.info)
 
 
 def run(
@@ -215,19 +210,8 @@ def run(
 
 
 def with_detail(small: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
-    """``small`` upsampled to the photo's size plus the photo's high-frequency luminance
-    Y - up(down(Y)) (Rec. 601 weights, down/up through ``small``'s size)."""
-    size = tuple(photo.shape[-2:])
-    up = F.interpolate(small, size=size, mode="bicubic", align_corners=False)
-    weights = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
-    luminance = (photo * weights).sum(1, keepdim=True)
-    blurred = F.interpolate(
-        resize_to(luminance, tuple(small.shape[-2:])),
-        size=size,
-        mode="bicubic",
-        align_corners=False,
-    )
-    return (up + (luminance - blurred)).clamp(0, 1)
+    """:func:`stylelab.adain.detail.with_detail` on tensors (one source for both runtimes)."""
+    return torch.from_numpy(detail.with_detail(small.float().numpy(), photo.float().numpy()))
 
 
 def _nhwc(x: torch.Tensor) -> torch.Tensor:
@@ -235,13 +219,11 @@ def _nhwc(x: torch.Tensor) -> torch.Tensor:
 
 
 def _pad_to(image: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple[int, int]]:
-    """Reflect-pad height and width up to a multiple of the encoder's stride."""
-    height, width = image.shape[-2:]
-    pad_h, pad_w = (-height) % multiple, (-width) % multiple
-    if pad_h or pad_w:
-        mode = "reflect" if pad_h < height and pad_w < width else "replicate"
-        image = F.pad(image, (0, pad_w, 0, pad_h), mode=mode)
-    return image, (height, width)
+    """Reflect-pad height and width up to a multiple of the encoder's stride
+    (:func:`stylelab.adain.runtime.pad_to`, one source for both runtimes)."""
+    from stylelab.adain.runtime import pad_to
+
+    return torch.from_numpy(pad_to(image.numpy(), multiple)), tuple(image.shape[-2:])  # type: ignore[return-value]
 
 
 def _regions(
@@ -294,14 +276,3 @@ def refine_from(
         "refine": steps,
     }
     return refined
-
-
-def _check_int(name: str, value: object, low: int, high: int) -> None:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, np.integer))
-        or not low <= int(value) <= high
-    ):
-        raise StylelabError(
-            f"--{name.replace('_', '-')} must be an integer from {low} to {high}, got {show(value)}"
-        )

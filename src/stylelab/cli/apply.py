@@ -94,14 +94,17 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     add_runtime_argument(parser)
 
 
-def add_runtime_argument(parser: argparse.ArgumentParser) -> None:
-    """``--runtime auto|onnx|torch``, for every command that runs a fast model."""
+def add_runtime_argument(
+    parser: argparse.ArgumentParser, allow: str = "--device/--precision"
+) -> None:
+    """``--runtime auto|onnx|torch``, for every command that runs a fast or instant model;
+    ``allow``: the options that decide whether onnxruntime may run it."""
     parser.add_argument(
         "--runtime",
         default="auto",
         choices=("auto", "onnx", "torch"),
         help="what runs a .safetensors model: auto (onnxruntime through an ONNX export made "
-        "once and cached, when onnxruntime is installed and --device/--precision allow; else "
+        f"once and cached, when onnxruntime is installed and {allow} allow; else "
         "PyTorch) | onnx | torch (default: auto)",
     )
 

@@ -24,15 +24,18 @@ def add_commands(sub: Any) -> None:
     """Register ``export`` and ``video`` on the CLI's subparsers."""
     export = sub.add_parser(
         "export",
-        help="export a trained fast model to ONNX (onnxruntime) or TorchScript",
+        help="export a trained fast or instant model to ONNX (onnxruntime) or TorchScript",
         description="Write MODEL (.safetensors from 'stylelab train') as OUT.onnx (ONNX opset "
         "18, for onnxruntime: 'stylelab apply OUT.onnx' runs without torch) or OUT.pt "
         "(TorchScript, for LibTorch). The exported graph takes any height and width, a batch "
         "of images, and the style mix as an input (image: N x 3 x H x W in [0, 1]; style: "
         "1 x S weights). Before writing, the export is run on a test photo with every style "
-        "and compared with PyTorch; above 1e-3 it fails and nothing is written.",
+        "and compared with PyTorch; above 1e-3 it fails and nothing is written. An instant "
+        "model (from 'stylelab train-instant') exports to ONNX only, the painting's feature "
+        "statistics as an input ('stylelab instant --model OUT.onnx'); its check: within "
+        "1/255 of PyTorch fp32.",
     )
-    export.add_argument("model", metavar="MODEL", help="a .safetensors model")
+    export.add_argument("model", metavar="MODEL", help="a .safetensors model (fast or instant)")
     export.add_argument("-o", "--output", required=True, metavar="OUT", help="OUT.onnx or OUT.pt")
     export.add_argument("--opset", type=int, default=18, help="ONNX opset, 18 to 21 (default: 18)")
     export.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -77,18 +80,32 @@ def cmd_export(args: argparse.Namespace) -> int:
         )
     output = check_export_output(args.output)
     check_outputs([output], [source])
-    report = export_model(source, output, opset=args.opset)
+    if _is_instant(source):
+        from stylelab.adain.export import export_instant
+
+        report = export_instant(source, output, opset=args.opset)
+    else:
+        report = export_model(source, output, opset=args.opset)
     if args.json:
         print(json.dumps(report.as_dict(), indent=2))
     else:
         opset = f", opset {report.opset}" if report.opset else ""
+        styles = f"{len(report.styles)} style(s)" if report.styles else "instant: any painting"
         print(
-            f"wrote {one_line(output)} ({report.format}{opset}, {len(report.styles)} style(s); "
+            f"wrote {one_line(output)} ({report.format}{opset}, {styles}; "
             f"max difference from PyTorch {report.max_abs_difference:.2g} on [0, 1], "
             f"{report.seconds:.1f} s)",
             file=sys.stderr,
         )
     return 0
+
+
+def _is_instant(source: Path) -> bool:
+    """True for an instant model (``format = stylelab-instant`` in the file's metadata)."""
+    from stylelab.adain.modelfile import FORMAT
+    from stylelab.fast.metadata import safetensors_metadata
+
+    return safetensors_metadata(source, "stylelab model (.safetensors)").get("format") == FORMAT
 
 
 def cmd_video(args: argparse.Namespace) -> int:

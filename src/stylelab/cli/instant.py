@@ -3,6 +3,8 @@
 Thin layers over :mod:`stylelab.adain`. The options that mean what they mean for
 ``stylize`` (--size, --style-scale, --style-blend, --preserve-color, --mask,
 --region-style) are derived from :class:`StylizeConfig`, like stylize's own flags.
+``instant`` runs on onnxruntime without importing torch when it can (--runtime auto,
+:func:`stylelab.adain.runtime.choose_session`).
 """
 
 from __future__ import annotations
@@ -13,11 +15,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from stylelab.adain.options import DEFAULT_INTERNAL_SIZE, SHARED
+from stylelab.cli.apply import add_runtime_argument
 from stylelab.cli.common import add_config_arguments
 from stylelab.config import StylizeConfig
 from stylelab.errors import StylelabError
-
-SHARED = ("size", "style_scale", "style_blend", "preserve_color", "mask", "region_style")
 
 
 def add_commands(sub: Any) -> None:
@@ -61,6 +63,11 @@ def add_commands(sub: Any) -> None:
     )
     run.add_argument(
         "--precision", default="auto", choices=("auto", "fp32", "bf16"), help="default: auto"
+    )
+    add_runtime_argument(
+        run,
+        "the options (--mask/--region-style, --refine, --precision bf16 run on PyTorch, "
+        "and OUT.json says so; --model FILE.onnx runs on onnxruntime)",
     )
     run.add_argument("--quiet", action="store_true", help="no summary line")
     skip = [f.name for f in dataclasses.fields(StylizeConfig) if f.name not in SHARED]
@@ -112,14 +119,16 @@ def _add_train_command(sub: Any) -> None:
 
 
 def cmd_instant(args: argparse.Namespace) -> int:
-    from stylelab.adain.modelfile import load_decoder
-    from stylelab.adain.transfer import instant
+    from stylelab.adain.options import check_settings
+    from stylelab.adain.runtime import choose_session, instant_onnx
     from stylelab.cli.apply import plan_jobs, read_photo, write_result
     from stylelab.cli.common import check_image_with_records
     from stylelab.safety import check_outputs
 
     options = {k: getattr(args, k) for k in SHARED if getattr(args, k, None) is not None}
-    StylizeConfig(**options)  # every shared option checked before any work
+    internal_size = DEFAULT_INTERNAL_SIZE if args.internal_size is None else args.internal_size
+    # every shared option checked before any work
+    config = check_settings(options, args.strength, args.refine, internal_size)
     _check_styles(args.styles)
     extra = [args.mask] if args.mask else []
     extra += [args.model] if args.model else []
@@ -132,23 +141,20 @@ def cmd_instant(args: argparse.Namespace) -> int:
             check_image_with_records(target, inputs)
         elif target != "-":  # a folder still to be made: plan_jobs checked it and the images
             check_outputs([Path(target).with_suffix(s) for s in (".csv", ".json")], inputs)
-    model = load_decoder(args.model)
+    session = choose_session(
+        args.runtime, args.model, config, (None, args.refine, args.precision), args.quiet
+    )
+    model = _torch_model(args.model) if isinstance(session, str) else session
     for source, target in jobs:
         photo = read_photo(source, None)
-        result = instant(
-            photo,
-            args.styles,
-            model=model,
-            strength=args.strength,
-            refine=args.refine,
-            **({} if args.internal_size is None else {"internal_size": args.internal_size}),
-            precision=args.precision,
-            progress=not args.quiet and args.refine > 0,
-            **options,
-        )
+        settings = {"strength": args.strength, "internal_size": internal_size, **options}
+        if isinstance(session, str):
+            result = _torch_run(photo, args, model, session, settings)
+        else:
+            result = instant_onnx(photo, args.styles, model=session, **settings)
         result.info["input"] = source
         if target == "-":
-            write_result(result.tensor.numpy(), "-")
+            write_result(result.array if hasattr(result, "array") else result.tensor.numpy(), "-")
         else:
             Path(target).parent.mkdir(parents=True, exist_ok=True)
             result.save(target)
@@ -172,6 +178,31 @@ def plan_example(content: str, output: str) -> list[tuple[str, str]]:
         return [(content, "-")]
     check_output_file(Path(output), IMAGE_FORMATS)
     return [(content, output)]
+
+
+def _torch_model(path: str | None) -> Any:
+    from stylelab.adain.modelfile import load_decoder
+
+    return load_decoder(path)
+
+
+def _torch_run(photo: Any, args: argparse.Namespace, model: Any, why: str, settings: dict) -> Any:
+    """The PyTorch run; ``why`` (not onnxruntime) goes in the record."""
+    from stylelab.adain.transfer import instant
+
+    result = instant(
+        photo,
+        args.styles,
+        model=model,
+        refine=args.refine,
+        precision=args.precision,
+        progress=not args.quiet and args.refine > 0,
+        runtime="torch",
+        **settings,
+    )
+    if why != "--runtime torch":
+        result.info["runtime_fallback"] = why
+    return result
 
 
 def _check_styles(styles: list[str]) -> None:

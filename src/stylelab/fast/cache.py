@@ -20,6 +20,9 @@ The cache folder: ``$STYLELAB_CACHE``, else ``$XDG_CACHE_HOME/stylelab``, else
 makes ``auto`` run on PyTorch with a one-line note, never fail.
 
 Only a miss imports torch (to export); the hit path is hashlib, json and onnxruntime.
+Two kinds of model share it (:data:`KINDS`): fast models (``stylelab apply``) and
+instant models (``stylelab instant``, :mod:`stylelab.adain.runtime`); each names how it is
+loaded, exported (with its self-check) and opened.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ import json
 import os
 import sys
 import tempfile
+from collections.abc import Callable
+from importlib import import_module
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +48,26 @@ ONNX_DEVICES = ("auto", "cpu", "cuda")
 ONNX_PRECISIONS = ("auto", "fp32")
 CHUNK = 1 << 20
 MANIFEST_BYTES = 10_000
+#: kind -> (load the .safetensors, export it checked, open the graph's bytes), as
+#: "module:function"; only a miss imports the first two (torch).
+KINDS = {
+    "fast": (
+        "stylelab.fast.modelfile:load_model",
+        "stylelab.fast.export:export_model",
+        "stylelab.fast.runtime:session_model",
+    ),
+    "instant": (
+        "stylelab.adain.modelfile:load_decoder",
+        "stylelab.adain.export:export_instant",
+        "stylelab.adain.runtime:instant_session",
+    ),
+}
+
+
+def kind_function(kind: str, step: int) -> Callable[..., Any]:
+    """Step 0 (load), 1 (export) or 2 (open) of a model ``kind`` of :data:`KINDS`."""
+    module, name = KINDS[kind][step].split(":")
+    return getattr(import_module(module), name)
 
 
 def cache_folder() -> Path:
@@ -104,11 +129,12 @@ def writable(folder: Path) -> bool:
     return True
 
 
-def build_entry(record: Any, model: Path, model_sha256: str, graph: Path, manifest: Path) -> bytes:
+def build_entry(
+    record: Any, model: Path, model_sha256: str, graph: Path, manifest: Path, kind: str = "fast"
+) -> bytes:
     """Export ``record`` (the loaded ``model``; torch, the export's self-check) to
     ``graph``, then write the manifest."""
-    from stylelab.fast.export import export_model
-
+    export_model = kind_function(kind, 1)
     for stale in (manifest, graph):  # a damaged entry is replaced, never reused
         with contextlib.suppress(OSError):
             stale.unlink()
@@ -121,17 +147,17 @@ def build_entry(record: Any, model: Path, model_sha256: str, graph: Path, manife
         "opset": OPSET,
         "max_abs_difference": report.max_abs_difference,
         "model": str(model),
+        "kind": kind,
     }
     with atomic_path(manifest) as tmp:
         tmp.write_text(json.dumps(record, indent=2), encoding="utf-8")
     return data
 
 
-def export_in_memory(model: Any) -> bytes:
+def export_in_memory(model: Any, kind: str = "fast") -> bytes:
     """The checked export of ``model`` (a loaded record) without keeping it (the cache
     cannot be written)."""
-    from stylelab.fast.export import export_model
-
+    export_model = kind_function(kind, 1)
     with tempfile.TemporaryDirectory(prefix="stylelab-onnx-") as work:
         out = Path(work) / "model.onnx"
         export_model(model, out, opset=OPSET)
@@ -177,12 +203,15 @@ def open_cached(
     precision: str,
     runtime: str = "auto",
     quiet: bool = False,
+    kind: str = "fast",
 ) -> Any | None:
     """The model of a .safetensors file on onnxruntime through its cached export (made on
     a miss), or None when ``runtime="auto"`` should run PyTorch instead; with
     ``runtime="onnx"`` every reason not to is a one-line error. Notes (an export being
     made, a fallback) go to stderr unless ``quiet``."""
-    from stylelab.fast.runtime import ONNX_EXTRA, session_model
+    from stylelab.fast.runtime import ONNX_EXTRA
+
+    session_model = kind_function(kind, 2)
 
     def note(text: str) -> None:
         if not quiet:
@@ -203,20 +232,18 @@ def open_cached(
     if data is not None:
         with contextlib.suppress(StylelabError):  # opened only if whole; else rebuilt
             return session_model(data, one_line(model), graph, device, precision)
-    from stylelab.fast.modelfile import load_model
-
-    record = load_model(model)  # a file that is no model is the user's one-line error
+    record = kind_function(kind, 0)(model)  # a file that is no model is the user's one-line error
     if not writable(graph.parent):
         where = one_line(graph.parent)
         if not required:
             note(f"cache folder {where} is not writable: running on PyTorch (set {CACHE_ENV})")
             return None
         note(f"cache folder {where} is not writable: the ONNX export is not kept")
-        data = export_in_memory(record)
+        data = export_in_memory(record, kind)
         return session_model(data, one_line(model), graph, device, precision)
     note(f"{one_line(model)}: exporting to ONNX once, kept in {one_line(graph.parent)}")
     try:
-        data = build_entry(record, model, digest, graph, manifest)
+        data = build_entry(record, model, digest, graph, manifest, kind)
     except StylelabError as exc:
         if required:
             raise

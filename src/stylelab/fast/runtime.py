@@ -26,6 +26,7 @@ from stylelab.safety import check_input_file, one_line
 
 ONNX_FORMAT = "stylelab-fast-onnx"  # the same string as stylelab.fast.export.ONNX_FORMAT
 ONNX_FORMAT_VERSION = "1"
+INSTANT_ONNX_FORMAT = "stylelab-instant-onnx"  # stylelab.adain.runtime.ONNX_FORMAT
 ONNX_EXTRA = "pip install 'stylelab[onnx]'"
 
 
@@ -96,11 +97,11 @@ def check_onnx_options(device: object, precision: object) -> None:
         )
 
 
-def session_model(
+def open_session(
     source: str | bytes, label: str, path: Path, device: str = "auto", precision: str = "auto"
-) -> OnnxModel:
-    """An onnxruntime session on ``source`` (a file name, or the graph's bytes), checked to
-    be a stylelab export; ``label`` names the model in errors, ``path`` is the graph's file."""
+) -> tuple[Any, bool]:
+    """(an onnxruntime session on ``source``, whether it runs on CUDA); any file that
+    onnxruntime cannot load, or whose metadata is out of bounds, is one line."""
     check_onnx_options(device, precision)
     try:
         import onnxruntime as ort
@@ -123,17 +124,42 @@ def session_model(
         )
     except Exception as exc:  # noqa: BLE001 - any loader failure is the file's fault
         raise StylelabError(f"{label}: not a readable ONNX model ({_first_line(exc)})") from None
-    meta = dict(session.get_modelmeta().custom_metadata_map)
-    if meta.get("format") != ONNX_FORMAT:
+    return session, use_cuda
+
+
+#: export format -> (what it holds, what runs it), for the one line on a file of the other kind.
+EXPORT_KINDS = {
+    ONNX_FORMAT: ("a fast (one-network-per-style) model", "'stylelab apply FILE PHOTO'"),
+    INSTANT_ONNX_FORMAT: ("an instant-style model", "'stylelab instant PHOTO STYLE --model FILE'"),
+}
+
+
+def check_export_metadata(meta: dict[str, str], label: str, expected: str, what: str) -> None:
+    """One line unless ``meta`` is that of an export of format ``expected`` (version 1)."""
+    found = meta.get("format")
+    if found != expected and found in EXPORT_KINDS:
+        kind, command = EXPORT_KINDS[str(found)]
+        raise StylelabError(f"{label}: the export of {kind}; run it with {command}")
+    if found != expected:
         raise StylelabError(
-            f"{label}: an ONNX model, but not a stylelab export (no '{ONNX_FORMAT}' "
-            "metadata); make one with 'stylelab export MODEL.safetensors -o MODEL.onnx'"
+            f"{label}: an ONNX model, but not {what} (no '{expected}' metadata); make one "
+            "with 'stylelab export MODEL.safetensors -o MODEL.onnx'"
         )
     if meta.get("format_version") != ONNX_FORMAT_VERSION:
         raise StylelabError(
             f"{label}: export format version {show(meta.get('format_version'))}; "
             f"this stylelab reads version {ONNX_FORMAT_VERSION}"
         )
+
+
+def session_model(
+    source: str | bytes, label: str, path: Path, device: str = "auto", precision: str = "auto"
+) -> OnnxModel:
+    """An onnxruntime session on ``source`` (a file name, or the graph's bytes), checked to
+    be a stylelab export; ``label`` names the model in errors, ``path`` is the graph's file."""
+    session, use_cuda = open_session(source, label, path, device, precision)
+    meta = dict(session.get_modelmeta().custom_metadata_map)
+    check_export_metadata(meta, label, ONNX_FORMAT, "a stylelab export")
     styles = style_names(meta.get("styles"), label)
     inputs = {i.name: i.shape for i in session.get_inputs()}
     if set(inputs) != {"image", "style"} or [o.name for o in session.get_outputs()] != ["stylized"]:

@@ -203,7 +203,7 @@ class JobStore:
         instant: Any = None,
     ) -> Job:
         """Queue a job (content and style are sources :func:`stylize` reads); with
-        ``instant`` (:class:`~stylelab.adain.transfer.InstantOptions`) an instant job,
+        ``instant`` (:class:`~stylelab.adain.options.InstantOptions`) an instant job,
         which keeps only the options instant shares with stylize."""
         with self.lock:
             waiting = sum(1 for j in self.jobs.values() if j.status == "queued")
@@ -377,7 +377,7 @@ def _make_instant(job: Job, options: Any) -> None:
     """``job`` becomes an instant job: its config keeps the fields instant shares with
     stylize, ``job.instant`` holds strength, refine and the model (the shipped one)."""
     from stylelab.adain.modelfile import SHIPPED
-    from stylelab.adain.transfer import SHARED
+    from stylelab.adain.options import SHARED
 
     job.method = "instant"
     job.config = {name: value for name, value in job.config.items() if name in SHARED}
@@ -396,7 +396,8 @@ def _compute(job: Job, on_image: Any, on_row: Any) -> Any:
 
         config = StylizeConfig.from_dict(job.config)
         return stylize(content, style, config, callback=on_image, on_row=on_row)
-    from stylelab.adain.transfer import InstantOptions, instant
+    from stylelab.adain.options import InstantOptions
+    from stylelab.adain.transfer import instant
     from stylelab.config import field_names
 
     settings = {k: v for k, v in job.instant.items() if k in field_names(InstantOptions)}

@@ -1,7 +1,7 @@
 """The web page's view of StylizeConfig: its form (:func:`option_schema`) and its checks
 (:func:`check_options`), both read from :func:`stylelab.config.field_specs`; the same for
 an instant job (:func:`check_job`), whose own fields are
-:class:`stylelab.adain.transfer.InstantOptions`' table.
+:class:`stylelab.adain.options.InstantOptions`' table.
 
 No Starlette here: the form and the rule are plain data and functions.
 """
@@ -65,7 +65,7 @@ def check_job(
     method: object, options: dict[str, Any], instant: object
 ) -> tuple[StylizeConfig, Any]:
     """A job's StylizeConfig and, for ``method`` "instant", its
-    :class:`~stylelab.adain.transfer.InstantOptions` (None for "gatys"). An instant job
+    :class:`~stylelab.adain.options.InstantOptions` (None for "gatys"). An instant job
     takes only the options instant shares with stylize (size, style blend, colour...),
     checked by :func:`check_options`; its ``instant`` fields by their own table."""
     if method == "gatys":
@@ -74,7 +74,7 @@ def check_job(
         return check_options(options), None
     if method != "instant":
         raise StylelabError(f"method must be {' or '.join(METHODS)}, got {show(method)}")
-    from stylelab.adain.transfer import SHARED, InstantOptions
+    from stylelab.adain.options import SHARED, InstantOptions
 
     other = [name for name in options if name not in SHARED]
     if other:
@@ -90,7 +90,7 @@ def check_job(
 def option_schema() -> dict[str, Any]:
     """StylizeConfig's fields for the page: name, kind, default, help, choices; and the
     instant job's: its own fields and the names of those it shares with stylize."""
-    from stylelab.adain.transfer import SHARED, InstantOptions
+    from stylelab.adain.options import SHARED, InstantOptions
     from stylelab.backbones.registry import list_backbones
 
     fields = [_form_field(spec) for spec in field_specs()]

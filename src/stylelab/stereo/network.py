@@ -50,7 +50,8 @@ def instant_views(
     view's ``regions`` and instant's own ``options`` (``model``, ``strength``,
     ``internal_size``); the outputs and the first run's ``info``."""
     from stylelab.adain.modelfile import InstantModel, load_decoder
-    from stylelab.adain.transfer import SHARED, instant
+    from stylelab.adain.options import SHARED
+    from stylelab.adain.transfer import instant
 
     masks = ("mask", "region_style")  # given as each view's ``regions`` instead
     shared = {name: getattr(config, name) for name in SHARED if name not in masks}

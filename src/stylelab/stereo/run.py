@@ -160,7 +160,7 @@ def _network_views(
         record["model_style"] = model_style
         raw = stylize_views(options["model"], photos[0].numpy(), photos[1].numpy(), model_style)
         return [torch.from_numpy(view) for view in raw]
-    from stylelab.adain.transfer import SHARED
+    from stylelab.adain.options import SHARED
     from stylelab.stereo.regions import view_regions
 
     styles = style_sources(style)

@@ -1,0 +1,124 @@
+"""What :func:`stylelab.instant` accepts and which runtime can serve it (no torch here).
+
+Both runtimes (:mod:`stylelab.adain.transfer` on PyTorch, :mod:`stylelab.adain.runtime`
+on onnxruntime) check their arguments here, so a bad value reads the same on either.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from stylelab.config import check_field_names, check_value, field_specs, option
+from stylelab.errors import StylelabError
+from stylelab.limits import show
+
+DEFAULT_INTERNAL_SIZE = 512
+MAX_REFINE = 10_000
+PRECISIONS = ("auto", "fp32", "bf16")
+#: The settings shared with stylize, validated by :class:`stylelab.config.StylizeConfig`.
+SHARED = ("size", "style_scale", "style_blend", "preserve_color", "mask", "region_style")
+
+
+@dataclass(frozen=True)
+class InstantOptions:
+    """instant's own settings as a field table (:func:`stylelab.config.field_specs` reads
+    it, as StylizeConfig's): what :func:`stylelab.instant` checks and the web form shows."""
+
+    strength: float = option(
+        1.0,
+        "AdaIN's alpha: 0 = the photo's features, 1 = the style's statistics",
+        low=0.0,
+        high=1.0,
+    )
+    refine: int = option(
+        0,
+        "then N steps of stylize's Gatys objective from the instant image (0: none)",
+        low=0,
+        high=MAX_REFINE,
+    )
+
+    def __post_init__(self) -> None:
+        for spec in field_specs(type(self)):
+            value = getattr(self, spec.name)
+            integral = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+            if spec.kind is int and integral:
+                value = int(value)  # numpy's too
+            check_value(spec, value)
+            object.__setattr__(self, spec.name, float(value) if spec.kind is float else value)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> InstantOptions:
+        """From ``{field: value}``; an unknown name is a StylelabError naming the close one."""
+        if not isinstance(values, Mapping) or not all(isinstance(k, str) for k in values):
+            raise StylelabError(f"instant options are a dict of fields, got {show(values)}")
+        check_field_names(values, "instant()", cls)
+        return cls(**values)
+
+
+def check_settings(
+    options: dict[str, Any], strength: object, refine: object, internal_size: object
+) -> Any:
+    """The :class:`StylizeConfig` of ``options`` after every check of instant's own
+    arguments; one line for the first bad one."""
+    from stylelab.config import StylizeConfig
+
+    unknown = sorted(set(options) - set(SHARED))
+    if unknown:
+        raise StylelabError(f"instant: unknown option {unknown[0]!r}; options: {', '.join(SHARED)}")
+    config = StylizeConfig(**options)
+    InstantOptions(strength=strength, refine=refine)  # type: ignore[arg-type]
+    check_int("internal_size", internal_size, 64, 4096)
+    return config
+
+
+def torch_only(config: Any, regions: object, refine: int, precision: str) -> str | None:
+    """The first option only the PyTorch runtime serves, as the user wrote it, or None."""
+    if config.mask or config.region_style or regions is not None:
+        return "--mask/--region-style (regions)"
+    if refine:
+        return "--refine (Gatys steps run on PyTorch)"
+    if precision == "bf16":
+        return "--precision bf16"
+    return None
+
+
+def run_record(
+    model: dict[str, Any],
+    settings: tuple[float, int, int, str, Any],
+    runtime: str,
+    seconds: float,
+) -> dict[str, Any]:
+    """The ``info`` of a run (OUT.json): the model, the instant settings
+    (strength, internal size, style size, precision, blend), which runtime ran, seconds."""
+    strength, working_edge, style_edge, precision, blend = settings
+    return {
+        "status": "done",
+        "method": "instant (AdaIN, Huang & Belongie 2017)",
+        "model": model,
+        "instant": {
+            "strength": strength,
+            "internal_size": working_edge,
+            "style_size": style_edge,
+            "precision": precision,
+            "style_blend": blend,
+        },
+        "runtime": runtime,
+        "seconds": round(seconds, 4),
+        "wall_time_s": round(seconds, 4),
+    }
+
+
+def check_int(name: str, value: object, low: int, high: int) -> None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, np.integer))
+        or not low <= int(value) <= high
+    ):
+        raise StylelabError(
+            f"--{name.replace('_', '-')} must be an integer from {low} to {high}, got {show(value)}"
+        )
