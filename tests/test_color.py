@@ -53,6 +53,33 @@ def test_match_colors_is_the_identity_on_its_target_and_survives_a_flat_image() 
     assert np.abs(out - moments(image)[0][None, :, None, None]).max() < 1e-3
 
 
+def test_match_palette_moves_to_the_blended_moments_by_the_amount() -> None:
+    source = random_image(40, 50, 0.4, 0.6, seed=6)  # narrow: no clipping after the map
+    first = random_image(30, 20, 0.3, 0.7, seed=7)
+    second = random_image(20, 30, 0.35, 0.75, seed=8)
+    blend = [0.25, 0.75]
+    (mean_a, cov_a), (mean_b, cov_b) = moments(first), moments(second)
+    full = color.match_palette(source, [first, second], blend, 1.0)
+    mean_f, cov_f = moments(full)
+    assert np.abs(mean_f - (0.25 * mean_a + 0.75 * mean_b)).max() < 1e-4
+    assert np.abs(cov_f - (0.25 * cov_a + 0.75 * cov_b)).max() < 1e-4
+    half = color.match_palette(source, [first, second], blend, 0.5)
+    assert np.abs(half - 0.5 * (source + full)).max() < 1e-5  # linear in the amount
+    assert np.abs(color.match_palette(source, [first], [1.0], 0.0) - source).max() < 1e-6
+
+
+def test_after_feed_forward_keeps_the_photos_colours_when_asked() -> None:
+    output = random_image(16, 16, 0.3, 0.7, seed=9)
+    photo = random_image(16, 16, 0.2, 0.8, seed=10)
+    painting = random_image(16, 16, 0.1, 0.5, seed=11)
+    kept = color.after_feed_forward(output, photo, [painting], [1.0], "histogram", 1.0)
+    assert np.array_equal(kept, output)  # histogram: the inputs were matched, no palette
+    lum = color.after_feed_forward(output, photo, [painting], [1.0], "luminance", 1.0)
+    assert np.abs(lum - color.with_chroma(output, photo)).max() < 1e-6
+    moved = color.after_feed_forward(output, photo, [painting], [1.0], "none", 1.0)
+    assert np.abs(moments(moved)[0] - moments(painting)[0]).max() < 1e-3
+
+
 def test_gray_matches_the_luminance_mean_and_spread() -> None:
     style = random_image(32, 32, 0.4, 0.6, seed=4)
     photo = random_image(20, 28, 0.1, 0.9, seed=5)

@@ -26,6 +26,7 @@ from stylelab.adain.nets import (
 )
 from stylelab.adain.transfer import instant, with_detail
 from stylelab.errors import StylelabError
+from stylelab.images import resize_long_edge
 from stylelab.masks import Regions
 from tests.conftest import gradient_image, stripes_image
 
@@ -193,6 +194,18 @@ def test_strength_is_alpha_in_feature_space(tiny_model, photo, painting) -> None
     full = instant(photo, painting, model=tiny_model, size=48, strength=1.0, precision="fp32")
     pixel_blend = 0.5 * zero.tensor + 0.5 * full.tensor
     assert not torch.allclose(half.tensor, pixel_blend, atol=1e-3)
+
+
+def test_palette_moves_the_output_colours_to_the_paintings(tiny_model, photo, painting) -> None:
+    """palette 1 (default) gives the painting's mean colour (no clipping at mid-gray);
+    palette 0 is the network's own output; strength scales it (0: no palette)."""
+    plain = instant(photo, painting, model=tiny_model, size=48, palette=0.0, precision="fp32")
+    moved = instant(photo, painting, model=tiny_model, size=48, precision="fp32")
+    style = resize_long_edge(painting, moved.info["instant"]["style_size"])
+    target = style.mean(dim=(0, 2, 3))
+    assert (moved.tensor.mean(dim=(0, 2, 3)) - target).abs().max() < 0.02
+    assert (plain.tensor.mean(dim=(0, 2, 3)) - target).abs().max() > 0.05
+    assert moved.info["instant"]["palette"] == 1.0 and plain.info["instant"]["palette"] == 0.0
 
 
 def test_style_blend_weights_mix_statistics(tiny_model, photo, painting) -> None:

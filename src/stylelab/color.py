@@ -27,6 +27,8 @@ this module serves the onnxruntime path without torch too.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from stylelab.config import PRESERVE_COLORS
@@ -102,6 +104,40 @@ def match_colors(image: np.ndarray, target: np.ndarray) -> np.ndarray:
     transform = _sqrt(cov_t, 0.5) @ _sqrt(cov_i, -0.5)
     pixels = _hwc(image)
     return _batch((pixels - mean_i) @ transform.T + mean_t)
+
+
+def match_palette(
+    image: np.ndarray, paintings: Sequence[np.ndarray], blend: Sequence[float], amount: float
+) -> np.ndarray:
+    """``image`` moved towards the paintings' palette: the colouring transform of WCT
+    (Li et al., NeurIPS 2017) on RGB pixels, p' = (1 - a) p + a (Sigma_s^(1/2)
+    Sigma_i^(-1/2) (p - mu_i) + mu_s), with mu_s = sum_k w_k mu_k and
+    Sigma_s = sum_k w_k Sigma_k over the paintings (clipped to [0, 1])."""
+    mean_i, cov_i = _moments(image)
+    moments = [_moments(p) for p in paintings]
+    mean_s = sum(w * m for w, (m, _) in zip(blend, moments, strict=True))
+    cov_s = sum(w * c for w, (_, c) in zip(blend, moments, strict=True))
+    transform = _sqrt(np.asarray(cov_s), 0.5) @ _sqrt(cov_i, -0.5)
+    pixels = _hwc(image)
+    moved = (pixels - mean_i) @ transform.T + mean_s
+    return _batch((1.0 - amount) * pixels + amount * moved)
+
+
+def after_feed_forward(
+    output: np.ndarray,
+    photo: np.ndarray,
+    paintings: Sequence[np.ndarray],
+    blend: Sequence[float],
+    preserve_color: str,
+    palette: float,
+) -> np.ndarray:
+    """A one-pass network's output, coloured: ``luminance`` puts the photo's chroma back;
+    with the photo's colours not kept (``none``), :func:`match_palette` by ``palette``."""
+    if preserve_color == "luminance":
+        return with_chroma(output, photo)
+    if preserve_color == "none" and palette > 0:
+        return match_palette(output, paintings, blend, palette)
+    return output
 
 
 def colour_arrays(

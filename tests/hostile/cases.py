@@ -945,6 +945,12 @@ INSTANT_CASES: list[Case] = [
         "strength 2", lambda t, m, p, s, o: _instant(m, p, s, o, "--strength", "2"), "--strength"
     ),
     instant_case(
+        "NaN palette", lambda t, m, p, s, o: _instant(m, p, s, o, "--palette", "nan"), "--palette"
+    ),
+    instant_case(
+        "palette 1.5", lambda t, m, p, s, o: _instant(m, p, s, o, "--palette", "1.5"), "--palette"
+    ),
+    instant_case(
         "negative refine", lambda t, m, p, s, o: _instant(m, p, s, o, "--refine", "-1"), "--refine"
     ),
     instant_case(

@@ -41,6 +41,13 @@ class InstantOptions:
         low=0,
         high=MAX_REFINE,
     )
+    palette: float = option(
+        1.0,
+        "move the result's colours to the painting's mean and covariance (WCT's colouring "
+        "transform on RGB, scaled by strength): 0 = the network's colours, 1 = fully",
+        low=0.0,
+        high=1.0,
+    )
 
     def __post_init__(self) -> None:
         for spec in field_specs(type(self)):
@@ -61,7 +68,11 @@ class InstantOptions:
 
 
 def check_settings(
-    options: dict[str, Any], strength: object, refine: object, internal_size: object
+    options: dict[str, Any],
+    strength: object,
+    refine: object,
+    internal_size: object,
+    palette: object = 1.0,
 ) -> Any:
     """The :class:`StylizeConfig` of ``options`` after every check of instant's own
     arguments; one line for the first bad one."""
@@ -71,7 +82,7 @@ def check_settings(
     if unknown:
         raise StylelabError(f"instant: unknown option {unknown[0]!r}; options: {', '.join(SHARED)}")
     config = StylizeConfig(**options)
-    InstantOptions(strength=strength, refine=refine)  # type: ignore[arg-type]
+    InstantOptions(strength=strength, refine=refine, palette=palette)  # type: ignore[arg-type]
     check_int("internal_size", internal_size, 64, 4096)
     return config
 
@@ -92,9 +103,11 @@ def run_record(
     settings: tuple[float, int, int, str, Any],
     runtime: str,
     seconds: float,
+    palette: float = 0.0,
 ) -> dict[str, Any]:
     """The ``info`` of a run (OUT.json): the model, the instant settings
-    (strength, internal size, style size, precision, blend), which runtime ran, seconds."""
+    (strength, internal size, style size, precision, blend, the palette amount applied),
+    which runtime ran, seconds."""
     strength, working_edge, style_edge, precision, blend = settings
     return {
         "status": "done",
@@ -106,6 +119,7 @@ def run_record(
             "style_size": style_edge,
             "precision": precision,
             "style_blend": blend,
+            "palette": palette,
         },
         "runtime": runtime,
         "seconds": round(seconds, 4),

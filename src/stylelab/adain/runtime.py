@@ -165,6 +165,7 @@ def instant_onnx(
     model: InstantSession,
     strength: float = 1.0,
     internal_size: int = DEFAULT_INTERNAL_SIZE,
+    palette: float = 1.0,
     **options: Any,
 ) -> ArrayResult:
     """:func:`stylelab.instant` on onnxruntime for the options it serves (not regions,
@@ -173,7 +174,7 @@ def instant_onnx(
     from stylelab.pixels import check_finite_array, label, load_array, long_edge_shape, resize_array
 
     started = time.perf_counter()
-    config = check_settings(options, strength, 0, internal_size)
+    config = check_settings(options, strength, 0, internal_size, palette)
     reason = torch_only(config, None, 0, "auto")
     if reason is not None:
         raise StylelabError(f"--runtime onnx cannot serve this run: {reason}")
@@ -189,8 +190,10 @@ def instant_onnx(
     paintings = [resize_array(p, long_edge_shape(p.shape, style_edge)) for p in paintings]
     photo_in, paintings = color.colour_arrays(config.preserve_color, photo, paintings)
     output = stylize_arrays(model, photo_in, paintings, blend, strength, working_edge)
-    if config.preserve_color == "luminance":
-        output = color.with_chroma(output, photo)
+    amount = float(palette) * float(strength)
+    output = color.after_feed_forward(
+        output, photo, paintings, blend, config.preserve_color, amount
+    )
     seconds = time.perf_counter() - started
     described = {
         "path": model.label,
@@ -199,7 +202,7 @@ def instant_onnx(
         "card": model.card,
     }
     settings = (strength, working_edge, style_edge, "fp32", blend)
-    info = run_record(described, settings, "onnx", seconds)
+    info = run_record(described, settings, "onnx", seconds, amount)
     return ArrayResult(np.asarray(output, dtype=np.float32), config, info)
 
 

@@ -71,6 +71,7 @@ def instant(
     callback: ImageCallback | None = None,
     on_row: RowCallback | None = None,
     runtime: str = "auto",
+    palette: float = 1.0,
     **options: Any,
 ) -> Any:
     """Stylize ``content`` with any painting(s) ``style`` in one forward pass.
@@ -96,8 +97,12 @@ def instant(
     from stylelab.pixels import label
 
     started = time.perf_counter()
-    config = check_settings(options, strength, refine, internal_size)
-    strength, refine = float(strength), int(refine)  # checked: numbers in range
+    config = check_settings(options, strength, refine, internal_size, palette)
+    strength, refine, palette = (
+        float(strength),
+        int(refine),
+        float(palette),
+    )  # checked: numbers in range
     check_callbacks(progress, callback, on_row)
     if precision not in PRECISIONS:
         raise StylelabError(f"precision must be auto, fp32 or bf16, got {show(precision)}")
@@ -112,6 +117,7 @@ def instant(
             model=session,
             strength=strength,
             internal_size=internal_size,
+            palette=palette,
             **options,
         ),
     )
@@ -134,12 +140,20 @@ def instant(
     use_bf16 = resolve_precision(precision, torch.device("cpu")) == "bf16"  # stylize's rule
     with torch.inference_mode():
         output = run(net, photo_in, paintings, blend, strength, working_edge, regional, use_bf16)
-    if config.preserve_color == "luminance":
-        output = torch.from_numpy(color.with_chroma(output.numpy(), photo.numpy()))
+    amount = palette * strength if regional is None else 0.0  # regions: each its own palette
+    coloured = color.after_feed_forward(
+        output.numpy(),
+        photo.numpy(),
+        [p.numpy() for p in paintings],
+        blend,
+        config.preserve_color,
+        amount,
+    )
+    output = torch.from_numpy(coloured)
     seconds = time.perf_counter() - started
     described = {"path": net.path, "design": net.design, "card": net.card}
     settings = (strength, working_edge, style_edge, "bf16" if use_bf16 else "fp32", blend)
-    info = run_record(described, settings, "torch", seconds)
+    info = run_record(described, settings, "torch", seconds, amount)
     if fallback != "--runtime torch":
         info["runtime_fallback"] = fallback
     result = StylizeResult(output, [], config, info)

@@ -44,6 +44,14 @@ def add_commands(sub: Any) -> None:
         help="AdaIN's alpha: 0 = the photo's features, 1 = the style's statistics (default: 1)",
     )
     run.add_argument(
+        "--palette",
+        type=float,
+        default=1.0,
+        metavar="A",
+        help="move the result's colours to the painting's mean and covariance (WCT's colouring "
+        "transform on RGB, times --strength): 0 = off (default: 1; off with --preserve-color)",
+    )
+    run.add_argument(
         "--model", default=None, metavar="FILE", help="an instant model (default: the shipped one)"
     )
     run.add_argument(
@@ -128,7 +136,7 @@ def cmd_instant(args: argparse.Namespace) -> int:
     options = {k: getattr(args, k) for k in SHARED if getattr(args, k, None) is not None}
     internal_size = DEFAULT_INTERNAL_SIZE if args.internal_size is None else args.internal_size
     # every shared option checked before any work
-    config = check_settings(options, args.strength, args.refine, internal_size)
+    config = check_settings(options, args.strength, args.refine, internal_size, args.palette)
     _check_styles(args.styles)
     extra = [args.mask] if args.mask else []
     extra += [args.model] if args.model else []
@@ -148,6 +156,7 @@ def cmd_instant(args: argparse.Namespace) -> int:
     for source, target in jobs:
         photo = read_photo(source, None)
         settings = {"strength": args.strength, "internal_size": internal_size, **options}
+        settings["palette"] = args.palette
         if isinstance(session, str):
             result = _torch_run(photo, args, model, session, settings)
         else:
