@@ -43,7 +43,7 @@ def run_demo(sheet: Path, size: int = SIZE, steps: int = STEPS, progress: bool =
     started = time.perf_counter()
     photo = resize_long_edge(load_image(PHOTO), size)
     painting = pil_to_tensor(demo_painting())
-    first = instant(photo, painting, size=size)
+    first = instant(photo, painting, size=size, runtime="torch")  # refine needs torch anyway
     refined = refine_from(first, photo, [painting], first.config, steps, progress=progress)
     refine_seconds = refined.info["wall_time_s"]
     scores = {
