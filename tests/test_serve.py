@@ -317,7 +317,7 @@ def test_the_instant_form_comes_from_its_field_table(client: TestClient) -> None
 
     schema = client.get("/api/options").json()["instant"]
     fields = {f["name"]: f for f in schema["fields"]}
-    assert set(fields) == {"strength", "refine"}
+    assert set(fields) == {"strength", "refine", "palette"}
     assert fields["strength"]["kind"] == "float" and fields["strength"]["default"] == 1.0
     assert fields["refine"]["kind"] == "int" and fields["refine"]["default"] == 0
     assert fields["refine"]["help"].startswith("then N steps of stylize's Gatys objective")
