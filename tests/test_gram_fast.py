@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from stylelab.losses import gram_matrix
+from stylelab.losses import bf16_products, gram_matrix
 
 
 def reference(features: torch.Tensor) -> torch.Tensor:
@@ -67,3 +67,20 @@ def test_bf16_features_of_many_positions_give_the_exact_gram_and_a_close_gradien
     assert features.grad is not None and exact.grad is not None
     error = (features.grad.double() - exact.grad).norm() / exact.grad.norm()
     assert float(error) < 2**-7  # dG and dF each rounded to bf16 (2^-9 relative) once
+
+
+def test_overlapping_bf16_products_restore_the_setting_after_the_last() -> None:
+    """Two overlapping uses (two threads of the web app) leaving out of order: the product
+    setting stays bf16 while either is inside, and the first value comes back at the end."""
+    settings = getattr(torch.backends.mkldnn, "matmul", None)
+    if settings is None:
+        pytest.skip("this torch has no mkldnn matmul precision setting")
+    before = settings.fp32_precision
+    bf16 = torch.zeros(2, 2, dtype=torch.bfloat16)
+    first, second = bf16_products(bf16), bf16_products(bf16)
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)  # the first one out is not the last
+    assert settings.fp32_precision == "bf16"
+    second.__exit__(None, None, None)
+    assert settings.fp32_precision == before

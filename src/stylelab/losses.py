@@ -6,6 +6,7 @@ Features are tensors of shape (B, N, H, W): N channels (filters), M = H * W posi
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -75,19 +76,38 @@ def bf16_products(tensor: torch.Tensor, dtype: torch.dtype | None = None) -> Ite
     is the float32 product of the same numbers, about 5x faster than the IEEE float32
     product (1e-6 relative, like it). In the backward pass dG is rounded to bf16 before
     dF = X (dG + dG^T) / M, which is rounded to bf16 after: one more rounding of the same
-    size on a gradient that is bf16 anyway. The setting is process-wide while it lasts.
+    size on a gradient that is bf16 anyway. The setting is process-wide while it lasts;
+    overlapping uses (threads, nesting) are counted, and the last one out restores it.
     """
     low = tensor.dtype if dtype is None else dtype
     settings = getattr(torch.backends.mkldnn, "matmul", None)
     if low != torch.bfloat16 or tensor.device.type != "cpu" or settings is None:
         yield
         return
-    before = settings.fp32_precision
-    settings.fp32_precision = "bf16"
+    with _BF16_USE.lock:
+        if _BF16_USE.count == 0:
+            _BF16_USE.before = settings.fp32_precision
+            settings.fp32_precision = "bf16"
+        _BF16_USE.count += 1
     try:
         yield
     finally:
-        settings.fp32_precision = before
+        with _BF16_USE.lock:
+            _BF16_USE.count -= 1
+            if _BF16_USE.count == 0:
+                settings.fp32_precision = _BF16_USE.before
+
+
+class _Bf16Use:
+    """Who is inside :func:`bf16_products` now, and the setting to restore after the last."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.count = 0
+        self.before = "none"
+
+
+_BF16_USE = _Bf16Use()
 
 
 def style_loss(gram: torch.Tensor, target_gram: torch.Tensor) -> torch.Tensor:
