@@ -123,6 +123,12 @@ def match_palette(
     return _batch((1.0 - amount) * pixels + amount * moved)
 
 
+def applied_palette(preserve_color: str, palette: float) -> float:
+    """The amount of :func:`match_palette` :func:`after_feed_forward` applies: none when
+    the photo's colours are kept."""
+    return palette if preserve_color == "none" else 0.0
+
+
 def after_feed_forward(
     output: np.ndarray,
     photo: np.ndarray,
@@ -135,8 +141,9 @@ def after_feed_forward(
     with the photo's colours not kept (``none``), :func:`match_palette` by ``palette``."""
     if preserve_color == "luminance":
         return with_chroma(output, photo)
-    if preserve_color == "none" and palette > 0:
-        return match_palette(output, paintings, blend, palette)
+    amount = applied_palette(preserve_color, palette)
+    if amount > 0:
+        return match_palette(output, paintings, blend, amount)
     return output
 
 

@@ -98,14 +98,12 @@ def instant(
 
     started = time.perf_counter()
     config = check_settings(options, strength, refine, internal_size, palette)
-    strength, refine, palette = (
-        float(strength),
-        int(refine),
-        float(palette),
-    )  # checked: numbers in range
+    strength, refine, palette = float(strength), int(refine), float(palette)  # checked
     check_callbacks(progress, callback, on_row)
     if precision not in PRECISIONS:
         raise StylelabError(f"precision must be auto, fp32 or bf16, got {show(precision)}")
+    check_source(content, "content")  # every input checked before an export is built
+    styles_in = style_sources(style)
     fallback = _try_onnx(
         check_runtime(runtime),
         model,
@@ -125,8 +123,6 @@ def instant(
         if callback is not None:
             callback(0, fallback.tensor)
         return fallback
-    check_source(content, "content")
-    styles_in = style_sources(style)
     blend = blend_weights(config.style_blend, len(styles_in))
     net = model if isinstance(model, InstantModel) else load_decoder(model)
     photo = check_finite(load_image(content), label(content, "content"))
@@ -140,7 +136,10 @@ def instant(
     use_bf16 = resolve_precision(precision, torch.device("cpu")) == "bf16"  # stylize's rule
     with torch.inference_mode():
         output = run(net, photo_in, paintings, blend, strength, working_edge, regional, use_bf16)
-    amount = palette * strength if regional is None else 0.0  # regions: each its own palette
+    # no palette in region runs (each region has its own painting), nor where the photo's
+    # colours are kept
+    asked = palette * strength if regional is None else 0.0
+    amount = color.applied_palette(config.preserve_color, asked)
     coloured = color.after_feed_forward(
         output.numpy(),
         photo.numpy(),

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from stylelab.adain.runtime import ONNX_FORMAT as INSTANT_ONNX_FORMAT
 from stylelab.errors import StylelabError
 from stylelab.fast.metadata import check_onnx_metadata_size, style_names
 from stylelab.limits import show
@@ -26,7 +27,6 @@ from stylelab.safety import check_input_file, one_line
 
 ONNX_FORMAT = "stylelab-fast-onnx"  # the same string as stylelab.fast.export.ONNX_FORMAT
 ONNX_FORMAT_VERSION = "1"
-INSTANT_ONNX_FORMAT = "stylelab-instant-onnx"  # stylelab.adain.runtime.ONNX_FORMAT
 ONNX_EXTRA = "pip install 'stylelab[onnx]'"
 
 

@@ -30,7 +30,7 @@ import threading
 import time
 import traceback
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -375,17 +375,14 @@ class JobStore:
 
 def _make_instant(job: Job, options: Any) -> None:
     """``job`` becomes an instant job: its config keeps the fields instant shares with
-    stylize, ``job.instant`` holds strength, refine and the model (the shipped one)."""
+    stylize, ``job.instant`` holds instant's own fields (:class:`InstantOptions`) and the
+    model (the shipped one)."""
     from stylelab.adain.modelfile import SHIPPED
     from stylelab.adain.options import SHARED
 
     job.method = "instant"
     job.config = {name: value for name, value in job.config.items() if name in SHARED}
-    job.instant = {
-        "strength": options.strength,
-        "refine": options.refine,
-        "model": {"file": SHIPPED.name, "shipped": True},
-    }
+    job.instant = {**asdict(options), "model": {"file": SHIPPED.name, "shipped": True}}
 
 
 def _compute(job: Job, on_image: Any, on_row: Any) -> Any:

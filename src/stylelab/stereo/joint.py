@@ -27,9 +27,9 @@ import torch
 
 from stylelab import color
 from stylelab.backbones.registry import check_pooling
-from stylelab.config import StylizeConfig
+from stylelab.config import StylizeConfig, blend_weights
 from stylelab.errors import StylelabError
-from stylelab.gatys import blend_weights, colour_inputs
+from stylelab.gatys import colour_inputs
 from stylelab.images import (
     ImageSource,
     check_finite,
