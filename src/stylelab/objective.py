@@ -424,6 +424,8 @@ class GatysObjective:
                 for name in plan.style
             ]
         self.tv_term = TotalVariationTerm(config.tv_weight)
+        #: c_l^2 per style-only layer, fixed once c_l is: read by every evaluation
+        self.gram_scales = self._gram_scales()
 
     def _gram_scales(self) -> dict[str, float]:
         """c_l^2 of the style-only layers whose constant is applied to their Grams rather
@@ -484,7 +486,7 @@ class GatysObjective:
         """Loss of ``image`` (B, 3, H, W), item b against content target b and the style
         blend ``style_weights[b]`` (default: the ``blend`` given at construction)."""
         cfg = self.config
-        gram_scales = self._gram_scales()
+        gram_scales = self.gram_scales
         features = self.encoder.represent(self.extractor(image), unscaled=gram_scales)
         content = torch.zeros((), device=image.device)
         for content_term in self.content_terms:
