@@ -89,18 +89,25 @@ def median(values: Sequence[float]) -> float:
 
 
 def cpu_model() -> str:
-    """The CPU's model name and its bf16 features (Linux ``/proc/cpuinfo``), e.g.
-    "Intel(R) Xeon(R) Platinum 8488C (amx_bf16, avx512_bf16)"."""
+    """The CPU's model name, family and model numbers, and its bf16 features (Linux
+    ``/proc/cpuinfo``): what tells a Zen 3 from a Zen 4, or a Xeon with AMX."""
+    info: dict[str, str] = {}
+    flags: set[str] = set()
     try:
-        info = Path("/proc/cpuinfo").read_text()
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            key = key.strip()
+            if key == "flags":
+                flags = set(value.split())
+            elif key and key not in info:
+                info[key] = value.strip()
     except OSError:
         return platform.processor() or platform.machine()
-    pairs = (line.split(":", 1) for line in info.splitlines() if ":" in line)
-    fields = {key.strip(): value.strip() for key, value in pairs}
-    name = fields.get("model name", platform.machine())
-    flags = set(fields.get("flags", "").split())
-    bf16 = sorted(flags & {"amx_bf16", "avx512_bf16"})
-    return f"{name} ({', '.join(bf16) or 'no native bf16'})"
+    bf16_flags = [f for f in ("avx512_bf16", "amx_bf16") if f in flags] or ["none"]
+    return (
+        f"{info.get('model name', '?')}, family {info.get('cpu family', '?')} model "
+        f"{info.get('model', '?')}, {os.cpu_count()} CPUs; bf16 flags: {', '.join(bf16_flags)}"
+    )
 
 
 def machine() -> str:

@@ -84,6 +84,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
     EVAL_IMAGES,
+    cpu_model,
     gemm_peak,
     interleave,
     median,
@@ -139,26 +140,6 @@ def busy_note() -> str:
     return (
         f" -- BUSY: 1-minute load {one_minute:.1f} > {cpus} CPUs, other processes share the "
         "cores; multi-threaded timings of small operations suffer most"
-    )
-
-
-def cpu_description() -> str:
-    info: dict[str, str] = {}
-    flags: set[str] = set()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            key = key.strip()
-            if key == "flags":
-                flags = set(value.split())
-            elif key and key not in info:
-                info[key] = value.strip()
-    except OSError:
-        return platform.processor() or platform.machine()
-    bf16_flags = [f for f in ("avx512_bf16", "amx_bf16") if f in flags] or ["none"]
-    return (
-        f"{info.get('model name', '?')}, family {info.get('cpu family', '?')} model "
-        f"{info.get('model', '?')}, {os.cpu_count()} CPUs; bf16 flags: {', '.join(bf16_flags)}"
     )
 
 
@@ -1322,7 +1303,7 @@ def run(args: argparse.Namespace, paintings: list[Path] | None, work: Path) -> N
     emit("# bench_fast")
     emit()
     emit(f"- command: {' '.join([Path(sys.executable).name, *sys.argv])}")
-    emit(f"- CPU: {cpu_description()}")
+    emit(f"- CPU: {cpu_model()}")
     emit(
         f"- native bf16 (oneDNN): {native}; stylelab auto precision on this CPU: "
         f"{resolve_precision('auto', torch.device('cpu'))}"
