@@ -19,11 +19,10 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import median, quiet_and_loaded, table  # noqa: E402
+from _common import cpu_model, median, quiet_and_loaded, table  # noqa: E402
 from bench_fast import (  # noqa: E402
     REPO,
     command,
-    cpu_description,
     fresh_model,
     load_average,
     run_process,
@@ -73,7 +72,7 @@ def run(args: argparse.Namespace, work: Path) -> None:
         return call
 
     contenders = {name: contender(*setting) for name, setting in VARIANTS.items()}
-    print(f"CPU: {cpu_description()}; load average at start {load_average()}", flush=True)
+    print(f"CPU: {cpu_model()}; load average at start {load_average()}", flush=True)
     times = quiet_and_loaded(contenders, args.repeats, args.load)
     loaded = f"load {args.load}"
     rows = []
