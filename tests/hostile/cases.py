@@ -864,7 +864,7 @@ INSTANT_CASES: list[Case] = [
     instant_case(
         "example:astronaut into a folder that does not exist",
         lambda t, m, p, s, o: _instant(m, "example:astronaut", s, str(t / "no" / "x.png")),
-        r"no",
+        r"output folder does not exist",
     ),
     instant_case(
         "missing model",
@@ -3269,7 +3269,7 @@ STEREO_CASES: list[Case] = [
     Case(
         "stereo: --region-style names a style that is not given",
         lambda t: stereo(t, "--mask", mask_png(t), "--region-style", "#ff0000=1"),
-        "style",
+        r"style 1 but 1 style image\(s\) were given",
     ),
     Case(
         "stereo: --mask is a text file",
