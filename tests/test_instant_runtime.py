@@ -99,8 +99,9 @@ def test_onnx_gives_the_torch_image(tiny, images, options) -> None:
 
 
 def test_auto_uses_the_cached_export_and_rebuilds_a_damaged_entry(tiny, images) -> None:
+    """In fp32 (torch's bf16 is the one reason auto prefers PyTorch once it is loaded)."""
     model, _ = tiny
-    first = instant(images["photo"], images["a"], model=str(model), size=64)
+    first = instant(images["photo"], images["a"], model=str(model), size=64, precision="fp32")
     assert first.info["runtime"] == "onnx" and first.info["model"]["path"] == str(model)
     digest = cache.file_sha256(model)
     graph, manifest = cache.entry_paths(digest)
@@ -111,10 +112,27 @@ def test_auto_uses_the_cached_export_and_rebuilds_a_damaged_entry(tiny, images) 
     damaged[len(damaged) // 2] ^= 0xFF  # a flipped byte: the digest no longer matches
     graph.write_bytes(bytes(damaged))
     assert cache.read_entry(graph, manifest, digest) is None
-    again = instant(images["photo"], images["a"], model=str(model), size=64)
+    again = instant(images["photo"], images["a"], model=str(model), size=64, precision="fp32")
     assert again.info["runtime"] == "onnx"
     assert cache.read_entry(graph, manifest, digest) is not None  # rebuilt, whole again
     torch.testing.assert_close(again.tensor, first.tensor, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("native_bf16", [True, False])
+def test_auto_prefers_loaded_torch_only_where_bf16_is_native(
+    tiny, images, monkeypatch, native_bf16: bool
+) -> None:
+    """In a process that has imported torch, auto runs PyTorch where --precision auto
+    resolves to bf16 (faster than onnxruntime's fp32), onnxruntime elsewhere."""
+    monkeypatch.setattr("stylelab.precision.cpu_bf16_is_faster", lambda: native_bf16)
+    model, _ = tiny
+    ran = instant(images["photo"], images["a"], model=str(model), size=48)
+    assert ran.info["runtime"] == ("torch" if native_bf16 else "onnx")
+    if native_bf16:
+        assert "bf16 natively" in ran.info["runtime_fallback"]
+        assert ran.info["instant"]["precision"] == "bf16"
+    insisted = instant(images["photo"], images["a"], model=str(model), size=48, runtime="onnx")
+    assert insisted.info["runtime"] == "onnx"
 
 
 def test_options_only_torch_serves_fall_back_under_auto_and_fail_under_onnx(tiny, images) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -249,6 +250,23 @@ def pad_to(image: np.ndarray, multiple: int) -> np.ndarray:
     return np.pad(image, ((0, 0), (0, 0), (0, pad_h), (0, pad_w)), mode=mode)
 
 
+def torch_is_faster(precision: str) -> str | None:
+    """Why PyTorch beats onnxruntime in this process, or None: once torch is imported
+    (the Python API, the web app; never the torch-free CLI path) its start-up is paid,
+    and where ``--precision auto`` resolves to bf16 (native and measured faster,
+    :func:`stylelab.precision.resolve_precision`) its bf16 network outruns onnxruntime's
+    fp32 one (``benchmarks/bench_instant_runtime.py``)."""
+    if precision != "auto" or "torch" not in sys.modules:
+        return None
+    import torch
+
+    from stylelab.precision import resolve_precision
+
+    if resolve_precision("auto", torch.device("cpu")) != "bf16":
+        return None
+    return "torch is loaded and runs bf16 natively here (faster than onnxruntime's fp32)"
+
+
 def choose_session(
     runtime: str,
     model: object,
@@ -275,6 +293,8 @@ def choose_session(
     reason = torch_only(config, *torch_options)
     if reason is None and not (is_path or model is None):
         reason = "a loaded InstantModel (give its file to run on onnxruntime)"
+    if reason is None and runtime == "auto" and not is_onnx:
+        reason = torch_is_faster(torch_options[2])
     if reason is None:
         reason = onnx_unusable("cpu", "auto")
     if reason is not None:
