@@ -104,9 +104,16 @@ def keras_aliases(layers: Sequence[LayerInfo]) -> dict[str, str]:
     return aliases
 
 
-def _vgg_features(config: str, pooling: str) -> nn.Sequential:
-    """torchvision's VGG feature stack (no classifier), ReLUs made out-of-place."""
-    features = make_layers(cfgs[config], batch_norm=False)
+def _vgg_features(config: str, pooling: str, *, initialize: bool = True) -> nn.Sequential:
+    """torchvision's VGG feature stack (no classifier), ReLUs made out-of-place; without
+    ``initialize`` its parameters are left uninitialized (built on the meta device), for
+    a caller that overwrites every one of them."""
+    if initialize:
+        features = make_layers(cfgs[config], batch_norm=False)
+    else:
+        with torch.device("meta"):
+            features = make_layers(cfgs[config], batch_norm=False)
+        features = features.to_empty(device="cpu")
     for index, module in enumerate(features):
         if isinstance(module, nn.ReLU):
             features[index] = nn.ReLU(inplace=False)
@@ -125,7 +132,9 @@ def _init_like_torchvision(features: nn.Sequential) -> None:
 
 
 def _load_caffe(features: nn.Sequential, layers: Sequence[LayerInfo]) -> None:
+    """Every convolution's weight and bias from the Caffe VGG19 (all 16 of them)."""
     convs = W.caffe_vgg19_convs()
+    loaded = 0
     with torch.no_grad():
         for module, info in zip(features, layers, strict=True):
             if isinstance(module, nn.Conv2d) and module.bias is not None:
@@ -133,18 +142,25 @@ def _load_caffe(features: nn.Sequential, layers: Sequence[LayerInfo]) -> None:
                 weight, bias = convs[f"block{block}_conv{index}"]
                 module.weight.copy_(weight)
                 module.bias.copy_(bias)
+                loaded += 1
+    if loaded != len(convs):
+        raise RuntimeError(f"the Caffe VGG19 has {len(convs)} convolutions; {loaded} loaded")
 
 
 def build_vgg(
     name: str, config: str, tv_weights: object, *, weights: str, pooling: str, seed: int
 ) -> Backbone:
-    with W.seeded(seed):
-        features = _vgg_features(config, pooling)
-        _init_like_torchvision(features)
+    caffe = weights == "pretrained" and name == "vgg19"
+    if caffe:  # every parameter is overwritten: no random initialization to pay for
+        features = _vgg_features(config, pooling, initialize=False)
+    else:
+        with W.seeded(seed):
+            features = _vgg_features(config, pooling)
+            _init_like_torchvision(features)
     layers = vgg_layer_names(features)
     preprocess: nn.Module = ImageNetNormalize()
     preprocessing = "imagenet"
-    if weights == "pretrained" and name == "vgg19":
+    if caffe:
         _load_caffe(features, layers)
         preprocess, preprocessing = CaffePreprocess(), "caffe"
         used = f"caffe-vgg19 ({W.caffe_vgg19_path().name})"
