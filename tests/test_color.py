@@ -53,19 +53,71 @@ def test_match_colors_is_the_identity_on_its_target_and_survives_a_flat_image() 
     assert np.abs(out - moments(image)[0][None, :, None, None]).max() < 1e-3
 
 
-def test_match_palette_moves_to_the_blended_moments_by_the_amount() -> None:
+def test_match_moments_moves_to_the_blended_moments() -> None:
     source = random_image(40, 50, 0.4, 0.6, seed=6)  # narrow: no clipping after the map
     first = random_image(30, 20, 0.3, 0.7, seed=7)
     second = random_image(20, 30, 0.35, 0.75, seed=8)
-    blend = [0.25, 0.75]
     (mean_a, cov_a), (mean_b, cov_b) = moments(first), moments(second)
-    full = color.match_palette(source, [first, second], blend, 1.0)
+    full = color.match_moments(source, [first, second], [0.25, 0.75])
     mean_f, cov_f = moments(full)
     assert np.abs(mean_f - (0.25 * mean_a + 0.75 * mean_b)).max() < 1e-4
     assert np.abs(cov_f - (0.25 * cov_a + 0.75 * cov_b)).max() < 1e-4
-    half = color.match_palette(source, [first, second], blend, 0.5)
+
+
+def _axis_quantiles(image: np.ndarray, axes: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+    projected = axes.T @ image[0].reshape(3, -1).astype(np.float64)
+    return np.quantile(projected, probabilities, axis=1).T
+
+
+def test_match_distribution_gives_each_principal_axis_the_barycentre_quantiles() -> None:
+    """Along the eigenvectors of the blended covariance, the output's quantiles are
+    w_1 F_1^-1 + w_2 F_2^-1 (the 1-D Wasserstein barycentre); a gamma-curved source
+    (not an affine image of the target) checks that more than two moments moved."""
+    source = random_image(60, 70, 0.0, 1.0, seed=12) ** 2.5
+    first = random_image(50, 40, 0.2, 0.6, seed=13)
+    second = random_image(40, 50, 0.4, 0.8, seed=14)
+    blend = [0.3, 0.7]
+    out = color.match_distribution(source, [first, second], blend)
+    cov = 0.3 * moments(first)[1] + 0.7 * moments(second)[1]
+    axes = np.linalg.eigh(cov)[1]
+    probabilities = np.linspace(0.05, 0.95, 19)
+    target = sum(w * _axis_quantiles(p, axes, probabilities) for w, p in zip(blend, [first, second]))
+    got = _axis_quantiles(out, axes, probabilities)
+    spread = target[:, -1] - target[:, 0]
+    assert np.abs(got - target).max() < 0.02 * spread.min(), np.abs(got - target).max()
+    before = _axis_quantiles(source, axes, probabilities)
+    assert np.abs(before - target).max() > 0.2 * spread.min()  # it had far to go
+    flat = np.full((1, 3, 16, 16), 0.5, dtype=np.float32)
+    assert np.isfinite(color.match_distribution(flat, [first], [1.0])).all()
+
+
+def test_match_palette_mixes_both_matches_and_is_linear_in_the_amount() -> None:
+    source = random_image(40, 50, 0.4, 0.6, seed=6)
+    first = random_image(30, 20, 0.3, 0.7, seed=7)
+    second = random_image(20, 30, 0.35, 0.75, seed=8)
+    paintings, blend = [first, second], [0.25, 0.75]
+    full = color.match_palette(source, paintings, blend, 1.0)
+    share = color.DISTRIBUTION_SHARE
+    expected = (1 - share) * color.match_moments(source, paintings, blend)
+    expected += share * color.match_distribution(source, paintings, blend)
+    assert np.abs(full - expected).max() < 1e-6
+    half = color.match_palette(source, paintings, blend, 0.5)
     assert np.abs(half - 0.5 * (source + full)).max() < 1e-5  # linear in the amount
     assert np.abs(color.match_palette(source, [first], [1.0], 0.0) - source).max() < 1e-6
+    mean_f = moments(full)[0]
+    assert np.abs(mean_f - (0.25 * moments(first)[0] + 0.75 * moments(second)[0])).max() < 0.01
+
+
+def test_lookup_is_np_interp_at_its_table_points_and_close_between() -> None:
+    xp = np.sort(np.random.default_rng(0).normal(size=64))
+    fp = np.sort(np.random.default_rng(1).uniform(size=64))
+    points = np.linspace(xp[0], xp[-1], 16384 + 1).astype(np.float32)[::97]
+    assert np.abs(color._lookup(points, xp, fp) - np.interp(points, xp, fp)).max() < 1e-5
+    values = np.random.default_rng(2).normal(size=5000).astype(np.float32) * 2
+    assert np.abs(color._lookup(values, xp, fp) - np.interp(values, xp, fp)).max() < 0.01
+    assert color._lookup(np.array([-50.0, 50.0], np.float32), xp, fp).tolist() == pytest.approx(
+        [fp[0], fp[-1]], abs=1e-6
+    )
 
 
 def test_after_feed_forward_keeps_the_photos_colours_when_asked() -> None:
