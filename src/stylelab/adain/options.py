@@ -43,8 +43,9 @@ class InstantOptions:
     )
     palette: float = option(
         1.0,
-        "move the result's colours to the painting's mean and covariance (WCT's colouring "
-        "transform on RGB, scaled by strength): 0 = the network's colours, 1 = fully",
+        "move the result's colours to the painting's: mean and covariance (WCT's colouring "
+        "transform on RGB) and the whole distribution (histogram matching along the "
+        "painting's colour axes), scaled by strength: 0 = the network's colours, 1 = fully",
         low=0.0,
         high=1.0,
     )

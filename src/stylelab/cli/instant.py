@@ -48,8 +48,8 @@ def add_commands(sub: Any) -> None:
         type=float,
         default=1.0,
         metavar="A",
-        help="move the result's colours to the painting's mean and covariance (WCT's colouring "
-        "transform on RGB, times --strength): 0 = off (default: 1; off with --preserve-color)",
+        help="move the result's colours to the painting's (mean and covariance, then the whole "
+        "distribution; times --strength): 0 = off (default: 1; off with --preserve-color)",
     )
     run.add_argument(
         "--model", default=None, metavar="FILE", help="an instant model (default: the shipped one)"
