@@ -81,7 +81,8 @@ def test_match_distribution_gives_each_principal_axis_the_barycentre_quantiles()
     cov = 0.3 * moments(first)[1] + 0.7 * moments(second)[1]
     axes = np.linalg.eigh(cov)[1]
     probabilities = np.linspace(0.05, 0.95, 19)
-    target = sum(w * _axis_quantiles(p, axes, probabilities) for w, p in zip(blend, [first, second]))
+    pairs = zip(blend, [first, second], strict=True)
+    target = sum(w * _axis_quantiles(p, axes, probabilities) for w, p in pairs)
     got = _axis_quantiles(out, axes, probabilities)
     spread = target[:, -1] - target[:, 0]
     assert np.abs(got - target).max() < 0.02 * spread.min(), np.abs(got - target).max()

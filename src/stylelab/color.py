@@ -166,14 +166,17 @@ def match_distribution(
     Wasserstein barycentre. Clipped to [0, 1]."""
     mean_s, cov_s, pixels_s = _blended_moments(paintings, blend)
     _, axes = np.linalg.eigh(cov_s)
-    target = sum(
-        w * _quantile_function(axes.T @ (p - mean_s[:, None]))
-        for w, p in zip(blend, pixels_s, strict=True)
+    target = np.sum(
+        [
+            w * _quantile_function(axes.T @ (p - mean_s[:, None]))
+            for w, p in zip(blend, pixels_s, strict=True)
+        ],
+        axis=0,
     )
     rotation, centre = axes.T.astype(np.float32), mean_s.astype(np.float32)[:, None]
     projected = rotation @ (_channels(image).astype(np.float32) - centre)
     source = _quantile_function(projected)
-    mapped = np.stack([_lookup(u, q, t) for u, q, t in zip(projected, source, target)])
+    mapped = np.stack([_lookup(u, q, t) for u, q, t in zip(projected, source, target, strict=True)])
     moved = rotation.T @ mapped + centre
     return np.clip(moved, 0, 1, out=moved).reshape(np.shape(image))
 
