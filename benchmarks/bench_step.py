@@ -16,11 +16,14 @@ waiting), so on shared cores neither spins through the other work's time slices.
 ``--quality`` adds the second figure, time to pastiche's quality: ``bench_quality.py``'s
 protocol (each tool's own defaults as a command-line program, pastiche first; the
 seconds each needs to reach pastiche's final style distance under ``stylelab.evaluate``)
-at ``--quality-size`` px with ``--quality-pastiche-steps`` pastiche steps.
+at ``--quality-size`` px (default 512, both tools' default size) with
+``--quality-pastiche-steps`` pastiche steps (default: pastiche's own, 1000).
 
     PYTHONPATH=src python benchmarks/bench_step.py            # 256, 512, 1024 px
     PYTHONPATH=src python benchmarks/bench_step.py --quick    # 128, 256 px, fewer steps
-    PYTHONPATH=src python benchmarks/bench_step.py --sizes 256 --quality
+    PYTHONPATH=src python benchmarks/bench_step.py --sizes 256,512 --quality
+    PYTHONPATH=src python benchmarks/bench_step.py --sizes 256 --quality --quality-size 256 \
+        --quality-pastiche-steps 200   # the quick variant, about 3 minutes
 """
 
 from __future__ import annotations
@@ -136,13 +139,14 @@ def step_summary(rows: list[list], auto: str) -> list[str]:
     return lines
 
 
-def quality_summary(size: int, pastiche_steps: int, every: int) -> str:
+def quality_summary(size: int, pastiche_steps: int | None, every: int) -> str:
     """bench_quality's protocol at ``size`` px; one line with the time-to-quality ratio."""
     import bench_quality as Q
 
     work = Path(tempfile.mkdtemp(prefix="stylelab-step-quality-"))
     content, style = inputs(work)
-    print(f"time to quality at {size} px (pastiche {pastiche_steps} steps), images in {work}")
+    steps = "its default" if pastiche_steps is None else pastiche_steps
+    print(f"time to quality at {size} px (pastiche {steps} steps), images in {work}")
     theirs = Q.run_pastiche(content, style, size, pastiche_steps, every, work)
     print(f"pastiche done, load average {os.getloadavg()}")
     ours = Q.run_stylelab(content, style, size, every, work, "stylelab")
@@ -153,7 +157,8 @@ def quality_summary(size: int, pastiche_steps: int, every: int) -> str:
         return f"QUALITY {size} px: stylelab never reached pastiche's final style {target:.4f}"
     content_change = 100 * (hit["content"] / theirs[-1]["content"] - 1)
     return (
-        f"QUALITY {size} px: pastiche's final style distance {target:.4f} after "
+        f"QUALITY {size} px, pastiche {steps} steps: pastiche's final style distance "
+        f"{target:.4f} after "
         f"{theirs[-1]['seconds']:.1f} s; stylelab there after {hit['seconds']:.1f} s: "
         f"{theirs[-1]['seconds'] / hit['seconds']:.2f}x sooner (target >= 5x), content "
         f"{content_change:+.1f} % against pastiche's final"
@@ -171,9 +176,15 @@ def main() -> None:
     )
     parser.add_argument("--device", default="cpu", help="cpu | cuda (default: cpu)")
     parser.add_argument("--quality", action="store_true", help="also time to pastiche's quality")
-    parser.add_argument("--quality-size", type=int, default=256, help="px (default 256)")
     parser.add_argument(
-        "--quality-pastiche-steps", type=int, default=200, help="pastiche's steps (default 200)"
+        "--quality-size", type=int, default=512, help="px (default 512, both tools' default)"
+    )
+    parser.add_argument(
+        "--quality-pastiche-steps",
+        type=int,
+        default=None,
+        help="pastiche's steps (default: its own, 1000; --quality-size 256 "
+        "--quality-pastiche-steps 200 is the quick variant)",
     )
     args = parser.parse_args()
     device = torch.device(args.device)
