@@ -64,8 +64,13 @@ def run(args: list[str], env: dict[str, str]) -> None:
     subprocess.run([sys.executable, "-m", "stylelab.cli", *args], check=True, env=env)
 
 
-def train_model(weight: str, options: argparse.Namespace, env: dict[str, str]) -> Path:
-    model = Path(options.workdir) / f"model_w{weight}.safetensors"
+def tag(weight: str, seed: str) -> str:
+    """File-name tag of one model: w{weight}, plus _s{seed} for seeds other than 0."""
+    return f"w{weight}" if seed == "0" else f"w{weight}_s{seed}"
+
+
+def train_model(weight: str, seed: str, options: argparse.Namespace, env: dict[str, str]) -> Path:
+    model = Path(options.workdir) / f"model_{tag(weight, seed)}.safetensors"
     if model.exists():
         return model
     run(
@@ -83,7 +88,7 @@ def train_model(weight: str, options: argparse.Namespace, env: dict[str, str]) -
             "--temporal-weight",
             weight,
             "--seed",
-            "0",
+            seed,
             "--sample-every",
             str(options.steps),
             "--checkpoint-every",
@@ -128,6 +133,25 @@ def write_stacked(slices: list[tuple[str, np.ndarray]], path: Path) -> None:
     sheet.save(path, quality=85)
 
 
+def print_means(measured: dict[tuple[str, str], list[tuple[float, float]]]) -> None:
+    """Means over the seeds, and their ratios to the plain model's means (same deflicker):
+    models trained alike differ by tens of percent, so one seed decides nothing."""
+    print("\nmeans over seeds")
+    print(
+        "| --temporal-weight | --deflicker | seeds | warp err out | vs plain "
+        "| style dist | vs plain |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    means = {k: tuple(float(np.mean(c)) for c in zip(*v, strict=True)) for k, v in measured.items()}
+    for (weight, deflicker), (warped, distance) in means.items():
+        base = next((m for (w, d), m in means.items() if float(w) == 0 and d == deflicker), None)
+        ratios = (warped / base[0], distance / base[1]) if base else (float("nan"),) * 2
+        print(
+            f"| {weight} | {deflicker} | {len(measured[weight, deflicker])} | {warped:.4f} "
+            f"| {ratios[0]:.2f}x | {distance:.4f} | {ratios[1]:.3f}x |"
+        )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--style", required=True, help="a style image (train-styles, not eval)")
@@ -139,6 +163,9 @@ def main() -> int:
     parser.add_argument("--start", type=float, default=2.0, help="where the cut starts (s)")
     parser.add_argument("--size", type=int, default=320, help="video's long edge")
     parser.add_argument("--deflicker", default="0.8")
+    parser.add_argument(
+        "--seeds", default="0", help="training seeds (one model per weight and seed)"
+    )
     parser.add_argument("--scored-frames", type=int, default=24, help="style distance over")
     parser.add_argument("--workdir", required=True, help="models and videos (reused)")
     parser.add_argument("--figure", default=None, help="write the x-t slices here (.jpg)")
@@ -159,23 +186,25 @@ def main() -> int:
     style_image = Image.open(options.style).convert("RGB")
     style_image.thumbnail((256, 256))
     style = np.asarray(style_image) / 255.0
-    weights = options.weights.split(",")
+    weights, seeds = options.weights.split(","), options.seeds.split(",")
     print(
         f"style {Path(options.style).name}; {options.steps} steps at {options.train_size} px, "
-        f"batch {options.batch_size}, seed 0; clip {options.clip.name} {options.start:g}+"
+        f"batch {options.batch_size}, seeds {options.seeds}; clip {options.clip.name} "
+        f"{options.start:g}+"
         f"{options.seconds:g} s at {options.size} px"
     )
     print(
-        "| --temporal-weight | --deflicker | warp err out | warp err in | out/in | "
+        "| --temporal-weight | seed | --deflicker | warp err out | warp err in | out/in | "
         "vs plain | flicker ratio | style dist | vs plain |"
     )
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-    plain: dict[str, tuple[float, float]] = {}
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    plain: dict[tuple[str, str], tuple[float, float]] = {}
+    measured: dict[tuple[str, str], list[tuple[float, float]]] = {}
     slices = [("input", middle_row_over_time(clip))]
-    for weight in weights:
-        model = train_model(weight, options, env)
-        for deflicker in ("0", options.deflicker):
-            out = folder / f"video_w{weight}_d{deflicker}.mp4"
+    for weight, seed in [(w, s) for w in weights for s in seeds]:
+        model = train_model(weight, seed, options, env)
+        for deflicker in dict.fromkeys(("0", options.deflicker)):
+            out = folder / f"video_{tag(weight, seed)}_d{deflicker}.mp4"
             if not out.with_suffix(".json").exists():
                 run(
                     [
@@ -198,16 +227,21 @@ def main() -> int:
                 style_distance(out, style, options.scored_frames),
             )
             if float(weight) == 0:
-                plain[deflicker] = (warped, distance)
-            base = plain.get(deflicker, (float("nan"), float("nan")))
+                plain[seed, deflicker] = (warped, distance)
+            measured.setdefault((weight, deflicker), []).append((warped, distance))
+            base = plain.get((seed, deflicker), (float("nan"), float("nan")))
             print(
-                f"| {weight} | {deflicker} | {warped:.4f} | {record['warping_error_input']:.4f} "
+                f"| {weight} | {seed} | {deflicker} | {warped:.4f} "
+                f"| {record['warping_error_input']:.4f} "
                 f"| {record['warping_error_ratio']:.2f} | {warped / base[0]:.2f}x "
                 f"| {record['flicker_ratio']:.2f} | {distance:.4f} | {distance / base[1]:.3f}x |",
                 flush=True,
             )
-            label = f"--temporal-weight {weight} --deflicker {deflicker}"
-            slices.append((label, middle_row_over_time(out)))
+            if seed == seeds[0]:
+                label = f"--temporal-weight {weight} --deflicker {deflicker}"
+                slices.append((label, middle_row_over_time(out)))
+    if len(seeds) > 1:
+        print_means(measured)
     if options.figure:
         write_stacked(slices, Path(options.figure))
         print(f"wrote {options.figure}")
