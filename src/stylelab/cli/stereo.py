@@ -105,8 +105,9 @@ def add_commands(sub: Any) -> None:
     run.set_defaults(handler=cmd_stereo)
 
 
-def split_inputs(args: argparse.Namespace) -> tuple[list[str], list[str]]:
-    """(pair inputs, styles) from the positional arguments."""
+def split_inputs(args: argparse.Namespace, method: str) -> tuple[list[str], list[str]]:
+    """(pair inputs, styles) from the positional arguments (``method`` from
+    :func:`check_options`: a fast model takes at most its style's name or index)."""
     from stylelab.stereo.pair import is_mpo
 
     single = args.sbs or is_mpo(args.inputs[0])
@@ -114,7 +115,7 @@ def split_inputs(args: argparse.Namespace) -> tuple[list[str], list[str]]:
     pair, styles = args.inputs[:count], args.inputs[count:]
     if len(pair) < count:
         raise StylelabError("stereo: give LEFT RIGHT STYLE (or PAIR STYLE with --sbs or an .mpo)")
-    fast = args.method == "fast" or (args.method is None and args.model is not None)
+    fast = method == "fast"
     if not fast and not styles:
         raise StylelabError("stereo: no style image; give at least one STYLE after the pair")
     if fast and len(styles) > 1:
@@ -164,8 +165,8 @@ def check_options(args: argparse.Namespace) -> str:
 
 def cmd_stereo(args: argparse.Namespace) -> int:
     config = config_from_args(args)
-    pair_inputs, styles = split_inputs(args)
     method = check_options(args)
+    pair_inputs, styles = split_inputs(args, method)
     from stylelab.stereo.run import output_paths
 
     outputs = output_paths(args.output, args.save_disparity, args.wiggle)
