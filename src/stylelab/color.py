@@ -127,9 +127,11 @@ def match_colors(image: np.ndarray, target: np.ndarray) -> np.ndarray:
     return _affine(image, transform, mean_t - transform @ mean_i)
 
 
-def _blended_moments(
-    paintings: Sequence[np.ndarray], blend: Sequence[float]
-) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+#: The paintings' blended mean (3,) and covariance (3, 3), and each painting's (3, N) pixels.
+Blended = tuple[np.ndarray, np.ndarray, list[np.ndarray]]
+
+
+def _blended_moments(paintings: Sequence[np.ndarray], blend: Sequence[float]) -> Blended:
     """mu_s = sum_k w_k mu_k and Sigma_s = sum_k w_k Sigma_k, and each painting's pixels."""
     moments = [_moments(p) for p in paintings]
     mean = sum(w * m for w, (m, _) in zip(blend, moments, strict=True))
@@ -143,8 +145,12 @@ def match_moments(
     """The colouring transform of WCT (Li et al., NeurIPS 2017) on RGB pixels:
     p' = Sigma_s^(1/2) Sigma_i^(-1/2) (p - mu_i) + mu_s, with mu_s = sum_k w_k mu_k and
     Sigma_s = sum_k w_k Sigma_k over the paintings (clipped to [0, 1])."""
+    return _by_moments(image, _blended_moments(paintings, blend))
+
+
+def _by_moments(image: np.ndarray, target: Blended) -> np.ndarray:
     mean_i, cov_i = _moments(image)
-    mean_s, cov_s, _ = _blended_moments(paintings, blend)
+    mean_s, cov_s, _ = target
     transform = _sqrt(cov_s, 0.5) @ _sqrt(cov_i, -0.5)
     return _affine(image, transform, mean_s - transform @ mean_i)
 
@@ -164,7 +170,13 @@ def match_distribution(
     in a decorrelated basis, as in Pitie, Kokaram & Dahyot, ICCV 2005, one rotation). With
     several paintings the target quantile function is sum_k w_k F_k^-1, the 1-D
     Wasserstein barycentre. Clipped to [0, 1]."""
-    mean_s, cov_s, pixels_s = _blended_moments(paintings, blend)
+    return _by_distribution(image, _blended_moments(paintings, blend), blend)
+
+
+def _by_distribution(
+    image: np.ndarray, target_moments: Blended, blend: Sequence[float]
+) -> np.ndarray:
+    mean_s, cov_s, pixels_s = target_moments
     _, axes = np.linalg.eigh(cov_s)
     target = np.sum(
         [
@@ -205,9 +217,9 @@ def match_palette(
     p' = (1 - a) p + a ((1 - h) M(p) + h D(p)), M = :func:`match_moments` (mean and
     covariance), D = :func:`match_distribution` (the whole distribution),
     h = DISTRIBUTION_SHARE."""
-    share = DISTRIBUTION_SHARE
-    moved = (1.0 - share) * match_moments(image, paintings, blend)
-    moved += share * match_distribution(image, paintings, blend)
+    share, target = DISTRIBUTION_SHARE, _blended_moments(paintings, blend)  # once for both
+    moved = (1.0 - share) * _by_moments(image, target)
+    moved += share * _by_distribution(image, target, blend)
     pixels = np.asarray(image, dtype=np.float32)
     return np.clip((1.0 - amount) * pixels + amount * moved, 0, 1).astype(np.float32)
 
