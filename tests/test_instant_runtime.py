@@ -183,3 +183,11 @@ def test_cli_onnx_path_never_imports_torch(tiny, images, tmp_path: Path) -> None
     assert fell_back.returncode == 0, fell_back.stderr
     record = json.loads(out.with_suffix(".json").read_text())
     assert record["runtime"] == "torch" and "bf16" in record["runtime_fallback"]
+
+
+def test_the_depths_an_export_may_name_are_the_encoders() -> None:
+    """adain.runtime.DEPTHS (torch-free) is the set of encoder depths nets knows."""
+    from stylelab.adain.nets import ENCODER_CHANNELS
+    from stylelab.adain.runtime import DEPTHS
+
+    assert set(DEPTHS) == set(ENCODER_CHANNELS)

@@ -693,6 +693,38 @@ def _plain_onnx(t: Path) -> str:
     return str(path)
 
 
+def _instant_onnx_with(t: Path, depth: str) -> str:
+    """An ONNX file with an instant export's inputs and metadata but the encoder depth
+    ``depth``; its graph returns the statistics it is given (of the shape asked for), so
+    only the depth is wrong."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    tensor = helper.make_tensor_value_info
+    graph = helper.make_graph(
+        [
+            helper.make_node("Constant", [], ["axes"], value_ints=[3]),
+            helper.make_node("Unsqueeze", ["style_stats", "axes"], ["output"]),
+        ],
+        "instant",
+        [
+            tensor("image", TensorProto.FLOAT, [1, 3, "h", "w"]),
+            tensor("style_stats", TensorProto.FLOAT, [1, 2, 256]),
+            tensor("strength", TensorProto.FLOAT, [1]),
+            tensor("want_stats", TensorProto.BOOL, []),
+        ],
+        [tensor("output", TensorProto.FLOAT, [1, 2, 256, 1])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    meta = {"format": "stylelab-instant-onnx", "format_version": "1", "depth": depth}
+    for key, value in {**meta, "channels": "256", "design": "adain3"}.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    path = t / f"depth{depth}.onnx"
+    onnx.save(model, str(path))
+    return str(path)
+
+
 #: Graphs whose output is not an image of the input's shape, or not finite: each kind
 #: is the export with one node appended after its network (metadata untouched).
 BAD_OUTPUTS = ("scalar", "nan", "inf", "six-channels", "twice-the-height", "int64")
@@ -1026,6 +1058,16 @@ INSTANT_CASES: list[Case] = [
         "--model a plain ONNX file",
         lambda t, m, p, s, o: _instant(_plain_onnx(t), p, s, o),
         "not an instant export",
+    ),
+    instant_case(
+        "--model an instant export whose encoder depth is 0 (a stride of 0)",
+        lambda t, m, p, s, o: _instant(_instant_onnx_with(t, "0"), p, s, o),
+        "damaged export",
+    ),
+    instant_case(
+        "--model an instant export whose encoder depth is 9",
+        lambda t, m, p, s, o: _instant(_instant_onnx_with(t, "9"), p, s, o),
+        "damaged export",
     ),
     instant_case(
         "--model .onnx with --runtime torch",

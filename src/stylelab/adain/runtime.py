@@ -32,8 +32,11 @@ from stylelab.limits import show
 from stylelab.safety import one_line
 
 ONNX_FORMAT = "stylelab-instant-onnx"
-ONNX_FORMAT_VERSION = "1"  # stylelab.fast.runtime.ONNX_FORMAT_VERSION
+ONNX_FORMAT_VERSION = "1"  # of this format; fast exports have their own
 INPUTS = {"image", "style_stats", "strength", "want_stats"}
+#: Encoder depths an export may name (relu1_1 .. relu4_1; the keys of
+#: stylelab.adain.nets.ENCODER_CHANNELS, written here so that this path imports no torch).
+DEPTHS = (1, 2, 3, 4)
 
 
 @dataclass
@@ -101,10 +104,11 @@ def instant_session(
 
     session, _ = open_session(source, label, path, device, precision)
     meta = dict(session.get_modelmeta().custom_metadata_map)
-    check_export_metadata(meta, label, ONNX_FORMAT, "an instant export")
+    check_export_metadata(meta, label, ONNX_FORMAT, "an instant export", ONNX_FORMAT_VERSION)
     inputs = {i.name for i in session.get_inputs()}
     depth, channels = meta.get("depth", ""), meta.get("channels", "")
-    if inputs != INPUTS or not depth.isdigit() or not channels.isdigit() or int(depth) > 5:
+    numbers = depth.isdigit() and channels.isdigit() and int(channels) > 0
+    if inputs != INPUTS or not numbers or int(depth) not in DEPTHS:
         raise StylelabError(f"{label}: damaged export (inputs {sorted(inputs)}, depth {depth!r})")
     try:
         card = json.loads(meta.get("card", "{}"))

@@ -134,8 +134,14 @@ EXPORT_KINDS = {
 }
 
 
-def check_export_metadata(meta: dict[str, str], label: str, expected: str, what: str) -> None:
-    """One line unless ``meta`` is that of an export of format ``expected`` (version 1)."""
+def check_export_metadata(
+    meta: dict[str, str],
+    label: str,
+    expected: str,
+    what: str,
+    version: str = ONNX_FORMAT_VERSION,
+) -> None:
+    """One line unless ``meta`` is that of an export of format ``expected``, ``version``."""
     found = meta.get("format")
     if found != expected and found in EXPORT_KINDS:
         kind, command = EXPORT_KINDS[str(found)]
@@ -145,10 +151,10 @@ def check_export_metadata(meta: dict[str, str], label: str, expected: str, what:
             f"{label}: an ONNX model, but not {what} (no '{expected}' metadata); make one "
             "with 'stylelab export MODEL.safetensors -o MODEL.onnx'"
         )
-    if meta.get("format_version") != ONNX_FORMAT_VERSION:
+    if meta.get("format_version") != version:
         raise StylelabError(
             f"{label}: export format version {show(meta.get('format_version'))}; "
-            f"this stylelab reads version {ONNX_FORMAT_VERSION}"
+            f"this stylelab reads version {version}"
         )
 
 
