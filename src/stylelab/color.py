@@ -121,10 +121,7 @@ def _sqrt(matrix: np.ndarray, power: float) -> np.ndarray:
 def match_colors(image: np.ndarray, target: np.ndarray) -> np.ndarray:
     """``image`` with its pixels' mean and covariance moved to ``target``'s:
     p' = Sigma_t^(1/2) Sigma_i^(-1/2) (p - mu_i) + mu_t (clipped to [0, 1])."""
-    mean_i, cov_i = _moments(image)
-    mean_t, cov_t = _moments(target)
-    transform = _sqrt(cov_t, 0.5) @ _sqrt(cov_i, -0.5)
-    return _affine(image, transform, mean_t - transform @ mean_i)
+    return match_moments(image, [target], [1.0])
 
 
 #: The paintings' blended mean (3,) and covariance (3, 3), and each painting's (3, N) pixels.

@@ -55,8 +55,8 @@ def bicubic(batch: np.ndarray, shape: Sequence[int]) -> np.ndarray:
 def with_detail(small: np.ndarray, photo: np.ndarray) -> np.ndarray:
     """``small`` (1, 3, h, w) upsampled to ``photo``'s size plus the photo's
     high-frequency luminance Y - up(down(Y)) (down: :func:`stylelab.pixels.resize_array`)."""
-    size = photo.shape[-2:]
-    up = bicubic(np.asarray(small, dtype=np.float32), size)
     luminance = (photo * REC601).sum(axis=1, keepdims=True, dtype=np.float32)
-    blurred = bicubic(resize_array(luminance, small.shape[-2:]), size)
-    return np.clip(up + (luminance - blurred), 0, 1).astype(np.float32)
+    coarse = resize_array(luminance, small.shape[-2:])
+    # one upsampling of the colour channels and the coarse luminance together
+    up = bicubic(np.concatenate([np.asarray(small, dtype=np.float32), coarse], 1), photo.shape[-2:])
+    return np.clip(up[:, :3] + (luminance - up[:, 3:]), 0, 1).astype(np.float32)
