@@ -191,3 +191,14 @@ def test_the_depths_an_export_may_name_are_the_encoders() -> None:
     from stylelab.adain.runtime import DEPTHS
 
     assert set(DEPTHS) == set(ENCODER_CHANNELS)
+
+
+def test_export_report_names_the_bound_the_instant_export_passed(tiny, tmp_path: Path) -> None:
+    """The report (`stylelab export --json`) gives the instant self-check's own bound
+    (1/255), not the fast models' 1e-3."""
+    from stylelab.adain.export import TOLERANCE, export_instant
+
+    model, _ = tiny
+    report = export_instant(model, tmp_path / "again.onnx").as_dict()
+    assert report["tolerance"] == TOLERANCE and TOLERANCE > 1e-3
+    assert report["max_abs_difference"] <= report["tolerance"]

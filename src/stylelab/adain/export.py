@@ -37,8 +37,13 @@ from stylelab.adain.modelfile import InstantModel, load_decoder
 from stylelab.adain.nets import ENCODER_CHANNELS, CaffeEncoder, adain, mean_std
 from stylelab.adain.runtime import ONNX_FORMAT, ONNX_FORMAT_VERSION
 from stylelab.errors import StylelabError
-from stylelab.fast.export import OPSET, ExportReport, _require_onnx, check_export_output
-from stylelab.safety import atomic_path
+from stylelab.fast.export import (
+    OPSET,
+    ExportReport,
+    _require_onnx,
+    check_export_output,
+    write_checked,
+)
 
 TOLERANCE = 1.0 / 255.0
 CHECK_SIZE = (157, 203)
@@ -91,14 +96,9 @@ def export_instant(
     started = time.perf_counter()
     data = onnx_bytes(net, opset)
     difference = self_check(net, data)
-    if not difference <= tolerance:  # also catches NaN
-        raise StylelabError(
-            f"{out}: the exported model differs from PyTorch by {difference:.3g} (more than "
-            f"{tolerance:.3g}) on a test image; nothing was written"
-        )
-    with atomic_path(out) as tmp:
-        tmp.write_bytes(data)
-    return ExportReport(out, "onnx", difference, time.perf_counter() - started, opset, [])
+    write_checked(out, data, difference, tolerance)
+    seconds = time.perf_counter() - started
+    return ExportReport(out, "onnx", difference, seconds, opset, [], tolerance)
 
 
 def metadata(net: InstantModel) -> dict[str, str]:

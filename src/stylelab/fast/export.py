@@ -99,13 +99,14 @@ class ExportReport:
     seconds: float
     opset: int | None
     styles: list[str]
+    tolerance: float = TOLERANCE  # the self-check's bound this export passed
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "output": str(self.path),
             "format": self.format,
             "max_abs_difference": self.max_abs_difference,
-            "tolerance": TOLERANCE,
+            "tolerance": self.tolerance,
             "seconds": round(self.seconds, 2),
             "opset": self.opset,
             "styles": self.styles,
@@ -151,13 +152,7 @@ def export_model(
         data = _torchscript_bytes(record)
         produced = _run_torchscript(data, image, styles)
     difference = max(float((e - p).abs().max()) for e, p in zip(expected, produced, strict=True))
-    if not difference <= tolerance:  # also catches NaN
-        raise StylelabError(
-            f"{out}: the exported model differs from PyTorch by {difference:.3g} (more than "
-            f"{tolerance:g}) on a test image; nothing was written"
-        )
-    with atomic_path(out) as tmp:
-        tmp.write_bytes(data)
+    write_checked(out, data, difference, tolerance)
     return ExportReport(
         out,
         kind,
@@ -165,7 +160,20 @@ def export_model(
         time.perf_counter() - started,
         opset if kind == "onnx" else None,
         list(record.styles),
+        tolerance,
     )
+
+
+def write_checked(out: Path, data: bytes, difference: float, tolerance: float) -> None:
+    """Write an export's bytes to ``out`` atomically if its self-check ``difference``
+    from PyTorch is within ``tolerance`` (a NaN is not); else one line, nothing written."""
+    if not difference <= tolerance:  # also catches NaN
+        raise StylelabError(
+            f"{out}: the exported model differs from PyTorch by {difference:.3g} (more than "
+            f"{tolerance:.3g}) on a test image; nothing was written"
+        )
+    with atomic_path(out) as tmp:
+        tmp.write_bytes(data)
 
 
 def _require_onnx() -> None:
