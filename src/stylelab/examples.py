@@ -52,11 +52,16 @@ def list_examples() -> tuple[str, ...]:
     return PHOTOS + PAINTINGS
 
 
+def check_example(name: str) -> None:
+    """One line for a ``name`` that is not a built-in example."""
+    if name not in list_examples():
+        raise StylelabError(f"unknown example {name!r}; choose from: {', '.join(list_examples())}")
+
+
 def example_image(name: str) -> Image.Image:
     """Return the built-in example ``name`` as an RGB PIL image."""
-    if name in list_examples():
-        return _cached_example(name).copy()
-    raise StylelabError(f"unknown example {name!r}; choose from: {', '.join(list_examples())}")
+    check_example(name)
+    return _cached_example(name).copy()
 
 
 def training_photos(exclude: Iterable[str] = ("astronaut",)) -> list[tuple[str, Image.Image]]:
@@ -89,8 +94,7 @@ def write_examples(
         raise StylelabError(f"{out}: no such folder")
     wanted = list(dict.fromkeys(names))
     for name in wanted:
-        if name not in list_examples():
-            example_image(name)  # raises the usual "unknown example" error
+        check_example(name)
     targets = [check_output_file(out / f"{name}.png", IMAGE_FORMATS) for name in wanted]
     existing = [t for t in targets if t.exists() or t.is_symlink()]
     if existing and not overwrite:

@@ -175,14 +175,12 @@ def cmd_instant(args: argparse.Namespace) -> int:
 def plan_example(content: str, output: str) -> list[tuple[str, str]]:
     """[(example:NAME, OUT)] when CONTENT is a built-in example (its name and OUT checked
     before any work, as plan_jobs checks a file); [] for any other CONTENT."""
-    from stylelab.examples import list_examples
+    from stylelab.examples import check_example
     from stylelab.safety import IMAGE_FORMATS, check_output_file
 
     if not content.startswith("example:"):
         return []
-    name = content[len("example:") :]
-    if name not in list_examples():
-        raise StylelabError(f"unknown example {name!r}; choose from: {', '.join(list_examples())}")
+    check_example(content[len("example:") :])
     if output == "-":
         return [(content, "-")]
     check_output_file(Path(output), IMAGE_FORMATS)
