@@ -80,6 +80,11 @@ class StylizeResult:
         return tensor_to_pil(self.tensor)
 
     @property
+    def array(self) -> np.ndarray:
+        """The image as a (1, 3, H, W) float32 array (as instant's onnxruntime result)."""
+        return self.tensor.detach().float().cpu().numpy()
+
+    @property
     def status(self) -> str:
         return str(self.info.get("status", "done"))
 

@@ -163,7 +163,7 @@ def cmd_instant(args: argparse.Namespace) -> int:
             result = instant_onnx(photo, args.styles, model=session, **settings)
         result.info["input"] = source
         if target == "-":
-            write_result(result.array if hasattr(result, "array") else result.tensor.numpy(), "-")
+            write_result(result.array, "-")
         else:
             Path(target).parent.mkdir(parents=True, exist_ok=True)
             result.save(target)
