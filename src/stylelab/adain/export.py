@@ -35,8 +35,9 @@ from torch import nn
 
 from stylelab.adain.modelfile import InstantModel, load_decoder
 from stylelab.adain.nets import ENCODER_CHANNELS, CaffeEncoder, adain, mean_std
-from stylelab.adain.runtime import ONNX_FORMAT, ONNX_FORMAT_VERSION
 from stylelab.errors import StylelabError
+from stylelab.exportformats import INSTANT_FORMAT as ONNX_FORMAT
+from stylelab.exportformats import INSTANT_FORMAT_VERSION as ONNX_FORMAT_VERSION
 from stylelab.fast.export import (
     OPSET,
     ExportReport,

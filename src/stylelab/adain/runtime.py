@@ -28,11 +28,11 @@ from stylelab import color
 from stylelab.adain.detail import with_detail
 from stylelab.adain.options import DEFAULT_INTERNAL_SIZE, check_settings, run_record, torch_only
 from stylelab.errors import StylelabError
+from stylelab.exportformats import INSTANT_FORMAT as ONNX_FORMAT
+from stylelab.exportformats import INSTANT_FORMAT_VERSION as ONNX_FORMAT_VERSION
 from stylelab.limits import show
 from stylelab.safety import one_line
 
-ONNX_FORMAT = "stylelab-instant-onnx"
-ONNX_FORMAT_VERSION = "1"  # of this format; fast exports have their own
 INPUTS = {"image", "style_stats", "strength", "want_stats"}
 #: Encoder depths an export may name (relu1_1 .. relu4_1; the keys of
 #: stylelab.adain.nets.ENCODER_CHANNELS, written here so that this path imports no torch).

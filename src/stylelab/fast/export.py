@@ -40,13 +40,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from stylelab.errors import StylelabError
+from stylelab.exportformats import FAST_FORMAT as ONNX_FORMAT
+from stylelab.exportformats import FAST_FORMAT_VERSION as ONNX_FORMAT_VERSION
 from stylelab.fast.choices import STRIDE_MULTIPLE
 from stylelab.fast.modelfile import ModelRecord, load_model
 from stylelab.fast.nets import TransformerNet
 from stylelab.safety import atomic_path, check_output_file
 
-ONNX_FORMAT = "stylelab-fast-onnx"
-ONNX_FORMAT_VERSION = "1"
 OPSET = 18
 TOLERANCE = 1e-3
 EXPORT_SUFFIXES = {".onnx": "onnx", ".pt": "torchscript"}

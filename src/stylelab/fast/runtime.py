@@ -19,14 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from stylelab.adain.runtime import ONNX_FORMAT as INSTANT_ONNX_FORMAT
 from stylelab.errors import StylelabError
+from stylelab.exportformats import EXPORT_KINDS
+from stylelab.exportformats import FAST_FORMAT as ONNX_FORMAT
+from stylelab.exportformats import FAST_FORMAT_VERSION as ONNX_FORMAT_VERSION
 from stylelab.fast.metadata import check_onnx_metadata_size, style_names
 from stylelab.limits import show
 from stylelab.safety import check_input_file, one_line
 
-ONNX_FORMAT = "stylelab-fast-onnx"  # the same string as stylelab.fast.export.ONNX_FORMAT
-ONNX_FORMAT_VERSION = "1"
 ONNX_EXTRA = "pip install 'stylelab[onnx]'"
 
 
@@ -125,13 +125,6 @@ def open_session(
     except Exception as exc:  # noqa: BLE001 - any loader failure is the file's fault
         raise StylelabError(f"{label}: not a readable ONNX model ({_first_line(exc)})") from None
     return session, use_cuda
-
-
-#: export format -> (what it holds, what runs it), for the one line on a file of the other kind.
-EXPORT_KINDS = {
-    ONNX_FORMAT: ("a fast (one-network-per-style) model", "'stylelab apply FILE PHOTO'"),
-    INSTANT_ONNX_FORMAT: ("an instant-style model", "'stylelab instant PHOTO STYLE --model FILE'"),
-}
 
 
 def check_export_metadata(
