@@ -125,12 +125,14 @@ def test_after_feed_forward_keeps_the_photos_colours_when_asked() -> None:
     output = random_image(16, 16, 0.3, 0.7, seed=9)
     photo = random_image(16, 16, 0.2, 0.8, seed=10)
     painting = random_image(16, 16, 0.1, 0.5, seed=11)
-    kept = color.after_feed_forward(output, photo, [painting], [1.0], "histogram", 1.0)
+    kept, kept_amount = color.after_feed_forward(output, photo, [painting], [1.0], "histogram", 1.0)
     assert np.array_equal(kept, output)  # histogram: the inputs were matched, no palette
-    lum = color.after_feed_forward(output, photo, [painting], [1.0], "luminance", 1.0)
+    assert kept_amount == 0.0  # and the record says none was applied
+    lum, _ = color.after_feed_forward(output, photo, [painting], [1.0], "luminance", 1.0)
     assert np.abs(lum - color.with_chroma(output, photo)).max() < 1e-6
-    moved = color.after_feed_forward(output, photo, [painting], [1.0], "none", 1.0)
+    moved, moved_amount = color.after_feed_forward(output, photo, [painting], [1.0], "none", 1.0)
     assert np.abs(moments(moved)[0] - moments(painting)[0]).max() < 1e-3
+    assert moved_amount == 1.0
 
 
 def test_gray_matches_the_luminance_mean_and_spread() -> None:

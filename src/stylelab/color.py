@@ -234,15 +234,16 @@ def after_feed_forward(
     blend: Sequence[float],
     preserve_color: str,
     palette: float,
-) -> np.ndarray:
-    """A one-pass network's output, coloured: ``luminance`` puts the photo's chroma back;
-    with the photo's colours not kept (``none``), :func:`match_palette` by ``palette``."""
-    if preserve_color == "luminance":
-        return with_chroma(output, photo)
+) -> tuple[np.ndarray, float]:
+    """A one-pass network's output, coloured, and the palette amount applied (for the
+    record): ``luminance`` puts the photo's chroma back; with the photo's colours not kept
+    (``none``), :func:`match_palette` by ``palette``."""
     amount = applied_palette(preserve_color, palette)
+    if preserve_color == "luminance":
+        return with_chroma(output, photo), amount
     if amount > 0:
-        return match_palette(output, paintings, blend, amount)
-    return output
+        return match_palette(output, paintings, blend, amount), amount
+    return output, amount
 
 
 def colour_arrays(

@@ -195,9 +195,8 @@ def instant_onnx(
     paintings = [resize_array(p, long_edge_shape(p.shape, style_edge)) for p in paintings]
     photo_in, paintings = color.colour_arrays(config.preserve_color, photo, paintings)
     output = stylize_arrays(model, photo_in, paintings, blend, strength, working_edge)
-    amount = color.applied_palette(config.preserve_color, float(palette) * float(strength))
-    output = color.after_feed_forward(
-        output, photo, paintings, blend, config.preserve_color, amount
+    output, amount = color.after_feed_forward(
+        output, photo, paintings, blend, config.preserve_color, float(palette) * float(strength)
     )
     seconds = time.perf_counter() - started
     described = {

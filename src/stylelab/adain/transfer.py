@@ -139,14 +139,13 @@ def instant(
     # no palette in region runs (each region has its own painting), nor where the photo's
     # colours are kept
     asked = palette * strength if regional is None else 0.0
-    amount = color.applied_palette(config.preserve_color, asked)
-    coloured = color.after_feed_forward(
+    coloured, amount = color.after_feed_forward(
         output.numpy(),
         photo.numpy(),
         [p.numpy() for p in paintings],
         blend,
         config.preserve_color,
-        amount,
+        asked,
     )
     output = torch.from_numpy(coloured)
     seconds = time.perf_counter() - started
