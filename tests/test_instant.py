@@ -19,11 +19,11 @@ from stylelab.adain.nets import (
     DESIGNS,
     Decoder,
     adain,
-    blend_stats,
     encoder,
     mean_std,
     regional_adain,
 )
+from stylelab.adain.options import blend_stats
 from stylelab.adain.transfer import instant, with_detail
 from stylelab.errors import StylelabError
 from stylelab.images import resize_long_edge
@@ -98,6 +98,8 @@ def test_blend_is_a_convex_combination_of_statistics() -> None:
     a, b = torch.ones(1, 2, 3), torch.full((1, 2, 3), 4.0)
     torch.testing.assert_close(blend_stats([a, b], [1, 2]), torch.full((1, 2, 3), 3.0))
     torch.testing.assert_close(blend_stats([a, b], [1, 0]), a)
+    arrays = blend_stats([a.numpy(), b.numpy()], [1, 2])  # the onnxruntime path's arrays
+    assert isinstance(arrays, np.ndarray) and np.allclose(arrays, 3.0, atol=1e-6)
 
 
 def test_regional_adain_takes_each_region_its_own_style() -> None:

@@ -76,12 +76,6 @@ def adain(content: torch.Tensor, style_stats: torch.Tensor) -> torch.Tensor:
     return normed * style_stats[:, 1, :, None, None] + style_stats[:, 0, :, None, None]
 
 
-def blend_stats(stats: Sequence[torch.Tensor], weights: Sequence[float]) -> torch.Tensor:
-    """Convex combination sum_i w_i (mu_i, sigma_i) of (1, 2, C) statistics."""
-    total = sum(float(w) for w in weights)
-    return sum(float(w) / total * s for w, s in zip(weights, stats, strict=True))  # type: ignore[return-value]
-
-
 def regional_adain(
     content: torch.Tensor, masks: torch.Tensor, style_stats: Sequence[torch.Tensor | None]
 ) -> torch.Tensor:

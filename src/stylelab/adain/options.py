@@ -7,7 +7,7 @@ on onnxruntime) check their arguments here, so a bad value reads the same on eit
 from __future__ import annotations
 
 import numbers
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,13 @@ MAX_REFINE = 10_000
 PRECISIONS = ("auto", "fp32", "bf16")
 #: The settings shared with stylize, validated by :class:`stylelab.config.StylizeConfig`.
 SHARED = ("size", "style_scale", "style_blend", "preserve_color", "mask", "region_style")
+
+
+def blend_stats(stats: Sequence[Any], weights: Sequence[float]) -> Any:
+    """AdaIN's style interpolation: the convex combination sum_i w_i (mu_i, sigma_i) / sum_i w_i
+    of (1, 2, C) statistics, torch tensors or numpy arrays (both runtimes use this)."""
+    total = sum(float(w) for w in weights)
+    return sum(float(w) / total * s for w, s in zip(weights, stats, strict=True))
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,13 @@ import numpy as np
 
 from stylelab import color
 from stylelab.adain.detail import with_detail
-from stylelab.adain.options import DEFAULT_INTERNAL_SIZE, check_settings, run_record, torch_only
+from stylelab.adain.options import (
+    DEFAULT_INTERNAL_SIZE,
+    blend_stats,
+    check_settings,
+    run_record,
+    torch_only,
+)
 from stylelab.errors import StylelabError
 from stylelab.exportformats import INSTANT_FORMAT as ONNX_FORMAT
 from stylelab.exportformats import INSTANT_FORMAT_VERSION as ONNX_FORMAT_VERSION
@@ -232,8 +238,7 @@ def stylize_arrays(
     if max(photo.shape[-2:]) > working_edge:
         working = resize_array(photo, long_edge_shape(photo.shape, working_edge))
     stats = [model.statistics(p) for p in paintings]
-    total = sum(float(w) for w in blend)
-    target = sum(float(w) / total * s for w, s in zip(blend, stats, strict=True))
+    target = blend_stats(stats, blend)
     height, width = working.shape[-2:]
     image = model.decode(pad_to(working, model.stride), np.asarray(target), strength)
     image = image[..., :height, :width]

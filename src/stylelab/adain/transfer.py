@@ -37,10 +37,11 @@ import torch.nn.functional as F
 from stylelab import color
 from stylelab.adain import detail
 from stylelab.adain.modelfile import InstantModel, load_decoder
-from stylelab.adain.nets import adain, blend_stats, encoder, mean_std, regional_adain
+from stylelab.adain.nets import adain, encoder, mean_std, regional_adain
 from stylelab.adain.options import (
     DEFAULT_INTERNAL_SIZE,
     PRECISIONS,
+    blend_stats,
     check_settings,
     run_record,
 )
