@@ -298,3 +298,12 @@ def test_torch_threads_are_set_before_torch_starts() -> None:
     from stylelab.threads import WAIT_POLICY
 
     assert done.stdout.split() == ["1", WAIT_POLICY], done.stderr
+
+
+def test_every_cached_kind_names_functions_that_exist() -> None:
+    """The "module:function" strings of cache.KINDS resolve (a rename breaks this, not a user)."""
+    for kind, steps in cache.KINDS.items():
+        for step in steps._fields:
+            assert callable(cache.kind_function(kind, step)), (kind, step)
+    with pytest.raises(AttributeError):
+        cache.kind_function("fast", "save")

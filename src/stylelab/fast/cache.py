@@ -36,7 +36,7 @@ import tempfile
 from collections.abc import Callable
 from importlib import import_module
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from stylelab.errors import StylelabError
 from stylelab.safety import atomic_path, check_input_file, one_line
@@ -48,15 +48,24 @@ ONNX_DEVICES = ("auto", "cpu", "cuda")
 ONNX_PRECISIONS = ("auto", "fp32")
 CHUNK = 1 << 20
 MANIFEST_BYTES = 10_000
-#: kind -> (load the .safetensors, export it checked, open the graph's bytes), as
-#: "module:function"; only a miss imports the first two (torch).
+
+
+class KindSteps(NamedTuple):
+    """How a model kind is loaded (the .safetensors), exported (checked) and opened (the
+    graph's bytes), each as "module:function"; only a miss imports the first two (torch)."""
+
+    load: str
+    export: str
+    open: str
+
+
 KINDS = {
-    "fast": (
+    "fast": KindSteps(
         "stylelab.fast.modelfile:load_model",
         "stylelab.fast.export:export_model",
         "stylelab.fast.runtime:session_model",
     ),
-    "instant": (
+    "instant": KindSteps(
         "stylelab.adain.modelfile:load_decoder",
         "stylelab.adain.export:export_instant",
         "stylelab.adain.runtime:instant_session",
@@ -64,9 +73,9 @@ KINDS = {
 }
 
 
-def kind_function(kind: str, step: int) -> Callable[..., Any]:
-    """Step 0 (load), 1 (export) or 2 (open) of a model ``kind`` of :data:`KINDS`."""
-    module, name = KINDS[kind][step].split(":")
+def kind_function(kind: str, step: str) -> Callable[..., Any]:
+    """The ``step`` (a field of :class:`KindSteps`) of a model ``kind`` of :data:`KINDS`."""
+    module, name = getattr(KINDS[kind], step).split(":")
     return getattr(import_module(module), name)
 
 
@@ -134,7 +143,7 @@ def build_entry(
 ) -> bytes:
     """Export ``record`` (the loaded ``model``; torch, the export's self-check) to
     ``graph``, then write the manifest."""
-    export_model = kind_function(kind, 1)
+    export_model = kind_function(kind, "export")
     for stale in (manifest, graph):  # a damaged entry is replaced, never reused
         with contextlib.suppress(OSError):
             stale.unlink()
@@ -157,7 +166,7 @@ def build_entry(
 def export_in_memory(model: Any, kind: str = "fast") -> bytes:
     """The checked export of ``model`` (a loaded record) without keeping it (the cache
     cannot be written)."""
-    export_model = kind_function(kind, 1)
+    export_model = kind_function(kind, "export")
     with tempfile.TemporaryDirectory(prefix="stylelab-onnx-") as work:
         out = Path(work) / "model.onnx"
         export_model(model, out, opset=OPSET)
@@ -211,7 +220,7 @@ def open_cached(
     made, a fallback) go to stderr unless ``quiet``."""
     from stylelab.fast.runtime import ONNX_EXTRA
 
-    session_model = kind_function(kind, 2)
+    session_model = kind_function(kind, "open")
 
     def note(text: str) -> None:
         if not quiet:
@@ -232,7 +241,8 @@ def open_cached(
     if data is not None:
         with contextlib.suppress(StylelabError):  # opened only if whole; else rebuilt
             return session_model(data, one_line(model), graph, device, precision)
-    record = kind_function(kind, 0)(model)  # a file that is no model is the user's one-line error
+    # a file that is no model is the user's one-line error
+    record = kind_function(kind, "load")(model)
     if not writable(graph.parent):
         where = one_line(graph.parent)
         if not required:
