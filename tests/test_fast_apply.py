@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import save_file
@@ -185,6 +186,17 @@ def test_labelled_sheet_has_one_panel_per_entry() -> None:
     sheet = labelled_sheet([panels, panels])
     assert sheet.width == 30 + 20
     assert sheet.height == 2 * (20 + 14)
+
+
+def test_labelled_sheet_writes_a_second_caption_line_in_grey() -> None:
+    panels = [("title\nnote", torch.zeros(1, 3, 28, 28)), ("one line", torch.zeros(1, 3, 28, 28))]
+    sheet = np.asarray(labelled_sheet([panels]).convert("RGB")).astype(int)
+    assert sheet.shape == (28 + 2 * 14, 56, 3)  # every caption strip gets both lines
+    first, second = sheet[29:42, :28], sheet[43:56, :28]
+    assert first.min() < 40  # black text on the first line
+    grey = second[(second < 250).any(-1)]  # the note's pixels
+    assert len(grey) and grey.min() > 40  # grey, not black
+    assert (sheet[43:56, 28:] == 255).all()  # a one-line label leaves its second line blank
 
 
 @pytest.mark.slow

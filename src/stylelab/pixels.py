@@ -267,10 +267,12 @@ def save_array(image: np.ndarray | Image.Image, path: str | os.PathLike) -> Path
 def labelled_sheet(rows: Sequence[Sequence[tuple[str, Any]]], height: int = 0) -> Image.Image:
     """A grid of labelled panels: each row a list of (label, image), the image a
     (1, 3, H, W) array or CPU tensor in [0, 1]; panels scaled to one height (the first
-    panel's, or ``height``), a white caption strip under each."""
+    panel's, or ``height``), a white caption strip under each. A label's lines after
+    the first (``"title\nnote"``) are written under it in grey."""
     first = rows[0][0][1]
     panel_h = height or int(first.shape[-2])
     caption = max(14, panel_h // 14)
+    lines = max(label.count("\n") + 1 for row in rows for label, _ in row)
     pictures: list[list[tuple[str, Image.Image]]] = []
     for row in rows:
         line = []
@@ -279,14 +281,17 @@ def labelled_sheet(rows: Sequence[Sequence[tuple[str, Any]]], height: int = 0) -
             array = np.asarray(image, dtype=np.float32)
             line.append((label, array_to_pil(resize_array(array, (panel_h, width)))))
         pictures.append(line)
+    row_h = panel_h + lines * caption
     sheet_w = max(sum(p.width for _, p in line) for line in pictures)
-    sheet = Image.new("RGB", (sheet_w, len(pictures) * (panel_h + caption)), "white")
+    sheet = Image.new("RGB", (sheet_w, len(pictures) * row_h), "white")
     draw = ImageDraw.Draw(sheet)
     font = ImageFont.load_default(size=max(10, caption - 4))
     for r, line in enumerate(pictures):
-        x, y = 0, r * (panel_h + caption)
+        x, y = 0, r * row_h
         for label, picture in line:
             sheet.paste(picture, (x, y))
-            draw.text((x + 4, y + panel_h + 1), label, fill="black", font=font)
+            for i, text in enumerate(label.split("\n")):
+                colour = "black" if i == 0 else "dimgray"
+                draw.text((x + 4, y + panel_h + 1 + i * caption), text, fill=colour, font=font)
             x += picture.width
     return sheet

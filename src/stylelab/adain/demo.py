@@ -78,32 +78,23 @@ def run_demo(sheet: Path, size: int = SIZE, steps: int = STEPS, progress: bool =
 
 def _sheet(photo: Any, painting: Any, first: Any, refined: Any, figures: dict) -> Any:
     """The four panels, labelled, with a second caption line of distances under each."""
-    from PIL import Image, ImageDraw, ImageFont
-
     from stylelab.images import pil_to_tensor
     from stylelab.pixels import labelled_sheet
 
     style, content = figures["style_distance"], figures["content_distance"]
     panels = [
-        ("photo (held out)", photo),
-        ("painting (never seen)", painting),
-        (f"instant, {figures['instant_s']:.1f} s", first),
-        (f"+{figures['refine_steps']} steps, +{figures['refine_s']:.1f} s", refined),
+        ("photo (held out)", f"style {style['photo']:.2f}", photo),
+        ("painting (never seen)", "the target", painting),
+        (
+            f"instant, {figures['instant_s']:.1f} s",
+            f"style {style['instant']:.2f} content {content['instant']:.2f}",
+            first,
+        ),
+        (
+            f"+{figures['refine_steps']} steps, +{figures['refine_s']:.1f} s",
+            f"style {style['refined']:.2f} content {content['refined']:.2f}",
+            refined,
+        ),
     ]
-    top = labelled_sheet([[(label, image.numpy()) for label, image in panels]])
-    notes = [
-        f"style {style['photo']:.2f}",
-        "the target",
-        f"style {style['instant']:.2f} content {content['instant']:.2f}",
-        f"style {style['refined']:.2f} content {content['refined']:.2f}",
-    ]
-    strip = top.height - int(photo.shape[-2])
-    sheet = Image.new("RGB", (top.width, top.height + strip), "white")
-    sheet.paste(top, (0, 0))
-    draw = ImageDraw.Draw(sheet)
-    font = ImageFont.load_default(size=max(10, strip - 4))
-    x = 0
-    for (_, image), note in zip(panels, notes, strict=True):
-        draw.text((x + 4, top.height), note, fill="dimgray", font=font)
-        x += round(image.shape[-1] * photo.shape[-2] / image.shape[-2])
-    return pil_to_tensor(sheet)
+    row = [(f"{label}\n{note}", image.numpy()) for label, note, image in panels]
+    return pil_to_tensor(labelled_sheet([row]))
