@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -307,3 +308,17 @@ def test_every_cached_kind_names_functions_that_exist() -> None:
             assert callable(cache.kind_function(kind, step)), (kind, step)
     with pytest.raises(AttributeError):
         cache.kind_function("fast", "save")
+
+
+def test_each_export_format_is_read_in_its_own_version() -> None:
+    from stylelab.exportformats import EXPORT_KINDS, VERSIONS
+    from stylelab.fast.runtime import check_export_metadata
+
+    assert set(VERSIONS) == set(EXPORT_KINDS)
+    for kind, version in VERSIONS.items():
+        check_export_metadata({"format": kind, "format_version": version}, "m.onnx", kind, "it")
+        with pytest.raises(StylelabError, match="m.onnx: export format version .*9"):
+            check_export_metadata({"format": kind, "format_version": "9"}, "m.onnx", kind, "it")
+        other = next(k for k in VERSIONS if k != kind)
+        with pytest.raises(StylelabError, match=re.escape(EXPORT_KINDS[other][0])):
+            check_export_metadata({"format": other, "format_version": "1"}, "m.onnx", kind, "it")

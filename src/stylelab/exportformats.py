@@ -11,6 +11,8 @@ FAST_FORMAT = "stylelab-fast-onnx"
 FAST_FORMAT_VERSION = "1"
 INSTANT_FORMAT = "stylelab-instant-onnx"
 INSTANT_FORMAT_VERSION = "1"
+#: export format -> the version of it this stylelab writes and reads.
+VERSIONS = {FAST_FORMAT: FAST_FORMAT_VERSION, INSTANT_FORMAT: INSTANT_FORMAT_VERSION}
 
 #: export format -> (what it holds, what runs it), for the one line on a file of the other kind.
 EXPORT_KINDS = {

@@ -35,7 +35,6 @@ from stylelab.adain.options import (
 )
 from stylelab.errors import StylelabError
 from stylelab.exportformats import INSTANT_FORMAT as ONNX_FORMAT
-from stylelab.exportformats import INSTANT_FORMAT_VERSION as ONNX_FORMAT_VERSION
 from stylelab.limits import show
 from stylelab.safety import one_line
 
@@ -110,7 +109,7 @@ def instant_session(
 
     session, _ = open_session(source, label, path, device, precision)
     meta = dict(session.get_modelmeta().custom_metadata_map)
-    check_export_metadata(meta, label, ONNX_FORMAT, "an instant export", ONNX_FORMAT_VERSION)
+    check_export_metadata(meta, label, ONNX_FORMAT, "an instant export")
     inputs = {i.name for i in session.get_inputs()}
     depth, channels = meta.get("depth", ""), meta.get("channels", "")
     numbers = depth.isdigit() and channels.isdigit() and int(channels) > 0

@@ -20,9 +20,8 @@ from typing import Any
 import numpy as np
 
 from stylelab.errors import StylelabError
-from stylelab.exportformats import EXPORT_KINDS
+from stylelab.exportformats import EXPORT_KINDS, VERSIONS
 from stylelab.exportformats import FAST_FORMAT as ONNX_FORMAT
-from stylelab.exportformats import FAST_FORMAT_VERSION as ONNX_FORMAT_VERSION
 from stylelab.fast.metadata import check_onnx_metadata_size, style_names
 from stylelab.limits import show
 from stylelab.safety import check_input_file, one_line
@@ -127,14 +126,10 @@ def open_session(
     return session, use_cuda
 
 
-def check_export_metadata(
-    meta: dict[str, str],
-    label: str,
-    expected: str,
-    what: str,
-    version: str = ONNX_FORMAT_VERSION,
-) -> None:
-    """One line unless ``meta`` is that of an export of format ``expected``, ``version``."""
+def check_export_metadata(meta: dict[str, str], label: str, expected: str, what: str) -> None:
+    """One line unless ``meta`` is that of an export of format ``expected``, in the version
+    of it this stylelab reads (:data:`stylelab.exportformats.VERSIONS`)."""
+    version = VERSIONS[expected]
     found = meta.get("format")
     if found != expected and found in EXPORT_KINDS:
         kind, command = EXPORT_KINDS[str(found)]
