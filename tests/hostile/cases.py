@@ -1059,15 +1059,13 @@ INSTANT_CASES: list[Case] = [
         lambda t, m, p, s, o: _instant(_plain_onnx(t), p, s, o),
         "not an instant export",
     ),
-    instant_case(
-        "--model an instant export whose encoder depth is 0 (a stride of 0)",
-        lambda t, m, p, s, o: _instant(_instant_onnx_with(t, "0"), p, s, o),
-        "damaged export",
-    ),
-    instant_case(
-        "--model an instant export whose encoder depth is 9",
-        lambda t, m, p, s, o: _instant(_instant_onnx_with(t, "9"), p, s, o),
-        "damaged export",
+    *(
+        instant_case(
+            f"--model an instant export whose encoder depth is {depth}{why}",
+            lambda t, m, p, s, o, depth=depth: _instant(_instant_onnx_with(t, depth), p, s, o),
+            "damaged export",
+        )
+        for depth, why in (("0", " (a stride of 0)"), ("9", ""))
     ),
     instant_case(
         "--model .onnx with --runtime torch",
