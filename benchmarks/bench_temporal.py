@@ -89,6 +89,8 @@ def train_model(weight: str, seed: str, options: argparse.Namespace, env: dict[s
             weight,
             "--seed",
             seed,
+            "--arch",
+            options.arch,
             "--sample-every",
             str(options.steps),
             "--checkpoint-every",
@@ -168,6 +170,7 @@ def main() -> int:
     )
     parser.add_argument("--scored-frames", type=int, default=24, help="style distance over")
     parser.add_argument("--workdir", required=True, help="models and videos (reused)")
+    parser.add_argument("--arch", default="compact", help="network design (default: compact)")
     parser.add_argument("--figure", default=None, help="write the x-t slices here (.jpg)")
     parser.add_argument("--clip", type=Path, default=CLIP, help=f"default: {CLIP}")
     options = parser.parse_args()
@@ -188,8 +191,9 @@ def main() -> int:
     style = np.asarray(style_image) / 255.0
     weights, seeds = options.weights.split(","), options.seeds.split(",")
     print(
-        f"style {Path(options.style).name}; {options.steps} steps at {options.train_size} px, "
-        f"batch {options.batch_size}, seeds {options.seeds}; clip {options.clip.name} "
+        f"style {Path(options.style).name}; {options.arch}, {options.steps} steps at "
+        f"{options.train_size} px, batch {options.batch_size}, seeds {options.seeds}; "
+        f"clip {options.clip.name} "
         f"{options.start:g}+"
         f"{options.seconds:g} s at {options.size} px"
     )

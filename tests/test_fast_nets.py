@@ -127,6 +127,42 @@ def test_gflops_match_the_architecture_by_hand() -> None:
     assert count_gflops(net, 256, 256) == pytest.approx(2 * macs / 1e9, rel=1e-9)
 
 
+def test_compact4_gflops_by_hand() -> None:
+    """compact4 at 256 x 256: 9x9/2 3->16, 3x3/2 16->32, 3x3 32->64 (stays at 1/4),
+    5 x 2 x (depthwise 3x3 + pointwise 1x1) of 64, 3x3 64->32 (no upsampling),
+    up 32->16, up 16->3 (each upsampling convolution counted at its output size)."""
+    p = 256 * 256
+    residual = _conv_macs(64, 64, 3, p / 16, groups=64) + _conv_macs(64, 64, 1, p / 16)
+    macs = (
+        _conv_macs(3, 16, 9, p / 4)
+        + _conv_macs(16, 32, 3, p / 16)
+        + _conv_macs(32, 64, 3, p / 16)
+        + 10 * residual
+        + _conv_macs(64, 32, 3, p / 16)
+        + _conv_macs(32, 16, 3, p / 4)
+        + _conv_macs(16, 3, 3, p)
+    )
+    net = TransformerNet("compact4", 1)
+    assert count_gflops(net, 256, 256) == pytest.approx(2 * macs / 1e9, rel=1e-9)
+    assert count_parameters(net) == count_parameters(TransformerNet("compact", 1))
+
+
+@pytest.mark.parametrize(("architecture", "cell"), [("compact", 8), ("compact4", 4)])
+def test_a_move_of_a_whole_grid_cell_keeps_the_output(architecture: str, cell: int) -> None:
+    """A network's output is tied to the grid of its coarsest level: moving the photo by
+    a whole cell moves the output with it (up to instance-norm statistics and borders),
+    moving it by half a cell does not. compact's cell is 8 px, compact4's 4 px."""
+    from benchmarks.shift_equivariance import shift_error
+
+    net = _randomized(architecture, styles=1)
+    small = torch.rand(1, 3, 24, 40, generator=torch.Generator().manual_seed(5))
+    x = F.interpolate(small, size=(96, 160), mode="bilinear", align_corners=False)
+    with torch.no_grad():
+        whole = shift_error(net, x, torch.ones(1, 1), cell)
+        half = shift_error(net, x, torch.ones(1, 1), cell // 2)
+    assert whole < 0.5 * half
+
+
 def test_compact_is_several_times_cheaper_and_small() -> None:
     johnson, compact = TransformerNet("johnson", 2), TransformerNet("compact", 2)
     for size in (512, 1024):

@@ -14,7 +14,7 @@ from stylelab.errors import StylelabError
 from stylelab.limits import MAX_LIST_LENGTH, MAX_LR, in_range, show
 
 BUILTIN_PHOTOS = "example:photos"
-ARCHITECTURE_NAMES = ("compact", "johnson")
+ARCHITECTURE_NAMES = ("compact", "compact4", "johnson")
 
 DEFAULT_LR = 2e-3
 #: lambda of the warp-consistency term (stylelab.fast.temporal); chosen by

@@ -9,6 +9,10 @@
   already has stride 2, so the network works at 1/2, 1/4 and 1/8 of the input size and
   upsamples three times; 16/32/64 channels; residual blocks of depthwise-separable
   convolutions (MobileNet, Howard et al. 2017). About 30x fewer FLOPs than ``johnson``.
+- ``compact4``: ``compact`` whose coarsest level is 1/4, not 1/8 (the third convolution
+  keeps the size and the first upsampling is dropped): 1.6x its FLOPs. A network draws
+  its strokes anchored to the grid of its coarsest level, so a move of part of a cell
+  redraws them; on video (docs/video.md) a 4 px grid flickers less than an 8 px one.
 
 Every convolution pads by reflection (no dark border band) and upsampling is nearest
 neighbour followed by a convolution, never a transposed convolution (the checkerboard of
@@ -50,14 +54,16 @@ class Architecture:
     channels: tuple[int, int, int]  # after the 1st, 2nd and 3rd convolution
     first_kernel: int
     first_stride: int
+    third_stride: int  # 2: the third convolution halves the size again (compact: 1/8), 1: not
     last_kernel: int
     separable_residuals: bool
     upsample_last: bool  # the output convolution is the third upsampling's
 
 
 ARCHITECTURES = {
-    "johnson": Architecture("johnson", (32, 64, 128), 9, 1, 9, False, False),
-    "compact": Architecture("compact", (16, 32, 64), 9, 2, 3, True, True),
+    "johnson": Architecture("johnson", (32, 64, 128), 9, 1, 2, 9, False, False),
+    "compact": Architecture("compact", (16, 32, 64), 9, 2, 2, 3, True, True),
+    "compact4": Architecture("compact4", (16, 32, 64), 9, 2, 1, 3, True, True),
 }
 RESIDUAL_BLOCKS = 5
 
@@ -275,7 +281,7 @@ class TransformerNet(nn.Module):
             [
                 ConvNormReLU(Conv(3, c1, arch.first_kernel, arch.first_stride), styles),
                 ConvNormReLU(Conv(c1, c2, 3, 2), styles),
-                ConvNormReLU(Conv(c2, c3, 3, 2), styles),
+                ConvNormReLU(Conv(c2, c3, 3, arch.third_stride), styles),
             ]
         )
         self.residuals = nn.ModuleList(
@@ -283,7 +289,7 @@ class TransformerNet(nn.Module):
         )
         self.up = nn.ModuleList(
             [
-                ConvNormReLU(Conv(c3, c2, 3, upsample=True), styles),
+                ConvNormReLU(Conv(c3, c2, 3, upsample=arch.third_stride == 2), styles),
                 ConvNormReLU(Conv(c2, c1, 3, upsample=True), styles),
             ]
         )
