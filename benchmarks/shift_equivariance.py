@@ -12,14 +12,20 @@ absolute difference on [0, 1] is printed (lower is steadier):
 A temporally trained model (``--temporal-weight``) should lose most where the plain one
 is worst. docs/video.md ("Where the flicker comes from") gives a run of it.
 
+``--seconds ARCH,ARCH``: what a finer grid costs: seconds per 1024x768 image of fresh
+networks of those designs (``run_network``, bf16 where native), contenders alternating,
+with no added load and beside ``--load`` busy processes, median of 5 after a warm-up.
+
     PYTHONPATH=src python benchmarks/shift_equivariance.py MODEL.safetensors [MODEL ...] \\
         [--clip ../shared/eval-video/big_buck_bunny_cut.mp4]
+    PYTHONPATH=src python benchmarks/shift_equivariance.py --seconds compact,compact4
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 import av
@@ -27,10 +33,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from stylelab.fast.apply import run_network
 from stylelab.fast.modelfile import load_model
+from stylelab.fast.nets import TransformerNet
+from stylelab.precision import resolve_precision
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import cpu_model, table  # noqa: E402
+from _common import cpu_model, median, quiet_and_loaded, table  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIP = ROOT.parent / "shared" / "eval-video" / "big_buck_bunny_cut.mp4"
@@ -80,17 +89,47 @@ def measure(path: Path, x: torch.Tensor) -> dict[str, float]:
     return row
 
 
+def seconds_per_image(architectures: list[str], load: int) -> str:
+    """Median seconds per 1024x768 image of each design, quiet and beside ``load`` busy
+    processes (a table)."""
+    photo, style = torch.rand(1, 3, 768, 1024), torch.ones(1, 1)
+    precision = resolve_precision("auto", torch.device("cpu"))
+    nets = {name: TransformerNet(name, 1).eval() for name in architectures}
+
+    def timed(net: TransformerNet) -> float:
+        start = time.perf_counter()
+        run_network(net, photo, style, precision=precision)
+        return time.perf_counter() - start
+
+    for net in nets.values():
+        timed(net)  # warm-up
+    times = quiet_and_loaded({n: (lambda net=net: timed(net)) for n, net in nets.items()}, 5, load)
+    first = architectures[0]
+    rows = [
+        [name, when, f"{median(t):.3f}", f"{median(t) / median(times[first, when]):.2f}"]
+        for (name, when), t in sorted(times.items(), key=lambda item: item[0][1])
+    ]
+    header = ["design", "added load", f"s per image ({precision})", f"vs {first}"]
+    return table(header, rows)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("models", nargs="+", type=Path)
+    parser.add_argument("models", nargs="*", type=Path)
     parser.add_argument("--clip", type=Path, default=CLIP, help=f"default: {CLIP}")
     parser.add_argument("--frames", type=int, default=6, help="frames (default 6)")
     parser.add_argument("--every", type=int, default=12, help="one frame in N (default 12)")
+    parser.add_argument("--seconds", help="comma-separated designs to time at 1024x768")
+    parser.add_argument("--load", type=int, default=2, help="busy processes (default 2)")
     options = parser.parse_args()
+    if options.seconds:
+        print(cpu_model())
+        print(seconds_per_image(options.seconds.split(","), options.load))
+    if not options.models:
+        return 0
     if not options.clip.exists():
         print(f"skipped: no clip at {options.clip}", file=sys.stderr)
         return 0
-    torch.manual_seed(0)
     x = clip_frames(options.clip, options.frames, options.every, 184, 328)
     rows = {f"{path.parent.name}/{path.name}": measure(path, x) for path in options.models}
     columns = list(next(iter(rows.values())))

@@ -55,8 +55,8 @@ def add_commands(sub: Any) -> None:
         "--arch",
         choices=ARCHITECTURE_NAMES,
         default="compact",
-        help="compact: phone-sized, ~30x cheaper; compact4: compact on a 4 px grid, 1.6x its "
-        "cost, steadier on video; johnson: the paper's (default: compact)",
+        help="compact: phone-sized, ~30x cheaper; compact4: compact on a 4 px grid, about 3x its "
+        "time, steadier on video; johnson: the paper's (default: compact)",
     )
     train.add_argument("--train-size", type=int, default=256, help="crop size (default: 256)")
     train.add_argument("--batch-size", type=int, default=4, help="default: 4")
