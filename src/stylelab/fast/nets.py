@@ -57,13 +57,17 @@ class Architecture:
     third_stride: int  # 2: the third convolution halves the size again (compact: 1/8), 1: not
     last_kernel: int
     separable_residuals: bool
-    upsample_last: bool  # the output convolution is the third upsampling's
+
+    @property
+    def upsample_last(self) -> bool:
+        """The output convolution is the last upsampling's when the first one strides."""
+        return self.first_stride == 2
 
 
 ARCHITECTURES = {
-    "johnson": Architecture("johnson", (32, 64, 128), 9, 1, 2, 9, False, False),
-    "compact": Architecture("compact", (16, 32, 64), 9, 2, 2, 3, True, True),
-    "compact4": Architecture("compact4", (16, 32, 64), 9, 2, 1, 3, True, True),
+    "johnson": Architecture("johnson", (32, 64, 128), 9, 1, 2, 9, False),
+    "compact": Architecture("compact", (16, 32, 64), 9, 2, 2, 3, True),
+    "compact4": Architecture("compact4", (16, 32, 64), 9, 2, 1, 3, True),
 }
 RESIDUAL_BLOCKS = 5
 
