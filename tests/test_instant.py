@@ -428,10 +428,20 @@ def test_cli_instant_file_folder_and_stdin(tmp_path: Path, tiny_model) -> None:
     assert piped.stdout.startswith(b"\x89PNG")
     # the PyTorch runtime's result (a StylizeResult) goes to stdout the same way
     args = ["instant", "-", str(tmp_path / "style.png"), "-o", "-", "--model", model, "--quiet"]
-    on_torch = _cli(*args, "--runtime", "torch", stdin=(tmp_path / "photo.png").read_bytes())
+    on_torch = _cli(
+        *args,
+        "--runtime",
+        "torch",
+        "--precision",
+        "fp32",
+        stdin=(tmp_path / "photo.png").read_bytes(),
+    )
     assert on_torch.returncode == 0, on_torch.stderr
     with Image.open(io.BytesIO(piped.stdout)) as a, Image.open(io.BytesIO(on_torch.stdout)) as b:
         assert a.size == b.size
+        # the same picture: fp32 on both runtimes, at most one 8-bit level apart (rounding)
+        levels = np.abs(np.asarray(a, np.int16) - np.asarray(b, np.int16))
+    assert levels.max() <= 1, levels.max()
 
 
 def test_cli_instant_takes_an_example_as_the_photo(tmp_path: Path, tiny_model) -> None:
