@@ -19,7 +19,8 @@ from pathlib import Path
 import torch
 
 from stylelab.adain.modelfile import load_decoder
-from stylelab.adain.training import InstantTrainConfig, train_instant
+from stylelab.adain.trainconfig import InstantTrainConfig
+from stylelab.adain.training import train_instant
 from stylelab.adain.transfer import instant
 from stylelab.evaluate import evaluate
 from stylelab.images import save_image

@@ -20,7 +20,8 @@ import tomllib
 import torch
 
 from stylelab.adain.modelfile import SHIPPED, load_decoder, save_decoder
-from stylelab.adain.training import InstantTrainConfig, train_instant
+from stylelab.adain.trainconfig import InstantTrainConfig
+from stylelab.adain.training import train_instant
 from stylelab.adain.transfer import instant
 from stylelab.cli.instant import expand_styles
 from stylelab.evaluate import evaluate

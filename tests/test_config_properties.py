@@ -5,6 +5,7 @@ never a hang (each example has a deadline).
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import math
@@ -373,3 +374,36 @@ def test_a_new_field_is_one_line_in_one_table(
         sweeps.parse_sweep(tomllib.loads(text + '[grid]\nblur = ["wide"]\n'))
     with pytest.raises(StylelabError, match="--blur must be at most 10"):
         sweeps.parse_sweep(tomllib.loads(text + "[grid]\nblur = [20]\n"))
+
+
+@pytest.mark.parametrize(
+    ("command", "settings", "renamed"),
+    [
+        ("train", "stylelab.fast.config:TrainConfig", {"architecture": "arch"}),
+        ("train-instant", "stylelab.adain.trainconfig:InstantTrainConfig", {}),
+    ],
+)
+def test_training_commands_take_their_defaults_from_the_settings(
+    command: str, settings: str, renamed: dict[str, str]
+) -> None:
+    """Each flag of train/train-instant that names a settings field defaults to that field's
+    default (written once, in the dataclass), and --help shows the same value."""
+    import importlib
+
+    from stylelab import cli
+    from stylelab.cli.common import defaults_of
+
+    module, name = settings.split(":")
+    defaults = defaults_of(getattr(importlib.import_module(module), name))
+    parser = cli.build_parser()
+    argv = [command, "-o", "m.safetensors"] + (["s.png"] if command == "train" else [])
+    args = vars(parser.parse_args(argv))
+    compared = {
+        field: renamed.get(field, field) for field in defaults if renamed.get(field, field) in args
+    }
+    assert len(compared) >= 8, compared
+    for field, dest in compared.items():
+        assert args[dest] == defaults[field], (command, field)
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    help_text = " ".join(sub.choices[command].format_help().split())
+    assert f"(default: {defaults['steps']})" in help_text

@@ -120,6 +120,13 @@ def test_regional_adain_takes_each_region_its_own_style() -> None:
 # ------------------------------------------------------------------------- decoder
 
 
+def test_the_light_config_names_every_design() -> None:
+    """train-instant's choices come from adain.trainconfig (no torch); they must be the nets'."""
+    from stylelab.adain.trainconfig import DESIGN_NAMES
+
+    assert sorted(DESIGN_NAMES) == sorted(DESIGNS)
+
+
 @pytest.mark.parametrize("design", sorted(DESIGNS))
 def test_decoder_returns_an_image_of_the_encoder_input_size(design: str) -> None:
     spec = DESIGNS[design]
@@ -329,7 +336,8 @@ def test_bad_arguments_are_one_line(tiny_model, photo, painting, options, words)
 
 
 def test_training_writes_a_model_and_resumes(tmp_path: Path) -> None:
-    from stylelab.adain.training import InstantTrainConfig, train_instant
+    from stylelab.adain.trainconfig import InstantTrainConfig
+    from stylelab.adain.training import train_instant
 
     stripes_image(64).save(tmp_path / "s.png")
     photos = tmp_path / "photos"

@@ -6,6 +6,7 @@ Nothing heavy here (no torch): this module is imported on every ``stylelab`` sta
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -48,6 +49,16 @@ def csv_of(kind: Callable[[str], Any]) -> Callable[[str], tuple[Any, ...]]:
 
     parse.__name__ = f"comma-separated {kind.__name__}"
     return parse
+
+
+def defaults_of(settings: type) -> dict[str, Any]:
+    """``{field: default}`` of a settings dataclass: the defaults a command shows and uses,
+    read from the one place they are written."""
+    return {
+        f.name: f.default
+        for f in dataclasses.fields(settings)
+        if f.default is not dataclasses.MISSING
+    }
 
 
 def add_config_arguments(

@@ -25,13 +25,10 @@ MODEL_SUFFIX = ".safetensors"
 
 def add_commands(sub: Any) -> None:
     """Register ``train`` on the CLI's subparsers."""
-    from stylelab.fast.config import (
-        ARCHITECTURE_NAMES,
-        DEFAULT_LR,
-        DEFAULT_TEMPORAL_WEIGHT,
-        LOSS_DEFAULTS,
-        LOSS_FIELDS,
-    )
+    from stylelab.cli.common import defaults_of
+    from stylelab.fast.config import ARCHITECTURE_NAMES, LOSS_DEFAULTS, LOSS_FIELDS, TrainConfig
+
+    given = defaults_of(TrainConfig)
 
     train = sub.add_parser(
         "train",
@@ -45,25 +42,32 @@ def add_commands(sub: Any) -> None:
     train.add_argument("styles", nargs="+", metavar="STYLE", help="style image(s) or example:NAME")
     train.add_argument(
         "--data",
-        default="example:photos",
+        default=given["data"],
         metavar="DIR",
         help="folder of training photos, searched recursively; example:photos = the built-in "
-        "photos, astronaut held out (default: example:photos)",
+        f"photos, astronaut held out (default: {given['data']})",
     )
     train.add_argument("-o", "--output", required=True, metavar="MODEL", help="model.safetensors")
     train.add_argument(
         "--arch",
         choices=ARCHITECTURE_NAMES,
-        default="compact",
+        default=given["architecture"],
         help="compact: phone-sized, ~30x cheaper; compact4: compact on a 4 px grid, about 3x its "
-        "time, steadier on video; johnson: the paper's (default: compact)",
+        f"time, steadier on video; johnson: the paper's (default: {given['architecture']})",
     )
-    train.add_argument("--train-size", type=int, default=256, help="crop size (default: 256)")
-    train.add_argument("--batch-size", type=int, default=4, help="default: 4")
-    train.add_argument("--steps", type=int, default=2000, help="default: 2000")
-    train.add_argument(
-        "--lr", type=float, default=DEFAULT_LR, help=f"Adam learning rate (default: {DEFAULT_LR})"
-    )
+    for name, kind, metavar, text in (
+        ("train_size", int, "PX", "crop size"),
+        ("batch_size", int, "N", "photos per step"),
+        ("steps", int, "N", "training steps"),
+        ("lr", float, "LR", "Adam's learning rate"),
+    ):
+        train.add_argument(
+            "--" + name.replace("_", "-"),
+            type=kind,
+            default=given[name],
+            metavar=metavar,
+            help=f"{text} (default: {given[name]})",
+        )
     train.add_argument(
         "--max-minutes",
         type=float,
@@ -75,18 +79,20 @@ def add_commands(sub: Any) -> None:
     train.add_argument(
         "--temporal-weight",
         type=float,
-        default=DEFAULT_TEMPORAL_WEIGHT,
+        default=given["temporal_weight"],
         metavar="W",
         help="weight of the warp-consistency term that makes video stable: the output of a "
         "slightly warped, noisy photo must equal the warped output (Wang et al. 2020); "
-        f"0 turns it off (default: {DEFAULT_TEMPORAL_WEIGHT:g})",
+        f"0 turns it off (default: {given['temporal_weight']:g})",
     )
-    train.add_argument(
-        "--checkpoint-every", type=int, default=100, metavar="N", help="default: 100 steps"
-    )
-    train.add_argument(
-        "--sample-every", type=int, default=100, metavar="N", help="default: 100 steps"
-    )
+    for name in ("checkpoint_every", "sample_every"):
+        train.add_argument(
+            "--" + name.replace("_", "-"),
+            type=int,
+            default=given[name],
+            metavar="N",
+            help=f"default: {given[name]} steps",
+        )
     train.add_argument(
         "--resume", action="store_true", help="continue from MODEL_train/checkpoint.safetensors"
     )

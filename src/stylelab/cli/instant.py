@@ -85,6 +85,9 @@ def add_commands(sub: Any) -> None:
 
 
 def _add_train_command(sub: Any) -> None:
+    from stylelab.adain.trainconfig import DESIGN_NAMES, InstantTrainConfig
+    from stylelab.cli.common import defaults_of
+
     train = sub.add_parser(
         "train-instant",
         help="train an instant-style (AdaIN) decoder on photos and paintings",
@@ -93,8 +96,12 @@ def _add_train_command(sub: Any) -> None:
         "MODEL (.safetensors) and MODEL_train/: train.csv, train.json, samples/, "
         "checkpoint.safetensors.",
     )
+    given = defaults_of(InstantTrainConfig)
     train.add_argument(
-        "--data", default="example:photos", metavar="DIR", help="photos (default: example:photos)"
+        "--data",
+        default=given["data"],
+        metavar="DIR",
+        help=f"photos (default: {given['data']})",
     )
     train.add_argument(
         "--styles",
@@ -104,20 +111,33 @@ def _add_train_command(sub: Any) -> None:
         help="paintings: files, folders of images, or example:NAME",
     )
     train.add_argument("-o", "--output", required=True, metavar="MODEL", help="model.safetensors")
-    train.add_argument("--design", default="adain3", help="adain3 | adain4 (default: adain3)")
-    train.add_argument("--crop", type=int, default=128, help="crop size (default: 128)")
-    train.add_argument("--batch-size", type=int, default=8, help="default: 8")
-    train.add_argument("--steps", type=int, default=2000, help="default: 2000")
-    train.add_argument("--lr", type=float, default=1e-3, help="Adam (default: 1e-3)")
-    train.add_argument("--style-weight", type=float, default=2.0, help="lambda (default: 2)")
-    train.add_argument("--content-crops", type=int, default=256, help="cached (default: 256)")
-    train.add_argument("--style-variants", type=int, default=256, help="cached (default: 256)")
     train.add_argument(
-        "--procedural", type=int, default=0, metavar="N", help="add N drawn paintings (default: 0)"
+        "--design",
+        choices=DESIGN_NAMES,
+        default=given["design"],
+        help=f"the decoder (default: {given['design']})",
     )
-    train.add_argument("--seed", type=int, default=0, help="default: 0")
-    train.add_argument("--max-minutes", type=float, default=None, metavar="M")
-    train.add_argument("--checkpoint-every", type=int, default=100, metavar="N")
+    for name, kind, metavar, text in (
+        ("crop", int, "PX", "crop size"),
+        ("batch_size", int, "N", "photos per step"),
+        ("steps", int, "N", "training steps"),
+        ("lr", float, "LR", "Adam's learning rate"),
+        ("style_weight", float, "LAMBDA", "the style term's weight"),
+        ("content_crops", int, "N", "photo crops cached"),
+        ("style_variants", int, "N", "style variants cached"),
+        ("procedural", int, "N", "add N drawn paintings"),
+        ("seed", int, "N", "seed of the crops, variants and batches"),
+        ("max_minutes", float, "M", "stop after M minutes of training"),
+        ("checkpoint_every", int, "N", "steps between checkpoints"),
+    ):
+        default = given[name]
+        train.add_argument(
+            "--" + name.replace("_", "-"),
+            type=kind,
+            default=default,
+            metavar=metavar,
+            help=f"{text} (default: {'none' if default is None else default})",
+        )
     train.add_argument("--resume", action="store_true", help="continue from the checkpoint")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(handler=cmd_train_instant)
@@ -226,7 +246,8 @@ def _check_styles(styles: list[str]) -> None:
 
 
 def cmd_train_instant(args: argparse.Namespace) -> int:
-    from stylelab.adain.training import InstantTrainConfig, train_instant, workdir_for
+    from stylelab.adain.trainconfig import InstantTrainConfig
+    from stylelab.adain.training import train_instant, workdir_for
     from stylelab.cli.fast import check_model_output, report_training
     from stylelab.safety import check_outputs
 
