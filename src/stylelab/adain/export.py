@@ -217,7 +217,7 @@ def self_check(net: InstantModel, data: bytes) -> float:
     paintings blended 0.3 / 0.7 and alpha 0.7 (the working size 128, so the detail layer
     runs too)."""
     from stylelab.adain.runtime import instant_session, stylize_arrays
-    from stylelab.adain.transfer import run
+    from stylelab.adain.transfer import painting_statistics, run
     from stylelab.images import load_image, resize_to
 
     photo = resize_to(load_image("example:astronaut"), CHECK_SIZE)
@@ -227,7 +227,8 @@ def self_check(net: InstantModel, data: bytes) -> float:
     ]
     blend, strength, working = (0.3, 0.7), 0.7, 128
     with torch.inference_mode():
-        expected = run(net, photo, paintings, blend, strength, working, None, False).numpy()
+        statistics = painting_statistics(net, paintings, False)
+        expected = run(net, photo, statistics, blend, strength, working, None, False).numpy()
     session = instant_session(data, "export", Path("export.onnx"))
     produced = stylize_arrays(
         session, photo.numpy(), [p.numpy() for p in paintings], blend, strength, working

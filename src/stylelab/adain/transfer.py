@@ -28,6 +28,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +94,7 @@ def instant(
     from stylelab.adain.runtime import instant_onnx
     from stylelab.config import blend_weights
     from stylelab.fast.cache import check_runtime
-    from stylelab.gatys import StylizeResult, check_callbacks, colour_inputs
+    from stylelab.gatys import StylizeResult, check_callbacks
     from stylelab.images import check_finite, check_source, style_sources
     from stylelab.pixels import label
 
@@ -132,23 +133,10 @@ def instant(
     working_edge = min(config.size, internal_size)
     style_edge = max(32, round(working_edge * config.style_scale))
     paintings = [resize_long_edge(p, style_edge) for p in paintings]
-    photo_in, paintings = colour_inputs(config.preserve_color, photo, paintings)
     regional = _regions(config, regions, photo.shape, styles_in)
     use_bf16 = resolve_precision(precision, torch.device("cpu")) == "bf16"  # stylize's rule
-    with torch.inference_mode():
-        output = run(net, photo_in, paintings, blend, strength, working_edge, regional, use_bf16)
-    # no palette in region runs (each region has its own painting), nor where the photo's
-    # colours are kept
-    asked = palette * strength if regional is None else 0.0
-    coloured, amount = color.after_feed_forward(
-        output.numpy(),
-        photo.numpy(),
-        [p.numpy() for p in paintings],
-        blend,
-        config.preserve_color,
-        asked,
-    )
-    output = torch.from_numpy(coloured)
+    look = Look(blend, strength, working_edge, config.preserve_color, palette, use_bf16)
+    output, amount = stylize_photo(net, photo, paintings, look, regional)
     seconds = time.perf_counter() - started
     described = {"path": net.path, "design": net.design, "card": net.card}
     settings = (strength, working_edge, style_edge, "bf16" if use_bf16 else "fp32", blend)
@@ -185,17 +173,84 @@ def _try_onnx(
     return StylizeResult(torch.from_numpy(result.array), [], config, result.info)
 
 
-def run(
+@dataclass(frozen=True)
+class Look:
+    """How one photo is turned: the styles' blend, AdaIN's alpha, the network's working
+    edge, ``--preserve-color``, the palette amount (before ``strength``), bf16 or not."""
+
+    blend: tuple[float, ...]
+    strength: float
+    working_edge: int
+    preserve_color: str
+    palette: float
+    use_bf16: bool
+
+
+def stylize_photo(
     net: InstantModel,
     photo: torch.Tensor,
     paintings: Sequence[torch.Tensor],
+    look: Look,
+    regional: Regional | None = None,
+    statistics: Sequence[Any] | None = None,
+) -> tuple[torch.Tensor, float]:
+    """Steps 1-4 of the module's note for a (1, 3, H, W) photo already at its output size
+    and paintings at the style size: the image and the palette amount applied.
+    ``statistics``: :func:`painting_statistics` of ``paintings`` computed once by a caller
+    that turns many photos with them (used where the colour mode leaves the paintings as
+    they are)."""
+    from stylelab.gatys import colour_inputs
+
+    photo_in, seen = colour_inputs(look.preserve_color, photo, list(paintings))
+    if statistics is None or look.preserve_color != "none":
+        statistics = painting_statistics(net, seen, look.use_bf16)
+    with torch.inference_mode():
+        output = run(
+            net,
+            photo_in,
+            statistics,
+            look.blend,
+            look.strength,
+            look.working_edge,
+            regional,
+            look.use_bf16,
+        )
+    # no palette in region runs (each region has its own painting), nor where the photo's
+    # colours are kept
+    asked = look.palette * look.strength if regional is None else 0.0
+    coloured, amount = color.after_feed_forward(
+        output.numpy(),
+        photo.numpy(),
+        [p.numpy() for p in seen],
+        look.blend,
+        look.preserve_color,
+        asked,
+    )
+    return torch.from_numpy(coloured), amount
+
+
+def painting_statistics(
+    net: InstantModel, paintings: Sequence[torch.Tensor], use_bf16: bool
+) -> list[Any]:
+    """(mean, std) of each painting's features at the network's layer (its AdaIN target)."""
+    design = net.decoder.design
+    extract = encoder(design.depth)
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
+        return [mean_std(extract(_nhwc(p))[design.layer]) for p in paintings]
+
+
+def run(
+    net: InstantModel,
+    photo: torch.Tensor,
+    statistics: Sequence[Any],
     blend: Sequence[float],
     strength: float,
     working_edge: int,
     regional: Regional | None,
     use_bf16: bool,
 ) -> torch.Tensor:
-    """Steps 1-3 of the module's note on (1, 3, H, W) tensors; the output has the photo's size."""
+    """Steps 1-3 of the module's note on a (1, 3, H, W) photo and the paintings'
+    :func:`painting_statistics`; the output has the photo's size."""
     design = net.decoder.design
     extract = encoder(design.depth)
     decoder = net.decoder.to(memory_format=torch.channels_last)
@@ -205,14 +260,13 @@ def run(
     padded, crop = _pad_to(working, design.stride)
     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=use_bf16):
         features = extract(_nhwc(padded))[design.layer]
-        stats = [mean_std(extract(_nhwc(p))[design.layer]) for p in paintings]
         if regional is None:
-            target = adain(features, blend_stats(stats, blend))
+            target = adain(features, blend_stats(statistics, blend))
         else:
             masks, indices = regional
             masks = resize_to(masks[None], tuple(working.shape[-2:]))
             masks = F.adaptive_avg_pool2d(_pad_to(masks, design.stride)[0], features.shape[-2:])
-            per_region = [None if i is None else stats[i] for i in indices]
+            per_region = [None if i is None else statistics[i] for i in indices]
             target = regional_adain(features, masks[0], per_region)
         target = strength * target + (1.0 - strength) * features.float()
         image = decoder(_nhwc(target)).float()
