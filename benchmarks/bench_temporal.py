@@ -173,6 +173,11 @@ def main() -> int:
     parser.add_argument("--arch", default="compact", help="network design (default: compact)")
     parser.add_argument("--figure", default=None, help="write the x-t slices here (.jpg)")
     parser.add_argument("--clip", type=Path, default=CLIP, help=f"default: {CLIP}")
+    parser.add_argument(
+        "--instant",
+        action="store_true",
+        help="also the shipped instant model with --style as its painting (no training)",
+    )
     options = parser.parse_args()
     if not options.clip.exists():
         print(f"skipped: the real clip {options.clip} is not here", file=sys.stderr)
@@ -244,6 +249,24 @@ def main() -> int:
             if seed == seeds[0]:
                 label = f"--temporal-weight {weight} --deflicker {deflicker}"
                 slices.append((label, middle_row_over_time(out)))
+    if options.instant:
+        for deflicker in dict.fromkeys(("0", options.deflicker)):
+            out = folder / f"video_instant_d{deflicker}.mp4"
+            if not out.with_suffix(".json").exists():
+                run(
+                    ["video", "instant", str(clip), "-o", str(out), "--style", options.style]
+                    + ["--size", str(options.size), "--deflicker", deflicker, "--quiet"],
+                    env,
+                )
+            record = json.loads(out.with_suffix(".json").read_text())
+            distance = style_distance(out, style, options.scored_frames)
+            print(
+                f"| instant (shipped) | - | {deflicker} | {record['warping_error_output']:.4f} "
+                f"| {record['warping_error_input']:.4f} | {record['warping_error_ratio']:.2f} "
+                f"| | {record['flicker_ratio']:.2f} | {distance:.4f} | |",
+                flush=True,
+            )
+            slices.append((f"instant --deflicker {deflicker}", middle_row_over_time(out)))
     if len(seeds) > 1:
         print_means(measured)
     if options.figure:

@@ -82,3 +82,55 @@ def test_video_with_an_onnx_export_runs_without_torch(
     assert written.frames == 72
     record = json.loads(out.with_suffix(".json").read_text())
     assert record["settings"]["style"] == {"strokes": 0.5, "mosaic": 0.5}
+
+
+def test_instant_frames_turn_each_frame_as_instant_turns_a_photo() -> None:
+    """The video path of an instant model (paintings encoded once) gives each frame what
+    stylelab.instant gives that frame as a photo, to the 8-bit level."""
+    import numpy as np
+    import torch
+
+    from stylelab.adain.frames import instant_frames
+    from stylelab.adain.modelfile import load_decoder
+    from stylelab.adain.transfer import instant
+
+    net = load_decoder(None)
+    rng = np.random.default_rng(0)
+    frames = rng.integers(0, 256, size=(2, 40, 56, 3), dtype=np.uint8)
+    frames[1] = np.roll(frames[0], 3, axis=1)
+    turn = instant_frames(net, ["example:strokes"], strength=0.8, style_scale=1.5)
+    styled = turn(frames)
+    assert styled.shape == frames.shape and styled.dtype == np.uint8
+    for frame, got in zip(frames, styled, strict=True):
+        photo = torch.from_numpy(frame).permute(2, 0, 1)[None].float() / 255
+        expected = instant(
+            photo,
+            "example:strokes",
+            model=net,
+            size=56,
+            strength=0.8,
+            style_scale=1.5,
+            precision="fp32",
+            runtime="torch",
+        ).tensor
+        want = (expected[0].permute(1, 2, 0).numpy() * 255).round().clip(0, 255)
+        assert np.abs(got.astype(np.int16) - want.astype(np.int16)).max() <= 1
+    assert turn.record()["style_blend"] == [1.0]
+
+
+def test_video_with_the_shipped_instant_model(noisy_clip: Path, tmp_path: Path) -> None:
+    import torch
+
+    out = tmp_path / "instant.mp4"
+    args = ["video", "instant", str(noisy_clip), "-o", str(out), "--style", "example:mosaic"]
+    assert main([*args, "--quiet", "--batch", "8"]) == 0
+    record = json.loads(out.with_suffix(".json").read_text())
+    assert record["frames"] == probe_video(out).frames == 72
+    settings = record["settings"]
+    assert settings["model"] == "shipped instant model"
+    assert settings["method"].startswith("instant") and settings["style"] == "example:mosaic"
+    from stylelab.precision import resolve_precision
+
+    # auto: instant's own rule (bf16 where native), not the fast models' fp32 for video
+    assert settings["precision"] == resolve_precision("auto", torch.device("cpu"))
+    assert record["warping_error_output"] > 0

@@ -2839,6 +2839,58 @@ CASES: list[Case] = [
         )
         for kind in BAD_OUTPUTS
     ),
+    # an instant model (the word 'instant': the shipped one) takes the painting by --style
+    video_case("instant without --style", lambda t, m, c: ["instant", c, "-o", "o.mp4"], "--style"),
+    video_case(
+        "instant, --style not an image",
+        lambda t, m, c: ["instant", c, "-o", "o.mp4", "--style", text(t, "s.png")],
+        "s\\.png",
+    ),
+    video_case(
+        "instant, --style missing",
+        lambda t, m, c: ["instant", c, "-o", "o.mp4", "--style", "nope.png"],
+        "nope\\.png",
+    ),
+    video_case(
+        "instant with --style-mix",
+        lambda t, m, c: (
+            ["instant", c, "-o", "o.mp4", "--style", "example:strokes"] + ["--style-mix", "1,1"]
+        ),
+        "--style-mix",
+    ),
+    video_case(
+        "instant on --runtime onnx",
+        lambda t, m, c: (
+            ["instant", c, "-o", "o.mp4", "--style", "example:strokes"] + ["--runtime", "onnx"]
+        ),
+        "PyTorch",
+    ),
+    video_case(
+        "instant on --device cuda",
+        lambda t, m, c: (
+            ["instant", c, "-o", "o.mp4", "--style", "example:strokes"] + ["--device", "cuda"]
+        ),
+        "--device",
+    ),
+    video_case(
+        "instant in fp16",
+        lambda t, m, c: (
+            ["instant", c, "-o", "o.mp4", "--style", "example:strokes"] + ["--precision", "fp16"]
+        ),
+        "fp32 or bf16",
+    ),
+    video_case(
+        "instant, --strength nan",
+        lambda t, m, c: (
+            ["instant", c, "-o", "o.mp4", "--style", "example:strokes"] + ["--strength", "nan"]
+        ),
+        "--strength",
+    ),
+    video_case(
+        "instant, -o the painting",
+        lambda t, m, c: ["instant", c, "-o", "out.mp4", "--style", "out.mp4"],
+        "out\\.mp4.*input",
+    ),
     video_case(
         "a model whose weights overflow to infinity",
         lambda t, m, c: ([_overflowing_model(t, m), c, "-o", "out.mp4"]),

@@ -62,9 +62,11 @@ def add_commands(sub: Any) -> None:
     apply.set_defaults(handler=cmd_apply)
 
 
-def add_model_options(parser: argparse.ArgumentParser) -> None:
+def add_model_options(
+    parser: argparse.ArgumentParser, style_help: str = "style index (0 = first) or name"
+) -> None:
     """The options of running a trained model, shared by ``apply`` and ``video``."""
-    parser.add_argument("--style", default=None, help="style index (0 = first) or name")
+    parser.add_argument("--style", default=None, help=style_help)
     parser.add_argument(
         "--style-mix",
         default=None,

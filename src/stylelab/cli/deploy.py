@@ -1,8 +1,10 @@
 """``stylelab export`` and ``stylelab video``: trained fast models where people use them.
 
-Thin layers over :mod:`stylelab.fast.export` and :mod:`stylelab.video`; the model is
+Thin layers over :mod:`stylelab.fast.export` and :mod:`stylelab.video`; a fast model is
 opened by :func:`stylelab.fast.open_model`, so ``video`` takes a .safetensors model
-(PyTorch) or its .onnx export (onnxruntime, no torch) like ``apply``.
+(PyTorch) or its .onnx export (onnxruntime, no torch) like ``apply``; an instant model
+(or ``instant``, the shipped one) turns the frames through :mod:`stylelab.adain.frames`
+with the painting of ``--style``.
 """
 
 from __future__ import annotations
@@ -43,16 +45,27 @@ def add_commands(sub: Any) -> None:
 
     video = sub.add_parser(
         "video",
-        help="stylize a video with a trained fast model (audio kept)",
+        help="stylize a video with a trained fast model or an instant one (audio kept)",
         description="Stylize every frame of INPUT with MODEL (.safetensors or .onnx), in "
         "batches, and write OUT (.mp4, .mkv, .mov: H.264; .webm: VP9) with the input's frame "
         "rate, timing and audio, and OUT.json (settings, speed and the flicker figure: mean "
-        "change between consecutive output frames over the same for the input).",
+        "change between consecutive output frames over the same for the input, and the "
+        "flow-warping error). With an instant model ('instant': the shipped one) any painting "
+        "is the style: 'stylelab video instant clip.mp4 --style painting.jpg -o out.mp4'.",
     )
-    video.add_argument("model", metavar="MODEL", help="a .safetensors model or its .onnx export")
+    video.add_argument(
+        "model",
+        metavar="MODEL",
+        help="a fast model (.safetensors or its .onnx export), an instant model "
+        "(.safetensors), or 'instant': the shipped instant model, with --style PAINTING",
+    )
     video.add_argument("input", metavar="INPUT", help="a video file ffmpeg reads")
     video.add_argument("-o", "--output", required=True, metavar="OUT", help="OUT.mp4 and OUT.json")
-    add_model_options(video)
+    add_model_options(
+        video,
+        "a fast model's style: index (0 = first) or name; an instant model's: the painting "
+        "(an image or example:NAME)",
+    )
     video.add_argument("--batch", type=int, default=4, help="frames per forward pass (default: 4)")
     video.add_argument(
         "--deflicker",
@@ -108,6 +121,86 @@ def _is_instant(source: Path) -> bool:
     return safetensors_metadata(source, "stylelab model (.safetensors)").get("format") == FORMAT
 
 
+#: ``stylelab video instant INPUT --style PAINTING``: the shipped instant model.
+INSTANT_MODEL = "instant"
+
+
+def _is_instant_model(model: str) -> bool:
+    """MODEL names an instant model: the word ``instant`` or an instant .safetensors file
+    (anything else, damaged files included, is left to the fast model's checks)."""
+    if model == INSTANT_MODEL:
+        return True
+    path = Path(model)
+    if path.suffix.lower() != ".safetensors" or not path.is_file():
+        return False
+    try:
+        return _is_instant(path)
+    except StylelabError:
+        return False
+
+
+def _fast_stylizer(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """The frame stylizer of a fast model and its settings for OUT.json."""
+    model = open_model(args.model, args.device, args.precision, args.runtime, quiet=args.quiet)
+    if args.precision == "auto" and str(model.device) == "cpu" and model.precision != "fp32":
+        # bf16 on a CPU doubles the flicker of a trained model and gains nothing here
+        # (benchmarks/RESULTS.md, video at 480p): video defaults to fp32 on CPUs.
+        model.backend.precision = "fp32"
+    weights = model.style_weights(style_choice(args.style, args.style_mix, model.styles))
+    strength = args.strength
+
+    def stylize_frames(frames: Any) -> Any:
+        return model.stylize_frames(frames, weights, strength, args.preserve_color)
+
+    settings = {
+        "model": str(Path(args.model)),
+        "style": dict(zip(model.styles, [round(float(w), 4) for w in weights[0]], strict=True)),
+        "strength": strength,
+        "preserve_color": args.preserve_color,
+        "device": str(model.device),
+        "precision": model.precision,
+        "runtime": model.runtime,
+    }
+    return stylize_frames, settings
+
+
+def _instant_stylizer(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """The frame stylizer of an instant model (:mod:`stylelab.adain.frames`, PyTorch on
+    the CPU) with the painting of --style, and its settings for OUT.json."""
+    if args.style is None:
+        raise StylelabError("an instant model needs the painting: --style PAINTING")
+    if args.style_mix is not None:
+        raise StylelabError("--style-mix goes with a multi-style fast model, not an instant one")
+    if args.runtime == "onnx":
+        raise StylelabError("video runs an instant model on PyTorch: --runtime auto or torch")
+    if args.device not in ("auto", "cpu"):
+        raise StylelabError("video runs an instant model on the CPU: --device auto or cpu")
+    if args.precision not in ("auto", "fp32", "bf16"):
+        raise StylelabError("an instant model runs in fp32 or bf16: --precision auto, fp32, bf16")
+    from stylelab.adain.frames import instant_frames
+
+    # auto is instant's own rule (bf16 where the CPU has it natively): unlike a fast
+    # model's, an instant model's flicker barely moves in bf16 (docs/video.md)
+    precision = args.precision
+    model = None if args.model == INSTANT_MODEL else args.model
+    frames = instant_frames(
+        model,
+        [args.style],
+        strength=args.strength,
+        precision=precision,
+        preserve_color=args.preserve_color,
+    )
+    settings = {
+        "model": "shipped instant model" if model is None else str(Path(args.model)),
+        "style": args.style,
+        "preserve_color": args.preserve_color,
+        "device": "cpu",
+        "runtime": "torch",
+        **frames.record(),
+    }
+    return frames, settings
+
+
 def cmd_video(args: argparse.Namespace) -> int:
     from stylelab.fast.choices import check_size, check_strength
 
@@ -131,29 +224,16 @@ def cmd_video(args: argparse.Namespace) -> int:
         check_size(args.size)
     output = check_video_output(args.output)
     record_file = output.with_suffix(".json")
-    check_outputs([output, record_file], [args.input, args.model])
+    instant = _is_instant_model(args.model)
+    inputs = [args.input] + ([] if args.model == INSTANT_MODEL else [args.model])
+    inputs += [args.style] if instant and args.style and Path(args.style).exists() else []
+    check_outputs([output, record_file], inputs)
     probe_video(args.input)
-    model = open_model(args.model, args.device, args.precision, args.runtime, quiet=args.quiet)
-    if args.precision == "auto" and str(model.device) == "cpu" and model.precision != "fp32":
-        # bf16 on a CPU doubles the flicker of a trained model and gains nothing here
-        # (benchmarks/RESULTS.md, video at 480p): video defaults to fp32 on CPUs.
-        model.backend.precision = "fp32"
-    weights = model.style_weights(style_choice(args.style, args.style_mix, model.styles))
-    strength = args.strength
-
-    def stylize_frames(frames: Any) -> Any:
-        return model.stylize_frames(frames, weights, strength, args.preserve_color)
-
-    settings = {
-        "model": str(Path(args.model)),
-        "style": dict(zip(model.styles, [round(float(w), 4) for w in weights[0]], strict=True)),
-        "strength": strength,
-        "preserve_color": args.preserve_color,
-        "size": args.size,
-        "device": str(model.device),
-        "precision": model.precision,
-        "runtime": model.runtime,
-    }
+    if instant:
+        stylize_frames, settings = _instant_stylizer(args)
+    else:
+        stylize_frames, settings = _fast_stylizer(args)
+    settings["size"] = args.size
     record = stylize_video(
         args.input,
         output,

@@ -1,0 +1,110 @@
+"""Video frames through the instant network, for ``stylelab video`` with an instant model.
+
+:class:`InstantFrames` is a frame stylizer of :func:`stylelab.video.stylize_video`
+((B, H, W, 3) uint8 RGB -> the same): each frame is turned as :func:`stylelab.instant`
+turns a photo (:func:`stylelab.adain.transfer.stylize_photo`: AdaIN at the network's
+layer, the decoder, the palette), with the paintings read, sized and encoded once, at the
+first frame's size, instead of once per frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from stylelab.adain.modelfile import InstantModel, load_decoder
+from stylelab.adain.options import DEFAULT_INTERNAL_SIZE, check_settings
+from stylelab.adain.transfer import Look, painting_statistics, stylize_photo
+from stylelab.config import StylizeConfig, blend_weights
+from stylelab.errors import StylelabError
+from stylelab.images import ImageSource, check_finite, load_image, resize_long_edge
+from stylelab.pixels import label
+from stylelab.precision import resolve_precision
+
+
+@dataclass
+class InstantFrames:
+    """Frames -> stylized frames with one instant model and its paintings (see the module)."""
+
+    net: InstantModel
+    paintings: list[torch.Tensor]  # (1, 3, h, w) in [0, 1], as read
+    config: StylizeConfig  # style_scale, style_blend, preserve_color
+    strength: float
+    palette: float
+    internal_size: int
+    use_bf16: bool
+    _sized: tuple[list[torch.Tensor], list[Any]] | None = field(default=None, repr=False)
+    _look: Look | None = field(default=None, repr=False)
+
+    def __call__(self, frames: np.ndarray) -> np.ndarray:
+        out = np.empty_like(frames)
+        for index, frame in enumerate(frames):
+            photo = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None]
+            photo = photo.float().div_(255.0)
+            paintings, statistics = self._prepared(max(frame.shape[:2]))
+            assert self._look is not None  # set with the paintings
+            image, _ = stylize_photo(self.net, photo, paintings, self._look, None, statistics)
+            pixels = (image[0].permute(1, 2, 0).numpy() * 255.0).round()
+            out[index] = np.clip(pixels, 0, 255).astype(np.uint8)
+        return out
+
+    def _prepared(self, frame_edge: int) -> tuple[list[torch.Tensor], list[Any]]:
+        """The paintings at the style size of frames this large, and their statistics."""
+        if self._sized is None:
+            working_edge = min(frame_edge, self.internal_size)
+            style_edge = max(32, round(working_edge * self.config.style_scale))
+            sized = [resize_long_edge(p, style_edge) for p in self.paintings]
+            blend = blend_weights(self.config.style_blend, len(sized))
+            self._look = Look(
+                blend,
+                self.strength,
+                working_edge,
+                self.config.preserve_color,
+                self.palette,
+                self.use_bf16,
+            )
+            self._sized = (sized, painting_statistics(self.net, sized, self.use_bf16))
+        return self._sized
+
+    def record(self) -> dict[str, Any]:
+        """What OUT.json says of the model and its settings."""
+        return {
+            "method": "instant (AdaIN, Huang & Belongie 2017)",
+            "design": self.net.design,
+            "strength": self.strength,
+            "palette": self.palette,
+            "internal_size": self.internal_size,
+            "style_scale": self.config.style_scale,
+            "style_blend": list(blend_weights(self.config.style_blend, len(self.paintings))),
+            "precision": "bf16" if self.use_bf16 else "fp32",
+        }
+
+
+def instant_frames(
+    model: InstantModel | str | None,
+    styles: Sequence[ImageSource],
+    *,
+    strength: float = 1.0,
+    palette: float = 1.0,
+    internal_size: int = DEFAULT_INTERNAL_SIZE,
+    precision: str = "fp32",
+    **options: Any,
+) -> InstantFrames:
+    """An :class:`InstantFrames` for ``model`` (an :class:`InstantModel`, a file, or None:
+    the shipped one) and the paintings ``styles``; ``options`` are the settings instant
+    shares with stylize (``style_scale``, ``style_blend``, ``preserve_color``). Every
+    argument is checked, and the paintings read, before a frame is decoded."""
+    config = check_settings(options, strength, 0, internal_size, palette)
+    if not styles:
+        raise StylelabError("an instant model needs a painting: --style PAINTING")
+    paintings = [check_finite(load_image(s), label(s, "style")) for s in styles]
+    blend_weights(config.style_blend, len(paintings))  # the count checked now
+    net = model if isinstance(model, InstantModel) else load_decoder(model)
+    use_bf16 = resolve_precision(precision, torch.device("cpu")) == "bf16"
+    return InstantFrames(
+        net, paintings, config, float(strength), float(palette), int(internal_size), use_bf16
+    )
