@@ -2851,40 +2851,21 @@ CASES: list[Case] = [
         lambda t, m, c: ["instant", c, "-o", "o.mp4", "--style", "nope.png"],
         "nope\\.png",
     ),
-    video_case(
-        "instant with --style-mix",
-        lambda t, m, c: (
-            ["instant", c, "-o", "o.mp4", "--style", "example:strokes"] + ["--style-mix", "1,1"]
-        ),
-        "--style-mix",
-    ),
-    video_case(
-        "instant on --runtime onnx",
-        lambda t, m, c: (
-            ["instant", c, "-o", "o.mp4", "--style", "example:strokes"] + ["--runtime", "onnx"]
-        ),
-        "PyTorch",
-    ),
-    video_case(
-        "instant on --device cuda",
-        lambda t, m, c: (
-            ["instant", c, "-o", "o.mp4", "--style", "example:strokes"] + ["--device", "cuda"]
-        ),
-        "--device",
-    ),
-    video_case(
-        "instant in fp16",
-        lambda t, m, c: (
-            ["instant", c, "-o", "o.mp4", "--style", "example:strokes"] + ["--precision", "fp16"]
-        ),
-        "fp32 or bf16",
-    ),
-    video_case(
-        "instant, --strength nan",
-        lambda t, m, c: (
-            ["instant", c, "-o", "o.mp4", "--style", "example:strokes"] + ["--strength", "nan"]
-        ),
-        "--strength",
+    *(
+        video_case(
+            f"instant {name}",
+            lambda t, m, c, extra=extra: (
+                ["instant", c, "-o", "o.mp4"] + ["--style", "example:strokes", *extra]
+            ),
+            message,
+        )
+        for name, extra, message in (
+            ("with --style-mix", ["--style-mix", "1,1"], "--style-mix"),
+            ("on --runtime onnx", ["--runtime", "onnx"], "PyTorch"),
+            ("on --device cuda", ["--device", "cuda"], "--device"),
+            ("in fp16", ["--precision", "fp16"], "fp32 or bf16"),
+            ("with --strength nan", ["--strength", "nan"], "--strength"),
+        )
     ),
     video_case(
         "instant, -o the painting",
