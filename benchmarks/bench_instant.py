@@ -210,6 +210,14 @@ def main() -> None:
     )
     parser.add_argument("--skip-refine", action="store_true")
     parser.add_argument("--model", default=None, help="default: the shipped model")
+    parser.add_argument(
+        "--paintings",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="the paintings of this folder instead of the three judging ones (to choose "
+        "settings or models on pairs that do not judge, e.g. ../shared/train-styles)",
+    )
     parser.add_argument("--frames", type=int, default=2, help="clip frames as photos (0-2)")
     parser.add_argument(
         "--load", type=int, default=0, metavar="N", help="speed rows again beside N busy processes"
@@ -219,7 +227,11 @@ def main() -> None:
     )
     args = parser.parse_args()
     print(f"machine: {machine()} (a 2-core Xeon shared with other work)")
-    paintings = [EVAL_IMAGES / name for name in PAINTINGS]
+    if args.paintings is None:
+        paintings = [EVAL_IMAGES / name for name in PAINTINGS]
+    else:
+        suffixes = (".jpg", ".jpeg", ".png")
+        paintings = sorted(p for p in args.paintings.iterdir() if p.suffix.lower() in suffixes)
     missing = [p for p in paintings if not p.exists()]
     if missing:
         print(f"skipped: {missing[0]} is absent (the judging paintings are not on this machine)")
