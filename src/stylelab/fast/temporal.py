@@ -9,9 +9,13 @@ Neural Style Transfer", ICCV 2017)::
     L_temp = lambda * sum_b mean_{valid p, c} (T(x'_b)(p) - W(T(x_b))(p))^2
 
 over the pixels p whose warped source lies inside the frame (values in [0, 1] units).
-W(image)(p) = image(A p + t) by ``affine_grid``/``grid_sample`` (bilinear), with
-A = zoom * rotation and t a shift; each step's warps come from a generator seeded by
-(seed, step, rank), so a resumed run draws the same ones.
+W(image)(p) = image(A p + t) by ``affine_grid``/``grid_sample``, with A = zoom * rotation
+and t a shift; each step's warps come from a generator seeded by (seed, step, rank), so a
+resumed run draws the same ones. The resampling is bicubic (Keys' kernel, a = -0.75), not
+bilinear: a bilinear warp of T(x) blurs its strokes most at half-pixel offsets, and the
+network then met the term by painting softer strokes (style distance up) instead of
+moving them; the sharper target keeps the style and lowers the warping error more
+(docs/video.md, "A sharper target").
 """
 
 from __future__ import annotations
@@ -54,9 +58,9 @@ def random_theta(count: int, generator: torch.Generator) -> torch.Tensor:
 
 
 def warp(images: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
-    """W(images)(p) = images(A p + t), bilinear, zeros outside."""
+    """W(images)(p) = images(A p + t), bicubic, zeros outside."""
     grid = F.affine_grid(theta.to(images), list(images.shape), align_corners=False)
-    return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return F.grid_sample(images, grid, mode="bicubic", padding_mode="zeros", align_corners=False)
 
 
 def warped_pair(images: torch.Tensor, seed: int, step: int, rank: int = 0) -> WarpedPair:
@@ -66,7 +70,9 @@ def warped_pair(images: torch.Tensor, seed: int, step: int, rank: int = 0) -> Wa
     noise = torch.randn(images.shape, generator=generator) * NOISE_STD
     moved = warp(images, theta) + noise.to(images)
     ones = torch.ones_like(images[:, :1])
-    valid = (warp(ones, theta) > 0.999).to(images.dtype)
+    # inside: every tap of the cubic kernel in the frame, where its weights sum to 1 (near
+    # the edge the zeros outside push the sum below 1, or above it through negative taps)
+    valid = ((warp(ones, theta) - 1).abs() < 1e-3).to(images.dtype)
     return WarpedPair(theta.to(images.device), moved, valid)
 
 
