@@ -19,7 +19,7 @@ ARCHITECTURE_NAMES = ("compact", "compact4", "johnson")
 DEFAULT_LR = 2e-3
 #: lambda of the warp-consistency term (stylelab.fast.temporal); chosen by
 #: benchmarks/bench_temporal.py (docs/video.md). 0 turns it off.
-DEFAULT_TEMPORAL_WEIGHT = 10.0
+DEFAULT_TEMPORAL_WEIGHT = 20.0
 MAX_TEMPORAL_WEIGHT = 1e6
 #: The loss of training differs from stylize's in one default: beta = 5, not 30 (a network
 #: trained from scratch for a few hundred steps keeps no content under beta = 30; docs/fast.md).
