@@ -58,7 +58,9 @@ def random_theta(count: int, generator: torch.Generator) -> torch.Tensor:
 
 
 def warp(images: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
-    """W(images)(p) = images(A p + t), bicubic, zeros outside."""
+    """W(images)(p) = images(A p + t), bicubic, zeros outside (the cubic kernel's negative
+    lobes can overshoot [0, 1] a little at edges; not clamped, so a pointwise affine
+    network still commutes with the warp)."""
     grid = F.affine_grid(theta.to(images), list(images.shape), align_corners=False)
     return F.grid_sample(images, grid, mode="bicubic", padding_mode="zeros", align_corners=False)
 
@@ -69,10 +71,12 @@ def warped_pair(images: torch.Tensor, seed: int, step: int, rank: int = 0) -> Wa
     theta = random_theta(images.shape[0], generator)
     noise = torch.randn(images.shape, generator=generator) * NOISE_STD
     moved = warp(images, theta) + noise.to(images)
-    ones = torch.ones_like(images[:, :1])
     # inside: every tap of the cubic kernel in the frame, where its weights sum to 1 (near
-    # the edge the zeros outside push the sum below 1, or above it through negative taps)
-    valid = ((warp(ones, theta) - 1).abs() < 1e-3).to(images.dtype)
+    # the edge the zeros outside push the sum below 1, or above it through negative taps);
+    # in fp32 whatever the images' dtype, so the tolerance means the same
+    ones = torch.ones(images.shape[0], 1, *images.shape[-2:], device=images.device)
+    with torch.autocast(images.device.type, enabled=False):
+        valid = ((warp(ones, theta.float()) - 1).abs() < 1e-3).to(images.dtype)
     return WarpedPair(theta.to(images.device), moved, valid)
 
 
