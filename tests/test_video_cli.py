@@ -84,9 +84,11 @@ def test_video_with_an_onnx_export_runs_without_torch(
     assert record["settings"]["style"] == {"strokes": 0.5, "mosaic": 0.5}
 
 
-def test_instant_frames_turn_each_frame_as_instant_turns_a_photo() -> None:
+@pytest.mark.parametrize("colour", ["none", "luminance", "histogram"])
+def test_instant_frames_turn_each_frame_as_instant_turns_a_photo(colour: str) -> None:
     """The video path of an instant model (paintings encoded once) gives each frame what
-    stylelab.instant gives that frame as a photo, to the 8-bit level."""
+    stylelab.instant gives that frame as a photo, to the 8-bit level: in every colour mode,
+    and with a working size below the frame's (the detail layer)."""
     import numpy as np
     import torch
 
@@ -96,22 +98,25 @@ def test_instant_frames_turn_each_frame_as_instant_turns_a_photo() -> None:
 
     net = load_decoder(None)
     rng = np.random.default_rng(0)
-    frames = rng.integers(0, 256, size=(2, 40, 56, 3), dtype=np.uint8)
+    frames = rng.integers(0, 256, size=(2, 72, 96, 3), dtype=np.uint8)
     frames[1] = np.roll(frames[0], 3, axis=1)
-    turn = instant_frames(net, ["example:strokes"], strength=0.8, style_scale=1.5)
+    options = {"strength": 0.8, "style_scale": 1.5, "preserve_color": colour}
+    turn = instant_frames(net, ["example:strokes"], internal_size=64, **options)
     styled = turn(frames)
     assert styled.shape == frames.shape and styled.dtype == np.uint8
-    for frame, got in zip(frames, styled, strict=True):
+    smaller = np.ascontiguousarray(frames[:1, :36, :48])  # the paintings sized again
+    batches = [*zip(frames, styled, strict=True), (smaller[0], turn(smaller)[0])]
+    for frame, got in batches:
         photo = torch.from_numpy(frame).permute(2, 0, 1)[None].float() / 255
         expected = instant(
             photo,
             "example:strokes",
             model=net,
-            size=56,
-            strength=0.8,
-            style_scale=1.5,
+            size=max(frame.shape),
+            internal_size=64,
             precision="fp32",
             runtime="torch",
+            **options,
         ).tensor
         want = (expected[0].permute(1, 2, 0).numpy() * 255).round().clip(0, 255)
         assert np.abs(got.astype(np.int16) - want.astype(np.int16)).max() <= 1

@@ -39,8 +39,10 @@ class InstantFrames:
     use_bf16: bool
     _sized: tuple[list[torch.Tensor], list[Any]] | None = field(default=None, repr=False)
     _look: Look | None = field(default=None, repr=False)
+    _edge: int = field(default=0, repr=False)  # the frame edge _sized and _look are for
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
+        """(B, H, W, 3) uint8 frames, turned one at a time."""
         out = np.empty_like(frames)
         for index, frame in enumerate(frames):
             photo = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None]
@@ -53,8 +55,10 @@ class InstantFrames:
         return out
 
     def _prepared(self, frame_edge: int) -> tuple[list[torch.Tensor], list[Any]]:
-        """The paintings at the style size of frames this large, and their statistics."""
-        if self._sized is None:
+        """The paintings at the style size of frames this large, and their statistics
+        (made again if frames of another size come)."""
+        if self._sized is None or frame_edge != self._edge:
+            self._edge = frame_edge
             working_edge = min(frame_edge, self.internal_size)
             style_edge = max(32, round(working_edge * self.config.style_scale))
             sized = [resize_long_edge(p, style_edge) for p in self.paintings]
