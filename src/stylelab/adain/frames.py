@@ -3,8 +3,8 @@
 :class:`InstantFrames` is a frame stylizer of :func:`stylelab.video.stylize_video`
 ((B, H, W, 3) uint8 RGB -> the same): each frame is turned as :func:`stylelab.instant`
 turns a photo (:func:`stylelab.adain.transfer.stylize_photo`: AdaIN at the network's
-layer, the decoder, the palette), with the paintings read, sized and encoded once, at the
-first frame's size, instead of once per frame.
+layer, the decoder, the palette), with the paintings read once and sized and encoded once
+per frame size, instead of once per frame.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from stylelab.adain.modelfile import InstantModel, load_decoder
-from stylelab.adain.options import DEFAULT_INTERNAL_SIZE, check_settings
+from stylelab.adain.options import DEFAULT_INTERNAL_SIZE, check_settings, working_edges
 from stylelab.adain.transfer import Look, painting_statistics, stylize_photo
 from stylelab.config import StylizeConfig, blend_weights
 from stylelab.errors import StylelabError
@@ -37,9 +37,9 @@ class InstantFrames:
     palette: float
     internal_size: int
     use_bf16: bool
-    _sized: tuple[list[torch.Tensor], list[Any]] | None = field(default=None, repr=False)
-    _look: Look | None = field(default=None, repr=False)
-    _edge: int = field(default=0, repr=False)  # the frame edge _sized and _look are for
+    _prepared: tuple[int, list[torch.Tensor], list[Any], Look] | None = field(
+        default=None, repr=False
+    )  # for one frame edge: the paintings sized, their statistics, the look
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         """(B, H, W, 3) uint8 frames, turned one at a time."""
@@ -47,32 +47,24 @@ class InstantFrames:
         for index, frame in enumerate(frames):
             photo = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None]
             photo = photo.float().div_(255.0)
-            paintings, statistics = self._prepared(max(frame.shape[:2]))
-            assert self._look is not None  # set with the paintings
-            image, _ = stylize_photo(self.net, photo, paintings, self._look, None, statistics)
+            paintings, statistics, look = self._for_edge(max(frame.shape[:2]))
+            image, _ = stylize_photo(self.net, photo, paintings, look, None, statistics)
             pixels = (image[0].permute(1, 2, 0).numpy() * 255.0).round()
             out[index] = np.clip(pixels, 0, 255).astype(np.uint8)
         return out
 
-    def _prepared(self, frame_edge: int) -> tuple[list[torch.Tensor], list[Any]]:
-        """The paintings at the style size of frames this large, and their statistics
-        (made again if frames of another size come)."""
-        if self._sized is None or frame_edge != self._edge:
-            self._edge = frame_edge
-            working_edge = min(frame_edge, self.internal_size)
-            style_edge = max(32, round(working_edge * self.config.style_scale))
-            sized = [resize_long_edge(p, style_edge) for p in self.paintings]
+    def _for_edge(self, frame_edge: int) -> tuple[list[torch.Tensor], list[Any], Look]:
+        """The paintings at the style size of frames this large, their statistics and the
+        look (made again only when frames of another size come)."""
+        if self._prepared is None or self._prepared[0] != frame_edge:
+            working, style = working_edges(frame_edge, self.internal_size, self.config.style_scale)
+            sized = [resize_long_edge(p, style) for p in self.paintings]
             blend = blend_weights(self.config.style_blend, len(sized))
-            self._look = Look(
-                blend,
-                self.strength,
-                working_edge,
-                self.config.preserve_color,
-                self.palette,
-                self.use_bf16,
-            )
-            self._sized = (sized, painting_statistics(self.net, sized, self.use_bf16))
-        return self._sized
+            colour = self.config.preserve_color
+            look = Look(blend, self.strength, working, colour, self.palette, self.use_bf16)
+            statistics = painting_statistics(self.net, sized, self.use_bf16)
+            self._prepared = (frame_edge, sized, statistics, look)
+        return self._prepared[1], self._prepared[2], self._prepared[3]
 
     def record(self) -> dict[str, Any]:
         """What OUT.json says of the model and its settings."""

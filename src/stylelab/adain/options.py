@@ -24,6 +24,13 @@ PRECISIONS = ("auto", "fp32", "bf16")
 SHARED = ("size", "style_scale", "style_blend", "preserve_color", "mask", "region_style")
 
 
+def working_edges(size: int, internal_size: int, style_scale: float) -> tuple[int, int]:
+    """The network's working edge, min(size, internal_size), and the paintings' edge,
+    round(working * style_scale) but 32 px at least: one rule for both runtimes and video."""
+    working = min(size, internal_size)
+    return working, max(32, round(working * style_scale))
+
+
 def blend_stats(stats: Sequence[Any], weights: Sequence[float]) -> Any:
     """AdaIN's style interpolation: the convex combination sum_i w_i (mu_i, sigma_i) / sum_i w_i
     of (1, 2, C) statistics, torch tensors or numpy arrays (both runtimes use this)."""

@@ -32,6 +32,7 @@ from stylelab.adain.options import (
     check_settings,
     run_record,
     torch_only,
+    working_edges,
 )
 from stylelab.errors import StylelabError
 from stylelab.exportformats import INSTANT_FORMAT as ONNX_FORMAT
@@ -195,8 +196,7 @@ def instant_onnx(
     photo = check_finite_array(load_array(_array(content)), label(content, "content"))
     paintings = [check_finite_array(load_array(_array(s)), label(s, "style")) for s in styles_in]
     photo = resize_array(photo, long_edge_shape(photo.shape, config.size))
-    working_edge = min(config.size, internal_size)
-    style_edge = max(32, round(working_edge * config.style_scale))
+    working_edge, style_edge = working_edges(config.size, internal_size, config.style_scale)
     paintings = [resize_array(p, long_edge_shape(p.shape, style_edge)) for p in paintings]
     photo_in, paintings = color.colour_arrays(config.preserve_color, photo, paintings)
     output = stylize_arrays(model, photo_in, paintings, blend, strength, working_edge)

@@ -45,6 +45,7 @@ from stylelab.adain.options import (
     blend_stats,
     check_settings,
     run_record,
+    working_edges,
 )
 from stylelab.config import StylizeConfig
 from stylelab.errors import StylelabError
@@ -130,8 +131,7 @@ def instant(
     photo = check_finite(load_image(content), label(content, "content"))
     paintings = [check_finite(load_image(s), label(s, "style")) for s in styles_in]
     photo = resize_long_edge(photo, config.size)
-    working_edge = min(config.size, internal_size)
-    style_edge = max(32, round(working_edge * config.style_scale))
+    working_edge, style_edge = working_edges(config.size, internal_size, config.style_scale)
     paintings = [resize_long_edge(p, style_edge) for p in paintings]
     regional = _regions(config, regions, photo.shape, styles_in)
     use_bf16 = resolve_precision(precision, torch.device("cpu")) == "bf16"  # stylize's rule
