@@ -179,15 +179,14 @@ def _instant_stylizer(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
         raise StylelabError("an instant model runs in fp32 or bf16: --precision auto, fp32, bf16")
     from stylelab.adain.frames import instant_frames
 
-    # auto is instant's own rule (bf16 where the CPU has it natively): unlike a fast
-    # model's, an instant model's flicker barely moves in bf16 (docs/video.md)
-    precision = args.precision
     model = None if args.model == INSTANT_MODEL else args.model
     frames = instant_frames(
         model,
         [args.style],
         strength=args.strength,
-        precision=precision,
+        # auto is instant's own rule (bf16 where the CPU has it natively): unlike a fast
+        # model's, an instant model's flicker barely moves in bf16 (docs/video.md)
+        precision=args.precision,
         preserve_color=args.preserve_color,
     )
     settings = {
