@@ -23,6 +23,7 @@ from stylelab.adain.nets import (
     encoder,
     mean_std,
     regional_adain,
+    wct,
 )
 from stylelab.adain.options import blend_stats
 from stylelab.adain.transfer import instant, with_detail
@@ -93,6 +94,30 @@ def test_adain_gives_the_style_statistics() -> None:
     style = torch.stack([torch.rand(2, 8, generator=generator) + 0.5 for _ in range(2)])
     out = mean_std(adain(content, style))
     torch.testing.assert_close(out, style, atol=1e-4, rtol=1e-4)
+
+
+def test_wct_gives_the_style_mean_and_full_covariance() -> None:
+    """WCT (Li et al. 2017): the output's positions have the style's mean and covariance,
+    off-diagonal terms included, which AdaIN leaves as the photo's correlations."""
+    generator = torch.Generator().manual_seed(2)
+    mixing = torch.randn(6, 6, generator=generator)
+    content = (mixing @ torch.randn(6, 200, generator=generator)).reshape(1, 6, 10, 20)
+    style = torch.randn(6, 6, generator=generator) @ torch.randn(6, 300, generator=generator)
+    style = (style + torch.arange(6.0)[:, None]).reshape(1, 6, 15, 20)
+
+    def mean_cov(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        rows = features[0].reshape(6, -1).double()
+        return rows.mean(1), torch.cov(rows)
+
+    mean_s, cov_s = mean_cov(style)
+    mean_w, cov_w = mean_cov(wct(content, style))
+    torch.testing.assert_close(mean_w, mean_s, atol=1e-4, rtol=0)
+    torch.testing.assert_close(cov_w, cov_s, atol=1e-3, rtol=1e-4)
+    _, cov_a = mean_cov(adain(content, mean_std(style)))
+    off = ~torch.eye(6, dtype=torch.bool)
+    assert float((cov_a - cov_s)[off].abs().max()) > 0.5  # AdaIN misses the correlations
+    wide = wct(torch.randn(1, 64, 4, 4, generator=generator), style.repeat(1, 11, 1, 1)[:, :64])
+    assert torch.isfinite(wide).all()  # more channels than positions: rank deficient, finite
 
 
 def test_blend_is_a_convex_combination_of_statistics() -> None:

@@ -96,13 +96,25 @@ def _channels(image: np.ndarray) -> np.ndarray:
     return np.asarray(image)[0].reshape(3, -1)
 
 
+def moments(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean (C,) and covariance (C, C) + EPS I of the N columns of (C, N) ``rows`` (pixels
+    or feature-map positions), in float64 (one BLAS product)."""
+    values = np.asarray(rows, dtype=np.float64)
+    mean = values.mean(axis=1)
+    centred = values - mean[:, None]
+    cov = centred @ centred.T / max(values.shape[1] - 1, 1)
+    return mean, cov + EPS * np.eye(len(mean))
+
+
+def colouring(cov_from: np.ndarray, cov_to: np.ndarray) -> np.ndarray:
+    """WCT's whitening then colouring matrix (Li et al., NeurIPS 2017), Sigma_to^(1/2)
+    Sigma_from^(-1/2): x' = T (x - mu_from) + mu_to has covariance Sigma_to."""
+    return _sqrt(cov_to, 0.5) @ _sqrt(cov_from, -0.5)
+
+
 def _moments(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean (3,) and covariance (3, 3) of the pixels, in float64 (one BLAS product)."""
-    pixels = _channels(image).astype(np.float64)
-    mean = pixels.mean(axis=1)
-    centred = pixels - mean[:, None]
-    cov = centred @ centred.T / max(pixels.shape[1] - 1, 1)
-    return mean, cov + EPS * np.eye(3)
+    """Mean (3,) and covariance (3, 3) of the pixels."""
+    return moments(_channels(image))
 
 
 def _affine(image: np.ndarray, matrix: np.ndarray, offset: np.ndarray) -> np.ndarray:
@@ -113,7 +125,7 @@ def _affine(image: np.ndarray, matrix: np.ndarray, offset: np.ndarray) -> np.nda
 
 
 def _sqrt(matrix: np.ndarray, power: float) -> np.ndarray:
-    """matrix ** power for a symmetric positive definite 3 x 3 matrix."""
+    """matrix ** power for a symmetric positive definite matrix (eigenvalues floored at EPS)."""
     values, vectors = np.linalg.eigh(matrix)
     return (vectors * np.maximum(values, EPS) ** power) @ vectors.T
 
@@ -148,7 +160,7 @@ def match_moments(
 def _by_moments(image: np.ndarray, target: Blended) -> np.ndarray:
     mean_i, cov_i = _moments(image)
     mean_s, cov_s, _ = target
-    transform = _sqrt(cov_s, 0.5) @ _sqrt(cov_i, -0.5)
+    transform = colouring(cov_i, cov_s)
     return _affine(image, transform, mean_s - transform @ mean_i)
 
 

@@ -22,6 +22,7 @@ import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -74,6 +75,24 @@ def adain(content: torch.Tensor, style_stats: torch.Tensor) -> torch.Tensor:
     stats = mean_std(content)
     normed = (content.float() - stats[:, 0, :, None, None]) / stats[:, 1, :, None, None]
     return normed * style_stats[:, 1, :, None, None] + style_stats[:, 0, :, None, None]
+
+
+def wct(content: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
+    """Whitening and colouring transform of (1, C, H, W) features (Li et al., "Universal
+    Style Transfer via Feature Transforms", NeurIPS 2017): with each map's positions as
+    samples, f' = Sigma_s^(1/2) Sigma_c^(-1/2) (f_c - mu_c) + mu_s, so f' has the style's
+    mean and full covariance where AdaIN matches the mean and the diagonal only. The same
+    transform as :func:`stylelab.color.match_moments` on pixels; computed in float64."""
+    from stylelab.color import colouring, moments
+
+    def rows(features: torch.Tensor) -> np.ndarray:
+        return features.detach()[0].reshape(features.shape[1], -1).double().cpu().numpy()
+
+    found = rows(content)
+    mean_c, cov_c = moments(found)
+    mean_s, cov_s = moments(rows(style))
+    moved = colouring(cov_c, cov_s) @ (found - mean_c[:, None]) + mean_s[:, None]
+    return torch.from_numpy(moved).to(content.device, torch.float32).reshape(content.shape)
 
 
 def regional_adain(
