@@ -17,5 +17,9 @@ VERSIONS = {FAST_FORMAT: FAST_FORMAT_VERSION, INSTANT_FORMAT: INSTANT_FORMAT_VER
 #: export format -> (what it holds, what runs it), for the one line on a file of the other kind.
 EXPORT_KINDS = {
     FAST_FORMAT: ("a fast (one-network-per-style) model", "'stylelab apply FILE PHOTO'"),
-    INSTANT_FORMAT: ("an instant-style model", "'stylelab instant PHOTO STYLE --model FILE'"),
+    INSTANT_FORMAT: (
+        "an instant-style model",
+        "'stylelab instant PHOTO STYLE --model FILE' (a video takes the .safetensors it was "
+        "exported from, or 'instant')",
+    ),
 }

@@ -2868,6 +2868,18 @@ CASES: list[Case] = [
         )
     ),
     video_case(
+        "an instant model's ONNX export",
+        lambda t, m, c: [
+            _instant_onnx_with(t, "3"),
+            c,
+            "-o",
+            "o.mp4",
+            "--style",
+            "example:strokes",
+        ],
+        r"depth3\.onnx: the export of an instant-style model.*video takes the \.safetensors",
+    ),
+    video_case(
         "instant, -o the painting",
         lambda t, m, c: ["instant", c, "-o", "out.mp4", "--style", "out.mp4"],
         "out\\.mp4.*input",
