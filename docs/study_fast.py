@@ -26,7 +26,12 @@ import numpy as np
 
 from stylelab.evaluate import evaluate
 from stylelab.examples import training_photos
-from stylelab.experiments.study import bootstrap_indices, compare, config_label, mean_interval
+from stylelab.experiments.study import (
+    bootstrap_indices,
+    comparison_rows,
+    config_label,
+    distance_rows,
+)
 from stylelab.fast import load
 from stylelab.fast.config import TrainConfig, default_loss
 from stylelab.fast.training import train
@@ -105,42 +110,20 @@ def tables(rows: list[dict], steps: int, train_size: int) -> str:
         "[95 % bootstrap interval over the units]; wins: units where the model has the "
         "lowest style distance of the three; content distance: mean.\n\n"
     ]
-    head = "| loss network |"
-    for name in YARDSTICKS.values():
-        head += f" {name} style | wins | {name} content |"
-    text.append(head + "\n|---|" + "---|---|---|" * len(YARDSTICKS) + "\n")
     table: dict[str, dict[str, np.ndarray]] = {y: {} for y in YARDSTICKS}
+    content: dict[str, dict[str, float]] = {y: {} for y in YARDSTICKS}
     for yardstick in YARDSTICKS:
         for backbone, smoothing in CONFIGS:
             label = config_label(backbone, smoothing)
             picked = [r for r in rows if (r["backbone"], r["smoothing"]) == (backbone, smoothing)]
             table[yardstick][label] = np.array([float(r[f"{yardstick}_style"]) for r in picked])
-            table[yardstick][label + " content"] = np.array(
-                [float(r[f"{yardstick}_content"]) for r in picked]
+            content[yardstick][label] = float(
+                np.mean([float(r[f"{yardstick}_content"]) for r in picked])
             )
     labels = [config_label(b, s) for b, s in CONFIGS]
-    for label in labels:
-        line = f"| {label} |"
-        for yardstick in YARDSTICKS:
-            values = table[yardstick][label]
-            mean, low, high = mean_interval(values, draws)
-            stack = np.stack([table[yardstick][other] for other in labels])
-            wins = int((stack.argmin(axis=0) == labels.index(label)).sum())
-            content = table[yardstick][label + " content"].mean()
-            line += f" {mean:.3f} [{low:.3f}, {high:.3f}] | {wins} | {content:.3f} |"
-        text.append(line + "\n")
-    text.append(
-        "\n| comparison | yardstick | difference [95 % CI] (> 0: the first is better) "
-        "| wins | verdict |\n|---|---|---|---|---|\n"
-    )
+    text.append(distance_rows("loss network", table, content, YARDSTICKS, draws) + "\n")
     pairs = [(labels[0], labels[1]), (labels[2], labels[1])]
-    for better, worse in pairs:
-        for yardstick, name in YARDSTICKS.items():
-            c = compare(table[yardstick], better, worse, draws)
-            text.append(
-                f"| {better} < {worse} | {name} | {c.mean:+.3f} [{c.low:+.3f}, {c.high:+.3f}] "
-                f"| {c.wins}/{c.units} | {c.verdict} |\n"
-            )
+    text.append(comparison_rows(table, pairs, YARDSTICKS, draws))
     return "".join(text)
 
 

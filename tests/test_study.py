@@ -136,6 +136,31 @@ def test_unit_table_keeps_the_units_every_config_has() -> None:
     assert len(units) == 4 and all(len(v) == 4 for v in table.values())
 
 
+def test_distance_and_comparison_tables_of_the_docs_studies() -> None:
+    """The tables docs/study_fast.py and docs/study_instant.py write: A is best on two of
+    three units under one yardstick (by 0.1 each), on none under the other."""
+    import numpy as np
+
+    from stylelab.experiments.study import bootstrap_indices, comparison_rows, distance_rows
+
+    style = {
+        "v": {"A": np.array([0.1, 0.2, 0.9]), "B": np.array([0.2, 0.3, 0.5])},
+        "t": {"A": np.array([0.5, 0.5, 0.5]), "B": np.array([0.4, 0.4, 0.4])},
+    }
+    content = {"v": {"A": 1.0, "B": 2.0}, "t": {"A": 0.25, "B": 0.5}}
+    names = {"v": "V", "t": "T"}
+    draws = bootstrap_indices(3, resamples=200)
+    lines = distance_rows("net", style, content, names, draws).splitlines()
+    assert lines[0] == "| net | V style | wins | V content | T style | wins | T content |"
+    assert lines[2].startswith("| A | 0.400 [") and lines[2].endswith(
+        "| 2 | 1.000 | 0.500 [0.500, 0.500] | 0 | 0.250 |"
+    )
+    assert lines[3].endswith("| 1 | 2.000 | 0.400 [0.400, 0.400] | 3 | 0.500 |")
+    rows = comparison_rows(style, [("A", "B")], names, draws).splitlines()
+    assert rows[2].startswith("| A < B | V | -0.067 [") and "| 2/3 | too few units" in rows[2]
+    assert rows[3].startswith("| A < B | T | -0.100 [-0.100, -0.100] | 0/3 |")
+
+
 def test_markdown_and_plot(tmp_path: Any) -> None:
     from stylelab.experiments.study import markdown, plot_ranking
 

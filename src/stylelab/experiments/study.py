@@ -31,7 +31,7 @@ import csv
 import io
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -371,6 +371,53 @@ def markdown(
                     f"[{c.low:+.3f}, {c.high:+.3f}] | {c.wins}/{c.units} | {c.verdict} |\n"
                 )
     return text.getvalue()
+
+
+def distance_rows(
+    first: str,
+    style: Mapping[str, Mapping[str, np.ndarray]],
+    content: Mapping[str, Mapping[str, float]],
+    names: Mapping[str, str],
+    draws: np.ndarray,
+) -> str:
+    """A markdown table: per row label (``first`` heads the column) and yardstick
+    (``names``: key -> heading) the mean style distance over the units with its bootstrap
+    interval, the units where the label is the best of the rows, the mean content distance.
+    ``style[yardstick][label]`` holds the distances in unit order, ``content`` the means."""
+    labels = list(next(iter(style.values())))
+    head = f"| {first} |" + "".join(f" {n} style | wins | {n} content |" for n in names.values())
+    lines = [head, "|---|" + "---|---|---|" * len(names)]
+    for label in labels:
+        line = f"| {label} |"
+        for key in names:
+            mean, low, high = mean_interval(style[key][label], draws)
+            stack = np.stack([style[key][other] for other in labels])
+            wins = int((stack.argmin(axis=0) == labels.index(label)).sum())
+            line += f" {mean:.3f} [{low:.3f}, {high:.3f}] | {wins} | {content[key][label]:.3f} |"
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def comparison_rows(
+    style: Mapping[str, Mapping[str, np.ndarray]],
+    pairs: Sequence[tuple[str, str]],
+    names: Mapping[str, str],
+    draws: np.ndarray,
+) -> str:
+    """A markdown table of "A better than B" comparisons (:func:`compare`) per yardstick."""
+    lines = [
+        "| comparison | yardstick | difference [95 % CI] (> 0: the first is better) | wins "
+        "| verdict |",
+        "|---|---|---|---|---|",
+    ]
+    for better, worse in pairs:
+        for key, name in names.items():
+            c = compare(dict(style[key]), better, worse, draws)
+            lines.append(
+                f"| {better} < {worse} | {name} | {c.mean:+.3f} [{c.low:+.3f}, {c.high:+.3f}] "
+                f"| {c.wins}/{c.units} | {c.verdict} |"
+            )
+    return "\n".join(lines) + "\n"
 
 
 def _config_order(keys: Sequence[str]) -> list[str]:
