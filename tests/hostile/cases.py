@@ -2865,7 +2865,19 @@ CASES: list[Case] = [
             ("on --device cuda", ["--device", "cuda"], "--device"),
             ("in fp16", ["--precision", "fp16"], "fp32 or bf16"),
             ("with --strength nan", ["--strength", "nan"], "--strength"),
+            ("with --palette 2", ["--palette", "2"], "--palette must be at most 1"),
+            ("with --palette nan", ["--palette", "nan"], "--palette"),
+            ("with --style-scale 0", ["--style-scale", "0"], "--style-scale"),
+            ("with --internal-size 8", ["--internal-size", "8"], "--internal-size"),
         )
+    ),
+    *(
+        video_case(
+            f"a fast model with {flag}",
+            lambda t, m, c, flag=flag: [m, c, "-o", "o.mp4", flag, "1"],
+            f"{flag} goes with an instant model",
+        )
+        for flag in ("--palette", "--style-scale", "--internal-size")
     ),
     video_case(
         "an instant model's ONNX export",

@@ -17,6 +17,7 @@ from typing import Any
 
 from stylelab.cli.apply import add_model_options, style_choice
 from stylelab.cli.common import interrupted_exit_code
+from stylelab.cli.instant import add_look_arguments
 from stylelab.errors import StylelabError
 from stylelab.fast import open_model
 from stylelab.safety import check_input_file, check_outputs, one_line
@@ -65,6 +66,15 @@ def add_commands(sub: Any) -> None:
         video,
         "a fast model's style: index (0 = first) or name; an instant model's: the painting "
         "(an image or example:NAME)",
+    )
+    add_look_arguments(video, palette_default=None, only="instant models: ")
+    video.add_argument(
+        "--style-scale",
+        type=float,
+        default=None,
+        metavar="SCALE",
+        help="instant models: the painting's size relative to the frames' working size; "
+        "larger = bigger strokes (default: 1)",
     )
     video.add_argument("--batch", type=int, default=4, help="frames per forward pass (default: 4)")
     video.add_argument(
@@ -141,6 +151,11 @@ def _is_instant_model(model: str) -> bool:
 
 def _fast_stylizer(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     """The frame stylizer of a fast model and its settings for OUT.json."""
+    for flag in ("palette", "internal_size", "style_scale"):
+        if getattr(args, flag) is not None:
+            raise StylelabError(
+                f"--{flag.replace('_', '-')} goes with an instant model, not a fast one"
+            )
     model = open_model(args.model, args.device, args.precision, args.runtime, quiet=args.quiet)
     if args.precision == "auto" and str(model.device) == "cpu" and model.precision != "fp32":
         # bf16 on a CPU doubles the flicker of a trained model and gains nothing here
@@ -180,10 +195,13 @@ def _instant_stylizer(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     from stylelab.adain.frames import instant_frames
 
     model = None if args.model == INSTANT_MODEL else args.model
+    look = {"palette": args.palette, "internal_size": args.internal_size}
+    look["style_scale"] = args.style_scale
     frames = instant_frames(
         model,
         [args.style],
         strength=args.strength,
+        **{name: value for name, value in look.items() if value is not None},
         # auto is instant's own rule (bf16 where the CPU has it natively): unlike a fast
         # model's, an instant model's flicker barely moves in bf16 (docs/video.md)
         precision=args.precision,

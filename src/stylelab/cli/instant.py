@@ -44,14 +44,6 @@ def add_commands(sub: Any) -> None:
         help="AdaIN's alpha: 0 = the photo's features, 1 = the style's statistics (default: 1)",
     )
     run.add_argument(
-        "--palette",
-        type=float,
-        default=1.0,
-        metavar="A",
-        help="move the result's colours to the painting's (mean and covariance, then the whole "
-        "distribution; times --strength): 0 = off (default: 1; off with --preserve-color)",
-    )
-    run.add_argument(
         "--model", default=None, metavar="FILE", help="an instant model (default: the shipped one)"
     )
     run.add_argument(
@@ -61,14 +53,7 @@ def add_commands(sub: Any) -> None:
         metavar="N",
         help="then N steps of stylize's Gatys objective from the instant image (default: 0)",
     )
-    run.add_argument(
-        "--internal-size",
-        type=int,
-        default=None,
-        metavar="PX",
-        help="the network's working size; larger outputs get the photo's fine detail back "
-        "(default: 512)",
-    )
+    add_look_arguments(run, palette_default=1.0)
     run.add_argument(
         "--precision", default="auto", choices=("auto", "fp32", "bf16"), help="default: auto"
     )
@@ -82,6 +67,30 @@ def add_commands(sub: Any) -> None:
     add_config_arguments(run, skip=skip)
     run.set_defaults(handler=cmd_instant)
     _add_train_command(sub)
+
+
+def add_look_arguments(
+    parser: argparse.ArgumentParser, palette_default: float | None, only: str = ""
+) -> None:
+    """--palette and --internal-size, for ``instant`` and for ``video`` with an instant
+    model (``only``: what the help adds, e.g. that a fast model takes neither)."""
+    parser.add_argument(
+        "--palette",
+        type=float,
+        default=palette_default,
+        metavar="A",
+        help=f"{only}move the result's colours to the painting's (mean and covariance, then "
+        "the whole distribution; times --strength): 0 = off (default: 1; off with "
+        "--preserve-color)",
+    )
+    parser.add_argument(
+        "--internal-size",
+        type=int,
+        default=None,
+        metavar="PX",
+        help=f"{only}the network's working size; larger outputs get the photo's fine detail "
+        f"back (default: {DEFAULT_INTERNAL_SIZE})",
+    )
 
 
 def _add_train_command(sub: Any) -> None:
