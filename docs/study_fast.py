@@ -2,10 +2,11 @@
 random ResNet-50 loss network help a feed-forward model, as Wang, Li & Vasconcelos
 (CVPR 2021) claim?
 
-    PYTHONPATH=src python docs/study_fast.py --paintings ../shared/eval-images \
-        --work runs/study_fast --steps 300
+    PYTHONPATH=src python docs/study_fast.py --paintings ../shared/train-styles \
+        --work runs/study_fast --steps 200 --train-size 96
 
-Trains three compact three-style models (the three paintings) with the same budget and
+Trains three compact three-style models (three paintings of ../shared/train-styles; the
+judging paintings of ../shared/eval-images are never trained on) with the same budget and
 seed, whose loss networks differ: r-VGG19, r-ResNet-50, r-ResNet-50 + softmax (random
 weights, stylelab's defaults otherwise). The training photos are the built-in ones
 without astronaut, chelsea and coffee, which are held out: each model stylizes those
@@ -41,7 +42,7 @@ from stylelab.pixels import labelled_sheet, load_array
 DOCS = Path(__file__).resolve().parent
 CONFIGS = (("vgg19", "none"), ("resnet50", "none"), ("resnet50", "softmax"))
 HELD_OUT = ("astronaut", "chelsea", "coffee")
-PAINTINGS = ("starry_night", "the_scream", "shipwreck")
+PAINTINGS = ("udnie", "great_wave", "water_lilies")
 YARDSTICKS = {"vgg": "VGG19 Gram", "texture": "texture (no CNN)"}
 SIZE = 256
 
@@ -150,10 +151,10 @@ def sheet(rows: list[dict], paintings: list[str]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--paintings", default="../shared/eval-images")
+    parser.add_argument("--paintings", default="../shared/train-styles")
     parser.add_argument("--work", default="runs/study_fast")
-    parser.add_argument("--steps", type=int, default=300)
-    parser.add_argument("--train-size", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--train-size", type=int, default=96)
     args = parser.parse_args()
     work = Path(args.work)
     paintings = [str(Path(args.paintings) / f"{name}.jpg") for name in PAINTINGS]

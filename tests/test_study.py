@@ -309,3 +309,30 @@ def test_the_study_page_states_the_published_verdicts() -> None:
     for (letter, yardstick), verdict in verdicts.items():
         cell = rows[letter][YARDSTICKS.index(yardstick)]
         assert cell.split()[0].rstrip(":") == verdict, (letter, yardstick, cell)
+
+
+def _docs_script(name: str) -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, REPO / "docs" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_fast_network_tables_are_what_the_script_makes_of_its_scores() -> None:
+    """docs/study_fast.md (and the copy on the Study page) is docs/study_fast.py's text for
+    the scores in docs/study_fast_scores.csv, trained on training paintings only."""
+    import csv
+
+    script = _docs_script("study_fast")
+    with open(REPO / "docs" / "study_fast_scores.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {r["painting"] for r in rows} == set(script.PAINTINGS)
+    eval_images = REPO.parent / "shared" / "eval-images"
+    if eval_images.is_dir():  # the judging paintings are never trained on
+        assert not {p.stem for p in eval_images.iterdir()} & set(script.PAINTINGS)
+    tables = script.tables(rows, 200, 96)
+    assert (REPO / "docs" / "study_fast.md").read_text().startswith(tables)
+    assert tables.split("\n\n", 1)[1] in (REPO / "docs" / "study.md").read_text()
