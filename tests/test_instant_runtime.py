@@ -98,6 +98,37 @@ def test_onnx_gives_the_torch_image(tiny, images, options) -> None:
     assert float((photo.tensor - on_onnx.tensor).abs().max()) > 1e-3  # the style did something
 
 
+def test_a_painting_seen_again_is_not_encoded_again(tiny) -> None:
+    """A folder of photos with one painting: the session encodes the painting once (the
+    same pixels give the same statistics, a changed pixel or shape a new encoding)."""
+    from stylelab.adain.runtime import PAINTINGS_REMEMBERED, instant_session
+
+    _, onnx_file = tiny
+    session = instant_session(str(onnx_file), "tiny.onnx", onnx_file)
+    runs: list[bool] = []
+    run = session._run
+
+    def counted(image, stats, strength, want):  # type: ignore[no-untyped-def]
+        runs.append(want)
+        return run(image, stats, strength, want)
+
+    session._run = counted  # type: ignore[method-assign]
+    painting = np.asarray(stripes_image(48), dtype=np.float32).transpose(2, 0, 1)[None] / 255
+    first = session.statistics(painting)
+    first[...] = 0  # a copy: the remembered statistics stay as they are
+    again = session.statistics(painting.copy())
+    assert runs == [True] and float(np.abs(again).max()) > 0
+    changed = painting.copy()
+    changed[0, 0, 0, 0] += 0.5
+    assert not np.array_equal(session.statistics(changed), again) and len(runs) == 2
+    session.statistics(painting[..., :40])
+    assert len(runs) == 3
+    for shift in range(PAINTINGS_REMEMBERED):
+        session.statistics(painting + 0.001 * (shift + 1))
+    session.statistics(painting)  # forgotten by now: encoded again
+    assert len(runs) == 4 + PAINTINGS_REMEMBERED
+
+
 def test_auto_uses_the_cached_export_and_rebuilds_a_damaged_entry(tiny, images) -> None:
     """In fp32 (torch's bf16 is the one reason auto prefers PyTorch once it is loaded)."""
     model, _ = tiny
