@@ -139,8 +139,14 @@ def test_video_with_the_shipped_instant_model(noisy_clip: Path, tmp_path: Path) 
     # auto: instant's own rule (bf16 where native), not the fast models' fp32 for video
     assert settings["precision"] == resolve_precision("auto", torch.device("cpu"))
     assert record["warping_error_output"] > 0
-    assert (settings["palette"], settings["internal_size"], settings["style_scale"]) == (1, 512, 1)
-    look = ["--palette", "0.5", "--internal-size", "64", "--style-scale", "2"]
-    assert main([*args, "--quiet", "--batch", "8", *look]) == 0
+    # as instant records a photo: the working edge used (the frames' own), the palette
+    edge = max(probe_video(out).width, probe_video(out).height)
+    assert (settings["palette"], settings["internal_size"], settings["style_scale"]) == (1, edge, 1)
+    look = ["--palette", "0.5", "--internal-size", "64", "--style-scale", "2", "--size", "96"]
+    assert main([*args, "--quiet", "--batch", "8", "--strength", "0.8", *look]) == 0
     settings = json.loads(out.with_suffix(".json").read_text())["settings"]
-    assert (settings["palette"], settings["internal_size"], settings["style_scale"]) == (0.5, 64, 2)
+    assert (settings["internal_size"], settings["style_scale"]) == (64, 2)
+    assert settings["palette"] == pytest.approx(0.4)  # times --strength, as instant's
+    assert main([*args, "--quiet", "--preserve-color", "luminance", *look]) == 0
+    settings = json.loads(out.with_suffix(".json").read_text())["settings"]
+    assert settings["palette"] == 0  # off where the photo's colours are kept

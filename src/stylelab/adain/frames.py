@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from stylelab import color
 from stylelab.adain.modelfile import InstantModel, load_decoder
 from stylelab.adain.options import DEFAULT_INTERNAL_SIZE, check_settings, working_edges
 from stylelab.adain.transfer import Look, painting_statistics, stylize_photo
@@ -67,13 +68,17 @@ class InstantFrames:
         return self._prepared[1], self._prepared[2], self._prepared[3]
 
     def record(self) -> dict[str, Any]:
-        """What OUT.json says of the model and its settings."""
+        """What OUT.json says of the model and its settings, as ``instant`` records a
+        photo's: the working edge used (once a frame has come; before, the one asked for)
+        and the palette amount applied (times strength; none when the colours are kept)."""
+        working = self.internal_size if self._prepared is None else self._prepared[3].working_edge
+        asked = self.palette * self.strength
         return {
             "method": "instant (AdaIN, Huang & Belongie 2017)",
             "design": self.net.design,
             "strength": self.strength,
-            "palette": self.palette,
-            "internal_size": self.internal_size,
+            "palette": color.applied_palette(self.config.preserve_color, asked),
+            "internal_size": working,
             "style_scale": self.config.style_scale,
             "style_blend": list(blend_weights(self.config.style_blend, len(self.paintings))),
             "precision": "bf16" if self.use_bf16 else "fp32",

@@ -215,7 +215,13 @@ def _instant_stylizer(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
         "runtime": "torch",
         **frames.record(),
     }
-    return frames, settings
+
+    def stylize_frames(batch: Any) -> Any:
+        styled = frames(batch)
+        settings.update(frames.record())  # the working edge, known once frames come
+        return styled
+
+    return stylize_frames, settings
 
 
 def cmd_video(args: argparse.Namespace) -> int:
