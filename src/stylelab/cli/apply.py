@@ -63,7 +63,9 @@ def add_commands(sub: Any) -> None:
 
 
 def add_model_options(
-    parser: argparse.ArgumentParser, style_help: str = "style index (0 = first) or name"
+    parser: argparse.ArgumentParser,
+    style_help: str = "style index (0 = first) or name",
+    strength_help: str = "blend with the input, 0..1 (default: 1)",
 ) -> None:
     """The options of running a trained model, shared by ``apply`` and ``video``."""
     parser.add_argument("--style", default=None, help=style_help)
@@ -73,9 +75,7 @@ def add_model_options(
         metavar="W,...|NAME:W,...",
         help="mix styles at run time: one weight per style, or NAME:W pairs (normalized)",
     )
-    parser.add_argument(
-        "--strength", type=float, default=1.0, help="blend with the input, 0..1 (default: 1)"
-    )
+    parser.add_argument("--strength", type=float, default=1.0, help=strength_help)
     parser.add_argument(
         "--size", type=int, default=None, help="longer edge of the output (default: the input's)"
     )

@@ -66,6 +66,8 @@ def add_commands(sub: Any) -> None:
         video,
         "a fast model's style: index (0 = first) or name; an instant model's: the painting "
         "(an image or example:NAME)",
+        "0..1: a fast model blends with the input; an instant model's is AdaIN's alpha, "
+        "the photo's features at 0 (default: 1)",
     )
     add_look_arguments(video, palette_default=None, only="instant models: ")
     video.add_argument(
@@ -99,7 +101,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     source = check_input_file(args.model, "model file")
     if source.suffix.lower() != ".safetensors":
         raise StylelabError(
-            f"{one_line(source)}: export takes a .safetensors model from 'stylelab train'"
+            f"{one_line(source)}: export takes a .safetensors model from 'stylelab train' or "
+            "'stylelab train-instant'"
         )
     output = check_export_output(args.output)
     check_outputs([output], [source])

@@ -141,7 +141,10 @@ def first_video_stream(container: InputContainer, source: Path) -> VideoStream:
     (also for a still image, which ffmpeg would read as a one-frame video)."""
     if is_still_image(container.format.name):
         raise StylelabError(
-            one_line(f"{source}: a still image, not a video; 'stylelab apply' stylizes images")
+            one_line(
+                f"{source}: a still image, not a video; 'stylelab apply' (a fast model) or "
+                "'stylelab instant' (any painting) stylizes images"
+            )
         )
     for stream in container.streams.video:
         if stream.disposition & av.stream.Disposition.attached_pic:
