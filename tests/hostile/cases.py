@@ -1781,6 +1781,11 @@ CASES: list[Case] = [
         r"stats\.csv.*input",
     ),
     Case("stats: -o an image name", lambda t: stats(t, "-o", "s.png"), r"s\.png"),
+    Case(
+        "stats: a missing image, beside a good one",
+        lambda t: stats(t, inputs=("s.png", "nope.png")),
+        r"nope\.png: no such file",
+    ),
     Case("stats: -o into a missing folder", lambda t: stats(t, "-o", "nodir/x.csv"), "nodir"),
     Case("stats: --plot unknown extension", lambda t: stats(t, "--plot", "p.xyz"), r"\.xyz"),
     *[

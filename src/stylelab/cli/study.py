@@ -185,7 +185,13 @@ def cmd_stats(args: argparse.Namespace) -> int:
     )
     from stylelab.limits import MAX_SEED
     from stylelab.records import csv_text
-    from stylelab.safety import check_extension, check_output_file, check_outputs, write_together
+    from stylelab.safety import (
+        check_extension,
+        check_input_file,
+        check_output_file,
+        check_outputs,
+        write_together,
+    )
 
     if not 16 <= args.size <= MAX_STATS_SIZE:
         raise StylelabError(f"--size must be from 16 to {MAX_STATS_SIZE}, got {args.size}")
@@ -200,6 +206,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
             raise StylelabError(f"{args.plot}: the plot and the CSV need different names")
     files = [w for w in args.weights if w not in WEIGHT_KEYWORDS]
     check_outputs(targets, [*args.images, *files])
+    for image in args.images:  # a missing photo is one line before any network is built
+        if not image.startswith("example:"):
+            check_input_file(image, "image")
     rows = stats_grid(
         args.images,
         args.backbones,
