@@ -75,6 +75,8 @@ def add_config_arguments(
             continue
         default = shown.get(spec.name, spec.default)
         help_text = f"{spec.help} (default: {default if default != '' else 'none'})"
+        if "(default" in spec.help and spec.name not in shown:  # the help says it already
+            help_text = spec.help
         if spec.kind is bool:
             parser.add_argument(
                 spec.flag, action=argparse.BooleanOptionalAction, default=None, help=help_text
