@@ -1,4 +1,4 @@
-"""SWAG for fast networks (docs/study.md, "Fast networks"): does softmax smoothing of a
+"""SWAG for fast networks (the section of docs/study.md): does softmax smoothing of a
 random ResNet-50 loss network help a feed-forward model, as Wang, Li & Vasconcelos
 (CVPR 2021) claim?
 
@@ -150,7 +150,7 @@ def sheet(rows: list[dict], paintings: list[str]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--paintings", default="../shared/train-styles")
     parser.add_argument("--work", default="runs/study_fast")
     parser.add_argument("--steps", type=int, default=200)
