@@ -336,3 +336,19 @@ def test_the_fast_network_tables_are_what_the_script_makes_of_its_scores() -> No
     tables = script.tables(rows, 200, 96)
     assert (REPO / "docs" / "study_fast.md").read_text().startswith(tables)
     assert tables.split("\n\n", 1)[1] in (REPO / "docs" / "study.md").read_text()
+
+
+def test_the_one_pass_tables_are_what_the_script_makes_of_its_scores() -> None:
+    """docs/study_instant.md (and its copy on the Study page) is docs/study_instant.py's
+    text for the scores in docs/study_instant_scores.csv: every encoder and transform on
+    every unit, and the photo itself."""
+    import csv
+
+    script = _docs_script("study_instant")
+    with open(REPO / "docs" / "study_instant_scores.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    units = len(script.PHOTOS) * len(script.PAINTINGS)
+    assert len(rows) == (len(script.ENCODERS) * len(script.METHODS) + 1) * units
+    tables = script.tables(rows, 100)
+    assert (REPO / "docs" / "study_instant.md").read_text() == tables
+    assert tables.split("\n\n", 1)[1] in (REPO / "docs" / "study.md").read_text()
