@@ -57,7 +57,13 @@ def add_commands(sub: Any) -> None:
     add_config_arguments(run)
     run.set_defaults(handler=cmd_stylize)
 
-    layers = sub.add_parser("layers", help="list a backbone's layer names and channels")
+    layers = sub.add_parser(
+        "layers",
+        help="list a backbone's layer names and channels",
+        description="List a backbone's layers in depth order: name (what --content-layers, "
+        "--style-layers and --smoothing-layers take), kind, channels, whether stylize uses it "
+        "by default, and its Keras-style aliases.",
+    )
     layers.add_argument("--backbone", default="vgg19", help="backbone name (default: vgg19)")
     layers.set_defaults(handler=cmd_layers)
 
@@ -127,7 +133,13 @@ def add_commands(sub: Any) -> None:
 
 def add_examples_command(sub: Any) -> None:
     """Register examples (apart from add_commands: ``--help`` has always listed it after stats)."""
-    examples = sub.add_parser("examples", help="list the built-in example images")
+    examples = sub.add_parser(
+        "examples",
+        help="list the built-in example images",
+        description="List the built-in example images (scikit-image's photos and stylelab's "
+        "procedural paintings), which every command takes as example:NAME; --write saves "
+        "them as PNG files.",
+    )
     examples.add_argument(
         "--write",
         metavar="DIR",

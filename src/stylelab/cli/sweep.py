@@ -53,7 +53,7 @@ def add_commands(sub: Any) -> None:
         description="Loss curves (per iteration and per second), a contact sheet of the "
         "outputs, bars of time and distances, and index.html with the summary table.",
     )
-    report.add_argument("rundir", metavar="RUNDIR")
+    report.add_argument("rundir", metavar="RUNDIR", help="a folder written by 'stylelab sweep'")
     report.add_argument(
         "--study",
         metavar="OUTDIR",
