@@ -65,18 +65,21 @@ def add_config_arguments(
     parser: argparse.ArgumentParser,
     skip: Sequence[str] = (),
     defaults: dict[str, Any] | None = None,
+    helps: dict[str, str] | None = None,
 ) -> None:
     """One ``--flag`` per StylizeConfig field, from its :class:`~stylelab.config.FieldSpec`
-    (kind, help); ``defaults`` overrides the defaults shown (a command with defaults of its
-    own). The values are checked by StylizeConfig, so every layer says the same."""
+    (kind, help); ``defaults`` overrides the defaults shown and ``helps`` the help of a
+    field that means something more precise for this command. The values are checked by
+    StylizeConfig, so every layer says the same."""
     shown = defaults or {}
     for spec in field_specs():
         if spec.name in skip:
             continue
         default = shown.get(spec.name, spec.default)
-        help_text = f"{spec.help} (default: {default if default != '' else 'none'})"
-        if "(default" in spec.help and spec.name not in shown:  # the help says it already
-            help_text = spec.help
+        told = (helps or {}).get(spec.name, spec.help)
+        help_text = f"{told} (default: {default if default != '' else 'none'})"
+        if "(default" in told and spec.name not in shown:  # the help says it already
+            help_text = told
         if spec.kind is bool:
             parser.add_argument(
                 spec.flag, action=argparse.BooleanOptionalAction, default=None, help=help_text

@@ -64,7 +64,11 @@ def add_commands(sub: Any) -> None:
     )
     run.add_argument("--quiet", action="store_true", help="no summary line")
     skip = [f.name for f in dataclasses.fields(StylizeConfig) if f.name not in SHARED]
-    add_config_arguments(run, skip=skip)
+    helps = {
+        "style_scale": "painting size relative to the network's working size, the smaller of "
+        "--size and --internal-size (larger: bigger strokes)"
+    }
+    add_config_arguments(run, skip=skip, helps=helps)
     run.set_defaults(handler=cmd_instant)
     _add_train_command(sub)
 
