@@ -2885,6 +2885,19 @@ CASES: list[Case] = [
         for flag in ("--palette", "--style-scale", "--internal-size")
     ),
     video_case(
+        "instant, a painting larger than the largest size (--style-scale at the working size)",
+        lambda t, m, c: (
+            ["instant", c, "-o", "o.mp4", "--style", "example:strokes"]
+            + ["--size", "2048", "--internal-size", "2048", "--style-scale", "8"]
+        ),
+        "makes the painting 16384 px; the largest is 8192",
+    ),
+    video_case(
+        "an instant model's ONNX export with --palette",
+        lambda t, m, c: [_instant_onnx_with(t, "3"), c, "-o", "o.mp4", "--palette", "0"],
+        r"depth3\.onnx: the export of an instant-style model",
+    ),
+    video_case(
         "an instant model's ONNX export",
         lambda t, m, c: [
             _instant_onnx_with(t, "3"),

@@ -154,12 +154,12 @@ def _is_instant_model(model: str) -> bool:
 
 def _fast_stylizer(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     """The frame stylizer of a fast model and its settings for OUT.json."""
-    for flag in ("palette", "internal_size", "style_scale"):
+    model = open_model(args.model, args.device, args.precision, args.runtime, quiet=args.quiet)
+    for flag in ("palette", "internal_size", "style_scale"):  # after: an instant export says so
         if getattr(args, flag) is not None:
             raise StylelabError(
                 f"--{flag.replace('_', '-')} goes with an instant model, not a fast one"
             )
-    model = open_model(args.model, args.device, args.precision, args.runtime, quiet=args.quiet)
     if args.precision == "auto" and str(model.device) == "cpu" and model.precision != "fp32":
         # bf16 on a CPU doubles the flicker of a trained model and gains nothing here
         # (benchmarks/RESULTS.md, video at 480p): video defaults to fp32 on CPUs.
