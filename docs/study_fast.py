@@ -2,8 +2,8 @@
 random ResNet-50 loss network help a feed-forward model, as Wang, Li & Vasconcelos
 (CVPR 2021) claim?
 
-    PYTHONPATH=src python docs/study_fast.py --paintings ../shared/train-styles \
-        --work runs/study_fast --steps 200 --train-size 96
+    OMP_NUM_THREADS=1 PYTHONPATH=src python docs/study_fast.py \
+        --paintings ../shared/train-styles --work runs/study_fast --steps 200 --train-size 96
 
 Trains three compact three-style models (three paintings of ../shared/train-styles; the
 judging paintings of ../shared/eval-images are never trained on) with the same budget and
@@ -13,7 +13,8 @@ without astronaut, chelsea and coffee, which are held out: each model stylizes t
 three photos in each of the three styles at 256 px (9 units), and both yardsticks score
 every result against its photo and painting. Writes docs/study_fast.md (tables with
 bootstrap intervals over the 9 units, win counts, the two comparisons),
-docs/study_fast_scores.csv and docs/study_fast.jpg. Models already in --work are reused.
+docs/study_fast_scores.csv and docs/study_fast.jpg. Models already in --work are reused
+(only with the same paintings, steps and size: --work/settings.json).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from stylelab.experiments.study import (
     comparison_rows,
     config_label,
     distance_rows,
+    same_settings,
 )
 from stylelab.fast import load
 from stylelab.fast.config import TrainConfig, default_loss
@@ -158,6 +160,7 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(args.work)
     paintings = [str(Path(args.paintings) / f"{name}.jpg") for name in PAINTINGS]
+    same_settings(work, {"paintings": paintings, "steps": args.steps, "size": args.train_size})
     minutes = train_models(work, paintings, args.steps, args.train_size)
     rows = score(work, paintings)
     with open(DOCS / "study_fast_scores.csv", "w", newline="") as handle:

@@ -1,8 +1,8 @@
 """The robustness study's question for one-pass methods (docs/study.md, "One-pass
 methods"): which encoders carry a painting's style through AdaIN and WCT?
 
-    PYTHONPATH=src python docs/study_instant.py --paintings ../shared/eval-images \
-        --work runs/study_instant
+    OMP_NUM_THREADS=1 PYTHONPATH=src python docs/study_instant.py \
+        --paintings ../shared/eval-images --work runs/study_instant
 
 Four encoders: the pretrained (Caffe) VGG19, a random VGG19 (r-VGG19), a random
 ResNet-50 (r-ResNet-50), and r-ResNet-50 with SWAG's softmax smoothing of its features
@@ -24,7 +24,8 @@ Nothing is trained: the three judging paintings serve as in the Gatys study. Pho
 astronaut, chelsea, coffee, at 256 px (9 units); both yardsticks score each result and
 the photo itself. Writes docs/study_instant.md (tables with bootstrap intervals, wins,
 comparisons), docs/study_instant_scores.csv and docs/study_instant.jpg; images already in
---work are reused.
+--work are reused (only with the same paintings and steps: --work/settings.json).
+One thread (OMP_NUM_THREADS=1): with two, L-BFGS amplifies the changing order of sums.
 """
 
 from __future__ import annotations
@@ -41,7 +42,12 @@ import torch
 from stylelab.adain.nets import adain, mean_std, wct
 from stylelab.backbones import load_backbone
 from stylelab.evaluate import evaluate
-from stylelab.experiments.study import bootstrap_indices, comparison_rows, distance_rows
+from stylelab.experiments.study import (
+    bootstrap_indices,
+    comparison_rows,
+    distance_rows,
+    same_settings,
+)
 from stylelab.images import load_image, resize_long_edge, save_image
 from stylelab.objective import build_objective
 from stylelab.optim import make_optimizer, optimize
@@ -229,6 +235,7 @@ def main() -> None:
     args = parser.parse_args()
     steps = args.steps
     paintings = [str(Path(args.paintings) / f"{name}.jpg") for name in PAINTINGS]
+    same_settings(Path(args.work), {"paintings": paintings, "steps": steps})
     if args.encoders:
         chosen = tuple(ENCODERS[int(i)] for i in args.encoders.split(","))
         run(Path(args.work), paintings, steps, chosen)

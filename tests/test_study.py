@@ -175,6 +175,17 @@ def test_distance_and_comparison_tables_of_the_docs_studies() -> None:
     assert rows[3].startswith("| A < B | T | -0.100 [-0.100, -0.100] | 0/3 |")
 
 
+def test_a_docs_study_reuses_a_work_folder_only_with_its_settings(tmp_path: Any) -> None:
+    from stylelab.errors import StylelabError
+    from stylelab.experiments.study import same_settings
+
+    work = tmp_path / "work"
+    same_settings(work, {"paintings": ["a.jpg"], "steps": 200})
+    same_settings(work, {"paintings": ["a.jpg"], "steps": 200})  # the same: reused
+    with pytest.raises(StylelabError, match="made with .*'steps': 200.*give another --work"):
+        same_settings(work, {"paintings": ["a.jpg"], "steps": 300})
+
+
 def test_markdown_and_plot(tmp_path: Any) -> None:
     from stylelab.experiments.study import markdown, plot_ranking
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -371,6 +372,19 @@ def markdown(
                     f"[{c.low:+.3f}, {c.high:+.3f}] | {c.wins}/{c.units} | {c.verdict} |\n"
                 )
     return text.getvalue()
+
+
+def same_settings(work: Path, settings: dict[str, Any]) -> None:
+    """Let a docs study reuse the models or images in ``work`` only if they were made with
+    these ``settings`` (kept in ``work/settings.json``); otherwise one line."""
+    record = work / "settings.json"
+    if record.exists():
+        found = json.loads(record.read_text())
+        if found != settings:
+            raise StylelabError(f"{work}: made with {found}, not {settings}; give another --work")
+        return
+    work.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps(settings, indent=1) + "\n")
 
 
 def distance_rows(
