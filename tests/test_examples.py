@@ -101,6 +101,15 @@ def test_examples_command_writes_a_training_folder(tmp_path: Path) -> None:
     assert main(["examples", "--exclude", "nope"]) == 2
 
 
+def test_examples_command_writes_only_the_names_asked_for(tmp_path: Path) -> None:
+    from stylelab.cli import main
+
+    folder = tmp_path / "three"
+    only = ["--only", "astronaut,chelsea,coffee"]
+    assert main(["examples", "--write", str(folder), "--photos", *only, "--exclude", "coffee"]) == 0
+    assert sorted(p.stem for p in folder.iterdir()) == ["astronaut", "chelsea"]
+
+
 def test_write_examples_keeps_existing_files_unless_overwrite(tmp_path: Path) -> None:
     """Issue 27: --write into a training folder replaced its astronaut.png silently."""
     from stylelab.cli import main

@@ -1700,6 +1700,14 @@ CASES: list[Case] = [
     ),
     # --- examples: list or write the built-in images -------------------------------------
     Case("examples: --exclude nope", lambda t: ["examples", "--exclude", "nope"], "nope"),
+    Case(
+        "examples: --only nope", lambda t: ["examples", "--only", "nope"], "--only: unknown.*nope"
+    ),
+    Case(
+        "examples: --only a painting with --photos",
+        lambda t: ["examples", "--write", "w", "--photos", "--only", "strokes"],
+        "no example left",
+    ),
     Case("examples: --write a file", lambda t: ["examples", "--write", text(t, "f")], r"\bf\b"),
     Case(
         "examples: --write under a file",

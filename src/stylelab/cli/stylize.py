@@ -157,6 +157,12 @@ def add_examples_command(sub: Any) -> None:
         help="names to leave out, e.g. astronaut to keep it unseen for validation",
     )
     examples.add_argument(
+        "--only",
+        default="",
+        metavar="A,B,...",
+        help="just these names, e.g. astronaut,chelsea,coffee (default: all)",
+    )
+    examples.add_argument(
         "--overwrite",
         action="store_true",
         help="with --write: replace files of the same names (otherwise refused)",
@@ -325,11 +331,21 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_examples(args: argparse.Namespace) -> int:
     from stylelab.examples import PHOTOS, list_examples, write_examples
 
-    exclude = {n.strip() for n in args.exclude.split(",") if n.strip()}
-    unknown = sorted(exclude - set(list_examples()))
-    if unknown:
-        raise StylelabError(f"--exclude: unknown example(s) {', '.join(unknown)}")
+    def named(flag: str, text: str) -> set[str]:
+        chosen = {n.strip() for n in text.split(",") if n.strip()}
+        unknown = sorted(chosen - set(list_examples()))
+        if unknown:
+            raise StylelabError(f"{flag}: unknown example(s) {', '.join(unknown)}")
+        return chosen
+
+    exclude, only = named("--exclude", args.exclude), named("--only", args.only)
     names = [n for n in (PHOTOS if args.photos else list_examples()) if n not in exclude]
+    names = [n for n in names if n in only] if only else names
+    if only and not names:
+        raise StylelabError(
+            f"--only {args.only}: no example left"
+            + (" (--photos keeps photos only)" if args.photos else "")
+        )
     if args.write is None:
         for name in names:
             print(f"example:{name}")
