@@ -417,3 +417,20 @@ def test_issue_acceptance_run_at_256px(tmp_path: Path, capsys: pytest.CaptureFix
     # Closer to the painting's style than the photo is, closer to the photo than the painting.
     assert result["style_distance"] < 0.5 * photo["style_distance"]
     assert result["content_distance"] < 0.8 * painting["content_distance"]
+
+
+def test_a_reader_that_leaves_ends_the_command_silently() -> None:
+    """``stylelab layers | head``: stdout's reader gone is no error of the user's; exit as
+    SIGPIPE would (141), with nothing on stderr, as cat and ls do."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent / "src")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stylelab.cli", "layers", "--backbone", "resnet50"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # before the command writes a line: its first write finds no reader
+    with proc.stderr:
+        stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141 and stderr == ""

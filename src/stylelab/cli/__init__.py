@@ -34,7 +34,7 @@ from typing import TextIO
 
 from stylelab import __version__
 from stylelab.cli import apply, deploy, fast, instant, serve, stereo, study, stylize, sweep
-from stylelab.cli.common import EXIT_BUG, EXIT_USAGE, OneLineParser, config_from_args
+from stylelab.cli.common import EXIT_BUG, EXIT_PIPE, EXIT_USAGE, OneLineParser, config_from_args
 from stylelab.errors import StylelabError
 from stylelab.safety import (
     describe_os_error,
@@ -99,6 +99,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_traceback(debug)
         print(f"stylelab: interrupted ({interruption()})", file=sys.stderr)
         return interrupted_exit_code()
+    except BrokenPipeError:  # stdout's reader left (``stylelab layers | head``): no output wanted
+        _print_traceback(debug)
+        return _pipe_closed()
     except OSError as exc:  # e.g. the output folder vanished or filled up mid-run
         _print_traceback(debug)
         return _fail(describe_os_error(exc))
@@ -127,6 +130,17 @@ def _out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and (
         "can't allocate memory" in text or "out of memory" in text.lower()
     )
+
+
+def _pipe_closed() -> int:
+    """Exit as a process killed by SIGPIPE would (128 + 13), silently, as ``cat`` and ``ls``
+    do; stdout goes to /dev/null first so that flushing it at exit cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real stdout file: nothing left to flush into a pipe
+        pass
+    return EXIT_PIPE
 
 
 def _fail(message: str) -> int:

@@ -28,6 +28,7 @@ EXIT_USAGE = 2
 EXIT_NONFINITE = 1
 EXIT_INTERRUPTED = 130  # Ctrl-C; SIGTERM / SIGHUP give 143 / 129 (safety.interrupted_exit_code)
 EXIT_BUG = 70  # EX_SOFTWARE: an exception stylelab did not expect
+EXIT_PIPE = 141  # stdout's reader left: as a process killed by SIGPIPE (128 + 13)
 
 
 class OneLineParser(argparse.ArgumentParser):
