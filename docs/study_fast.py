@@ -24,8 +24,6 @@ import csv
 import time
 from pathlib import Path
 
-import numpy as np
-
 from stylelab.evaluate import evaluate
 from stylelab.examples import training_photos
 from stylelab.experiments.study import (
@@ -33,6 +31,7 @@ from stylelab.experiments.study import (
     comparison_rows,
     config_label,
     distance_rows,
+    distances_by_label,
     same_settings,
 )
 from stylelab.fast import load
@@ -113,16 +112,11 @@ def tables(rows: list[dict], steps: int, train_size: int) -> str:
         "[95 % bootstrap interval over the units]; wins: units where the model has the "
         "lowest style distance of the three; content distance: mean.\n\n"
     ]
-    table: dict[str, dict[str, np.ndarray]] = {y: {} for y in YARDSTICKS}
-    content: dict[str, dict[str, float]] = {y: {} for y in YARDSTICKS}
-    for yardstick in YARDSTICKS:
-        for backbone, smoothing in CONFIGS:
-            label = config_label(backbone, smoothing)
-            picked = [r for r in rows if (r["backbone"], r["smoothing"]) == (backbone, smoothing)]
-            table[yardstick][label] = np.array([float(r[f"{yardstick}_style"]) for r in picked])
-            content[yardstick][label] = float(
-                np.mean([float(r[f"{yardstick}_content"]) for r in picked])
-            )
+    groups = {
+        config_label(b, s): [r for r in rows if (r["backbone"], r["smoothing"]) == (b, s)]
+        for b, s in CONFIGS
+    }
+    table, content = distances_by_label(groups, list(YARDSTICKS))
     labels = [config_label(b, s) for b, s in CONFIGS]
     text.append(distance_rows("loss network", table, content, YARDSTICKS, draws) + "\n")
     pairs = [(labels[0], labels[1]), (labels[2], labels[1])]

@@ -46,6 +46,7 @@ from stylelab.experiments.study import (
     bootstrap_indices,
     comparison_rows,
     distance_rows,
+    distances_by_label,
     same_settings,
 )
 from stylelab.images import load_image, resize_long_edge, save_image
@@ -183,15 +184,11 @@ def tables(rows: list[dict], steps: int) -> str:
         + ".\n"
     ]
     for method in METHODS:
-        table: dict[str, dict[str, np.ndarray]] = {y: {} for y in YARDSTICKS}
-        content: dict[str, dict[str, float]] = {y: {} for y in YARDSTICKS}
-        for label in labels:
-            picked = [r for r in rows if (r["encoder"], r["method"]) == (label, method)]
-            for yardstick in YARDSTICKS:
-                table[yardstick][label] = np.array([float(r[f"{yardstick}_style"]) for r in picked])
-                content[yardstick][label] = float(
-                    np.mean([float(r[f"{yardstick}_content"]) for r in picked])
-                )
+        groups = {
+            label: [r for r in rows if (r["encoder"], r["method"]) == (label, method)]
+            for label in labels
+        }
+        table, content = distances_by_label(groups, list(YARDSTICKS))
         text.append(f"\n**{method}**\n\n")
         text.append(distance_rows("encoder", table, content, YARDSTICKS, draws) + "\n")
         pairs = [(labels[1], labels[2]), (labels[3], labels[2]), (labels[0], labels[1])]

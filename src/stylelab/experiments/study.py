@@ -387,6 +387,22 @@ def same_settings(work: Path, settings: dict[str, Any]) -> None:
     record.write_text(json.dumps(settings, indent=1) + "\n")
 
 
+def distances_by_label(
+    groups: Mapping[str, Sequence[Mapping[str, Any]]], yardsticks: Sequence[str]
+) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, dict[str, float]]]:
+    """For :func:`distance_rows` and :func:`comparison_rows`: from score rows grouped by
+    label (each row with ``<yardstick>_style`` and ``<yardstick>_content``, the groups in the
+    same unit order), the style distances ``{yardstick: {label: array}}`` and the mean
+    content distances ``{yardstick: {label: mean}}``."""
+    style: dict[str, dict[str, np.ndarray]] = {y: {} for y in yardsticks}
+    content: dict[str, dict[str, float]] = {y: {} for y in yardsticks}
+    for label, rows in groups.items():
+        for y in yardsticks:
+            style[y][label] = np.array([float(r[f"{y}_style"]) for r in rows])
+            content[y][label] = float(np.mean([float(r[f"{y}_content"]) for r in rows]))
+    return style, content
+
+
 def distance_rows(
     first: str,
     style: Mapping[str, Mapping[str, np.ndarray]],
@@ -401,12 +417,12 @@ def distance_rows(
     labels = list(next(iter(style.values())))
     head = f"| {first} |" + "".join(f" {n} style | wins | {n} content |" for n in names.values())
     lines = [head, "|---|" + "---|---|---|" * len(names)]
-    for label in labels:
+    best = {key: np.stack([style[key][label] for label in labels]).argmin(axis=0) for key in names}
+    for index, label in enumerate(labels):
         line = f"| {label} |"
         for key in names:
             mean, low, high = mean_interval(style[key][label], draws)
-            stack = np.stack([style[key][other] for other in labels])
-            wins = int((stack.argmin(axis=0) == labels.index(label)).sum())
+            wins = int((best[key] == index).sum())
             line += f" {mean:.3f} [{low:.3f}, {high:.3f}] | {wins} | {content[key][label]:.3f} |"
         lines.append(line)
     return "\n".join(lines) + "\n"
