@@ -23,7 +23,6 @@ from stylelab.adain.transfer import Look, painting_statistics, stylize_photo
 from stylelab.config import StylizeConfig, blend_weights
 from stylelab.errors import StylelabError
 from stylelab.images import ImageSource, check_finite, load_image, resize_long_edge
-from stylelab.limits import MAX_SIZE
 from stylelab.pixels import label
 from stylelab.precision import resolve_precision
 
@@ -60,12 +59,6 @@ class InstantFrames:
         look (made again only when frames of another size come)."""
         if self._prepared is None or self._prepared[0] != frame_edge:
             working, style = working_edges(frame_edge, self.internal_size, self.config.style_scale)
-            if style > MAX_SIZE:  # as instant refuses it for a photo, at the first frame
-                raise StylelabError(
-                    f"--style-scale {self.config.style_scale:g} at a working size of {working} "
-                    f"px makes the painting {style} px; the largest is {MAX_SIZE} (lower "
-                    "--style-scale or --internal-size)"
-                )
             sized = [resize_long_edge(p, style) for p in self.paintings]
             blend = blend_weights(self.config.style_blend, len(sized))
             colour = self.config.preserve_color

@@ -15,7 +15,7 @@ import numpy as np
 
 from stylelab.config import check_field_names, check_value, field_specs, option
 from stylelab.errors import StylelabError
-from stylelab.limits import show
+from stylelab.limits import MAX_SIZE, show
 
 DEFAULT_INTERNAL_SIZE = 512
 MAX_REFINE = 10_000
@@ -26,9 +26,17 @@ SHARED = ("size", "style_scale", "style_blend", "preserve_color", "mask", "regio
 
 def working_edges(size: int, internal_size: int, style_scale: float) -> tuple[int, int]:
     """The network's working edge, min(size, internal_size), and the paintings' edge,
-    round(working * style_scale) but 32 px at least: one rule for both runtimes and video."""
+    round(working * style_scale) but 32 px at least and MAX_SIZE at most (else one line):
+    one rule for both runtimes and video."""
     working = min(size, internal_size)
-    return working, max(32, round(working * style_scale))
+    style = max(32, round(working * style_scale))
+    if style > MAX_SIZE:
+        raise StylelabError(
+            f"--style-scale {style_scale:g} at a working size of {working} px makes the "
+            f"painting {style} px; the largest is {MAX_SIZE} (lower --style-scale or "
+            "--internal-size)"
+        )
+    return working, style
 
 
 def blend_stats(stats: Sequence[Any], weights: Sequence[float]) -> Any:
