@@ -4,6 +4,7 @@ term off is the plain training exactly."""
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -121,3 +122,28 @@ def test_weight_zero_is_the_plain_training_and_a_weight_changes_it(
     plain = first.summary["parameter_checksum"]
     assert plain == again.summary["parameter_checksum"]
     assert plain != with_term.summary["parameter_checksum"]
+
+
+def test_resume_refuses_a_checkpoint_whose_warps_were_bilinear(
+    tmp_path: Path, photo_folder: Path
+) -> None:
+    """Checkpoints from before the resampling was recorded warped bilinearly: resuming one
+    with today's bicubic warps would not be one training, so it is one line instead."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    output = tmp_path / "t.safetensors"
+    train(_config(photo_folder, steps=2, temporal_weight=5.0), output)
+    checkpoint = workdir_for(output) / "checkpoint.safetensors"
+    with safe_open(str(checkpoint), "pt") as opened:
+        metadata = dict(opened.metadata())
+    record = json.loads(metadata["training"])
+    assert record["temporal_resampling"] == temporal.RESAMPLING == "bicubic"
+    tensors = load_file(checkpoint)
+    del record["temporal_resampling"]  # as written before the field existed
+    save_file(tensors, checkpoint, {**metadata, "training": json.dumps(record)})
+    with pytest.raises(StylelabError, match="warped with bilinear resampling.*bicubic"):
+        train(_config(photo_folder, steps=3, temporal_weight=5.0), output, resume=True)
+    record["temporal_resampling"] = "bicubic"
+    save_file(tensors, checkpoint, {**metadata, "training": json.dumps(record)})
+    assert train(_config(photo_folder, steps=3, temporal_weight=5.0), output, resume=True).step == 3

@@ -34,6 +34,9 @@ MAX_ZOOM = 0.05  # zoom in 1 +- 0.05
 MAX_ROTATION_DEG = 2.0
 NOISE_STD = 0.01  # of the [0, 1] range
 STREAM = 0x7E3F  # keeps the warp draws apart from the batch's own draws
+#: grid_sample's mode for W; recorded in the training record, so a resume of a checkpoint
+#: trained with another one (before f814851: bilinear) is refused rather than mixed.
+RESAMPLING = "bicubic"
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,7 @@ def warp(images: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
     lobes can overshoot [0, 1] a little at edges; not clamped, so a pointwise affine
     network still commutes with the warp)."""
     grid = F.affine_grid(theta.to(images), list(images.shape), align_corners=False)
-    return F.grid_sample(images, grid, mode="bicubic", padding_mode="zeros", align_corners=False)
+    return F.grid_sample(images, grid, mode=RESAMPLING, padding_mode="zeros", align_corners=False)
 
 
 def warped_pair(images: torch.Tensor, seed: int, step: int, rank: int = 0) -> WarpedPair:

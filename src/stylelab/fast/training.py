@@ -51,7 +51,7 @@ from stylelab.fast.modelfile import (
     save_model,
 )
 from stylelab.fast.nets import TransformerNet, count_parameters
-from stylelab.fast.temporal import temporal_loss, warped_pair
+from stylelab.fast.temporal import RESAMPLING, temporal_loss, warped_pair
 from stylelab.images import resize_long_edge, save_image
 from stylelab.records import write_csv, write_json
 
@@ -235,6 +235,7 @@ def _start(config: TrainConfig, out: Path) -> _Session:
         "precision": precision,
         "photos": len(photos) * dist.world,
         "world_size": dist.world,
+        "temporal_resampling": temporal_resampling(config.temporal_weight),
     }
     return _Session(
         config,
@@ -252,6 +253,11 @@ def _start(config: TrainConfig, out: Path) -> _Session:
         optimizer,
         training,
     )
+
+
+def temporal_resampling(weight: float) -> str | None:
+    """The warp's resampling as the training record keeps it: None without the term."""
+    return RESAMPLING if weight > 0 else None
 
 
 def _objective(
@@ -539,12 +545,20 @@ def _restore(
         raise ValueError("its training record is not an object")
     mine = config.to_dict()
     saved.setdefault("temporal_weight", 0.0)  # checkpoints from before the term: trained without
+    # checkpoints from before the resampling was recorded warped bilinearly (f814851)
+    saved.setdefault("temporal_resampling", "bilinear" if saved["temporal_weight"] else None)
     compared = ("architecture", "styles", "train_size", "batch_size", "lr", "loss", "data")
     different = [k for k in (*compared, "temporal_weight") if saved.get(k) != mine.get(k)]
     if different:
         raise StylelabError(
             f"--resume: the checkpoint was trained with other settings ({', '.join(different)}); "
             "give the same styles and options as the first run"
+        )
+    if saved["temporal_resampling"] != temporal_resampling(config.temporal_weight):
+        raise StylelabError(
+            f"--resume: the checkpoint's temporal term warped with {saved['temporal_resampling']} "
+            f"resampling, this version's with {RESAMPLING} (docs/video.md, \"A sharper "
+            'target"); the runs would not be one training: train again without --resume'
         )
     step, elapsed = restore_checkpoint(net, optimizer, tensors, metadata)
     if not 0 <= step <= config.steps or not math.isfinite(elapsed) or elapsed < 0:
