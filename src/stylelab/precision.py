@@ -149,7 +149,12 @@ def cast_autocast_weights(module: nn.Module, dtype: torch.dtype) -> None:
 def prepare_extractor(
     extractor: nn.Module, device: torch.device, precision: str
 ) -> MixedPrecisionExtractor:
-    """Move ``extractor`` to ``device`` and wrap it for ``precision`` (already resolved)."""
+    """Move ``extractor`` to ``device`` and wrap it for ``precision`` (already resolved).
+
+    In place: the module itself moves, turns channels-last and, below fp32, stores its
+    frozen convolution weights in the reduced dtype (:func:`cast_autocast_weights`), so
+    give it a module of its own (``Backbone.extractor`` builds one per call; its layers
+    are the backbone's, so that backbone is not for another precision afterwards)."""
     return MixedPrecisionExtractor(
         extractor.to(device), device, precision, use_channels_last(device, precision)
     )
