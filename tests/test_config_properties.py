@@ -407,3 +407,24 @@ def test_training_commands_take_their_defaults_from_the_settings(
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     help_text = " ".join(sub.choices[command].format_help().split())
     assert f"(default: {defaults['steps']})" in help_text
+
+
+def test_instant_flags_take_their_defaults_and_help_from_the_field_table() -> None:
+    """--strength, --refine, --palette, --internal-size: InstantOptions' kind, default and
+    help (the web form reads the same table); video leaves them unset ("not given")."""
+    from stylelab import cli
+    from stylelab.adain.options import InstantOptions
+    from stylelab.config import field_specs
+
+    parser = cli.build_parser()
+    args = vars(parser.parse_args(["instant", "p.png", "s.png", "-o", "o.png"]))
+    video = vars(parser.parse_args(["video", "instant", "in.mp4", "-o", "o.mp4"]))
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    help_text = " ".join(sub.choices["instant"].format_help().split())
+    specs = field_specs(InstantOptions)
+    assert {s.name for s in specs} == {"strength", "refine", "palette", "internal_size"}
+    for spec in specs:
+        assert args[spec.name] == spec.default and type(args[spec.name]) is spec.kind
+        assert " ".join(spec.help.split()[:6]) in help_text, spec.name
+        if spec.name in ("palette", "internal_size"):
+            assert video[spec.name] is None

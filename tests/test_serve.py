@@ -255,10 +255,11 @@ def test_an_instant_job_says_instant_and_its_model(
 ) -> None:
     """The shipped AdaIN model, no refinement: the image is the job's preview and result;
     job.json and image.json say instant and which model; only instant's options kept."""
-    job = submit_instant(client, uploads, strength=0.8, palette=0.5)
+    job = submit_instant(client, uploads, strength=0.8, palette=0.5, internal_size=96)
     assert job["method"] == "instant" and job["steps"] == 0
     assert job["instant"]["strength"] == 0.8 and job["instant"]["refine"] == 0
     assert job["instant"]["palette"] == 0.5  # every field of the form reaches the run
+    assert job["instant"]["internal_size"] == 96
     assert job["config"] == {
         "size": 64,
         "style_scale": 1.0,
@@ -315,12 +316,13 @@ def test_an_instant_job_refines_live_with_the_gatys_loop(
 
 
 def test_the_instant_form_comes_from_its_field_table(client: TestClient) -> None:
-    from stylelab.adain.options import SHARED
+    from stylelab.adain.options import DEFAULT_INTERNAL_SIZE, SHARED
 
     schema = client.get("/api/options").json()["instant"]
     fields = {f["name"]: f for f in schema["fields"]}
-    assert set(fields) == {"strength", "refine", "palette"}
+    assert set(fields) == {"strength", "refine", "internal_size", "palette"}
     assert fields["strength"]["kind"] == "float" and fields["strength"]["default"] == 1.0
+    assert fields["internal_size"]["default"] == DEFAULT_INTERNAL_SIZE
     assert fields["refine"]["kind"] == "int" and fields["refine"]["default"] == 0
     assert fields["refine"]["help"].startswith("then N steps of stylize's Gatys objective")
     assert schema["shared"] == list(SHARED)

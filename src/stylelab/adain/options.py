@@ -11,8 +11,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from stylelab.config import check_field_names, check_value, field_specs, option
 from stylelab.errors import StylelabError
 from stylelab.limits import MAX_SIZE, show
@@ -59,15 +57,23 @@ class InstantOptions:
     )
     refine: int = option(
         0,
-        "then N steps of stylize's Gatys objective from the instant image (0: none)",
+        "then N steps of stylize's Gatys objective from the instant image",
         low=0,
         high=MAX_REFINE,
+    )
+    internal_size: int = option(
+        DEFAULT_INTERNAL_SIZE,
+        "the network's working size (long edge, px): larger outputs are the network's "
+        "result upsampled plus the photo's own fine detail",
+        low=64,
+        high=4096,
     )
     palette: float = option(
         1.0,
         "move the result's colours to the painting's: mean and covariance (WCT's colouring "
         "transform on RGB) and the whole distribution (histogram matching along the "
-        "painting's colour axes), scaled by strength: 0 = the network's colours, 1 = fully",
+        "painting's colour axes), scaled by strength: 0 = the network's colours, 1 = fully; "
+        "off where the photo's colours are kept (preserve color)",
         low=0.0,
         high=1.0,
     )
@@ -105,8 +111,7 @@ def check_settings(
     if unknown:
         raise StylelabError(f"instant: unknown option {unknown[0]!r}; options: {', '.join(SHARED)}")
     config = StylizeConfig(**options)
-    InstantOptions(strength=strength, refine=refine, palette=palette)  # type: ignore[arg-type]
-    check_int("internal_size", internal_size, 64, 4096)
+    InstantOptions(strength, refine, internal_size, palette)  # type: ignore[arg-type]
     return config
 
 
@@ -148,14 +153,3 @@ def run_record(
         "seconds": round(seconds, 4),
         "wall_time_s": round(seconds, 4),
     }
-
-
-def check_int(name: str, value: object, low: int, high: int) -> None:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, np.integer))
-        or not low <= int(value) <= high
-    ):
-        raise StylelabError(
-            f"--{name.replace('_', '-')} must be an integer from {low} to {high}, got {show(value)}"
-        )

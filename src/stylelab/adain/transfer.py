@@ -15,8 +15,9 @@
    :func:`stylelab.stylize` with y as ``init``). ``callback(0, y)`` sees the instant image
    first; then ``callback`` and ``on_row`` follow stylize's iterations, as in stylize.
 
-``strength`` and ``refine`` are checked by :class:`InstantOptions`, a field table like
-:class:`StylizeConfig`'s (the web form shows it).
+``strength``, ``refine``, ``internal_size`` and ``palette`` are checked by
+:class:`InstantOptions`, a field table like :class:`StylizeConfig`'s (the web form and the
+command line's flags are made from it).
 
 The result is a :class:`stylelab.stylize.StylizeResult` (image, settings, ``info`` with
 the model, its card, the seconds spent), saved like stylize's.

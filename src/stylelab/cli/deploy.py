@@ -69,7 +69,7 @@ def add_commands(sub: Any) -> None:
         "0..1: a fast model blends with the input; an instant model's is AdaIN's alpha, "
         "the photo's features at 0 (default: 1)",
     )
-    add_look_arguments(video, palette_default=None, only="instant models: ")
+    add_look_arguments(video, shown=False, only="instant models: ")
     video.add_argument(
         "--style-scale",
         type=float,

@@ -15,10 +15,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from stylelab.adain.options import DEFAULT_INTERNAL_SIZE, SHARED
+from stylelab.adain.options import SHARED, InstantOptions
 from stylelab.cli.apply import add_runtime_argument
 from stylelab.cli.common import add_config_arguments
-from stylelab.config import StylizeConfig
+from stylelab.config import StylizeConfig, field_spec
 from stylelab.errors import StylelabError
 
 
@@ -37,23 +37,12 @@ def add_commands(sub: Any) -> None:
     )
     run.add_argument("styles", nargs="+", metavar="STYLE", help="painting(s) or example:NAME")
     run.add_argument("-o", "--output", required=True, metavar="OUT", help="image, folder or -")
-    run.add_argument(
-        "--strength",
-        type=float,
-        default=1.0,
-        help="AdaIN's alpha: 0 = the photo's features, 1 = the style's statistics (default: 1)",
-    )
+    add_instant_argument(run, "strength", "A", shown=True)
     run.add_argument(
         "--model", default=None, metavar="FILE", help="an instant model (default: the shipped one)"
     )
-    run.add_argument(
-        "--refine",
-        type=int,
-        default=0,
-        metavar="N",
-        help="then N steps of stylize's Gatys objective from the instant image (default: 0)",
-    )
-    add_look_arguments(run, palette_default=1.0)
+    add_instant_argument(run, "refine", "N", shown=True)
+    add_look_arguments(run, shown=True)
     run.add_argument(
         "--precision", default="auto", choices=("auto", "fp32", "bf16"), help="default: auto"
     )
@@ -73,27 +62,26 @@ def add_commands(sub: Any) -> None:
     _add_train_command(sub)
 
 
-def add_look_arguments(
-    parser: argparse.ArgumentParser, palette_default: float | None, only: str = ""
-) -> None:
+def add_look_arguments(parser: argparse.ArgumentParser, shown: bool, only: str = "") -> None:
     """--palette and --internal-size, for ``instant`` and for ``video`` with an instant
     model (``only``: what the help adds, e.g. that a fast model takes neither)."""
+    add_instant_argument(parser, "palette", "A", shown, only)
+    add_instant_argument(parser, "internal_size", "PX", shown, only)
+
+
+def add_instant_argument(
+    parser: argparse.ArgumentParser, name: str, metavar: str, shown: bool, only: str = ""
+) -> None:
+    """``--NAME`` from :class:`InstantOptions`' field ``name``: its kind, help and default
+    (the parser's default when ``shown``, else None: "not given", e.g. for ``video``,
+    whose fast models take none of them)."""
+    spec = field_spec(name, InstantOptions)
     parser.add_argument(
-        "--palette",
-        type=float,
-        default=palette_default,
-        metavar="A",
-        help=f"{only}move the result's colours to the painting's (mean and covariance, then "
-        "the whole distribution; times --strength): 0 = off (default: 1; off with "
-        "--preserve-color)",
-    )
-    parser.add_argument(
-        "--internal-size",
-        type=int,
-        default=None,
-        metavar="PX",
-        help=f"{only}the network's working size; larger outputs get the photo's fine detail "
-        f"back (default: {DEFAULT_INTERNAL_SIZE})",
+        spec.flag,
+        type=spec.kind,
+        default=spec.default if shown else None,
+        metavar=metavar,
+        help=f"{only}{spec.help} (default: {spec.default:g})",
     )
 
 
@@ -167,7 +155,7 @@ def cmd_instant(args: argparse.Namespace) -> int:
     from stylelab.safety import check_outputs
 
     options = {k: getattr(args, k) for k in SHARED if getattr(args, k, None) is not None}
-    internal_size = DEFAULT_INTERNAL_SIZE if args.internal_size is None else args.internal_size
+    internal_size = args.internal_size
     # every shared option checked before any work
     config = check_settings(options, args.strength, args.refine, internal_size, args.palette)
     _check_styles(args.styles)
