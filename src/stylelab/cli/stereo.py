@@ -18,6 +18,7 @@ from stylelab.cli.common import (
     config_inputs,
     report_result,
 )
+from stylelab.cli.instant import add_instant_argument
 from stylelab.errors import StylelabError
 from stylelab.safety import IMAGE_FORMATS, check_output_file, check_outputs, one_line
 
@@ -61,19 +62,8 @@ def add_commands(sub: Any) -> None:
         help="a fast model (.safetensors or .onnx); with --method instant, an instant model "
         "(default: the shipped one)",
     )
-    run.add_argument(
-        "--strength",
-        type=float,
-        default=None,
-        help="instant: AdaIN's alpha, 0 = the photo's features, 1 = the style's (default: 1)",
-    )
-    run.add_argument(
-        "--internal-size",
-        type=int,
-        default=None,
-        metavar="PX",
-        help="instant: the network's working size (default: 512)",
-    )
+    add_instant_argument(run, "strength", "A", shown=False, only="instant: ")
+    add_instant_argument(run, "internal_size", "PX", shown=False, only="instant: ")
     add_runtime_argument(run)
     run.add_argument(
         "--disparity",
