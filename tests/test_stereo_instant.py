@@ -130,7 +130,19 @@ def test_the_joint_run_gets_the_left_mask_and_its_warp(tmp_path: Path, motorcycl
     assert table.masks.sum(0).sub(1).abs().max() < 1e-5  # still a partition of each view
 
 
-def test_cli_gatys_with_a_mask_warps_it_to_the_right_view(tmp_path: Path, motorcycle) -> None:
+def test_cli_gatys_with_a_mask_warps_it_to_the_right_view(
+    tmp_path: Path, motorcycle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stylelab.stereo import joint
+
+    made = []
+
+    def recorded(*args: object) -> object:
+        made.append(region_masks(*args))
+        return made[-1]
+
+    region_masks = joint._region_masks
+    monkeypatch.setattr(joint, "_region_masks", recorded)
     left, right, truth = motorcycle
     Image.fromarray(left).save(tmp_path / "l.png")
     Image.fromarray(right).save(tmp_path / "r.png")
@@ -145,6 +157,13 @@ def test_cli_gatys_with_a_mask_warps_it_to_the_right_view(tmp_path: Path, motorc
     record = json.loads((tmp_path / "o.json").read_text())
     assert record["config"]["mask"].endswith("m.png")
     assert record["optimization"]["iterations"] == 2
+    # the run's masks: the left view's as drawn, the right view's warped by the file's d
+    (table,) = made
+    red = table.masks[table.styles.index(0)]
+    assert torch.equal(red[0, :, :16], torch.ones(32, 16))
+    disparity = from_left(np.where(np.isfinite(truth), truth, np.inf), "file")
+    expected = right_view_masks(table.masks[:, 0], disparity.resized((32, 32)))
+    assert torch.allclose(table.masks[:, 1], expected) and red[1].sum() < red[0].sum() - 32
 
 
 # ----------------------------------------------------------------------------- memory
