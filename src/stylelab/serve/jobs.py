@@ -96,8 +96,12 @@ class Job:
     stop: threading.Event = field(default_factory=threading.Event)
     stopped_by_user: bool = False
     sources: tuple[str, str] = ("", "")  # what stylize reads: upload paths or example:NAME
-    method: str = "gatys"  # or "instant": then ``instant`` holds strength, refine, model
-    instant: dict[str, Any] | None = None
+    instant: dict[str, Any] | None = None  # an instant job's own fields and model
+
+    @property
+    def method(self) -> str:
+        """``instant`` when the job has instant fields, else ``gatys``: one fact, not two."""
+        return "gatys" if self.instant is None else "instant"
 
     @property
     def steps(self) -> int:
@@ -380,7 +384,6 @@ def _make_instant(job: Job, options: Any) -> None:
     from stylelab.adain.modelfile import SHIPPED
     from stylelab.adain.options import SHARED
 
-    job.method = "instant"
     job.config = {name: value for name, value in job.config.items() if name in SHARED}
     job.instant = {**asdict(options), "model": {"file": SHIPPED.name, "shipped": True}}
 
@@ -434,7 +437,6 @@ def _job_on_disk(path: Path) -> Job | None:
             started=_seconds(data.get("started")),
             finished=_seconds(data.get("finished")),
             iterations=int(data.get("iterations") or 0),
-            method=str(data.get("method", "gatys")),
             instant=dict(data["instant"]) if isinstance(data.get("instant"), dict) else None,
         )
     except (TypeError, ValueError):
