@@ -398,6 +398,57 @@ def test_training_writes_a_model_and_resumes(tmp_path: Path) -> None:
         train_instant(InstantTrainConfig(steps=4, **base), out, resume=True)
 
 
+def test_the_temporal_term_off_is_the_plain_training_and_on_resumes_exactly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--temporal-weight 0 draws no warps and trains the model it always did; > 0 adds the
+    term (a column of train.csv), changes the model, and a resumed run is the
+    uninterrupted one (the warps are a function of seed and step)."""
+    from stylelab.adain import training
+    from stylelab.adain.trainconfig import InstantTrainConfig
+
+    stripes_image(64).save(tmp_path / "s.png")
+    (tmp_path / "photos").mkdir()
+    gradient_image(80, 72, seed=3).save(tmp_path / "photos" / "p.png")
+    base = dict(
+        styles=(str(tmp_path / "s.png"),),
+        data=str(tmp_path / "photos"),
+        crop=64,
+        batch_size=2,
+        content_crops=2,
+        style_variants=2,
+        precision="fp32",
+        checkpoint_every=1,
+    )
+
+    def weights(path: Path) -> dict[str, torch.Tensor]:
+        return modelfile.load_decoder(path).decoder.state_dict()
+
+    straight = tmp_path / "t.safetensors"
+    training.train_instant(InstantTrainConfig(steps=3, temporal_weight=50.0, **base), straight)
+    header = (tmp_path / "t_train" / "train.csv").read_text().splitlines()[0]
+    assert header.split(",")[-1] == "temporal"
+    split = tmp_path / "r.safetensors"
+    training.train_instant(InstantTrainConfig(steps=2, temporal_weight=50.0, **base), split)
+    training.train_instant(
+        InstantTrainConfig(steps=3, temporal_weight=50.0, **base), split, resume=True
+    )
+    a, b = weights(straight), weights(split)
+    assert all(torch.equal(a[name], b[name]) for name in a)
+    with pytest.raises(StylelabError, match=r"other settings \(temporal_weight\)"):
+        training.train_instant(InstantTrainConfig(steps=4, **base), split, resume=True)
+
+    def no_warps(*args: object, **kwargs: object) -> None:
+        raise AssertionError("weight 0 must not draw warps")
+
+    monkeypatch.setattr(training, "warped_pair", no_warps)
+    plain = tmp_path / "p.safetensors"
+    training.train_instant(InstantTrainConfig(steps=3, **base), plain)
+    assert "temporal" not in (tmp_path / "p_train" / "train.csv").read_text().splitlines()[0]
+    c = weights(plain)
+    assert not all(torch.equal(a[name], c[name]) for name in a)
+
+
 # ------------------------------------------------------------------------------- CLI
 
 

@@ -1131,6 +1131,20 @@ INSTANT_CASES: list[Case] = [
         ],
         "nope: no such folder",
     ),
+    *(
+        train_instant_case(
+            f"--temporal-weight {value}",
+            lambda t, v=value: [
+                "--styles",
+                str(t / "style.png"),
+                "-o",
+                str(t / "m.safetensors"),
+                f"--temporal-weight={v}",
+            ],
+            "--temporal-weight must be a finite number from 0",
+        )
+        for value in ("nan", "-1", "inf", "1e9")
+    ),
     train_instant_case(
         "--resume without a checkpoint",
         lambda t: ["--styles", str(t / "style.png"), "-o", str(t / "m.safetensors"), "--resume"],

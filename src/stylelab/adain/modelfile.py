@@ -140,6 +140,7 @@ RESUME_KEYS = (
     "batch_size",
     "lr",
     "style_weight",
+    "temporal_weight",
     "seed",
     "content_crops",
     "style_variants",
@@ -165,6 +166,7 @@ def load_checkpoint(
         if not isinstance(saved, dict):
             raise ValueError("training settings are not a table")
         mine = json.loads(json.dumps(config.to_dict(), default=str))
+        saved.setdefault("temporal_weight", 0.0)  # from before the term: trained without
         different = [k for k in RESUME_KEYS if saved.get(k) != mine.get(k)]
         if different:
             raise StylelabError(

@@ -11,7 +11,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from stylelab.errors import StylelabError
-from stylelab.fast.config import BUILTIN_PHOTOS
+from stylelab.fast.config import BUILTIN_PHOTOS, MAX_TEMPORAL_WEIGHT
+from stylelab.limits import in_range, show
 
 #: The decoder designs (:data:`stylelab.adain.nets.DESIGNS` has their layers).
 DESIGN_NAMES = ("adain3", "adain4")
@@ -29,6 +30,7 @@ class InstantTrainConfig:
     steps: int = 2000
     lr: float = 1e-3
     style_weight: float = 2.0
+    temporal_weight: float = 0.0  # lambda of the warp-consistency term (fast.temporal); 0: off
     content_crops: int = 256
     style_variants: int = 256
     procedural: int = 0
@@ -48,6 +50,11 @@ class InstantTrainConfig:
             (
                 math.isfinite(self.style_weight) and 0 <= self.style_weight <= 1e6,
                 "--style-weight must be finite, 0..1e6",
+            ),
+            (
+                in_range(self.temporal_weight, 0.0, MAX_TEMPORAL_WEIGHT),
+                "--temporal-weight must be a finite number from 0 (off) to "
+                f"{MAX_TEMPORAL_WEIGHT:g}, got {show(self.temporal_weight)}",
             ),
             (1 <= self.content_crops <= 100_000, "--content-crops must be 1..100000"),
             (1 <= self.style_variants <= 100_000, "--style-variants must be 1..100000"),

@@ -9,6 +9,10 @@ Loss for a batch of photo crops c and style variants s, t = AdaIN(E(c), E(s)):
 with m_l = mean(mu_l(s)^2 + sigma_l(s)^2) over the style variants (each term a relative
 error, so one lambda fits every layer). The paper's lambda is 10 on raw features; on
 relative errors 10 let the style term dominate a short CPU training, so the default is 2.
+With ``temporal_weight`` mu > 0, mu * L_temp / B joins it: fast training's
+warp-consistency term (:mod:`stylelab.fast.temporal`) for the instant network
+x -> D(AdaIN(E(x), s)), each crop x against a warped, noisy copy x' with the same style,
+so that D(AdaIN(E(x'), s)) = W(D(AdaIN(E(x), s))) where W sees inside.
 
 CPU training is made feasible by a cache built once at the start, a function of the seed
 alone: the encoder's features of ``content_crops`` fixed photo crops (drawn as in
@@ -37,6 +41,7 @@ from stylelab.adain.trainconfig import InstantTrainConfig
 from stylelab.errors import StylelabError
 from stylelab.fast import data as fastdata
 from stylelab.fast.modelfile import save_checkpoint
+from stylelab.fast.temporal import temporal_loss, warped_pair
 from stylelab.images import pil_to_tensor, resize_long_edge
 from stylelab.records import write_csv, write_json
 
@@ -53,6 +58,7 @@ class Cache:
     skipped: dict[str, str]
     validation: torch.Tensor  # a held-out photo for sample sheets
     seconds: float
+    crops: torch.Tensor | None = None  # (N, 3, h, w) fp16 pixels: the temporal term warps them
 
 
 def procedural_paintings(count: int, size: int = PROCEDURAL_SIZE) -> list[tuple[str, Any]]:
@@ -125,12 +131,14 @@ def build_cache(config: InstantTrainConfig, progress: bool) -> Cache:
         unit="img",
         leave=False,
     )
-    content = []
+    content, crops = [], []
     stats: dict[str, list[torch.Tensor]] = {layer: [] for layer in STYLE_LAYERS}
     with torch.inference_mode(), _autocast(config.precision):
         for k in range(config.content_crops):
             crop = sampler.batch(k).images
             content.append(net(crop)[design.layer].to(torch.bfloat16).contiguous())
+            if config.temporal_weight > 0:
+                crops.append(crop.to(torch.float16))
             bar.update(1)
         for k in range(config.style_variants):
             image = style_images[k % len(style_images)]
@@ -148,6 +156,7 @@ def build_cache(config: InstantTrainConfig, progress: bool) -> Cache:
         skipped=dict(sorted(photos.skipped.items())),
         validation=resize_long_edge(validation, 256),
         seconds=time.perf_counter() - started,
+        crops=torch.cat(crops) if crops else None,
     )
 
 
@@ -164,6 +173,7 @@ class Objective:
         self.cache = cache
         self.config = config
         self.encoder = encoder(design.depth, tuple(sorted(set(STYLE_LAYERS) | {self.layer})))
+        self.content_encoder = encoder(design.depth, (self.layer,))
         self.style_scale = {layer: float((s**2).mean()) for layer, s in cache.styles.items()}
 
     def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -190,11 +200,39 @@ class Objective:
             style_term = style_term + ((got - want) ** 2).mean() / self.style_scale[layer]
         total = content_term + self.config.style_weight * style_term
         terms = {
-            "total": float(total.detach()),
+            "total": 0.0,
             "content": float(content_term.detach()),
             "style": float(style_term.detach()),
         }
+        if self.config.temporal_weight > 0:  # 0: the plain step exactly (no draws)
+            temporal = self.temporal(decoder, step, photos, styles, image)
+            total = total + self.config.temporal_weight * temporal
+            terms["temporal"] = float(self.config.temporal_weight * temporal.detach())
+        terms["total"] = float(total.detach())
         return total, terms
+
+    def temporal(
+        self,
+        decoder: Decoder,
+        step: int,
+        photos: torch.Tensor,
+        styles: torch.Tensor,
+        image: torch.Tensor,
+    ) -> torch.Tensor:
+        """L_temp / B for the batch's crops (:func:`stylelab.fast.temporal.temporal_loss`):
+        the network x' -> D(AdaIN(E(x'), s)) with each crop's own style statistics."""
+        assert self.cache.crops is not None  # built with the term
+        pair = warped_pair(self.cache.crops[photos].float(), self.config.seed, step)
+        statistics = self.cache.styles[self.layer][styles]
+
+        def network(moved: torch.Tensor) -> torch.Tensor:
+            with torch.no_grad(), _autocast(self.config.precision):
+                features = self.content_encoder(moved)[self.layer].float()
+            target = adain(features, statistics)  # as for the crop itself, in fp32
+            with _autocast(self.config.precision):
+                return decoder(target.contiguous(memory_format=torch.channels_last))
+
+        return temporal_loss(network, image, pair) / len(photos)
 
 
 def input_scale(cache: Cache) -> float:

@@ -124,6 +124,13 @@ def _add_train_command(sub: Any) -> None:
         ("steps", int, "N", "training steps"),
         ("lr", float, "LR", "Adam's learning rate"),
         ("style_weight", float, "LAMBDA", "the style term's weight"),
+        (
+            "temporal_weight",
+            float,
+            "LAMBDA",
+            "weight of the warp-consistency term against flicker in video "
+            "(stylelab.fast.temporal, as train's): 0 turns it off",
+        ),
         ("content_crops", int, "N", "photo crops cached"),
         ("style_variants", int, "N", "style variants cached"),
         ("procedural", int, "N", "add N drawn paintings"),
@@ -261,6 +268,7 @@ def cmd_train_instant(args: argparse.Namespace) -> int:
         steps=args.steps,
         lr=args.lr,
         style_weight=args.style_weight,
+        temporal_weight=args.temporal_weight,
         content_crops=args.content_crops,
         style_variants=args.style_variants,
         procedural=args.procedural,
