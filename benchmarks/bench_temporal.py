@@ -73,6 +73,9 @@ def train_model(weight: str, seed: str, options: argparse.Namespace, env: dict[s
     model = Path(options.workdir) / f"model_{tag(weight, seed)}.safetensors"
     if model.exists():
         return model
+    if options.arch == "instant":
+        run(train_instant_command(weight, seed, options, model), env)
+        return model
     run(
         [
             "train",
@@ -100,6 +103,25 @@ def train_model(weight: str, seed: str, options: argparse.Namespace, env: dict[s
         env,
     )
     return model
+
+
+def train_instant_command(
+    weight: str, seed: str, options: argparse.Namespace, model: Path
+) -> list[str]:
+    """``train-instant`` with the shipped model's recipe (src/stylelab/adain/recipe.toml:
+    photos, paintings, procedural paintings, style weight, cache sizes), shortened to
+    ``--steps`` at ``--train-size`` crops and ``--batch-size``, with this weight and seed."""
+    import tomllib
+
+    recipe = tomllib.loads((ROOT / "src/stylelab/adain/recipe.toml").read_text())
+    data, train = recipe["data"], recipe["train"]
+    command = ["train-instant", "--data", data["photos"], "--styles", *data["styles"]]
+    command += ["--procedural", str(data["procedural"]), "-o", str(model)]
+    for flag in ("style_weight", "content_crops", "style_variants", "lr"):
+        command += ["--" + flag.replace("_", "-"), str(train[flag])]
+    command += ["--steps", str(options.steps), "--crop", str(options.train_size)]
+    command += ["--batch-size", str(options.batch_size), "--temporal-weight", weight]
+    return command + ["--seed", seed, "--checkpoint-every", str(options.steps), "--quiet"]
 
 
 def frames_of(path: Path) -> list[np.ndarray]:
@@ -170,7 +192,12 @@ def main() -> int:
     )
     parser.add_argument("--scored-frames", type=int, default=24, help="style distance over")
     parser.add_argument("--workdir", required=True, help="models and videos (reused)")
-    parser.add_argument("--arch", default="compact", help="network design (default: compact)")
+    parser.add_argument(
+        "--arch",
+        default="compact",
+        help="network design (default: compact), or instant: train-instant with the shipped "
+        "model's recipe (--train-size is its crop) and --style as the video's painting",
+    )
     parser.add_argument("--figure", default=None, help="write the x-t slices here (.jpg)")
     parser.add_argument("--clip", type=Path, default=CLIP, help=f"default: {CLIP}")
     parser.add_argument(
@@ -215,6 +242,7 @@ def main() -> int:
         for deflicker in dict.fromkeys(("0", options.deflicker)):
             out = folder / f"video_{tag(weight, seed)}_d{deflicker}.mp4"
             if not out.with_suffix(".json").exists():
+                painting = ["--style", options.style] if options.arch == "instant" else []
                 run(
                     [
                         "video",
@@ -227,6 +255,7 @@ def main() -> int:
                         "--deflicker",
                         deflicker,
                         "--quiet",
+                        *painting,
                     ],
                     env,
                 )
