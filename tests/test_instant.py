@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -360,19 +361,16 @@ def test_bad_arguments_are_one_line(tiny_model, photo, painting, options, words)
 # -------------------------------------------------------------------------- training
 
 
-def test_training_writes_a_model_and_resumes(tmp_path: Path) -> None:
-    from stylelab.adain.trainconfig import InstantTrainConfig
-    from stylelab.adain.training import train_instant
-
-    stripes_image(64).save(tmp_path / "s.png")
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    for k in range(2):
-        gradient_image(80, 72, seed=k).save(photos / f"p{k}.png")
-    (photos / "broken.jpg").write_bytes(b"not a jpeg")
-    base = dict(
-        styles=(str(tmp_path / "s.png"),),
-        data=str(photos),
+def _tiny_training(folder: Path, photos: int) -> dict[str, Any]:
+    """InstantTrainConfig's fields for a few-second run: one striped painting (s.png) and
+    ``photos`` gradient photos (photos/), 64 px crops, fp32, a checkpoint every step."""
+    stripes_image(64).save(folder / "s.png")
+    (folder / "photos").mkdir()
+    for k in range(photos):
+        gradient_image(80, 72, seed=k).save(folder / "photos" / f"p{k}.png")
+    return dict(
+        styles=(str(folder / "s.png"),),
+        data=str(folder / "photos"),
         crop=64,
         batch_size=2,
         content_crops=2,
@@ -380,6 +378,14 @@ def test_training_writes_a_model_and_resumes(tmp_path: Path) -> None:
         precision="fp32",
         checkpoint_every=1,
     )
+
+
+def test_training_writes_a_model_and_resumes(tmp_path: Path) -> None:
+    from stylelab.adain.trainconfig import InstantTrainConfig
+    from stylelab.adain.training import train_instant
+
+    base = _tiny_training(tmp_path, photos=2)
+    (tmp_path / "photos" / "broken.jpg").write_bytes(b"not a jpeg")
     out = tmp_path / "m.safetensors"
     first = train_instant(InstantTrainConfig(steps=2, **base), out, card={"x": 1})
     assert first.step == 2 and first.summary["skipped_files"] == {
@@ -407,19 +413,7 @@ def test_the_temporal_term_off_is_the_plain_training_and_on_resumes_exactly(
     from stylelab.adain import training
     from stylelab.adain.trainconfig import InstantTrainConfig
 
-    stripes_image(64).save(tmp_path / "s.png")
-    (tmp_path / "photos").mkdir()
-    gradient_image(80, 72, seed=3).save(tmp_path / "photos" / "p.png")
-    base = dict(
-        styles=(str(tmp_path / "s.png"),),
-        data=str(tmp_path / "photos"),
-        crop=64,
-        batch_size=2,
-        content_crops=2,
-        style_variants=2,
-        precision="fp32",
-        checkpoint_every=1,
-    )
+    base = _tiny_training(tmp_path, photos=1)
 
     def weights(path: Path) -> dict[str, torch.Tensor]:
         return modelfile.load_decoder(path).decoder.state_dict()
