@@ -1,7 +1,8 @@
 """Video trained to be stable: the same model with and without the warp-consistency term.
 
 Trains one compact model per ``--temporal-weight`` (0 = the plain model; same photos,
-style, seed and steps), stylizes the first seconds of the real clip
+style, seed and steps; with ``--arch instant`` an instant model per weight, trained by
+``train-instant`` with the shipped model's recipe, shortened), stylizes the first seconds of the real clip
 (``../shared/eval-video/big_buck_bunny_cut.mp4``) with ``stylelab video`` without and with
 ``--deflicker``, and prints from each run's JSON record the flow-warping error (output and
 input; DIS flow, occlusions masked), the flicker, the style distance of its frames
