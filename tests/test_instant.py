@@ -491,6 +491,15 @@ def test_cli_instant_file_folder_and_stdin(tmp_path: Path, tiny_model) -> None:
     )
     assert run.returncode == 0, run.stderr
     assert sorted(p.name for p in (tmp_path / "out").glob("*.png")) == ["0.png", "1.png"]
+    # an unreadable photo in the folder is skipped and said, as apply does: exit 1
+    (folder / "2.png").write_bytes(b"")
+    again = [str(folder), str(tmp_path / "style.png"), "-o", str(tmp_path / "out2")]
+    run = _cli("instant", *again, "--model", model, "--quiet")
+    assert run.returncode == 1, run.stderr
+    assert sorted(p.name for p in (tmp_path / "out2").glob("*.png")) == ["0.png", "1.png"]
+    lines = run.stderr.decode().strip().splitlines()
+    assert lines[0].startswith("stylelab: skipped: ") and "2.png" in lines[0], lines
+    assert lines[-1] == "stylelab: 1 of 3 photo(s) skipped" and "Traceback" not in lines
     piped = _cli(
         "instant",
         "-",

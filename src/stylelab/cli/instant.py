@@ -157,9 +157,9 @@ def _add_train_command(sub: Any) -> None:
 def cmd_instant(args: argparse.Namespace) -> int:
     from stylelab.adain.options import check_settings
     from stylelab.adain.runtime import choose_session, instant_onnx
-    from stylelab.cli.apply import plan_jobs, read_photo, write_result
+    from stylelab.cli.apply import EXIT_PARTIAL, plan_jobs, read_photo, write_result
     from stylelab.cli.common import check_image_with_records
-    from stylelab.safety import check_outputs
+    from stylelab.safety import check_outputs, one_line
 
     options = {k: getattr(args, k) for k in SHARED if getattr(args, k, None) is not None}
     internal_size = args.internal_size
@@ -181,14 +181,22 @@ def cmd_instant(args: argparse.Namespace) -> int:
         args.runtime, args.model, config, (None, args.refine, args.precision), args.quiet
     )
     model = _torch_model(args.model) if isinstance(session, str) else session
+    settings = {"strength": args.strength, "internal_size": internal_size, **options}
+    settings["palette"] = args.palette
+    failed = 0
     for source, target in jobs:
-        photo = read_photo(source, None)
-        settings = {"strength": args.strength, "internal_size": internal_size, **options}
-        settings["palette"] = args.palette
-        if isinstance(session, str):
-            result = _torch_run(photo, args, model, session, settings)
-        else:
-            result = instant_onnx(photo, args.styles, model=session, **settings)
+        try:
+            photo = read_photo(source, None)
+            if isinstance(session, str):
+                result = _torch_run(photo, args, model, session, settings)
+            else:
+                result = instant_onnx(photo, args.styles, model=session, **settings)
+        except (StylelabError, OSError) as exc:
+            if len(jobs) == 1:
+                raise
+            failed += 1  # a folder: this photo is skipped, as apply skips it
+            print(f"stylelab: skipped: {one_line(exc)}", file=sys.stderr)
+            continue
         result.info["input"] = source
         if target == "-":
             write_result(result.array, "-")
@@ -197,6 +205,9 @@ def cmd_instant(args: argparse.Namespace) -> int:
             result.save(target)
         if not args.quiet and target != "-":
             print(f"wrote {target} ({result.info['seconds']:.2f} s)", file=sys.stderr)
+    if failed:
+        print(f"stylelab: {failed} of {len(jobs)} photo(s) skipped", file=sys.stderr)
+        return EXIT_PARTIAL if failed < len(jobs) else 2
     return 0
 
 
