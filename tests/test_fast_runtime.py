@@ -127,6 +127,10 @@ def damaged(graph: Path, manifest: Path, good: bytes, damage: str, onnx_model: P
         graph.unlink()
     elif damage == "manifest not JSON":
         manifest.write_text("{not json")
+    elif damage.endswith("is a FIFO"):  # opening one for reading would block for ever
+        victim = manifest if damage.startswith("manifest") else graph
+        victim.unlink()
+        os.mkfifo(victim)
     else:
         manifest.write_text(json.dumps({"model_sha256": "x" * 64, "onnx_sha256": "y" * 64}))
 
@@ -138,6 +142,8 @@ DAMAGES = [
     "graph missing",
     "manifest not JSON",
     "manifest of another model",
+    "manifest is a FIFO",
+    "graph is a FIFO",
 ]
 
 
