@@ -3449,6 +3449,11 @@ STEREO_CASES: list[Case] = [
         "--strength",
     ),
     Case(
+        "stereo: views too narrow to estimate a disparity (--size 16)",
+        lambda t: stereo(t, "--method", "instant", "--size", "16"),
+        "16 px wide; estimating their disparity needs at least 19 px",
+    ),
+    Case(
         "stereo: --method instant --internal-size 8",
         lambda t: stereo(t, "--method", "instant", "--internal-size", "8"),
         "--internal-size",

@@ -201,6 +201,11 @@ def estimate_disparity(left: np.ndarray, right: np.ndarray) -> PairDisparity:
     width = gray[0].shape[1]
     levels = 16 * max(1, -(-width // 64))
     block = 5
+    if width <= levels + block // 2:  # SGBM needs columns beyond its search range
+        raise StylelabError(
+            f"the views are {width} px wide; estimating their disparity needs at least "
+            f"{levels + block // 2 + 1} px: raise --size, or give --disparity FILE"
+        )
     matcher = cv2.StereoSGBM_create(
         minDisparity=0,
         numDisparities=levels,
