@@ -3339,6 +3339,11 @@ STEREO_CASES: list[Case] = [
         r"d\.npy.*negative",
     ),
     Case(
+        "stereo: --disparity beyond the width (1e30)",
+        lambda t: stereo(t, "--disparity", npy(t, "d.npy", np.full((40, 48), 1e30, np.float32))),
+        r"d\.npy: a disparity of 1e\+30 px in a map 48 px wide",
+    ),
+    Case(
         "stereo: --disparity an 8-bit PNG",
         lambda t: stereo(t, "--disparity", png(t, "d.png", 48, 40)),
         r"d\.png.*16-bit",

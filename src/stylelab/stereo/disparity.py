@@ -110,6 +110,13 @@ def read_disparity(path: str | os.PathLike, shape: tuple[int, int] | None = None
         raise StylelabError(
             f"{name}: negative disparities; the left view's map has x_right = x_left - d >= 0"
         )
+    width = disparity.shape[1]
+    largest = float(disparity[known].max())
+    if largest > width:  # every x_left - d would lie left of the right view
+        raise StylelabError(
+            f"{name}: a disparity of {largest:.4g} px in a map {width} px wide; a known "
+            f"pixel's disparity is at most the width (mark unknown pixels with inf)"
+        )
     return np.where(known, disparity, np.nan).astype(np.float32)
 
 
