@@ -1145,6 +1145,24 @@ INSTANT_CASES: list[Case] = [
         )
         for value in ("nan", "-1", "inf", "1e9")
     ),
+    *(
+        train_instant_case(
+            f"{flag} {value}",
+            lambda t, f=flag, v=value: [
+                "--styles",
+                str(t / "style.png"),
+                "-o",
+                str(t / "m.safetensors"),
+                f"{f}={v}",
+            ],
+            f"{flag} must be",
+        )
+        for flag, value in (
+            ("--seed", "-1"),
+            ("--seed", "123456789012345678901234"),
+            ("--steps", "123456789012345678901234"),
+        )
+    ),
     train_instant_case(
         "--resume without a checkpoint",
         lambda t: ["--styles", str(t / "style.png"), "-o", str(t / "m.safetensors"), "--resume"],

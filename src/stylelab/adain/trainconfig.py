@@ -12,8 +12,9 @@ from typing import Any
 
 from stylelab.errors import StylelabError
 from stylelab.fast.config import BUILTIN_PHOTOS, MAX_TEMPORAL_WEIGHT
-from stylelab.limits import in_range, show
+from stylelab.limits import MAX_SEED, in_range, show
 
+MAX_STEPS = 10_000_000
 #: The decoder designs (:data:`stylelab.adain.nets.DESIGNS` has their layers).
 DESIGN_NAMES = ("adain3", "adain4")
 
@@ -45,7 +46,11 @@ class InstantTrainConfig:
             (self.design in DESIGN_NAMES, f"--design: choose from {', '.join(DESIGN_NAMES)}"),
             (64 <= self.crop <= 1024, "--crop must be 64..1024"),
             (1 <= self.batch_size <= 256, "--batch-size must be 1..256"),
-            (1 <= self.steps <= 10_000_000, "--steps must be at least 1"),
+            (
+                1 <= self.steps <= MAX_STEPS,
+                f"--steps must be 1..{MAX_STEPS}, got {show(self.steps)}",
+            ),
+            (0 <= self.seed <= MAX_SEED, f"--seed must be 0..2**63-1, got {show(self.seed)}"),
             (math.isfinite(self.lr) and 0 < self.lr <= 1, "--lr must be in (0, 1]"),
             (
                 math.isfinite(self.style_weight) and 0 <= self.style_weight <= 1e6,
