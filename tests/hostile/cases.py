@@ -1164,6 +1164,18 @@ INSTANT_CASES: list[Case] = [
         )
     ),
     train_instant_case(
+        "-o inside --data",
+        lambda t: [
+            "--styles",
+            str(t / "style.png"),
+            "--data",
+            str(_mkdir(t / "photos")),
+            "-o",
+            str(t / "photos" / "m.safetensors"),
+        ],
+        "inside the --data folder",
+    ),
+    train_instant_case(
         "--resume without a checkpoint",
         lambda t: ["--styles", str(t / "style.png"), "-o", str(t / "m.safetensors"), "--resume"],
         "no checkpoint",

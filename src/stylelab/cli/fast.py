@@ -128,15 +128,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     output = check_model_output(args.output)
     inputs = [Path(s) for s in args.styles if not s.startswith("example:")]
     check_outputs([output], inputs)
-    if args.data != "example:photos":
-        data = Path(args.data)
-        records = workdir_for(output)
-        inside = [output.parent, records, output]
-        if data.is_dir() and any(is_inside(path, data) for path in inside):
-            raise StylelabError(
-                f"{output}: its records ({records}) would be inside the --data folder {data} "
-                "and its samples would become training photos: write the model elsewhere"
-            )
+    check_records_outside_data(output, workdir_for(output), args.data)
     workdir = workdir_for(output)
     if workdir.exists() and not workdir.is_dir():
         raise StylelabError(f"{workdir}: exists and is not a folder (training records go there)")
@@ -201,6 +193,18 @@ def _check_training_memory(config: Any) -> None:
         else "use smaller --train-size and --batch-size"
     )
     check_bytes(needed(batch, crop), f"--train-size {crop} with --batch-size {batch}", advice)
+
+
+def check_records_outside_data(output: Path, records: Path, data: str) -> None:
+    """One line if the model ``output`` or its ``records`` folder would lie inside the
+    ``--data`` folder: its samples would become training photos of the next run."""
+    folder = Path(data)
+    inside = [output.parent, records, output]
+    if folder.is_dir() and any(is_inside(path, folder) for path in inside):
+        raise StylelabError(
+            f"{output}: its records ({records}) would be inside the --data folder {folder} "
+            "and its samples would become training photos: write the model elsewhere"
+        )
 
 
 def check_model_output(path: str) -> Path:

@@ -267,7 +267,7 @@ def _check_styles(styles: list[str]) -> None:
 def cmd_train_instant(args: argparse.Namespace) -> int:
     from stylelab.adain.trainconfig import InstantTrainConfig
     from stylelab.adain.training import train_instant, workdir_for
-    from stylelab.cli.fast import check_model_output, report_training
+    from stylelab.cli.fast import check_model_output, check_records_outside_data, report_training
     from stylelab.safety import check_outputs
 
     config = InstantTrainConfig(
@@ -289,6 +289,7 @@ def cmd_train_instant(args: argparse.Namespace) -> int:
     )
     output = check_model_output(args.output)
     workdir = workdir_for(output)
+    check_records_outside_data(output, workdir, config.data)
     records = [workdir / n for n in ("train.csv", "train.json", "checkpoint.safetensors")]
     inputs = [s for s in config.styles if not s.startswith("example:")]
     check_outputs([output, *records], inputs)
