@@ -951,6 +951,23 @@ INSTANT_CASES: list[Case] = [
         lambda t, m, p, s, o: _instant(m, p, str(t / "notes.txt"), o),
         "notes.txt",
     ),
+    instant_case(
+        "a painting too narrow at the paintings' size",
+        lambda t, m, p, s, o: _instant(m, p, str(t / png(t, "thin.png", 16, 600)), o),
+        r"style .*thin\.png: this 16x600 image is 1 px on its short side",
+    ),
+    instant_case(
+        "a photo too narrow at the working size",
+        lambda t, m, p, s, o: _instant(m, str(t / png(t, "thin.png", 600, 16)), s, o),
+        r"content .*thin\.png: this 600x16 image is 1 px on its short side",
+    ),
+    instant_case(
+        "a photo too narrow, on PyTorch",
+        lambda t, m, p, s, o: _instant(
+            m, str(t / png(t, "thin.png", 600, 16)), s, o, "--runtime", "torch"
+        ),
+        r"content .*thin\.png: this 600x16 image is 1 px",
+    ),
     instant_case("style missing", lambda t, m, p, s, o: _instant(m, p, "nope.png", o), "nope.png"),
     instant_case("style is stdin", lambda t, m, p, s, o: _instant(m, p, "-", o), "stdin"),
     instant_case(

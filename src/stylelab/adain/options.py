@@ -37,6 +37,26 @@ def working_edges(size: int, internal_size: int, style_scale: float) -> tuple[in
     return working, style
 
 
+def check_sides(images: Sequence[Any], edges: tuple[int, int], names: Sequence[str]) -> None:
+    """One line if the photo (``images[0]``, at the working edge) or a painting (the rest,
+    at the paintings' edge; ``edges`` from :func:`working_edges`) would be under MIN_SIDE px
+    on its short side: the encoder's pooling would leave it no features (a NaN result, which
+    would be blamed on the model). ``images``: arrays or tensors, (..., H, W)."""
+    from stylelab.pixels import MIN_SIDE, long_edge_shape
+
+    for index, image in enumerate(images):
+        edge = edges[0] if index == 0 else edges[1]
+        height, width = (int(v) for v in image.shape[-2:])
+        short = min(long_edge_shape((height, width), edge))
+        if short < MIN_SIDE:
+            where, remedy = ("working", "--size") if index == 0 else ("paintings'", "--style-scale")
+            raise StylelabError(
+                f"{names[index]}: this {width}x{height} image is {short} px on its short side "
+                f"at the {where} size ({edge} px); it must be at least {MIN_SIDE} px (a less "
+                f"narrow image, or a larger {remedy})"
+            )
+
+
 def blend_stats(stats: Sequence[Any], weights: Sequence[float]) -> Any:
     """AdaIN's style interpolation: the convex combination sum_i w_i (mu_i, sigma_i) / sum_i w_i
     of (1, 2, C) statistics, torch tensors or numpy arrays (both runtimes use this)."""

@@ -31,6 +31,7 @@ from stylelab.adain.options import (
     DEFAULT_INTERNAL_SIZE,
     blend_stats,
     check_settings,
+    check_sides,
     run_record,
     torch_only,
     working_edges,
@@ -209,8 +210,10 @@ def instant_onnx(
     blend = blend_weights(config.style_blend, len(styles_in))
     photo = check_finite_array(load_array(_array(content)), label(content, "content"))
     paintings = [check_finite_array(load_array(_array(s)), label(s, "style")) for s in styles_in]
-    photo = resize_array(photo, long_edge_shape(photo.shape, config.size))
     working_edge, style_edge = working_edges(config.size, internal_size, config.style_scale)
+    names = [label(content, "content")] + [label(s, "style") for s in styles_in]
+    check_sides([photo, *paintings], (working_edge, style_edge), names)
+    photo = resize_array(photo, long_edge_shape(photo.shape, config.size))
     paintings = [resize_array(p, long_edge_shape(p.shape, style_edge)) for p in paintings]
     photo_in, paintings = color.colour_arrays(config.preserve_color, photo, paintings)
     output = stylize_arrays(model, photo_in, paintings, blend, strength, working_edge)

@@ -45,6 +45,7 @@ from stylelab.adain.options import (
     PRECISIONS,
     blend_stats,
     check_settings,
+    check_sides,
     run_record,
     working_edges,
 )
@@ -131,8 +132,10 @@ def instant(
     net = model if isinstance(model, InstantModel) else load_decoder(model)
     photo = check_finite(load_image(content), label(content, "content"))
     paintings = [check_finite(load_image(s), label(s, "style")) for s in styles_in]
-    photo = resize_long_edge(photo, config.size)
     working_edge, style_edge = working_edges(config.size, internal_size, config.style_scale)
+    names = [label(content, "content")] + [label(s, "style") for s in styles_in]
+    check_sides([photo, *paintings], (working_edge, style_edge), names)
+    photo = resize_long_edge(photo, config.size)
     paintings = [resize_long_edge(p, style_edge) for p in paintings]
     regional = _regions(config, regions, photo.shape, styles_in)
     use_bf16 = resolve_precision(precision, torch.device("cpu")) == "bf16"  # stylize's rule

@@ -159,7 +159,7 @@ def cmd_instant(args: argparse.Namespace) -> int:
     from stylelab.adain.runtime import choose_session, instant_onnx
     from stylelab.cli.apply import EXIT_PARTIAL, plan_jobs, read_photo, write_result
     from stylelab.cli.common import check_image_with_records
-    from stylelab.safety import check_outputs, one_line
+    from stylelab.safety import check_outputs
 
     options = {k: getattr(args, k) for k in SHARED if getattr(args, k, None) is not None}
     internal_size = args.internal_size
@@ -192,10 +192,11 @@ def cmd_instant(args: argparse.Namespace) -> int:
             else:
                 result = instant_onnx(photo, args.styles, model=session, **settings)
         except (StylelabError, OSError) as exc:
+            named = _named(exc, source)
             if len(jobs) == 1:
-                raise
+                raise named from None
             failed += 1  # a folder: this photo is skipped, as apply skips it
-            print(f"stylelab: skipped: {one_line(exc)}", file=sys.stderr)
+            print(f"stylelab: skipped: {named}", file=sys.stderr)
             continue
         result.info["input"] = source
         if target == "-":
@@ -209,6 +210,18 @@ def cmd_instant(args: argparse.Namespace) -> int:
         print(f"stylelab: {failed} of {len(jobs)} photo(s) skipped", file=sys.stderr)
         return EXIT_PARTIAL if failed < len(jobs) else 2
     return 0
+
+
+def _named(exc: Exception, source: str) -> StylelabError:
+    """``exc`` as one line that names the photo's file: the runs see the photo as an array,
+    so their messages say only "content: ..."."""
+    from stylelab.safety import one_line
+
+    message = one_line(exc)
+    if message.startswith("content: "):
+        shown = "content (stdin)" if source == "-" else f"content {one_line(source)}"
+        message = f"{shown}: {message.removeprefix('content: ')}"
+    return StylelabError(message)
 
 
 def plan_example(content: str, output: str) -> list[tuple[str, str]]:
