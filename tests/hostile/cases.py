@@ -3486,6 +3486,11 @@ STEREO_CASES: list[Case] = [
         "not a stylelab fast model.*add --method instant",
     ),
     Case(
+        "stereo: --method instant with an ONNX export",
+        lambda t: stereo(t, "--method", "instant", "--model", _plain_onnx(t)),
+        "runs on PyTorch and takes the .safetensors model",
+    ),
+    Case(
         "stereo: --method instant with a missing model",
         lambda t: stereo(t, "--method", "instant", "--model", "no.safetensors"),
         r"no\.safetensors",

@@ -60,7 +60,7 @@ def add_commands(sub: Any) -> None:
         "--model",
         default=None,
         help="a fast model (.safetensors or .onnx); with --method instant, an instant model "
-        "(default: the shipped one)",
+        "(.safetensors; default: the shipped one)",
     )
     add_instant_argument(run, "strength", "A", shown=False, only="instant: ")
     add_instant_argument(run, "internal_size", "PX", shown=False, only="instant: ")
@@ -126,6 +126,11 @@ def check_options(args: argparse.Namespace) -> str:
                 raise StylelabError(f"{flag} goes with --method instant")
     elif args.precision == "fp16":
         raise StylelabError("--method instant runs in fp32 or bf16: --precision auto, fp32 or bf16")
+    if method == "instant" and args.model and Path(args.model).suffix.lower() == ".onnx":
+        raise StylelabError(
+            f"--model {one_line(args.model)}: stereo's instant method runs on PyTorch and takes "
+            "the .safetensors model from train-instant, not its ONNX export"
+        )
     if method == "fast" and (args.mask or args.region_style):
         raise StylelabError("--mask/--region-style go with --method gatys or instant, not fast")
     weight = args.consistency_weight
