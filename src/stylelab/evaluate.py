@@ -99,13 +99,16 @@ def evaluate(
         ]
         return {**texture.score(image, reference, style_images, blend), "size": size}
     extractor = reference_extractor()
+    check_deep_enough(image, label(output, "output"), size)
     with torch.no_grad():
         features = extractor(image)
         content_features = extractor(reference)
         targets: dict[str, torch.Tensor] = {}
         for source, weight in zip(styles, blend, strict=True):
             style_image = check_finite(load_image(source), label(source, "style"))
-            style_features = extractor(resize_long_edge(style_image, size))
+            resized = resize_long_edge(style_image, size)
+            check_deep_enough(resized, label(source, "style"), size)
+            style_features = extractor(resized)
             for name in STYLE_LAYERS:
                 gram = gram_matrix(style_features[name]) * weight
                 targets[name] = targets[name] + gram if name in targets else gram
@@ -127,6 +130,19 @@ def evaluate(
         "style_distance_per_layer": per_layer,
         "size": size,
     }
+
+
+def check_deep_enough(image: torch.Tensor, name: str, size: int) -> None:
+    """One line if ``image`` (resized to ``size``) is too narrow for relu5_1 (after four
+    poolings of 2, at least 16 px on each side), naming the image and the remedies."""
+    from stylelab.pixels import MIN_SIDE
+
+    height, width = image.shape[-2:]
+    if min(height, width) < MIN_SIDE:
+        raise StylelabError(
+            f"{name}: {width}x{height} px at --size {size}; the VGG yardstick needs at least "
+            f"{MIN_SIDE} px on each side (relu5_1): raise --size, or use --yardstick texture"
+        )
 
 
 def check_yardstick(yardstick: object) -> str:

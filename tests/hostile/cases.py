@@ -1723,6 +1723,11 @@ CASES: list[Case] = [
         lambda t: evaluate(t, "--json", style="nope.png"),
         r"nope\.png",
     ),
+    Case(
+        "evaluate: a style too narrow for relu5_1",
+        lambda t: evaluate(t, style=png(t, "thin.png", 16, 600)),
+        r"style thin\.png: 1x32 px at --size 32; the VGG yardstick needs at least 16 px",
+    ),
     Case("evaluate: missing content", lambda t: evaluate(t, content="nope.png"), r"nope\.png"),
     Case("evaluate: style is a folder", lambda t: evaluate(t, style=mkdir(t, "st")), r"\bst\b"),
     Case("evaluate: decompression bomb", lambda t: evaluate(t, style=bomb(t, "b.png")), r"b\.png"),
