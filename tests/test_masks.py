@@ -47,6 +47,27 @@ def test_read_mask_names_regions_by_colour_and_resizes_with_a_warning(tmp_path: 
         masks.read_mask(tmp_path / "noise.png", (20, 20))
 
 
+def test_a_resized_mask_is_said_only_once_its_region_styles_parse(tmp_path: Path) -> None:
+    """A bad --region-style is the run's one line: the mask's aspect-ratio warning, read
+    first, waits until the styles parse (then it is said as before)."""
+    import warnings
+
+    from stylelab.config import StylizeConfig
+    from stylelab.gatys import resolve_regions
+
+    mask = str(two_colour_mask(tmp_path / "m.png", 20, 20))
+    bad = StylizeConfig(mask=mask, region_style="#ff0000=0,#ff0000=1")
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        with pytest.raises(StylelabError, match="given twice"):
+            resolve_regions(bad, None, (32, 48), ["a.png", "b.png"])
+    assert said == []
+    good = StylizeConfig(mask=mask, region_style="#ff0000=0,#00ff00=1")
+    with pytest.warns(UserWarning, match="another aspect ratio"):
+        regions = resolve_regions(good, None, (32, 48), ["a.png", "b.png"])
+    assert regions is not None and tuple(regions.masks.shape) == (2, 32, 48)
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

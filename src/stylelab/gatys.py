@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -230,9 +231,13 @@ def resolve_regions(
         raise StylelabError("give regions or --mask, not both")
     height, width = (int(v) for v in shape[-2:])
     if config.mask:
-        labels, colors = masks.read_mask(config.mask, (height, width))
+        with warnings.catch_warnings(record=True) as said:  # said once the styles parse:
+            warnings.simplefilter("always")  # a bad --region-style is then the only line
+            labels, colors = masks.read_mask(config.mask, (height, width))
         names = [os.fspath(s) if isinstance(s, (str, os.PathLike)) else "" for s in styles]
         mapping = masks.parse_region_styles(config.region_style, names, colors)
+        for warning in said:
+            warnings.warn(str(warning.message), stacklevel=2)
         regions = masks.regions_from_labels(labels, colors, mapping)
     if regions is None:
         return None
