@@ -434,3 +434,16 @@ def test_a_reader_that_leaves_ends_the_command_silently() -> None:
     with proc.stderr:
         stderr = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 141 and stderr == ""
+
+
+@pytest.mark.parametrize("module", ["stylelab", "stylelab.cli"])
+def test_python_dash_m_runs_the_command_line(module: str) -> None:
+    """``python -m stylelab`` and ``python -m stylelab.cli`` are the ``stylelab`` script."""
+    from stylelab import __version__
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent / "src")}
+    run = subprocess.run(
+        [sys.executable, "-m", module, "--version"], capture_output=True, env=env, timeout=120
+    )
+    assert run.returncode == 0, run.stderr
+    assert __version__ in run.stdout.decode()
