@@ -1708,6 +1708,21 @@ CASES: list[Case] = [
         for v in ("nan", "inf", "-1", "0", "1e9")
     ],
     Case(
+        "demo: --plain --fast",
+        lambda t: demo(t, "--plain", "--fast"),
+        "two different demos: choose one",
+    ),
+    Case(
+        "demo: --fast --steps",
+        lambda t: demo(t, "--fast"),  # demo() gives --steps 1
+        "--steps is for the instant and --plain demos, not --fast",
+    ),
+    Case(
+        "demo: --minutes 1 without --fast",
+        lambda t: demo(t, "--minutes", "1"),
+        "add --fast",
+    ),
+    Case(
         "demo: --minutes nan without --fast",
         lambda t: demo(t, "--minutes", "nan"),
         "--minutes",

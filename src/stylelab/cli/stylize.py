@@ -20,6 +20,7 @@ from stylelab.cli.common import (
     report_result,
 )
 from stylelab.errors import StylelabError
+from stylelab.fast.demo import MINUTES as FAST_DEMO_MINUTES
 from stylelab.limits import MAX_STEPS
 from stylelab.safety import (
     IMAGE_FORMATS,
@@ -95,8 +96,8 @@ def add_commands(sub: Any) -> None:
     demo.add_argument(
         "--minutes",
         type=float,
-        default=8.0,
-        help="with --fast: minutes of training (default: 8)",
+        default=None,
+        help=f"with --fast: minutes of training (default: {FAST_DEMO_MINUTES:g})",
     )
     demo.add_argument("--size", type=int, default=256, help="default: 256")
     demo.add_argument(
@@ -221,8 +222,16 @@ def cmd_layers(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    if args.plain and args.fast:
+        raise StylelabError("--plain and --fast are two different demos: choose one")
+    if args.minutes is None:
+        args.minutes = FAST_DEMO_MINUTES
+    elif not args.fast:
+        raise StylelabError("--minutes is the --fast demo's training time: add --fast")
     if not (math.isfinite(args.minutes) and 0 < args.minutes <= 600):
         raise StylelabError(f"--minutes must be from 0 to 600, got {args.minutes}")
+    if args.fast and args.steps is not None:
+        raise StylelabError("--steps is for the instant and --plain demos, not --fast")
     output = Path(args.output or ("out/demo_fast.png" if args.fast else "out/demo.png"))
     check_extension(output, IMAGE_FORMATS)  # before any folder is made
     check_new_folder(output.parent)
