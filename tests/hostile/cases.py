@@ -1780,6 +1780,12 @@ CASES: list[Case] = [
         mode="subprocess",
     ),
     # --- examples: list or write the built-in images -------------------------------------
+    Case("examples: --only ''", lambda t: ["examples", "--only", ""], "--only: no names given"),
+    Case(
+        "examples: --overwrite without --write",
+        lambda t: ["examples", "--overwrite"],
+        "--overwrite goes with --write",
+    ),
     Case("examples: --exclude nope", lambda t: ["examples", "--exclude", "nope"], "nope"),
     Case(
         "examples: --only nope", lambda t: ["examples", "--only", "nope"], "--only: unknown.*nope"

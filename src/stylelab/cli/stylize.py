@@ -159,7 +159,7 @@ def add_examples_command(sub: Any) -> None:
     )
     examples.add_argument(
         "--only",
-        default="",
+        default=None,
         metavar="A,B,...",
         help="just these names, e.g. astronaut,chelsea,coffee (default: all)",
     )
@@ -347,7 +347,11 @@ def cmd_examples(args: argparse.Namespace) -> int:
             raise StylelabError(f"{flag}: unknown example(s) {', '.join(unknown)}")
         return chosen
 
-    exclude, only = named("--exclude", args.exclude), named("--only", args.only)
+    if args.overwrite and args.write is None:
+        raise StylelabError("--overwrite goes with --write FOLDER (listing overwrites nothing)")
+    if args.only is not None and not named("--only", args.only):
+        raise StylelabError("--only: no names given; e.g. --only astronaut,chelsea")
+    exclude, only = named("--exclude", args.exclude), named("--only", args.only or "")
     names = [n for n in (PHOTOS if args.photos else list_examples()) if n not in exclude]
     names = [n for n in names if n in only] if only else names
     if only and not names:
