@@ -3167,6 +3167,21 @@ CASES: list[Case] = [
         "--eval-size",
     ),
     Case(
+        "report --study: --yardsticks ''",
+        lambda t: ["report", mkdir(t, "r"), "--study", "o", "--yardsticks", ""],
+        "--yardsticks: none given",
+    ),
+    Case(
+        "report: --yardsticks without --study",
+        lambda t: ["report", mkdir(t, "r"), "--yardsticks", "texture"],
+        "--yardsticks: with --study OUTDIR only",
+    ),
+    Case(
+        "sweep: --ray-address with the local executor",
+        lambda t: sweep(t, toml(), "--ray-address", "auto"),
+        "--ray-address goes with --executor ray",
+    ),
+    Case(
         "report --study: --yardsticks ssim",
         lambda t: ["report", mkdir(t, "r"), "--study", "o", "--yardsticks", "ssim"],
         "--yardstick",

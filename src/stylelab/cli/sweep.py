@@ -65,7 +65,7 @@ def add_commands(sub: Any) -> None:
     report.add_argument(
         "--yardsticks",
         type=csv_of(str),
-        default=("vgg", "texture"),
+        default=None,
         metavar="A,B",
         help="with --study: vgg, texture (default: both)",
     )
@@ -78,7 +78,7 @@ def add_commands(sub: Any) -> None:
     report.add_argument(
         "--resamples",
         type=int,
-        default=2000,
+        default=None,
         help="with --study: bootstrap resamples (default: 2000)",
     )
     report.add_argument("--quiet", action="store_true", help="with --study: no progress bar")
@@ -91,6 +91,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from stylelab.safety import check_new_folder, interrupted_exit_code, interruption
 
     check_jobs(args.jobs)
+    if args.ray_address is not None and args.executor != "ray":
+        raise StylelabError("--ray-address goes with --executor ray")
     if args.retry_failed and not args.resume:
         raise StylelabError(
             "--retry-failed needs --resume (it runs again the failed runs of the sweep "
@@ -166,6 +168,11 @@ def check_inputs_are_not_outputs(config: str, sweep: Any, rundir: str) -> None:
 def cmd_report(args: argparse.Namespace) -> int:
     from stylelab.experiments.report import make_report
 
+    study_only = {"--yardsticks": args.yardsticks, "--eval-size": args.eval_size}
+    study_only["--resamples"] = args.resamples
+    given = [flag for flag, value in study_only.items() if value is not None]
+    if args.study is None and given:
+        raise StylelabError(f"{', '.join(given)}: with --study OUTDIR only (the study's tables)")
     if args.study is not None:
         from stylelab.experiments.study import study_report
         from stylelab.limits import MAX_SIZE, MIN_SIZE
@@ -174,13 +181,13 @@ def cmd_report(args: argparse.Namespace) -> int:
             raise StylelabError(
                 f"--eval-size must be from {MIN_SIZE} to {MAX_SIZE}, got {args.eval_size}"
             )
+        chosen = {"yardsticks": args.yardsticks, "resamples": args.resamples}
         written = study_report(
             args.rundir,
             args.study,
-            args.yardsticks,
-            args.eval_size,
-            args.resamples,
+            size=args.eval_size,
             progress=not args.quiet,
+            **{name: value for name, value in chosen.items() if value is not None},
         )
         print(one_line("wrote " + ", ".join(map(str, written))), file=sys.stderr)
         return 0

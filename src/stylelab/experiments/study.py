@@ -521,6 +521,8 @@ def study_report(
     from stylelab.records import csv_text
     from stylelab.safety import check_new_folder, check_output_file, write_together
 
+    if not yardsticks:
+        raise StylelabError("--yardsticks: none given; choose vgg, texture or both")
     for y in yardsticks:
         check_yardstick(y)
     if (
