@@ -330,15 +330,18 @@ def refine_from(
     with tempfile.TemporaryDirectory(prefix="stylelab-instant-") as folder:
         start = Path(folder) / "instant.png"
         save_image(result.tensor, start)
-        refined = stylize(
-            content,
-            list(styles),
-            config.replace(steps=steps, init=str(start), multiscale=False),
-            regions=regions,
-            progress=progress,
-            callback=callback,
-            on_row=on_row,
-        )
+        try:
+            refined = stylize(
+                content,
+                list(styles),
+                config.replace(steps=steps, init=str(start), multiscale=False),
+                regions=regions,
+                progress=progress,
+                callback=callback,
+                on_row=on_row,
+            )
+        except StylelabError as exc:  # the start is ours, not a file the user knows
+            raise StylelabError(str(exc).replace(str(start), "the instant image")) from None
     refined.info["method"] = "instant + refine (Gatys objective)"
     refined.info["model"] = result.info["model"]
     refined.info["instant"] = {
