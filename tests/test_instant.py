@@ -358,6 +358,24 @@ def test_bad_arguments_are_one_line(tiny_model, photo, painting, options, words)
         instant(photo, painting, model=tiny_model, **options)
 
 
+def test_narrow_images_run_down_to_the_encoders_limit(tiny_model, photo, painting) -> None:
+    """A 48x16 photo at --size 32 (11 px high) and a painting 8 px across at the paintings'
+    size run and give a finite image; 7 px is one line naming the image (3 px gave NaN)."""
+    from stylelab.adain.options import MIN_ENCODED_SIDE
+    from stylelab.images import pil_to_tensor
+
+    assert MIN_ENCODED_SIDE == 8
+    wide = pil_to_tensor(gradient_image(48, 16, seed=2))
+    result = instant(wide, painting, model=tiny_model, size=32, precision="fp32", palette=0)
+    assert tuple(result.tensor.shape[-2:]) == (11, 32) and torch.isfinite(result.tensor).all()
+    thin = pil_to_tensor(gradient_image(16, 64, seed=4))  # 8 px across at 32 px
+    result = instant(photo, thin, model=tiny_model, size=32, precision="fp32", palette=0)
+    assert torch.isfinite(result.tensor).all()
+    thinner = pil_to_tensor(gradient_image(16, 72, seed=4))  # 7 px across at 32 px
+    with pytest.raises(StylelabError, match=r"^style: this 16x72 image is 7 px .* at least 8 px"):
+        instant(photo, thinner, model=tiny_model, size=32, precision="fp32")
+
+
 # -------------------------------------------------------------------------- training
 
 

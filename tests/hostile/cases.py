@@ -2942,6 +2942,11 @@ CASES: list[Case] = [
     # an instant model (the word 'instant': the shipped one) takes the painting by --style
     video_case("instant without --style", lambda t, m, c: ["instant", c, "-o", "o.mp4"], "--style"),
     video_case(
+        "instant with a painting too narrow at the paintings' size",
+        lambda t, m, c: ["instant", c, "-o", "o.mp4", "--style", png(t, "thin.png", 16, 3000)],
+        r"style thin\.png: this 16x3000 image is \d px on its short side",
+    ),
+    video_case(
         "instant, --style not an image",
         lambda t, m, c: ["instant", c, "-o", "o.mp4", "--style", text(t, "s.png")],
         "s\\.png",

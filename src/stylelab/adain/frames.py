@@ -18,7 +18,12 @@ import torch
 
 from stylelab import color
 from stylelab.adain.modelfile import InstantModel, load_decoder
-from stylelab.adain.options import DEFAULT_INTERNAL_SIZE, check_settings, working_edges
+from stylelab.adain.options import (
+    DEFAULT_INTERNAL_SIZE,
+    check_settings,
+    check_sides,
+    working_edges,
+)
 from stylelab.adain.transfer import Look, painting_statistics, stylize_photo
 from stylelab.config import StylizeConfig, blend_weights
 from stylelab.errors import StylelabError
@@ -38,6 +43,7 @@ class InstantFrames:
     palette: float
     internal_size: int
     use_bf16: bool
+    painting_names: tuple[str, ...] = ()  # for messages: "style PATH"
     _prepared: tuple[int, list[torch.Tensor], list[Any], Look] | None = field(
         default=None, repr=False
     )  # for one frame edge: the paintings sized, their statistics, the look
@@ -48,17 +54,21 @@ class InstantFrames:
         for index, frame in enumerate(frames):
             photo = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None]
             photo = photo.float().div_(255.0)
-            paintings, statistics, look = self._for_edge(max(frame.shape[:2]))
+            paintings, statistics, look = self._for_edge(frame.shape[:2])
             image, _ = stylize_photo(self.net, photo, paintings, look, None, statistics)
             pixels = (image[0].permute(1, 2, 0).numpy() * 255.0).round()
             out[index] = np.clip(pixels, 0, 255).astype(np.uint8)
         return out
 
-    def _for_edge(self, frame_edge: int) -> tuple[list[torch.Tensor], list[Any], Look]:
-        """The paintings at the style size of frames this large, their statistics and the
-        look (made again only when frames of another size come)."""
+    def _for_edge(self, frame: tuple[int, ...]) -> tuple[list[torch.Tensor], list[Any], Look]:
+        """The paintings at the style size of frames of this (H, W), their statistics and
+        the look (made again only when frames of another size come; checked then too)."""
+        frame_edge = max(frame)
         if self._prepared is None or self._prepared[0] != frame_edge:
             working, style = working_edges(frame_edge, self.internal_size, self.config.style_scale)
+            shapes = [tuple(frame), *(tuple(p.shape[-2:]) for p in self.paintings)]
+            names = ["a frame", *(self.painting_names or ["style"] * len(self.paintings))]
+            check_sides(shapes, (working, style), names)
             sized = [resize_long_edge(p, style) for p in self.paintings]
             blend = blend_weights(self.config.style_blend, len(sized))
             colour = self.config.preserve_color
@@ -106,6 +116,7 @@ def instant_frames(
     blend_weights(config.style_blend, len(paintings))  # the count checked now
     net = model if isinstance(model, InstantModel) else load_decoder(model)
     use_bf16 = resolve_precision(precision, torch.device("cpu")) == "bf16"
+    names = tuple(label(s, "style") for s in styles)
     return InstantFrames(
-        net, paintings, config, float(strength), float(palette), int(internal_size), use_bf16
+        net, paintings, config, float(strength), float(palette), int(internal_size), use_bf16, names
     )

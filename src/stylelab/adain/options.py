@@ -16,6 +16,9 @@ from stylelab.errors import StylelabError
 from stylelab.limits import MAX_SIZE, show
 
 DEFAULT_INTERNAL_SIZE = 512
+#: The shortest side the encoder takes: twice its stride to relu3_1 (two 2x2 poolings),
+#: so every image keeps at least 2 feature pixels across (3 px and less gave NaN).
+MIN_ENCODED_SIDE = 8
 MAX_REFINE = 10_000
 PRECISIONS = ("auto", "fp32", "bf16")
 #: The settings shared with stylize, validated by :class:`stylelab.config.StylizeConfig`.
@@ -37,23 +40,26 @@ def working_edges(size: int, internal_size: int, style_scale: float) -> tuple[in
     return working, style
 
 
-def check_sides(images: Sequence[Any], edges: tuple[int, int], names: Sequence[str]) -> None:
-    """One line if the photo (``images[0]``, at the working edge) or a painting (the rest,
-    at the paintings' edge; ``edges`` from :func:`working_edges`) would be under MIN_SIDE px
-    on its short side: the encoder's pooling would leave it no features (a NaN result, which
-    would be blamed on the model). ``images``: arrays or tensors, (..., H, W)."""
-    from stylelab.pixels import MIN_SIDE, long_edge_shape
+def check_sides(
+    shapes: Sequence[Sequence[int]], edges: tuple[int, int], names: Sequence[str]
+) -> None:
+    """One line if the photo (``shapes[0]``, at the working edge) or a painting (the rest,
+    at the paintings' edge; ``edges`` from :func:`working_edges`) would be under
+    MIN_ENCODED_SIDE px on its short side: the encoder's pooling would leave it (almost) no
+    features (a NaN result from 3 px down, which would be blamed on the model).
+    ``shapes``: (H, W) of the photo, then of each painting."""
+    from stylelab.pixels import long_edge_shape
 
-    for index, image in enumerate(images):
+    for index, shape in enumerate(shapes):
         edge = edges[0] if index == 0 else edges[1]
-        height, width = (int(v) for v in image.shape[-2:])
+        height, width = (int(v) for v in shape)
         short = min(long_edge_shape((height, width), edge))
-        if short < MIN_SIDE:
+        if short < MIN_ENCODED_SIDE:
             where, remedy = ("working", "--size") if index == 0 else ("paintings'", "--style-scale")
             raise StylelabError(
                 f"{names[index]}: this {width}x{height} image is {short} px on its short side "
-                f"at the {where} size ({edge} px); it must be at least {MIN_SIDE} px (a less "
-                f"narrow image, or a larger {remedy})"
+                f"at the {where} size ({edge} px); it must be at least {MIN_ENCODED_SIDE} px "
+                f"(a less narrow image, or a larger {remedy})"
             )
 
 

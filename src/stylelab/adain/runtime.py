@@ -212,7 +212,8 @@ def instant_onnx(
     paintings = [check_finite_array(load_array(_array(s)), label(s, "style")) for s in styles_in]
     working_edge, style_edge = working_edges(config.size, internal_size, config.style_scale)
     names = [label(content, "content")] + [label(s, "style") for s in styles_in]
-    check_sides([photo, *paintings], (working_edge, style_edge), names)
+    shapes = [tuple(image.shape[-2:]) for image in (photo, *paintings)]
+    check_sides(shapes, (working_edge, style_edge), names)
     photo = resize_array(photo, long_edge_shape(photo.shape, config.size))
     paintings = [resize_array(p, long_edge_shape(p.shape, style_edge)) for p in paintings]
     photo_in, paintings = color.colour_arrays(config.preserve_color, photo, paintings)

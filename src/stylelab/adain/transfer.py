@@ -134,7 +134,8 @@ def instant(
     paintings = [check_finite(load_image(s), label(s, "style")) for s in styles_in]
     working_edge, style_edge = working_edges(config.size, internal_size, config.style_scale)
     names = [label(content, "content")] + [label(s, "style") for s in styles_in]
-    check_sides([photo, *paintings], (working_edge, style_edge), names)
+    shapes = [tuple(image.shape[-2:]) for image in (photo, *paintings)]
+    check_sides(shapes, (working_edge, style_edge), names)
     photo = resize_long_edge(photo, config.size)
     paintings = [resize_long_edge(p, style_edge) for p in paintings]
     regional = _regions(config, regions, photo.shape, styles_in)
