@@ -518,6 +518,13 @@ def test_cli_instant_file_folder_and_stdin(tmp_path: Path, tiny_model) -> None:
     lines = run.stderr.decode().strip().splitlines()
     assert lines[0].startswith("stylelab: skipped: ") and "2.png" in lines[0], lines
     assert lines[-1] == "stylelab: 1 of 3 photo(s) skipped" and "Traceback" not in lines
+    assert lines[0].startswith(f"stylelab: skipped: content {folder / '2.png'}: ")
+    # a painting that cannot be read fails every photo: one line, exit 2, nothing written
+    (tmp_path / "bad.png").write_text("not an image")
+    again = [str(folder), str(tmp_path / "bad.png"), "-o", str(tmp_path / "out3")]
+    run = _cli("instant", *again, "--model", model, "--quiet")
+    assert run.returncode == 2 and len(run.stderr.decode().strip().splitlines()) == 1
+    assert not (tmp_path / "out3").exists()
     piped = _cli(
         "instant",
         "-",

@@ -159,7 +159,7 @@ def cmd_instant(args: argparse.Namespace) -> int:
     from stylelab.adain.runtime import choose_session, instant_onnx
     from stylelab.cli.apply import EXIT_PARTIAL, plan_jobs, read_photo, write_result
     from stylelab.cli.common import check_image_with_records
-    from stylelab.safety import check_outputs
+    from stylelab.safety import check_outputs, one_line
 
     options = {k: getattr(args, k) for k in SHARED if getattr(args, k, None) is not None}
     internal_size = args.internal_size
@@ -193,9 +193,11 @@ def cmd_instant(args: argparse.Namespace) -> int:
                 result = instant_onnx(photo, args.styles, model=session, **settings)
         except (StylelabError, OSError) as exc:
             named = _named(exc, source)
-            if len(jobs) == 1:
+            # a folder: a photo that cannot be read or run is skipped, as apply skips it;
+            # anything else (a painting, the model) would fail every photo: it stops the run
+            if len(jobs) == 1 or not str(named).startswith(f"content {one_line(source)}:"):
                 raise named from None
-            failed += 1  # a folder: this photo is skipped, as apply skips it
+            failed += 1
             print(f"stylelab: skipped: {named}", file=sys.stderr)
             continue
         result.info["input"] = source
@@ -213,14 +215,18 @@ def cmd_instant(args: argparse.Namespace) -> int:
 
 
 def _named(exc: Exception, source: str) -> StylelabError:
-    """``exc`` as one line that names the photo's file: the runs see the photo as an array,
-    so their messages say only "content: ..."."""
-    from stylelab.safety import one_line
+    """``exc`` as one line that starts "content PATH: " when it is the photo's (the runs
+    see the photo as an array, so their messages say only "content: ...")."""
+    from stylelab.safety import describe_os_error, one_line
 
+    shown = "content (stdin)" if source == "-" else f"content {one_line(source)}"
+    if isinstance(exc, OSError):
+        return StylelabError(f"content {describe_os_error(exc, source)}")
     message = one_line(exc)
     if message.startswith("content: "):
-        shown = "content (stdin)" if source == "-" else f"content {one_line(source)}"
         message = f"{shown}: {message.removeprefix('content: ')}"
+    elif message.startswith(f"{one_line(source)}: "):  # the reader names the file itself
+        message = f"content {message}"
     return StylelabError(message)
 
 
