@@ -124,11 +124,12 @@ def test_weight_zero_is_the_plain_training_and_a_weight_changes_it(
     assert plain != with_term.summary["parameter_checksum"]
 
 
-def test_resume_refuses_a_checkpoint_whose_warps_were_bilinear(
+def test_resume_refuses_other_warps_and_warns_where_they_are_not_recorded(
     tmp_path: Path, photo_folder: Path
 ) -> None:
-    """Checkpoints from before the resampling was recorded warped bilinearly: resuming one
-    with today's bicubic warps would not be one training, so it is one line instead."""
+    """A checkpoint whose term warped bilinearly is refused (resuming with bicubic warps
+    would not be one training); one that does not record its resampling (written before
+    the field) is resumed with a warning, since it may be either."""
     from safetensors import safe_open
     from safetensors.torch import load_file, save_file
 
@@ -140,13 +141,15 @@ def test_resume_refuses_a_checkpoint_whose_warps_were_bilinear(
     record = json.loads(metadata["training"])
     assert record["temporal_resampling"] == temporal.RESAMPLING == "bicubic"
     tensors = load_file(checkpoint)
+    record["temporal_resampling"] = "bilinear"
+    save_file(tensors, checkpoint, {**metadata, "training": json.dumps(record)})
+    with pytest.raises(StylelabError, match="warped with 'bilinear' resampling.*bicubic"):
+        train(_config(photo_folder, steps=3, temporal_weight=5.0), output, resume=True)
     del record["temporal_resampling"]  # as written before the field existed
     save_file(tensors, checkpoint, {**metadata, "training": json.dumps(record)})
-    with pytest.raises(StylelabError, match="warped with bilinear resampling.*bicubic"):
-        train(_config(photo_folder, steps=3, temporal_weight=5.0), output, resume=True)
-    record["temporal_resampling"] = "bicubic"
-    save_file(tensors, checkpoint, {**metadata, "training": json.dumps(record)})
-    assert train(_config(photo_folder, steps=3, temporal_weight=5.0), output, resume=True).step == 3
+    with pytest.warns(UserWarning, match="does not record its warps' resampling"):
+        resumed = train(_config(photo_folder, steps=3, temporal_weight=5.0), output, resume=True)
+    assert resumed.step == 3
 
 
 def test_a_bf16_image_is_warped_on_an_fp32_grid() -> None:

@@ -30,6 +30,7 @@ import json
 import math
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,6 +54,7 @@ from stylelab.fast.modelfile import (
 from stylelab.fast.nets import TransformerNet, count_parameters
 from stylelab.fast.temporal import RESAMPLING, temporal_loss, warped_pair
 from stylelab.images import resize_long_edge, save_image
+from stylelab.limits import show
 from stylelab.records import write_csv, write_json
 
 if TYPE_CHECKING:
@@ -253,6 +255,26 @@ def _start(config: TrainConfig, out: Path) -> _Session:
         optimizer,
         training,
     )
+
+
+def _check_resampling(saved: dict[str, Any], weight: float) -> None:
+    """A checkpoint whose temporal term resampled otherwise is refused; one that does not
+    record it (written before 5a934f0: bicubic since f814851, bilinear before) is resumed
+    with a warning, since its resampling cannot be known."""
+    if weight > 0 and "temporal_resampling" not in saved:
+        warnings.warn(
+            f"--resume: the checkpoint does not record its warps' resampling; resuming with "
+            f"{RESAMPLING} warps (a checkpoint trained before f814851 warped bilinearly: train "
+            "that one again without --resume)",
+            stacklevel=3,
+        )
+    elif saved.get("temporal_resampling") != temporal_resampling(weight):
+        raise StylelabError(
+            "--resume: the checkpoint's temporal term warped with "
+            f"{show(saved.get('temporal_resampling'))} resampling, this version's with "
+            f"{RESAMPLING} (docs/video.md, 'A sharper target'); the runs would not be one "
+            "training: train again without --resume"
+        )
 
 
 def temporal_resampling(weight: float) -> str | None:
@@ -545,8 +567,6 @@ def _restore(
         raise ValueError("its training record is not an object")
     mine = config.to_dict()
     saved.setdefault("temporal_weight", 0.0)  # checkpoints from before the term: trained without
-    # checkpoints from before the resampling was recorded warped bilinearly (f814851)
-    saved.setdefault("temporal_resampling", "bilinear" if saved["temporal_weight"] else None)
     compared = ("architecture", "styles", "train_size", "batch_size", "lr", "loss", "data")
     different = [k for k in (*compared, "temporal_weight") if saved.get(k) != mine.get(k)]
     if different:
@@ -554,12 +574,7 @@ def _restore(
             f"--resume: the checkpoint was trained with other settings ({', '.join(different)}); "
             "give the same styles and options as the first run"
         )
-    if saved["temporal_resampling"] != temporal_resampling(config.temporal_weight):
-        raise StylelabError(
-            f"--resume: the checkpoint's temporal term warped with {saved['temporal_resampling']} "
-            f"resampling, this version's with {RESAMPLING} (docs/video.md, \"A sharper "
-            'target"); the runs would not be one training: train again without --resume'
-        )
+    _check_resampling(saved, float(config.temporal_weight))
     step, elapsed = restore_checkpoint(net, optimizer, tensors, metadata)
     if not 0 <= step <= config.steps or not math.isfinite(elapsed) or elapsed < 0:
         raise ValueError(f"step {step} or time {elapsed} out of range")
