@@ -115,9 +115,9 @@ def read_entry(graph: Path, manifest: Path, model_sha256: str) -> bytes | None:
     """The graph's bytes if the entry is whole (manifest names this model, the bytes hash
     to the manifest's digest); None for a miss or a damaged entry (a FIFO or a folder in
     its place included: it is never opened, so it cannot block)."""
-    if not (manifest.is_file() and graph.is_file()):
-        return None
     try:
+        if not (manifest.is_file() and graph.is_file()):  # may raise: a folder we cannot search
+            return None
         with open(manifest, encoding="utf-8") as handle:
             record = json.loads(handle.read(MANIFEST_BYTES))  # a long one is not ours
         data = graph.read_bytes()
