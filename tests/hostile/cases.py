@@ -1718,6 +1718,11 @@ CASES: list[Case] = [
         "--steps is for the instant and --plain demos, not --fast",
     ),
     Case(
+        "demo: --fast --size",
+        lambda t: ["demo", "-o", "d.png", "--fast", "--size", "64"],
+        "--size is for the instant and --plain demos, not --fast",
+    ),
+    Case(
         "demo: --minutes 1 without --fast",
         lambda t: demo(t, "--minutes", "1"),
         "add --fast",

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from stylelab.adain.demo import SIZE as DEMO_SIZE
 from stylelab.cli.common import (
     add_config_arguments,
     check_image_with_records,
@@ -90,8 +91,9 @@ def add_commands(sub: Any) -> None:
     demo.add_argument(
         "--fast",
         action="store_true",
-        help="train a compact two-style fast model on the built-in photos (about 8 minutes "
-        "on 2 CPU cores) and write a sheet on a photo it did not train on",
+        help="train a compact two-style fast model on the built-in photos (about "
+        f"{FAST_DEMO_MINUTES:g} minutes on 2 CPU cores) and write a sheet on a photo it did "
+        "not train on",
     )
     demo.add_argument(
         "--minutes",
@@ -99,7 +101,12 @@ def add_commands(sub: Any) -> None:
         default=None,
         help=f"with --fast: minutes of training (default: {FAST_DEMO_MINUTES:g})",
     )
-    demo.add_argument("--size", type=int, default=256, help="default: 256")
+    demo.add_argument(
+        "--size",
+        type=int,
+        default=None,
+        help=f"the instant and --plain demos' size (default: {DEMO_SIZE})",
+    )
     demo.add_argument(
         "--steps",
         type=int,
@@ -230,8 +237,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         raise StylelabError("--minutes is the --fast demo's training time: add --fast")
     if not (math.isfinite(args.minutes) and 0 < args.minutes <= 600):
         raise StylelabError(f"--minutes must be from 0 to 600, got {args.minutes}")
-    if args.fast and args.steps is not None:
-        raise StylelabError("--steps is for the instant and --plain demos, not --fast")
+    for flag, value in (("--steps", args.steps), ("--size", args.size)):
+        if args.fast and value is not None:
+            raise StylelabError(f"{flag} is for the instant and --plain demos, not --fast")
+    if args.size is None:
+        args.size = DEMO_SIZE
     output = Path(args.output or ("out/demo_fast.png" if args.fast else "out/demo.png"))
     check_extension(output, IMAGE_FORMATS)  # before any folder is made
     check_new_folder(output.parent)
