@@ -112,10 +112,10 @@ def read_disparity(path: str | os.PathLike, shape: tuple[int, int] | None = None
         )
     width = disparity.shape[1]
     largest = float(disparity[known].max())
-    if largest > width:  # every x_left - d would lie left of the right view
+    if largest >= width:  # x_right = x_left - d would lie left of the right view
         raise StylelabError(
             f"{name}: a disparity of {largest:.4g} px in a map {width} px wide; a known "
-            f"pixel's disparity is at most the width (mark unknown pixels with inf)"
+            f"pixel's disparity is less than the width (mark unknown pixels with inf)"
         )
     return np.where(known, disparity, np.nan).astype(np.float32)
 
