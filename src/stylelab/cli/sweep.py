@@ -170,6 +170,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     study_only = {"--yardsticks": args.yardsticks, "--eval-size": args.eval_size}
     study_only["--resamples"] = args.resamples
+    study_only["--quiet"] = args.quiet or None
     given = [flag for flag, value in study_only.items() if value is not None]
     if args.study is None and given:
         raise StylelabError(f"{', '.join(given)}: with --study OUTDIR only (the study's tables)")
