@@ -237,7 +237,7 @@ def resolve_regions(
         names = [os.fspath(s) if isinstance(s, (str, os.PathLike)) else "" for s in styles]
         mapping = masks.parse_region_styles(config.region_style, names, colors)
         for warning in said:
-            warnings.warn(str(warning.message), stacklevel=2)
+            warnings.warn(warning.message, stacklevel=2)
         regions = masks.regions_from_labels(labels, colors, mapping)
     if regions is None:
         return None

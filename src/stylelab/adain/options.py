@@ -137,7 +137,12 @@ def check_settings(
     if unknown:
         raise StylelabError(f"instant: unknown option {unknown[0]!r}; options: {', '.join(SHARED)}")
     config = StylizeConfig(**options)
-    InstantOptions(strength, refine, internal_size, palette)  # type: ignore[arg-type]
+    InstantOptions(
+        strength=strength,  # type: ignore[arg-type]
+        refine=refine,  # type: ignore[arg-type]
+        internal_size=internal_size,  # type: ignore[arg-type]
+        palette=palette,  # type: ignore[arg-type]
+    )
     return config
 
 
