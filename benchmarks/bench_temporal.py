@@ -2,13 +2,13 @@
 
 Trains one compact model per ``--temporal-weight`` (0 = the plain model; same photos,
 style, seed and steps; with ``--arch instant`` an instant model per weight, trained by
-``train-instant`` with the shipped model's recipe, shortened), stylizes the first seconds of the real clip
-(``../shared/eval-video/big_buck_bunny_cut.mp4``) with ``stylelab video`` without and with
-``--deflicker``, and prints from each run's JSON record the flow-warping error (output and
-input; DIS flow, occlusions masked), the flicker, the style distance of its frames
-(:func:`stylelab.texture.texture_distance` against the style, mean over ``--scored-frames``
-frames spread over the clip) and the
-ratios to the plain model. The figure stacks the middle row of every frame over time
+``train-instant`` with the shipped model's recipe, shortened), stylizes the first seconds
+of the real clip (``../shared/eval-video/big_buck_bunny_cut.mp4``) with ``stylelab video``
+without and with ``--deflicker``, and prints from each run's JSON record the
+flow-warping error (output and input; DIS flow, occlusions masked), the flicker, the style
+distance of its frames (:func:`stylelab.texture.texture_distance` against the style, mean
+over ``--scored-frames`` frames spread over the clip) and the ratios to the plain model.
+The figure stacks the middle row of every frame over time
 (x-t slices): flicker is horizontal streaking.
 
     PYTHONPATH=src python benchmarks/bench_temporal.py \\
@@ -65,13 +65,15 @@ def run(args: list[str], env: dict[str, str]) -> None:
     subprocess.run([sys.executable, "-m", "stylelab.cli", *args], check=True, env=env)
 
 
-def tag(weight: str, seed: str) -> str:
-    """File-name tag of one model: w{weight}, plus _s{seed} for seeds other than 0."""
-    return f"w{weight}" if seed == "0" else f"w{weight}_s{seed}"
+def tag(weight: str, seed: str, arch: str = "compact") -> str:
+    """File-name tag of one model: w{weight}, plus _s{seed} for seeds other than 0, after
+    the design for designs other than compact (a workdir may hold several)."""
+    name = f"w{weight}" if seed == "0" else f"w{weight}_s{seed}"
+    return name if arch == "compact" else f"{arch}_{name}"
 
 
 def train_model(weight: str, seed: str, options: argparse.Namespace, env: dict[str, str]) -> Path:
-    model = Path(options.workdir) / f"model_{tag(weight, seed)}.safetensors"
+    model = Path(options.workdir) / f"model_{tag(weight, seed, options.arch)}.safetensors"
     if model.exists():
         return model
     if options.arch == "instant":
@@ -241,7 +243,7 @@ def main() -> int:
     for weight, seed in [(w, s) for w in weights for s in seeds]:
         model = train_model(weight, seed, options, env)
         for deflicker in dict.fromkeys(("0", options.deflicker)):
-            out = folder / f"video_{tag(weight, seed)}_d{deflicker}.mp4"
+            out = folder / f"video_{tag(weight, seed, options.arch)}_d{deflicker}.mp4"
             if not out.with_suffix(".json").exists():
                 painting = ["--style", options.style] if options.arch == "instant" else []
                 run(
