@@ -309,6 +309,14 @@ def test_apply_skips_a_corrupt_image_and_writes_the_others(
     skipped = [line for line in err.splitlines() if "b_broken.png" in line]
     assert len(skipped) == 1 and skipped[0].startswith("stylelab: skipped"), err
     assert "Traceback" not in err
+    # a FIFO and a dangling link with image names are said too, never read or passed over
+    os.mkfifo(photos / "d_fifo.png")
+    (photos / "e_link.png").symlink_to(tmp_path / "nowhere.png")
+    code, _, err = run(
+        ["apply", str(tiny_model), str(photos), "-o", str(tmp_path / "o2"), *APPLY_FAST], capsys
+    )
+    assert code == 1 and "3 of 5 input(s) skipped" in err, err
+    assert "d_fifo.png: not a regular file" in err and "e_link.png: no such file" in err
 
 
 def test_apply_folder_to_a_parent_folder(

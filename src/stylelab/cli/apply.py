@@ -345,7 +345,7 @@ def plan_jobs(inputs: Sequence[str], output: str, sheet: bool) -> Iterator[tuple
                     "inputs of the next run: write them elsewhere"
                 )
             for file in sorted(path.rglob("*")):
-                if file.suffix.lower() in IMAGE_SUFFIXES and file.is_file():
+                if file.suffix.lower() in IMAGE_SUFFIXES and not file.is_dir():  # said if unread
                     pairs.append((file, folder / file.relative_to(path)))
         else:
             check_input_file(path, "image")
