@@ -28,10 +28,8 @@ from stylelab.evaluate import evaluate
 from stylelab.examples import training_photos
 from stylelab.experiments.study import (
     bootstrap_indices,
-    comparison_rows,
     config_label,
-    distance_rows,
-    distances_by_label,
+    grouped_tables,
     same_settings,
 )
 from stylelab.fast import load
@@ -116,11 +114,9 @@ def tables(rows: list[dict], steps: int, train_size: int) -> str:
         config_label(b, s): [r for r in rows if (r["backbone"], r["smoothing"]) == (b, s)]
         for b, s in CONFIGS
     }
-    table, content = distances_by_label(groups, list(YARDSTICKS))
     labels = [config_label(b, s) for b, s in CONFIGS]
-    text.append(distance_rows("loss network", table, content, YARDSTICKS, draws) + "\n")
     pairs = [(labels[0], labels[1]), (labels[2], labels[1])]
-    text.append(comparison_rows(table, pairs, YARDSTICKS, draws))
+    text.append(grouped_tables("loss network", groups, pairs, YARDSTICKS, draws))
     return "".join(text)
 
 

@@ -44,9 +44,7 @@ from stylelab.backbones import load_backbone
 from stylelab.evaluate import evaluate
 from stylelab.experiments.study import (
     bootstrap_indices,
-    comparison_rows,
-    distance_rows,
-    distances_by_label,
+    grouped_tables,
     same_settings,
 )
 from stylelab.images import load_image, resize_long_edge, save_image
@@ -188,11 +186,9 @@ def tables(rows: list[dict], steps: int) -> str:
             label: [r for r in rows if (r["encoder"], r["method"]) == (label, method)]
             for label in labels
         }
-        table, content = distances_by_label(groups, list(YARDSTICKS))
-        text.append(f"\n**{method}**\n\n")
-        text.append(distance_rows("encoder", table, content, YARDSTICKS, draws) + "\n")
         pairs = [(labels[1], labels[2]), (labels[3], labels[2]), (labels[0], labels[1])]
-        text.append(comparison_rows(table, pairs, YARDSTICKS, draws))
+        text.append(f"\n**{method}**\n\n")
+        text.append(grouped_tables("encoder", groups, pairs, YARDSTICKS, draws))
     return "".join(text)
 
 

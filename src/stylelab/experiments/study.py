@@ -403,6 +403,24 @@ def distances_by_label(
     return style, content
 
 
+def grouped_tables(
+    first: str,
+    groups: Mapping[str, Sequence[Mapping[str, Any]]],
+    pairs: Sequence[tuple[str, str]],
+    names: Mapping[str, str],
+    draws: np.ndarray,
+) -> str:
+    """The docs studies' two tables for score rows grouped by label
+    (:func:`distances_by_label`): :func:`distance_rows` headed ``first``, then
+    :func:`comparison_rows` of ``pairs``, under each yardstick of ``names``."""
+    style, content = distances_by_label(groups, list(names))
+    return (
+        distance_rows(first, style, content, names, draws)
+        + "\n"
+        + comparison_rows(style, pairs, names, draws)
+    )
+
+
 def distance_rows(
     first: str,
     style: Mapping[str, Mapping[str, np.ndarray]],
