@@ -63,6 +63,17 @@ def check_sides(
             )
 
 
+def check_sources_fit(
+    content: object, styles: Sequence[object], images: Sequence[Any], edges: tuple[int, int]
+) -> None:
+    """:func:`check_sides` for a run's photo and paintings (``images``: the loaded photo,
+    then the paintings, arrays or tensors), named by their sources as messages name them."""
+    from stylelab.pixels import label
+
+    names = [label(content, "content")] + [label(s, "style") for s in styles]
+    check_sides([tuple(image.shape[-2:]) for image in images], edges, names)
+
+
 def blend_stats(stats: Sequence[Any], weights: Sequence[float]) -> Any:
     """AdaIN's style interpolation: the convex combination sum_i w_i (mu_i, sigma_i) / sum_i w_i
     of (1, 2, C) statistics, torch tensors or numpy arrays (both runtimes use this)."""

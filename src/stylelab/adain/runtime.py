@@ -31,7 +31,7 @@ from stylelab.adain.options import (
     DEFAULT_INTERNAL_SIZE,
     blend_stats,
     check_settings,
-    check_sides,
+    check_sources_fit,
     run_record,
     torch_only,
     working_edges,
@@ -211,9 +211,7 @@ def instant_onnx(
     photo = check_finite_array(load_array(_array(content)), label(content, "content"))
     paintings = [check_finite_array(load_array(_array(s)), label(s, "style")) for s in styles_in]
     working_edge, style_edge = working_edges(config.size, internal_size, config.style_scale)
-    names = [label(content, "content")] + [label(s, "style") for s in styles_in]
-    shapes = [tuple(image.shape[-2:]) for image in (photo, *paintings)]
-    check_sides(shapes, (working_edge, style_edge), names)
+    check_sources_fit(content, styles_in, [photo, *paintings], (working_edge, style_edge))
     photo = resize_array(photo, long_edge_shape(photo.shape, config.size))
     paintings = [resize_array(p, long_edge_shape(p.shape, style_edge)) for p in paintings]
     photo_in, paintings = color.colour_arrays(config.preserve_color, photo, paintings)

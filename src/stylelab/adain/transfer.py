@@ -45,7 +45,7 @@ from stylelab.adain.options import (
     PRECISIONS,
     blend_stats,
     check_settings,
-    check_sides,
+    check_sources_fit,
     run_record,
     working_edges,
 )
@@ -133,9 +133,7 @@ def instant(
     photo = check_finite(load_image(content), label(content, "content"))
     paintings = [check_finite(load_image(s), label(s, "style")) for s in styles_in]
     working_edge, style_edge = working_edges(config.size, internal_size, config.style_scale)
-    names = [label(content, "content")] + [label(s, "style") for s in styles_in]
-    shapes = [tuple(image.shape[-2:]) for image in (photo, *paintings)]
-    check_sides(shapes, (working_edge, style_edge), names)
+    check_sources_fit(content, styles_in, [photo, *paintings], (working_edge, style_edge))
     photo = resize_long_edge(photo, config.size)
     paintings = [resize_long_edge(p, style_edge) for p in paintings]
     regional = _regions(config, regions, photo.shape, styles_in)
