@@ -359,9 +359,9 @@ def cmd_examples(args: argparse.Namespace) -> int:
 
     if args.overwrite and args.write is None:
         raise StylelabError("--overwrite goes with --write FOLDER (listing overwrites nothing)")
-    if args.only is not None and not named("--only", args.only):
-        raise StylelabError("--only: no names given; e.g. --only astronaut,chelsea")
     exclude, only = named("--exclude", args.exclude), named("--only", args.only or "")
+    if args.only is not None and not only:
+        raise StylelabError("--only: no names given; e.g. --only astronaut,chelsea")
     names = [n for n in (PHOTOS if args.photos else list_examples()) if n not in exclude]
     names = [n for n in names if n in only] if only else names
     if only and not names:
