@@ -7,6 +7,7 @@ Run them with the worktree's sources first on the path, e.g.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import platform
@@ -23,6 +24,25 @@ import torch
 EVAL_IMAGES = Path(os.environ.get("STYLELAB_EVAL_IMAGES", "/work/shared/eval-images"))
 STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 CONTENT_LAYERS = ("relu4_2",)
+#: The public-domain training paintings (never the judging ones in EVAL_IMAGES).
+TRAIN_STYLES = Path(__file__).resolve().parents[2] / "shared" / "train-styles"
+
+
+def choice_inputs(doc: str) -> tuple[argparse.Namespace, list[Path]]:
+    """The options (--workdir, made here; --styles) and the paintings of a script that
+    chooses a setting on pairs that do not judge; no paintings: [] (the script skips)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--workdir", type=Path, required=True)
+    parser.add_argument(
+        "--styles", type=Path, default=TRAIN_STYLES, help=f"default: {TRAIN_STYLES}"
+    )
+    options = parser.parse_args()
+    paintings = sorted(p for p in options.styles.glob("*") if p.suffix.lower() in (".jpg", ".png"))
+    if not paintings:
+        print(f"skipped: no paintings in {options.styles}", file=sys.stderr)
+    else:
+        options.workdir.mkdir(parents=True, exist_ok=True)
+    return options, paintings
 
 
 def inputs(workdir: Path | None = None) -> tuple[Path, Path]:

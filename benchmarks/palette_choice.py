@@ -11,13 +11,12 @@ texture yardstick's groups too); the last lines are the means over the paintings
 
 from __future__ import annotations
 
-import argparse
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
+from _common import choice_inputs
 
 from stylelab import color
 from stylelab.adain.transfer import instant
@@ -25,7 +24,6 @@ from stylelab.evaluate import evaluate
 from stylelab.examples import example_image
 from stylelab.images import load_image, resize_long_edge, save_image
 
-STYLES = Path(__file__).resolve().parents[2] / "shared" / "train-styles"
 Variant = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
@@ -95,15 +93,9 @@ def scores(path: Path, photo: Path, painting: Path) -> list[float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workdir", type=Path, required=True)
-    parser.add_argument("--styles", type=Path, default=STYLES, help=f"default: {STYLES}")
-    options = parser.parse_args()
-    paintings = sorted(p for p in options.styles.glob("*") if p.suffix.lower() in (".jpg", ".png"))
+    options, paintings = choice_inputs(__doc__)
     if not paintings:
-        print(f"skipped: no paintings in {options.styles}", file=sys.stderr)
         return 0
-    options.workdir.mkdir(parents=True, exist_ok=True)
     photo = options.workdir / "astronaut.png"
     example_image("astronaut").save(photo)
     try:

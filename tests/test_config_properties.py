@@ -410,8 +410,9 @@ def test_training_commands_take_their_defaults_from_the_settings(
 
 
 def test_instant_flags_take_their_defaults_and_help_from_the_field_table() -> None:
-    """--strength, --refine, --palette, --internal-size: InstantOptions' kind, default and
-    help (the web form reads the same table); video leaves them unset ("not given")."""
+    """--strength, --refine, --palette, --band-contrast, --internal-size: InstantOptions'
+    kind, default and help (the web form reads the same table); video leaves them unset
+    ("not given")."""
     from stylelab import cli
     from stylelab.adain.options import InstantOptions
     from stylelab.config import field_specs
@@ -422,9 +423,15 @@ def test_instant_flags_take_their_defaults_and_help_from_the_field_table() -> No
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     help_text = " ".join(sub.choices["instant"].format_help().split())
     specs = field_specs(InstantOptions)
-    assert {s.name for s in specs} == {"strength", "refine", "palette", "internal_size"}
+    assert {s.name for s in specs} == {
+        "strength",
+        "refine",
+        "palette",
+        "band_contrast",
+        "internal_size",
+    }
     for spec in specs:
         assert args[spec.name] == spec.default and type(args[spec.name]) is spec.kind
         assert " ".join(spec.help.split()[:6]) in help_text, spec.name
-        if spec.name in ("palette", "internal_size"):
+        if spec.name in ("palette", "band_contrast", "internal_size"):
             assert video[spec.name] is None

@@ -316,11 +316,12 @@ def test_an_instant_job_refines_live_with_the_gatys_loop(
 
 
 def test_the_instant_form_comes_from_its_field_table(client: TestClient) -> None:
-    from stylelab.adain.options import DEFAULT_INTERNAL_SIZE, SHARED
+    from stylelab.adain.options import DEFAULT_BAND_CONTRAST, DEFAULT_INTERNAL_SIZE, SHARED
 
     schema = client.get("/api/options").json()["instant"]
     fields = {f["name"]: f for f in schema["fields"]}
-    assert set(fields) == {"strength", "refine", "internal_size", "palette"}
+    assert set(fields) == {"strength", "refine", "internal_size", "palette", "band_contrast"}
+    assert fields["band_contrast"]["default"] == DEFAULT_BAND_CONTRAST
     assert fields["strength"]["kind"] == "float" and fields["strength"]["default"] == 1.0
     assert fields["internal_size"]["default"] == DEFAULT_INTERNAL_SIZE
     assert fields["refine"]["kind"] == "int" and fields["refine"]["default"] == 0

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.clips import synthetic_clip
+from stylelab.adain.options import DEFAULT_BAND_CONTRAST
 from stylelab.cli import main
 from stylelab.video import probe_video
 from tests.test_fast_export import run_blocked
@@ -142,11 +143,14 @@ def test_video_with_the_shipped_instant_model(noisy_clip: Path, tmp_path: Path) 
     # as instant records a photo: the working edge used (the frames' own), the palette
     edge = max(probe_video(out).width, probe_video(out).height)
     assert (settings["palette"], settings["internal_size"], settings["style_scale"]) == (1, edge, 1)
+    assert settings["band_contrast"] == DEFAULT_BAND_CONTRAST
     look = ["--palette", "0.5", "--internal-size", "64", "--style-scale", "2", "--size", "96"]
+    look += ["--band-contrast", "0.5"]
     assert main([*args, "--quiet", "--batch", "8", "--strength", "0.8", *look]) == 0
     settings = json.loads(out.with_suffix(".json").read_text())["settings"]
     assert (settings["internal_size"], settings["style_scale"]) == (64, 2)
     assert settings["palette"] == pytest.approx(0.4)  # times --strength, as instant's
+    assert settings["band_contrast"] == pytest.approx(0.4)
     assert main([*args, "--quiet", "--preserve-color", "luminance", *look]) == 0
     settings = json.loads(out.with_suffix(".json").read_text())["settings"]
     assert settings["palette"] == 0  # off where the photo's colours are kept

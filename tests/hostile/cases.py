@@ -999,6 +999,19 @@ INSTANT_CASES: list[Case] = [
     instant_case(
         "palette 1.5", lambda t, m, p, s, o: _instant(m, p, s, o, "--palette", "1.5"), "--palette"
     ),
+    *(
+        instant_case(
+            f"band contrast {value}",
+            lambda t, m, p, s, o, value=value: _instant(m, p, s, o, "--band-contrast", value),
+            message,
+        )
+        for value, message in (
+            ("nan", "--band-contrast"),
+            ("-0.5", "--band-contrast must be a finite number >= 0"),
+            ("1.5", "--band-contrast must be at most 1"),
+            ("much", "--band-contrast: invalid float value"),
+        )
+    ),
     instant_case(
         "negative refine", lambda t, m, p, s, o: _instant(m, p, s, o, "--refine", "-1"), "--refine"
     ),
@@ -2977,6 +2990,11 @@ CASES: list[Case] = [
             ("with --strength nan", ["--strength", "nan"], "--strength"),
             ("with --palette 2", ["--palette", "2"], "--palette must be at most 1"),
             ("with --palette nan", ["--palette", "nan"], "--palette"),
+            (
+                "with --band-contrast 2",
+                ["--band-contrast", "2"],
+                "--band-contrast must be at most 1",
+            ),
             ("with --style-scale 0", ["--style-scale", "0"], "--style-scale"),
             ("with --internal-size 8", ["--internal-size", "8"], "--internal-size"),
         )
@@ -2987,7 +3005,7 @@ CASES: list[Case] = [
             lambda t, m, c, flag=flag: [m, c, "-o", "o.mp4", flag, "1"],
             f"{flag} goes with an instant model",
         )
-        for flag in ("--palette", "--style-scale", "--internal-size")
+        for flag in ("--palette", "--band-contrast", "--style-scale", "--internal-size")
     ),
     video_case(
         "instant, a painting larger than the largest size (--style-scale at the working size)",

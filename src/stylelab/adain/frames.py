@@ -3,8 +3,8 @@
 :class:`InstantFrames` is a frame stylizer of :func:`stylelab.video.stylize_video`
 ((B, H, W, 3) uint8 RGB -> the same): each frame is turned as :func:`stylelab.instant`
 turns a photo (:func:`stylelab.adain.transfer.stylize_photo`: AdaIN at the network's
-layer, the decoder, the palette), with the paintings read once and sized and encoded once
-per frame size, instead of once per frame.
+layer, the decoder, the palette, the band contrast), with the paintings read once and
+sized, encoded and measured once per frame size, instead of once per frame.
 """
 
 from __future__ import annotations
@@ -17,8 +17,10 @@ import numpy as np
 import torch
 
 from stylelab import color
+from stylelab.adain.bands import band_stds
 from stylelab.adain.modelfile import InstantModel, load_decoder
 from stylelab.adain.options import (
+    DEFAULT_BAND_CONTRAST,
     DEFAULT_INTERNAL_SIZE,
     check_settings,
     check_sides,
@@ -41,12 +43,13 @@ class InstantFrames:
     config: StylizeConfig  # style_scale, style_blend, preserve_color
     strength: float
     palette: float
+    band_contrast: float
     internal_size: int
     use_bf16: bool
     painting_names: tuple[str, ...] = ()  # for messages: "style PATH"
-    _prepared: tuple[int, list[torch.Tensor], list[Any], Look] | None = field(
+    _prepared: tuple[int, list[torch.Tensor], tuple[list[Any], list[Any]], Look] | None = field(
         default=None, repr=False
-    )  # for one frame edge: the paintings sized, their statistics, the look
+    )  # for one frame edge: the paintings sized, their statistics and bands, the look
 
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         """(B, H, W, 3) uint8 frames, turned one at a time."""
@@ -55,14 +58,17 @@ class InstantFrames:
             photo = torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None]
             photo = photo.float().div_(255.0)
             paintings, statistics, look = self._for_edge(frame.shape[:2])
-            image, _ = stylize_photo(self.net, photo, paintings, look, None, statistics)
+            image, _ = stylize_photo(self.net, photo, paintings, look, None, *statistics)
             pixels = (image[0].permute(1, 2, 0).numpy() * 255.0).round()
             out[index] = np.clip(pixels, 0, 255).astype(np.uint8)
         return out
 
-    def _for_edge(self, frame: tuple[int, ...]) -> tuple[list[torch.Tensor], list[Any], Look]:
+    def _for_edge(
+        self, frame: tuple[int, ...]
+    ) -> tuple[list[torch.Tensor], tuple[list[Any], list[Any]], Look]:
         """The paintings at the style size of frames of this (H, W), their statistics and
-        the look (made again only when frames of another size come; checked then too)."""
+        band deviations, and the look (made again only when frames of another size come;
+        checked then too)."""
         frame_edge = max(frame)
         if self._prepared is None or self._prepared[0] != frame_edge:
             working, style = working_edges(frame_edge, self.internal_size, self.config.style_scale)
@@ -72,15 +78,18 @@ class InstantFrames:
             sized = [resize_long_edge(p, style) for p in self.paintings]
             blend = blend_weights(self.config.style_blend, len(sized))
             colour = self.config.preserve_color
-            look = Look(blend, self.strength, working, colour, self.palette, self.use_bf16)
+            amounts = (self.palette, self.band_contrast)
+            look = Look(blend, self.strength, working, colour, *amounts, self.use_bf16)
             statistics = painting_statistics(self.net, sized, self.use_bf16)
-            self._prepared = (frame_edge, sized, statistics, look)
+            targets = [band_stds(p.numpy()) for p in sized]
+            self._prepared = (frame_edge, sized, (statistics, targets), look)
         return self._prepared[1], self._prepared[2], self._prepared[3]
 
     def record(self) -> dict[str, Any]:
         """What OUT.json says of the model and its settings, as ``instant`` records a
         photo's: the working edge used (once a frame has come; before, the one asked for)
-        and the palette amount applied (times strength; none when the colours are kept)."""
+        and the palette and band-contrast amounts applied (times strength; no palette when
+        the colours are kept)."""
         working = self.internal_size if self._prepared is None else self._prepared[3].working_edge
         asked = self.palette * self.strength
         return {
@@ -88,6 +97,7 @@ class InstantFrames:
             "design": self.net.design,
             "strength": self.strength,
             "palette": color.applied_palette(self.config.preserve_color, asked),
+            "band_contrast": self.band_contrast * self.strength,
             "internal_size": working,
             "style_scale": self.config.style_scale,
             "style_blend": list(blend_weights(self.config.style_blend, len(self.paintings))),
@@ -101,6 +111,7 @@ def instant_frames(
     *,
     strength: float = 1.0,
     palette: float = 1.0,
+    band_contrast: float = DEFAULT_BAND_CONTRAST,
     internal_size: int = DEFAULT_INTERNAL_SIZE,
     precision: str = "fp32",
     **options: Any,
@@ -109,7 +120,7 @@ def instant_frames(
     the shipped one) and the paintings ``styles``; ``options`` are the settings instant
     shares with stylize (``style_scale``, ``style_blend``, ``preserve_color``). Every
     argument is checked, and the paintings read, before a frame is decoded."""
-    config = check_settings(options, strength, 0, internal_size, palette)
+    config = check_settings(options, strength, 0, internal_size, palette, band_contrast)
     if not styles:
         raise StylelabError("an instant model needs a painting: --style PAINTING")
     paintings = [check_finite(load_image(s), label(s, "style")) for s in styles]
@@ -117,6 +128,5 @@ def instant_frames(
     net = model if isinstance(model, InstantModel) else load_decoder(model)
     use_bf16 = resolve_precision(precision, torch.device("cpu")) == "bf16"
     names = tuple(label(s, "style") for s in styles)
-    return InstantFrames(
-        net, paintings, config, float(strength), float(palette), int(internal_size), use_bf16, names
-    )
+    amounts = (float(strength), float(palette), float(band_contrast))
+    return InstantFrames(net, paintings, config, *amounts, int(internal_size), use_bf16, names)

@@ -16,6 +16,9 @@ from stylelab.errors import StylelabError
 from stylelab.limits import MAX_SIZE, show
 
 DEFAULT_INTERNAL_SIZE = 512
+#: --band-contrast's default, chosen on pairs that do not judge
+#: (benchmarks/band_contrast_choice.py, docs/instant.md).
+DEFAULT_BAND_CONTRAST = 0.75
 #: The shortest side the encoder takes: twice its stride to relu3_1 (two 2x2 poolings),
 #: so every image keeps at least 2 feature pixels across (3 px and less gave NaN).
 MIN_ENCODED_SIDE = 8
@@ -114,6 +117,14 @@ class InstantOptions:
         low=0.0,
         high=1.0,
     )
+    band_contrast: float = option(
+        DEFAULT_BAND_CONTRAST,
+        "move the result's contrast at each scale (the standard deviation of 4 band-pass "
+        "layers of its luminance) to the painting's, scaled by strength: 0 = the network's, "
+        "1 = fully",
+        low=0.0,
+        high=1.0,
+    )
 
     def __post_init__(self) -> None:
         for spec in field_specs(type(self)):
@@ -139,6 +150,7 @@ def check_settings(
     refine: object,
     internal_size: object,
     palette: object = 1.0,
+    band_contrast: object = DEFAULT_BAND_CONTRAST,
 ) -> Any:
     """The :class:`StylizeConfig` of ``options`` after every check of instant's own
     arguments; one line for the first bad one."""
@@ -153,6 +165,7 @@ def check_settings(
         refine=refine,  # type: ignore[arg-type]
         internal_size=internal_size,  # type: ignore[arg-type]
         palette=palette,  # type: ignore[arg-type]
+        band_contrast=band_contrast,  # type: ignore[arg-type]
     )
     return config
 
@@ -173,11 +186,11 @@ def run_record(
     settings: tuple[float, int, int, str, Any],
     runtime: str,
     seconds: float,
-    palette: float = 0.0,
+    amounts: dict[str, float],
 ) -> dict[str, Any]:
     """The ``info`` of a run (OUT.json): the model, the instant settings
-    (strength, internal size, style size, precision, blend, the palette amount applied),
-    which runtime ran, seconds."""
+    (strength, internal size, style size, precision, blend, the palette and band-contrast
+    amounts applied: :func:`stylelab.adain.bands.finish`), which runtime ran, seconds."""
     strength, working_edge, style_edge, precision, blend = settings
     return {
         "status": "done",
@@ -189,7 +202,7 @@ def run_record(
             "style_size": style_edge,
             "precision": precision,
             "style_blend": blend,
-            "palette": palette,
+            **amounts,
         },
         "runtime": runtime,
         "seconds": round(seconds, 4),

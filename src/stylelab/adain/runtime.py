@@ -7,7 +7,8 @@ branch at a time. Around it, in NumPy, the same steps as the PyTorch run
 antialiased bicubic of :func:`stylelab.images.resize_to`), colour
 (:func:`stylelab.color.colour_arrays`, :func:`stylelab.color.with_chroma`), the blend
 (mu, sigma) = sum_i w_i (mu_i, sigma_i), reflection padding to the encoder's stride, and
-the detail layer (:mod:`stylelab.adain.detail`). ``stylelab instant --runtime auto`` runs
+the detail layer (:mod:`stylelab.adain.detail`), the palette and the band contrast
+(:func:`stylelab.adain.bands.finish`). ``stylelab instant --runtime auto`` runs
 here through the export cached once (:mod:`stylelab.fast.cache`).
 """
 
@@ -26,8 +27,10 @@ from typing import Any
 import numpy as np
 
 from stylelab import color
+from stylelab.adain.bands import finish
 from stylelab.adain.detail import with_detail
 from stylelab.adain.options import (
+    DEFAULT_BAND_CONTRAST,
     DEFAULT_INTERNAL_SIZE,
     blend_stats,
     check_settings,
@@ -192,6 +195,7 @@ def instant_onnx(
     strength: float = 1.0,
     internal_size: int = DEFAULT_INTERNAL_SIZE,
     palette: float = 1.0,
+    band_contrast: float = DEFAULT_BAND_CONTRAST,
     **options: Any,
 ) -> ArrayResult:
     """:func:`stylelab.instant` on onnxruntime for the options it serves (not regions,
@@ -200,7 +204,7 @@ def instant_onnx(
     from stylelab.pixels import check_finite_array, label, load_array, long_edge_shape, resize_array
 
     started = time.perf_counter()
-    config = check_settings(options, strength, 0, internal_size, palette)
+    config = check_settings(options, strength, 0, internal_size, palette, band_contrast)
     reason = torch_only(config, None, 0, "auto")
     if reason is not None:
         raise StylelabError(f"--runtime onnx cannot serve this run: {reason}")
@@ -216,9 +220,9 @@ def instant_onnx(
     paintings = [resize_array(p, long_edge_shape(p.shape, style_edge)) for p in paintings]
     photo_in, paintings = color.colour_arrays(config.preserve_color, photo, paintings)
     output = stylize_arrays(model, photo_in, paintings, blend, strength, working_edge)
-    output, amount = color.after_feed_forward(
-        output, photo, paintings, blend, config.preserve_color, float(palette) * float(strength)
-    )
+    scale = float(strength)
+    look = (blend, config.preserve_color, float(palette) * scale, float(band_contrast) * scale)
+    output, amounts = finish(output, photo, paintings, (*look, working_edge))
     seconds = time.perf_counter() - started
     described = {
         "path": model.label,
@@ -227,7 +231,7 @@ def instant_onnx(
         "card": model.card,
     }
     settings = (strength, working_edge, style_edge, "fp32", blend)
-    info = run_record(described, settings, "onnx", seconds, amount)
+    info = run_record(described, settings, "onnx", seconds, amounts)
     return ArrayResult(np.asarray(output, dtype=np.float32), config, info)
 
 

@@ -10,12 +10,14 @@
    from the photo and colour and texture from the decoder (a detail layer, as in
    Laplacian pyramid upsampling).
 4. Colour: ``histogram`` moves each style's colours to the photo's before encoding;
-   ``luminance`` runs on gray images and puts the photo's chroma back (:mod:`stylelab.color`).
+   ``luminance`` runs on gray images and puts the photo's chroma back (:mod:`stylelab.color`);
+   else ``palette`` moves the colours to the painting's. Then ``band_contrast`` moves the
+   contrast of each scale to the painting's (:mod:`stylelab.adain.bands`).
 5. ``refine`` N: N more steps of stylize's Gatys objective from y (the public
    :func:`stylelab.stylize` with y as ``init``). ``callback(0, y)`` sees the instant image
    first; then ``callback`` and ``on_row`` follow stylize's iterations, as in stylize.
 
-``strength``, ``refine``, ``internal_size`` and ``palette`` are checked by
+``strength``, ``refine``, ``internal_size``, ``palette`` and ``band_contrast`` are checked by
 :class:`InstantOptions`, a field table like :class:`StylizeConfig`'s (the web form and the
 command line's flags are made from it).
 
@@ -36,11 +38,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from stylelab import color
-from stylelab.adain import detail
+from stylelab.adain import bands, detail
 from stylelab.adain.modelfile import InstantModel, load_decoder
 from stylelab.adain.nets import adain, encoder, mean_std, regional_adain
 from stylelab.adain.options import (
+    DEFAULT_BAND_CONTRAST,
     DEFAULT_INTERNAL_SIZE,
     PRECISIONS,
     blend_stats,
@@ -77,6 +79,7 @@ def instant(
     on_row: RowCallback | None = None,
     runtime: str = "auto",
     palette: float = 1.0,
+    band_contrast: float = DEFAULT_BAND_CONTRAST,
     **options: Any,
 ) -> Any:
     """Stylize ``content`` with any painting(s) ``style`` in one forward pass.
@@ -102,8 +105,9 @@ def instant(
     from stylelab.pixels import label
 
     started = time.perf_counter()
-    config = check_settings(options, strength, refine, internal_size, palette)
+    config = check_settings(options, strength, refine, internal_size, palette, band_contrast)
     strength, refine, palette = float(strength), int(refine), float(palette)  # checked
+    band_contrast = float(band_contrast)
     check_callbacks(progress, callback, on_row)
     if precision not in PRECISIONS:
         raise StylelabError(f"precision must be auto, fp32 or bf16, got {show(precision)}")
@@ -121,6 +125,7 @@ def instant(
             strength=strength,
             internal_size=internal_size,
             palette=palette,
+            band_contrast=band_contrast,
             **options,
         ),
     )
@@ -138,12 +143,14 @@ def instant(
     paintings = [resize_long_edge(p, style_edge) for p in paintings]
     regional = _regions(config, regions, photo.shape, styles_in)
     use_bf16 = resolve_precision(precision, torch.device("cpu")) == "bf16"  # stylize's rule
-    look = Look(blend, strength, working_edge, config.preserve_color, palette, use_bf16)
-    output, amount = stylize_photo(net, photo, paintings, look, regional)
+    look = Look(
+        blend, strength, working_edge, config.preserve_color, palette, band_contrast, use_bf16
+    )
+    output, amounts = stylize_photo(net, photo, paintings, look, regional)
     seconds = time.perf_counter() - started
     described = {"path": net.path, "design": net.design, "card": net.card}
     settings = (strength, working_edge, style_edge, "bf16" if use_bf16 else "fp32", blend)
-    info = run_record(described, settings, "torch", seconds, amount)
+    info = run_record(described, settings, "torch", seconds, amounts)
     if fallback != "--runtime torch":
         info["runtime_fallback"] = fallback
     result = StylizeResult(output, [], config, info)
@@ -179,13 +186,15 @@ def _try_onnx(
 @dataclass(frozen=True)
 class Look:
     """How one photo is turned: the styles' blend, AdaIN's alpha, the network's working
-    edge, ``--preserve-color``, the palette amount (before ``strength``), bf16 or not."""
+    edge, ``--preserve-color``, the palette and band-contrast amounts (before
+    ``strength``), bf16 or not."""
 
     blend: tuple[float, ...]
     strength: float
     working_edge: int
     preserve_color: str
     palette: float
+    band_contrast: float
     use_bf16: bool
 
 
@@ -196,12 +205,14 @@ def stylize_photo(
     look: Look,
     regional: Regional | None = None,
     statistics: Sequence[Any] | None = None,
-) -> tuple[torch.Tensor, float]:
+    band_targets: Sequence[Any] | None = None,
+) -> tuple[torch.Tensor, dict[str, float]]:
     """Steps 1-4 of the module's note for a (1, 3, H, W) photo already at its output size
-    and paintings at the style size: the image and the palette amount applied.
-    ``statistics``: :func:`painting_statistics` of ``paintings`` computed once by a caller
-    that turns many photos with them (used where the colour mode leaves the paintings as
-    they are)."""
+    and paintings at the style size: the image and the amounts applied
+    (:func:`stylelab.adain.bands.finish`). ``statistics``: :func:`painting_statistics` of
+    ``paintings`` and ``band_targets`` their :func:`stylelab.adain.bands.band_stds`,
+    computed once by a caller that turns many photos with them (used where the colour mode
+    leaves the paintings as they are)."""
     from stylelab.gatys import colour_inputs
 
     photo_in, seen = colour_inputs(look.preserve_color, photo, list(paintings))
@@ -218,18 +229,25 @@ def stylize_photo(
             regional,
             look.use_bf16,
         )
-    # no palette in region runs (each region has its own painting), nor where the photo's
-    # colours are kept
-    asked = look.palette * look.strength if regional is None else 0.0
-    coloured, amount = color.after_feed_forward(
+    # no palette or band contrast in region runs (each region has its own painting); no
+    # palette where the photo's colours are kept
+    scale = look.strength if regional is None else 0.0
+    if look.preserve_color != "none":
+        band_targets = None  # the paintings were recoloured: measured as seen
+    finished, amounts = bands.finish(
         output.numpy(),
         photo.numpy(),
         [p.numpy() for p in seen],
-        look.blend,
-        look.preserve_color,
-        asked,
+        (
+            look.blend,
+            look.preserve_color,
+            look.palette * scale,
+            look.band_contrast * scale,
+            look.working_edge,
+        ),
+        band_targets,
     )
-    return torch.from_numpy(coloured), amount
+    return torch.from_numpy(finished), amounts
 
 
 def painting_statistics(

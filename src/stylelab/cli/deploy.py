@@ -155,7 +155,8 @@ def _is_instant_model(model: str) -> bool:
 def _fast_stylizer(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     """The frame stylizer of a fast model and its settings for OUT.json."""
     model = open_model(args.model, args.device, args.precision, args.runtime, quiet=args.quiet)
-    for flag in ("palette", "internal_size", "style_scale"):  # after: an instant export says so
+    # after: an instant export says so
+    for flag in ("palette", "band_contrast", "internal_size", "style_scale"):
         if getattr(args, flag) is not None:
             raise StylelabError(
                 f"--{flag.replace('_', '-')} goes with an instant model, not a fast one"
@@ -198,7 +199,7 @@ def _instant_stylizer(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     from stylelab.adain.frames import instant_frames
 
     model = None if args.model == INSTANT_MODEL else args.model
-    look = {"palette": args.palette, "internal_size": args.internal_size}
+    look = {name: getattr(args, name) for name in ("palette", "band_contrast", "internal_size")}
     look["style_scale"] = args.style_scale
     frames = instant_frames(
         model,

@@ -63,9 +63,11 @@ def add_commands(sub: Any) -> None:
 
 
 def add_look_arguments(parser: argparse.ArgumentParser, shown: bool, only: str = "") -> None:
-    """--palette and --internal-size, for ``instant`` and for ``video`` with an instant
-    model (``only``: what the help adds, e.g. that a fast model takes neither)."""
+    """--palette, --band-contrast and --internal-size, for ``instant`` and for ``video``
+    with an instant model (``only``: what the help adds, e.g. that a fast model takes
+    none of them)."""
     add_instant_argument(parser, "palette", "A", shown, only)
+    add_instant_argument(parser, "band_contrast", "A", shown, only)
     add_instant_argument(parser, "internal_size", "PX", shown, only)
 
 
@@ -164,7 +166,8 @@ def cmd_instant(args: argparse.Namespace) -> int:
     options = {k: getattr(args, k) for k in SHARED if getattr(args, k, None) is not None}
     internal_size = args.internal_size
     # every shared option checked before any work
-    config = check_settings(options, args.strength, args.refine, internal_size, args.palette)
+    look = (args.palette, args.band_contrast)
+    config = check_settings(options, args.strength, args.refine, internal_size, *look)
     _check_styles(args.styles)
     extra = [args.mask] if args.mask else []
     extra += [args.model] if args.model else []
@@ -182,7 +185,7 @@ def cmd_instant(args: argparse.Namespace) -> int:
     )
     model = _torch_model(args.model) if isinstance(session, str) else session
     settings = {"strength": args.strength, "internal_size": internal_size, **options}
-    settings["palette"] = args.palette
+    settings["palette"], settings["band_contrast"] = look
     failed = 0
     for source, target in jobs:
         try:

@@ -1,0 +1,94 @@
+"""The band-contrast step of instant (stylelab.adain.bands): analytic checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.ndimage import gaussian_filter
+
+from stylelab import color
+from stylelab.adain import bands
+
+
+def _image(shape=(40, 56), seed=0, amplitude=0.1) -> np.ndarray:
+    """A (1, 3, H, W) image near mid-grey (nothing clips when its bands are doubled)."""
+    rng = np.random.default_rng(seed)
+    return (0.5 + amplitude * (rng.random((1, 3, *shape)) - 0.5)).astype(np.float32)
+
+
+@pytest.mark.parametrize("shape", [(5, 7), (33, 20), (64, 48)])
+@pytest.mark.parametrize("sigma", [1.0, 2.0, 4.0, 8.0])
+def test_the_blur_is_scipys_gaussian_filter_with_mirrored_edges(shape, sigma) -> None:
+    plane = np.random.default_rng(1).random(shape).astype(np.float32)
+    expected = gaussian_filter(plane.astype(np.float64), sigma, mode="reflect")
+    assert np.abs(bands.gaussian_blur(plane, sigma) - expected).max() < 1e-5
+
+
+def test_the_bands_and_the_rest_add_up_to_the_plane() -> None:
+    plane = bands.luminance(_image(amplitude=1.0))
+    layers, rest = bands.bands(plane)
+    assert len(layers) == bands.LEVELS
+    np.testing.assert_allclose(rest + sum(layers), plane, atol=1e-5)
+    # band-pass: each layer has (almost) no mean, the rest keeps the plane's
+    assert all(abs(float(layer.mean())) < 1e-3 for layer in layers)
+    assert float(rest.mean()) == pytest.approx(float(plane.mean()), abs=1e-3)
+
+
+def test_amount_zero_and_the_images_own_contrast_leave_it_as_it_is() -> None:
+    image = _image()
+    own = bands.band_stds(image)
+    assert np.array_equal(bands.match_band_contrast(image, own * 2, 0.0), image)
+    np.testing.assert_allclose(bands.match_band_contrast(image, own, 1.0), image, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("factor", "amount", "gain"),
+    [(2.0, 1.0, 2.0), (2.25, 0.5, 1.5), (10.0, 1.0, 3.0), (0.1, 1.0, 0.5)],
+)
+def test_each_band_is_scaled_by_the_clipped_gain_to_the_power_of_the_amount(
+    factor, amount, gain
+) -> None:
+    """Y' = G_L + sum_k clip(s_k / r_k, 1/2, 3)^a B_k, the same change in R, G and B."""
+    image = _image(amplitude=0.05)
+    y = bands.luminance(image)
+    layers, rest = bands.bands(y)
+    out = bands.match_band_contrast(image, bands.band_stds(image) * factor, amount)
+    np.testing.assert_allclose(bands.luminance(out), rest + gain * sum(layers), atol=1e-5)
+    change = out - image
+    np.testing.assert_allclose(change[0, 0], change[0, 1], atol=1e-6)
+    np.testing.assert_allclose(change[0, 0], change[0, 2], atol=1e-6)
+
+
+def test_the_blend_weights_the_paintings_targets() -> None:
+    a, b = np.array([1.0, 2.0, 3.0, 4.0]), np.array([5.0, 6.0, 7.0, 8.0])
+    np.testing.assert_allclose(bands.blended([a, b], [1.0, 3.0]), (a + 3 * b) / 4)
+
+
+def test_an_image_larger_than_the_working_size_is_measured_there() -> None:
+    """At twice the working edge the change is found at the working edge and upsampled:
+    measured there again, the bands move most of the way to the target; a working edge at
+    or above the image's is the plain run."""
+    from stylelab.pixels import resize_array
+
+    image = _image((64, 48), amplitude=0.05)
+    before = bands.band_stds(resize_array(image, (32, 24)))
+    target = 1.5 * before  # every gain inside [1/2, 3]
+    plain = bands.match_band_contrast(image, target, 1.0)
+    assert np.array_equal(bands.match_band_contrast(image, target, 1.0, 64), plain)
+    moved = bands.match_band_contrast(image, target, 1.0, 32)
+    after = bands.band_stds(resize_array(moved, (32, 24)))
+    # at least 65 % of the way: the upsampling and the measuring resize soften the finest band
+    assert np.all(np.abs(after - target) < 0.35 * np.abs(before - target))
+
+
+def test_finish_records_the_amounts_and_keeps_the_photos_chroma_under_luminance() -> None:
+    output, photo, painting = _image(seed=2), _image(seed=3), _image(seed=4, amplitude=0.3)
+    look = ([1.0], "luminance", 1.0, 0.5, 512)
+    image, amounts = bands.finish(output, photo, [painting], look)
+    assert amounts == {"palette": 0.0, "band_contrast": 0.5}
+    # equal changes in R, G and B leave I and Q (rows summing to 0) as the photo's
+    np.testing.assert_allclose(color.yiq(image)[..., 1:], color.yiq(photo)[..., 1:], atol=1e-5)
+    moved = bands.band_stds(image)
+    unmoved = bands.band_stds(color.with_chroma(output, photo))
+    wanted = bands.band_stds(painting)
+    assert np.all(np.abs(moved - wanted) < np.abs(unmoved - wanted))
