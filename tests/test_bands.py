@@ -92,3 +92,24 @@ def test_finish_records_the_amounts_and_keeps_the_photos_chroma_under_luminance(
     unmoved = bands.band_stds(color.with_chroma(output, photo))
     wanted = bands.band_stds(painting)
     assert np.all(np.abs(moved - wanted) < np.abs(unmoved - wanted))
+
+
+def test_the_products_agree_on_torchs_threads_and_numpys_blas(monkeypatch) -> None:
+    """detail.sandwich runs on torch where it is loaded, else on numpy's BLAS (the
+    onnxruntime path): one result either way."""
+    import sys
+
+    import torch  # noqa: F401  (loaded: the torch path)
+
+    from stylelab.adain.detail import sandwich
+
+    rng = np.random.default_rng(5)
+    rows, planes, cols = (
+        rng.random(s).astype(np.float32) for s in ((30, 20), (3, 20, 24), (28, 24))
+    )
+    on_torch = sandwich(rows, planes, cols)
+    monkeypatch.delitem(sys.modules, "torch")
+    on_numpy = sandwich(rows, planes, cols)
+    assert on_torch.shape == on_numpy.shape == (3, 30, 28)
+    np.testing.assert_allclose(on_torch, on_numpy, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(on_numpy, rows @ planes @ cols.T, rtol=1e-5, atol=1e-5)

@@ -31,7 +31,7 @@ from functools import lru_cache
 import numpy as np
 
 from stylelab import color
-from stylelab.adain.detail import REC601, bicubic
+from stylelab.adain.detail import REC601, bicubic, sandwich
 
 LEVELS = 4
 GAIN_RANGE = (0.5, 3.0)
@@ -61,7 +61,7 @@ def gaussian_blur(plane: np.ndarray, sigma: float) -> np.ndarray:
     """A (H, W) plane blurred by a Gaussian of standard deviation ``sigma`` px."""
     rows = blur_matrix(plane.shape[0], sigma)
     cols = blur_matrix(plane.shape[1], sigma)
-    return rows @ plane @ cols.T
+    return sandwich(rows, plane, cols)
 
 
 def luminance(image: np.ndarray) -> np.ndarray:
