@@ -24,6 +24,17 @@ def test_the_blur_is_scipys_gaussian_filter_with_mirrored_edges(shape, sigma) ->
     assert np.abs(bands.gaussian_blur(plane, sigma) - expected).max() < 1e-5
 
 
+@pytest.mark.parametrize("shape", [(5, 7), (33, 20)])
+@pytest.mark.parametrize("sigma", [1.0, 8.0])
+def test_the_direct_convolution_for_long_sides_is_the_same_blur(shape, sigma, monkeypatch) -> None:
+    """Past MATRIX_LIMIT px a side the blur is a sum of shifted copies: the same result
+    (mirrored edges repeated where the kernel is longer than the side)."""
+    plane = np.random.default_rng(2).random(shape).astype(np.float32)
+    expected = gaussian_filter(plane.astype(np.float64), sigma, mode="reflect")
+    monkeypatch.setattr(bands, "MATRIX_LIMIT", 4)
+    assert np.abs(bands.gaussian_blur(plane, sigma) - expected).max() < 1e-5
+
+
 def test_the_bands_and_the_rest_add_up_to_the_plane() -> None:
     plane = bands.luminance(_image(amplitude=1.0))
     layers, rest = bands.bands(plane)
@@ -84,8 +95,10 @@ def test_an_image_larger_than_the_working_size_is_measured_there() -> None:
 def test_finish_records_the_amounts_and_keeps_the_photos_chroma_under_luminance() -> None:
     output, photo, painting = _image(seed=2), _image(seed=3), _image(seed=4, amplitude=0.3)
     look = ([1.0], "luminance", 1.0, 0.5, 512)
-    image, amounts = bands.finish(output, photo, [painting], look)
+    image, amounts = bands.finish(output, photo, [painting], look, [bands.band_stds(painting)])
     assert amounts == {"palette": 0.0, "band_contrast": 0.5}
+    _, off = bands.finish(output, photo, [painting], ([1.0], "none", -0.0, -0.0, 512), [])
+    assert str(off) == "{'palette': 0.0, 'band_contrast': 0.0}"  # never -0.0 in a record
     # equal changes in R, G and B leave I and Q (rows summing to 0) as the photo's
     np.testing.assert_allclose(color.yiq(image)[..., 1:], color.yiq(photo)[..., 1:], atol=1e-5)
     moved = bands.band_stds(image)

@@ -267,6 +267,25 @@ def test_band_contrast_moves_each_scales_contrast_to_the_paintings(
     assert half.info["instant"]["band_contrast"] == 0.5
 
 
+@pytest.mark.parametrize("mode", ["luminance", "histogram"])
+def test_band_contrast_targets_the_painting_as_given_under_preserve_color(
+    tiny_model, photo, painting, mode, monkeypatch
+) -> None:
+    """Under --preserve-color the encoder sees a recoloured painting (the photo's
+    luminance spread, or its colours); the band targets are measured on the painting as
+    given, at the style size, on both runtimes' shared step."""
+    from stylelab.adain import bands
+
+    measured = []
+    original = bands.painting_targets
+    monkeypatch.setattr(
+        bands, "painting_targets", lambda ps, a: measured.append(ps) or original(ps, a)
+    )
+    result = instant(photo, painting, model=tiny_model, size=48, preserve_color=mode)
+    style = resize_long_edge(painting, result.info["instant"]["style_size"]).numpy()
+    assert len(measured) == 1 and np.array_equal(measured[0][0], style)
+
+
 def test_style_blend_weights_mix_statistics(tiny_model, photo, painting) -> None:
     only_first = instant(photo, [painting, photo], model=tiny_model, size=48, style_blend=(1, 0))
     single = instant(photo, painting, model=tiny_model, size=48)

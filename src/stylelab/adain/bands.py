@@ -13,14 +13,17 @@ blend-weighted mean), the gain clipped to [1/2, 3] and raised to the ``amount`` 
 
     Y' = G_L + sum_k clip(s_k / r_k, 1/2, 3)^a B_k,   out = clip(x + (Y' - Y), 0, 1),
 
-with r_k, s_k the band's standard deviation in the image and in a painting (at the size
-the encoder sees it, so the scales correspond). The change is added to all three
-channels: colour stays the palette's. An image larger than the network's working size
+with r_k, s_k the band's standard deviation in the image and in a painting as given (at
+the size the encoder sees it, so the scales correspond; under ``--preserve-color`` the
+painting as given, not recoloured). The change is added to all three channels, so colour
+stays the palette's (the photo's under ``--preserve-color luminance``) except where a
+channel is clipped at 0 or 1. An image larger than the network's working size
 (``--size`` above ``--internal-size``) is measured at the working size, where its scales
 match the painting's, and the change Y' - Y is upsampled (bicubic) to the image: the
 photo's own finest detail is left as it is. NumPy only, shared by both runtimes; a
-Gaussian blur is two products with a (n, n) matrix, edges mirrored as
-``scipy.ndimage``'s ``reflect`` mode (the tests compare with it).
+Gaussian blur is two products with a (n, n) matrix (a sum of shifted copies for long
+sides), edges mirrored as ``scipy.ndimage``'s ``reflect`` mode (the tests compare both
+with it).
 """
 
 from __future__ import annotations
@@ -39,26 +42,55 @@ GAIN_RANGE = (0.5, 3.0)
 TRUNCATE = 4.0
 
 
-@lru_cache(maxsize=32)
-def blur_matrix(size: int, sigma: float) -> np.ndarray:
-    """(size, size) matrix of a 1-D Gaussian blur of standard deviation ``sigma``,
-    weights normalised to 1, radius round(TRUNCATE * sigma), edges mirrored (d c b a | a b
-    c d), as ``scipy.ndimage.gaussian_filter1d(mode="reflect")``."""
+#: Planes up to this many pixels on a side are blurred by two matrix products (fast at
+#: instant's working sizes); longer ones, e.g. a painting at a large --style-scale, by
+#: direct separable convolution, whose cost grows with the side, not its cube.
+MATRIX_LIMIT = 1024
+
+
+def kernel(sigma: float) -> np.ndarray:
+    """The 1-D Gaussian of standard deviation ``sigma``, radius round(TRUNCATE * sigma),
+    weights normalised to 1 (``scipy.ndimage.gaussian_filter1d``'s)."""
     radius = int(TRUNCATE * sigma + 0.5)
     offsets = np.arange(-radius, radius + 1)
     weights = np.exp(-0.5 * (offsets / sigma) ** 2)
-    weights /= weights.sum()
-    index = np.arange(size)[:, None] + offsets
+    return weights / weights.sum()
+
+
+@lru_cache(maxsize=16)
+def blur_matrix(size: int, sigma: float) -> np.ndarray:
+    """(size, size) matrix of the 1-D blur by :func:`kernel`, edges mirrored (d c b a | a
+    b c d), as ``scipy.ndimage.gaussian_filter1d(mode="reflect")``."""
+    weights = kernel(sigma)
+    radius = weights.size // 2
+    index = np.arange(size)[:, None] + np.arange(-radius, radius + 1)
     period = index % (2 * size)
     mirrored = np.where(period < size, period, 2 * size - 1 - period)
     matrix = np.zeros((size, size), dtype=np.float64)
-    rows = np.repeat(np.arange(size), offsets.size)
+    rows = np.repeat(np.arange(size), weights.size)
     np.add.at(matrix, (rows, mirrored.ravel()), np.tile(weights, size))
     return matrix.astype(np.float32)
 
 
+def convolve_axis(plane: np.ndarray, sigma: float, axis: int) -> np.ndarray:
+    """The blur by :func:`kernel` along one axis of a (H, W) plane as a sum of shifted
+    copies, edges mirrored (``np.pad``'s ``symmetric``, repeated past a short side)."""
+    weights = kernel(sigma)
+    radius, length = weights.size // 2, plane.shape[axis]
+    widths = [(radius, radius) if a == axis else (0, 0) for a in (0, 1)]
+    padded = np.pad(np.asarray(plane, dtype=np.float32), widths, mode="symmetric")
+    out = np.zeros(plane.shape, dtype=np.float32)
+    for k, weight in enumerate(weights.astype(np.float32)):
+        out += weight * (padded[k : k + length] if axis == 0 else padded[:, k : k + length])
+    return out
+
+
 def gaussian_blur(plane: np.ndarray, sigma: float) -> np.ndarray:
-    """A (H, W) plane blurred by a Gaussian of standard deviation ``sigma`` px."""
+    """A (H, W) plane blurred by a Gaussian of standard deviation ``sigma`` px: two
+    products with :func:`blur_matrix` up to MATRIX_LIMIT px a side, else
+    :func:`convolve_axis` on each axis."""
+    if max(plane.shape) > MATRIX_LIMIT:
+        return convolve_axis(convolve_axis(plane, sigma, 0), sigma, 1)
     rows = blur_matrix(plane.shape[0], sigma)
     cols = blur_matrix(plane.shape[1], sigma)
     return sandwich(rows, plane, cols)
@@ -121,22 +153,29 @@ def match_band_contrast(
 def finish(
     output: np.ndarray,
     photo: np.ndarray,
-    paintings: Sequence[np.ndarray],
+    seen: Sequence[np.ndarray],
     look: tuple[Sequence[float], str, float, float, int],
-    targets: Sequence[np.ndarray] | None = None,
+    targets: Sequence[np.ndarray],
 ) -> tuple[np.ndarray, dict[str, float]]:
     """A network's output after the look steps of both runtimes, and the amounts applied
-    (for the record). ``look`` = (blend, preserve_color, palette amount, band-contrast
-    amount, working edge), the amounts already scaled by ``strength`` (0 in region runs):
-    :func:`stylelab.color.after_feed_forward` (colour), then :func:`match_band_contrast`
-    towards the paintings (``targets``: their :func:`band_stds`, computed here if None)."""
+    (for the record). ``seen``: the paintings as the encoder saw them (recoloured under
+    ``--preserve-color``); ``targets``: the :func:`band_stds` of the paintings as given,
+    so that a recoloured painting (the photo's luminance spread, under ``luminance``) does
+    not set the contrast; [] when the band amount is 0. ``look`` = (blend,
+    preserve_color, palette amount, band-contrast amount, working edge), the amounts
+    already scaled by ``strength`` (0 in region runs):
+    :func:`stylelab.color.after_feed_forward` (colour), then :func:`match_band_contrast`."""
     blend, preserve_color, palette, band_contrast, working_edge = look
     image, palette_applied = color.after_feed_forward(
-        output, photo, paintings, blend, preserve_color, palette
+        output, photo, seen, blend, preserve_color, palette
     )
+    band_contrast = max(band_contrast, 0.0) + 0.0  # never -0.0 in the record
     if band_contrast > 0:
-        if targets is None:
-            targets = [band_stds(p) for p in paintings]
-        target = blended(targets, blend)
-        image = match_band_contrast(image, target, band_contrast, working_edge)
-    return image, {"palette": palette_applied, "band_contrast": max(band_contrast, 0.0)}
+        image = match_band_contrast(image, blended(targets, blend), band_contrast, working_edge)
+    return image, {"palette": palette_applied + 0.0, "band_contrast": band_contrast}
+
+
+def painting_targets(paintings: Sequence[np.ndarray], amount: float) -> list[np.ndarray]:
+    """The :func:`band_stds` of each (1, 3, H, W) painting as given, at the size the
+    encoder sees it; [] when ``amount`` is 0 (nothing to measure)."""
+    return [band_stds(p) for p in paintings] if amount > 0 else []

@@ -53,7 +53,8 @@ def sandwich(rows: np.ndarray, planes: np.ndarray, cols: np.ndarray) -> np.ndarr
     if "torch" in sys.modules:
         import torch
 
-        product = torch.from_numpy(rows) @ torch.from_numpy(planes) @ torch.from_numpy(cols).T
+        with torch.autocast("cpu", enabled=False):  # fp32 inside a caller's autocast too
+            product = torch.from_numpy(rows) @ torch.from_numpy(planes) @ torch.from_numpy(cols).T
         return product.numpy()
     return np.matmul(np.matmul(rows, planes), cols.T)
 

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from stylelab import color
-from stylelab.adain.bands import band_stds
+from stylelab.adain.bands import painting_targets
 from stylelab.adain.modelfile import InstantModel, load_decoder
 from stylelab.adain.options import (
     DEFAULT_BAND_CONTRAST,
@@ -81,7 +81,7 @@ class InstantFrames:
             amounts = (self.palette, self.band_contrast)
             look = Look(blend, self.strength, working, colour, *amounts, self.use_bf16)
             statistics = painting_statistics(self.net, sized, self.use_bf16)
-            targets = [band_stds(p.numpy()) for p in sized]
+            targets = painting_targets([p.numpy() for p in sized], self.band_contrast)
             self._prepared = (frame_edge, sized, (statistics, targets), look)
         return self._prepared[1], self._prepared[2], self._prepared[3]
 

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from stylelab import color
-from stylelab.adain.bands import finish
+from stylelab.adain.bands import finish, painting_targets
 from stylelab.adain.detail import with_detail
 from stylelab.adain.options import (
     DEFAULT_BAND_CONTRAST,
@@ -218,11 +218,12 @@ def instant_onnx(
     check_sources_fit(content, styles_in, [photo, *paintings], (working_edge, style_edge))
     photo = resize_array(photo, long_edge_shape(photo.shape, config.size))
     paintings = [resize_array(p, long_edge_shape(p.shape, style_edge)) for p in paintings]
-    photo_in, paintings = color.colour_arrays(config.preserve_color, photo, paintings)
-    output = stylize_arrays(model, photo_in, paintings, blend, strength, working_edge)
     scale = float(strength)
     look = (blend, config.preserve_color, float(palette) * scale, float(band_contrast) * scale)
-    output, amounts = finish(output, photo, paintings, (*look, working_edge))
+    targets = painting_targets(paintings, look[3])  # the paintings as given
+    photo_in, seen = color.colour_arrays(config.preserve_color, photo, paintings)
+    output = stylize_arrays(model, photo_in, seen, blend, strength, working_edge)
+    output, amounts = finish(output, photo, seen, (*look, working_edge), targets)
     seconds = time.perf_counter() - started
     described = {
         "path": model.label,

@@ -90,7 +90,9 @@ def instant(
     (alpha in [0, 1]) blends the AdaIN features with the photo's; ``refine`` adds that many
     steps of :func:`stylelab.stylize` from the result, which ``callback`` and ``on_row``
     follow as in stylize (``callback(0, image)`` first gets the instant image; either may
-    raise :class:`stylelab.optim.StopRequested` to end the refinement). ``runtime``:
+    raise :class:`stylelab.optim.StopRequested` to end the refinement). ``palette`` and
+    ``band_contrast`` (in [0, 1], times ``strength``) move the result's colours and its
+    contrast at each scale towards the painting's (step 4). ``runtime``:
     ``auto`` runs on onnxruntime through the model's export cached once
     (:mod:`stylelab.adain.runtime`) when it is installed and the options allow (not regions,
     refine or bf16), else on PyTorch; ``onnx`` or ``torch`` insist (``info["runtime"]`` says
@@ -210,9 +212,9 @@ def stylize_photo(
     """Steps 1-4 of the module's note for a (1, 3, H, W) photo already at its output size
     and paintings at the style size: the image and the amounts applied
     (:func:`stylelab.adain.bands.finish`). ``statistics``: :func:`painting_statistics` of
-    ``paintings`` and ``band_targets`` their :func:`stylelab.adain.bands.band_stds`,
-    computed once by a caller that turns many photos with them (used where the colour mode
-    leaves the paintings as they are)."""
+    ``paintings`` (used where the colour mode leaves the paintings as they are) and
+    ``band_targets``: :func:`stylelab.adain.bands.painting_targets`, computed once by a
+    caller that turns many photos with them."""
     from stylelab.gatys import colour_inputs
 
     photo_in, seen = colour_inputs(look.preserve_color, photo, list(paintings))
@@ -232,8 +234,9 @@ def stylize_photo(
     # no palette or band contrast in region runs (each region has its own painting); no
     # palette where the photo's colours are kept
     scale = look.strength if regional is None else 0.0
-    if look.preserve_color != "none":
-        band_targets = None  # the paintings were recoloured: measured as seen
+    if band_targets is None:  # the paintings as given, not as recoloured
+        amount = look.band_contrast * scale
+        band_targets = bands.painting_targets([p.numpy() for p in paintings], amount)
     finished, amounts = bands.finish(
         output.numpy(),
         photo.numpy(),
