@@ -78,12 +78,14 @@ def main() -> None:
 
 
 def measure(model: object, styles: tuple[str, ...], work: Path) -> dict[str, float]:
-    """Mean style/content distance of astronaut (held out) x each training painting, 512 px."""
+    """Mean style/content distance of astronaut (held out) x each training painting, 512 px:
+    the network alone (no palette, no band contrast), as the card says."""
     keys = ("style_vgg", "content_vgg", "style_texture", "content_texture")
     totals = dict.fromkeys(keys, 0.0)
     for style in styles:
         out = work / f"astronaut_{Path(style).stem}.png"
-        save_image(instant(HELD_OUT_PHOTO, style, model=model, size=512).tensor, out)
+        alone = {"palette": 0.0, "band_contrast": 0.0}
+        save_image(instant(HELD_OUT_PHOTO, style, model=model, size=512, **alone).tensor, out)
         vgg = evaluate(out, HELD_OUT_PHOTO, style)
         texture = evaluate(out, HELD_OUT_PHOTO, style, yardstick="texture")
         totals["style_vgg"] += vgg["style_distance"] / len(styles)
