@@ -255,10 +255,13 @@ def test_an_instant_job_says_instant_and_its_model(
 ) -> None:
     """The shipped AdaIN model, no refinement: the image is the job's preview and result;
     job.json and image.json say instant and which model; only instant's options kept."""
-    job = submit_instant(client, uploads, strength=0.8, palette=0.5, internal_size=96)
+    job = submit_instant(
+        client, uploads, strength=0.8, palette=0.5, internal_size=96, band_contrast=0.25
+    )
     assert job["method"] == "instant" and job["steps"] == 0
     assert job["instant"]["strength"] == 0.8 and job["instant"]["refine"] == 0
     assert job["instant"]["palette"] == 0.5  # every field of the form reaches the run
+    assert job["instant"]["band_contrast"] == 0.25
     assert job["instant"]["internal_size"] == 96
     assert job["config"] == {
         "size": 64,
@@ -282,6 +285,7 @@ def test_an_instant_job_says_instant_and_its_model(
     assert record["method"].startswith("instant") and record["status"] == "done"
     assert record["model"]["design"] == "adain3" and record["instant"]["strength"] == 0.8
     assert record["instant"]["palette"] == 0.0  # asked 0.5, but histogram keeps the photo's
+    assert record["instant"]["band_contrast"] == pytest.approx(0.2)  # 0.25 times strength
     assert record["config"]["size"] == 64
     from PIL import Image
 

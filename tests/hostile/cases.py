@@ -3714,6 +3714,21 @@ SERVE_JOBS: dict[str, tuple[dict[str, object], int, str]] = {
     "strength true": ({**INSTANT, "instant": {"strength": True}}, 400, "--strength"),
     "strength an object": ({**INSTANT, "instant": {"strength": {"a": 1}}}, 400, "--strength"),
     "strength a huge int": ({**INSTANT, "instant": {"strength": 10**400}}, 400, "--strength"),
+    "band contrast 2": (
+        {**INSTANT, "instant": {"band_contrast": 2}},
+        400,
+        "--band-contrast must be at most 1",
+    ),
+    "band contrast NaN": (
+        {**INSTANT, "instant": {"band_contrast": float("nan")}},
+        400,
+        "--band-contrast",
+    ),
+    "band contrast a string": (
+        {**INSTANT, "instant": {"band_contrast": "1"}},
+        400,
+        "--band-contrast",
+    ),
     "refine -1": ({**INSTANT, "instant": {"refine": -1}}, 400, "--refine must be an integer"),
     "refine 2.5": ({**INSTANT, "instant": {"refine": 2.5}}, 400, "--refine must be an integer"),
     "refine 10001": ({**INSTANT, "instant": {"refine": 10_001}}, 400, "from 0 to 10000"),
