@@ -121,7 +121,7 @@ class InstantOptions:
         DEFAULT_BAND_CONTRAST,
         "move the result's contrast at each scale (the standard deviation of 4 band-pass "
         "layers of its luminance) to the painting's, scaled by strength: 0 = the network's, "
-        "1 = fully",
+        "1 = fully; off with --mask (regions)",
         low=0.0,
         high=1.0,
     )
