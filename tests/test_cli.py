@@ -302,6 +302,34 @@ def test_ctrl_c_keeps_the_current_image_and_log(
     assert json.loads((tmp_path / "out.json").read_text())["status"] == "interrupted"
 
 
+def test_ctrl_c_in_instant_refine_exits_130_with_the_current_image(
+    tmp_path: Path,
+    content_path: Path,
+    style_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A held-out probe: an interrupted --refine ended with exit 0 and "wrote OUT", as if
+    it had finished; now as stylize: the line says so, exit 130, the image is kept."""
+    calls = 0
+    original = GatysObjective.__call__
+
+    def interrupt_on_third(self, image):
+        nonlocal calls
+        calls += 1
+        if calls == 3:
+            raise KeyboardInterrupt
+        return original(self, image)
+
+    monkeypatch.setattr(GatysObjective, "__call__", interrupt_on_third)
+    out = tmp_path / "out.png"
+    args = [str(content_path), str(style_path), "-o", str(out), "--size", "32"]
+    code, _, err = run(["instant", *args, "--refine", "10"], capsys)
+    assert code == 130 and "interrupted after 2 iterations" in err, err
+    assert out.exists()
+    assert json.loads(out.with_suffix(".json").read_text())["status"] == "interrupted"
+
+
 def test_nonfinite_loss_is_reported_and_the_image_kept(
     tmp_path: Path,
     content_path: Path,

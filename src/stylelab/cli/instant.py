@@ -160,7 +160,7 @@ def cmd_instant(args: argparse.Namespace) -> int:
     from stylelab.adain.options import check_settings
     from stylelab.adain.runtime import choose_session, instant_onnx
     from stylelab.cli.apply import EXIT_PARTIAL, plan_jobs, read_photo, write_result
-    from stylelab.cli.common import check_image_with_records
+    from stylelab.cli.common import check_image_with_records, report_result
     from stylelab.safety import check_outputs, one_line
 
     options = {k: getattr(args, k) for k in SHARED if getattr(args, k, None) is not None}
@@ -209,6 +209,10 @@ def cmd_instant(args: argparse.Namespace) -> int:
         else:
             Path(target).parent.mkdir(parents=True, exist_ok=True)
             result.save(target)
+        if result.info.get("status", "done") != "done":
+            # a refinement stopped by a signal (or left no finite image): said, and the
+            # run ends there with stylize's exit status
+            return report_result(result, Path(target), args.quiet)
         if not args.quiet and target != "-":
             print(f"wrote {target} ({result.info['seconds']:.2f} s)", file=sys.stderr)
     if failed:
