@@ -207,13 +207,27 @@ def check_min_size(
     network: LossNetwork, stages: Sequence[Stage], named: Sequence[tuple[str, torch.Tensor]]
 ) -> None:
     """One line when an image (``named``: label, full-size image) would be smaller than
-    the backbone's minimum at the coarsest stage."""
-    backbone, size = network.backbone, network.config.size
+    the backbone's minimum at the coarsest stage (:func:`check_min_edge`)."""
+    backbone = network.backbone
+    shapes = [(name, tuple(image.shape[-2:])) for name, image in named]
+    check_min_edge(backbone.name, backbone.min_size, stages, network.config.size, shapes)
+
+
+def check_min_edge(
+    backbone: str,
+    min_size: int,
+    stages: Sequence[Stage],
+    size: int,
+    named: Sequence[tuple[str, Sequence[int]]],
+) -> None:
+    """One line when an image (``named``: label, (H, W) at full size) would have a side
+    under ``min_size`` px at the coarsest of ``stages`` (a sweep checks its runs with this
+    before any starts)."""
     coarsest = min(stage.size for stage in stages) / size
-    smallest, which = min((round(min(im.shape[-2:]) * coarsest), n) for n, im in named)
-    if smallest < backbone.min_size:
+    smallest, which = min((round(min(shape) * coarsest), n) for n, shape in named)
+    if smallest < min_size:
         raise StylelabError(
-            f"{which}: {backbone.name} needs images of at least {backbone.min_size} px per "
+            f"{which}: {backbone} needs images of at least {min_size} px per "
             f"edge, this one has {smallest} px at the coarsest scale: "
             + ("raise --size (or --no-multiscale)" if len(stages) > 1 else "raise --size")
         )

@@ -2154,6 +2154,14 @@ CASES: list[Case] = [
         mode="subprocess",
     ),
     Case("sweep: --executor nope", lambda t: sweep(t, toml(), "--executor", "nope"), "nope"),
+    Case(
+        "sweep: a painting too narrow at the run's size (a held-out probe: it ran and failed)",
+        lambda t: (
+            Image.new("RGB", (2000, 16), "gray").save(t / "wide.png"),
+            sweep(t, toml(rest='[grid]\nstyle = ["wide.png", "example:strokes"]\n')),
+        )[1],
+        r"run 1 \(style=wide\.png\): style wide\.png: vgg19 needs images of at least 16 px",
+    ),
     # --- report: figures for a RUNDIR ------------------------------------------------------
     Case("report: missing RUNDIR", lambda t: ["report", "nope"], "nope"),
     Case("report: RUNDIR is a file", lambda t: ["report", text(t, "r")], r"\br\b"),

@@ -30,6 +30,9 @@ class LayerInfo:
 
 
 ExtractorFactory = Callable[[Sequence[str]], nn.Module]
+#: The smallest input edge of the built-in backbones (a zoo model probes its own, never
+#: smaller): a sweep checks every run's images against it before any run starts.
+MIN_INPUT_EDGE = 16
 
 
 @dataclass
@@ -44,7 +47,7 @@ class Backbone:
     aliases: Mapping[str, str] = field(default_factory=dict)
     weights: str = "random"
     preprocessing: str = "imagenet"
-    min_size: int = 16  # smallest input edge the network accepts
+    min_size: int = MIN_INPUT_EDGE  # smallest input edge the network accepts
     # Outputs of each stage, by depth (for activation statistics); empty: the style layers.
     stage_ends: tuple[str, ...] = ()
 

@@ -34,7 +34,12 @@ from typing import Any
 
 from stylelab.config import StylizeConfig
 from stylelab.errors import StylelabError
-from stylelab.experiments.inputs import check_blends, check_images, check_layers
+from stylelab.experiments.inputs import (
+    check_blends,
+    check_images,
+    check_layers,
+    check_min_edges,
+)
 from stylelab.experiments.values import (
     IMAGE_KEYS,
     Run,
@@ -181,6 +186,7 @@ def parse_sweep(
     )
     check_blends(runs, where, varied)
     shapes = check_images(runs, base_dir, where)
+    check_min_edges(runs, shapes, where, varied)
     check_layers(runs, base_dir, where)
     return Sweep(settings, tuple(runs), varied, text, base_dir, shapes, where)
 

@@ -136,6 +136,31 @@ def check_images(runs: list[Run], base_dir: Path, where: str) -> dict[str, tuple
     return shapes
 
 
+def check_min_edges(
+    runs: list[Run], shapes: dict[str, tuple[int, int]], where: str, varied: tuple[str, ...]
+) -> None:
+    """Every run's photo and paintings at its size keep MIN_INPUT_EDGE px a side at its
+    coarsest stage (:func:`stylelab.gatys.check_min_edge`), as stylize checks them: an
+    image too narrow stops the sweep before RUNDIR exists, not each run after."""
+    from stylelab.backbones.registry import MIN_INPUT_EDGE
+    from stylelab.gatys import check_min_edge
+    from stylelab.limits import long_edge_shape
+    from stylelab.schedule import plan_schedule
+    from stylelab.stages import style_edge
+
+    for run in runs:
+        cfg = run.config
+        stages = plan_schedule(cfg.size, cfg.steps, cfg.scales, cfg.multiscale)
+        edge = style_edge(cfg.size, cfg.style_scale)
+        content = run.params["content"]
+        named = [(f"content {content}", long_edge_shape(shapes[content], cfg.size))]
+        named += [(f"style {s}", long_edge_shape(shapes[s], edge)) for s in _styles(run)]
+        try:
+            check_min_edge(cfg.backbone, MIN_INPUT_EDGE, stages, cfg.size, named)
+        except StylelabError as exc:
+            raise StylelabError(f"{run_context(where, run, varied)}: {exc}") from None
+
+
 def _check_mask(mask: str, photo_hw: tuple[int, int], base_dir: Path, where: str) -> None:
     """Read ``mask`` as each run will (:func:`stylelab.masks.read_mask`: any size, at most
     MAX_REGIONS colours), so a bad mask stops the sweep before any run."""
