@@ -32,7 +32,6 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from itertools import product
 from pathlib import Path
 from typing import Any
 
@@ -191,12 +190,17 @@ def stats_grid(
     progress: bool = False,
     **options: Any,
 ) -> list[dict[str, Any]]:
-    """:func:`activation_stats` for every backbone x weights x smoothing, rows concatenated."""
+    """:func:`activation_stats` for every backbone x weights x smoothing, rows concatenated
+    (:func:`stylelab.compare.combinations`: an empty list is one line)."""
+    from stylelab.compare import combinations
+
+    combos = [
+        (c.backbone, c.weights, c.smoothing) for c in combinations(backbones, weights, smoothings)
+    ]
     for method in smoothings:
         check_smoothing(
             method, options.get("temperature", 1.0), options.get("smoothing_scale", 0.001)
         )
-    combos = list(product(backbones, weights, smoothings))
     rows: list[dict[str, Any]] = []
     for backbone, weight, method in tqdm(combos, desc="stats", unit="net", disable=not progress):
         rows += activation_stats(images, backbone, weight, method, layers, **options)

@@ -1859,6 +1859,14 @@ CASES: list[Case] = [
         "compare: --backbones vit_b_16", lambda t: compare(t, "--backbones", "vit_b_16"), "vit_b_16"
     ),
     Case("compare: --backbones empty", lambda t: compare(t, "--backbones", ","), "--backbones"),
+    *(
+        Case(
+            f"stats: {flag} {value!r} (a held-out probe: an empty CSV replaced -o)",
+            lambda t, flag=flag, value=value: stats(t, flag, value),
+            f"{flag} is empty",
+        )
+        for flag, value in (("--backbones", ""), ("--weights", ","), ("--smoothing", ","))
+    ),
     Case("compare: --smoothing nope", lambda t: compare(t, "--smoothing", "nope"), "nope"),
     *[
         Case(
