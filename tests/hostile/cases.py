@@ -375,6 +375,12 @@ def toml(settings: str = "", base: str = "", rest: str = "") -> str:
     return f"[sweep]\n{SWEEP_SETTINGS}{settings}[base]\n{SWEEP_BASE}{base}{rest}"
 
 
+def _every_example() -> str:
+    from stylelab.examples import list_examples
+
+    return ",".join(list_examples())
+
+
 def sweep(t: Path, body: str | bytes, *extra: str, output: str = "out") -> list[str]:
     path = t / "s.toml"
     path.write_bytes(body if isinstance(body, bytes) else body.encode())
@@ -1799,6 +1805,11 @@ CASES: list[Case] = [
     ),
     # --- examples: list or write the built-in images -------------------------------------
     Case("examples: --only ''", lambda t: ["examples", "--only", ""], "--only: no names given"),
+    Case(
+        "examples: --exclude every name, --write (a held-out probe: an empty folder)",
+        lambda t: ["examples", "--exclude", _every_example(), "--write", "ex"],
+        "no example left",
+    ),
     Case(
         "examples: --overwrite without --write",
         lambda t: ["examples", "--overwrite"],

@@ -364,10 +364,10 @@ def cmd_examples(args: argparse.Namespace) -> int:
         raise StylelabError("--only: no names given; e.g. --only astronaut,chelsea")
     names = [n for n in (PHOTOS if args.photos else list_examples()) if n not in exclude]
     names = [n for n in names if n in only] if only else names
-    if only and not names:
+    if not names:
+        given = f"--only {args.only}" if only else f"--exclude {args.exclude}"
         raise StylelabError(
-            f"--only {args.only}: no example left"
-            + (" (--photos keeps photos only)" if args.photos else "")
+            f"{given}: no example left" + (" (--photos keeps photos only)" if args.photos else "")
         )
     if args.write is None:
         for name in names:
