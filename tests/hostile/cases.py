@@ -895,6 +895,12 @@ def _instant(model: str, photo: str, style: str, out: str, *extra: str) -> list[
 
 INSTANT_CASES: list[Case] = [
     instant_case(
+        "empty stdin (a held-out probe: the message named 'stylelab apply')",
+        lambda t, m, p, s, o: _instant(m, "-", s, str(t / "new.png")),
+        r"stdin: no data \(pipe an image into 'stylelab instant - STYLE'\)",
+        stdin=b"",
+    ),
+    instant_case(
         "an unknown example as the photo",
         lambda t, m, p, s, o: _instant(m, "example:nope", s, str(t / "new.png")),
         r"unknown example 'nope'",

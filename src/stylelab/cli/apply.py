@@ -364,12 +364,12 @@ def plan_jobs(inputs: Sequence[str], output: str, sheet: bool) -> Iterator[tuple
         yield str(photo), str(written)
 
 
-def read_photo(source: str, size: int | None) -> Any:
+def read_photo(source: str, size: int | None, usage: str = "stylelab apply MODEL -") -> Any:
     """The photo of ``source`` (a path or - for stdin) as a (1, 3, H, W) array, resized to
-    ``size`` if given."""
+    ``size`` if given; ``usage``: the command a message about stdin names."""
     from stylelab.pixels import MIN_SIDE, load_array, long_edge_shape, resize_array
 
-    photo = _read_stdin() if source == "-" else load_array(source)
+    photo = _read_stdin(usage) if source == "-" else load_array(source)
     if size is None:
         return photo
     resized = resize_array(photo, long_edge_shape(photo.shape, size))
@@ -432,13 +432,13 @@ def _describe_style(style: Any, names: Sequence[str]) -> Any:
     return style
 
 
-def _read_stdin() -> Any:
+def _read_stdin(usage: str) -> Any:
     import io
 
     from stylelab.pixels import check_min_side, decode_pil, to_batch
 
     if sys.stdin is None:
-        raise StylelabError("stdin: closed (pipe an image into 'stylelab apply MODEL -')")
+        raise StylelabError(f"stdin: closed (pipe an image into '{usage}')")
     import stat
 
     with contextlib.suppress(OSError, ValueError):
@@ -449,7 +449,7 @@ def _read_stdin() -> Any:
     if len(data) > MAX_STDIN_BYTES:
         raise StylelabError(f"stdin: more than {MAX_STDIN_BYTES >> 20} MB; not an image")
     if not data:
-        raise StylelabError("stdin: no data (pipe an image into 'stylelab apply MODEL -')")
+        raise StylelabError(f"stdin: no data (pipe an image into '{usage}')")
     photo = to_batch(decode_pil(io.BytesIO(data), "stdin"))
     check_min_side(photo.shape, "stdin")
     return photo

@@ -189,7 +189,7 @@ def cmd_instant(args: argparse.Namespace) -> int:
     failed = 0
     for source, target in jobs:
         try:
-            photo = read_photo(source, None)
+            photo = read_photo(source, None, "stylelab instant - STYLE")
             if isinstance(session, str):
                 result = _torch_run(photo, args, model, session, settings)
             else:
