@@ -893,7 +893,20 @@ def _instant(model: str, photo: str, style: str, out: str, *extra: str) -> list[
     return [photo, style, "-o", out, "--model", model, "--size", "32", *extra]
 
 
+def _junk_folder(t: Path) -> str:
+    """A folder of two files with image names that are not images."""
+    (t / "junk").mkdir()
+    for name in ("a.png", "b.jpg"):
+        (t / "junk" / name).write_text("not an image")
+    return str(t / "junk")
+
+
 INSTANT_CASES: list[Case] = [
+    instant_case(
+        "a folder of photos none of which can be read (a held-out probe: no error line)",
+        lambda t, m, p, s, o: _instant(m, _junk_folder(t), s, str(t / "outdir")),
+        r"none of the 2 photo\(s\) could be read or run; the first: content .*a\.png: not an",
+    ),
     instant_case(
         "empty stdin (a held-out probe: the message named 'stylelab apply')",
         lambda t, m, p, s, o: _instant(m, "-", s, str(t / "new.png")),
@@ -2637,6 +2650,11 @@ CASES: list[Case] = [
         "--style",
     ),
     apply_case("empty stdin", lambda t, m, p, o: [m, "-", "-o", o], "stdin: no data", stdin=b""),
+    apply_case(
+        "a folder none of which can be read (a held-out probe: 'wrote 0 image(s)', no error)",
+        lambda t, m, p, o: [m, _junk_folder(t), "-o", str(t / "outdir")],
+        r"none of the 2 input\(s\) could be read or run; the first: .*a\.png: not an",
+    ),
     apply_case(
         "stdin not an image",
         lambda t, m, p, o: [m, "-", "-o", o],

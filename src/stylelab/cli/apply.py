@@ -135,26 +135,71 @@ def cmd_apply(args: argparse.Namespace) -> int:
         from tqdm import tqdm
 
         progress = tqdm(total=len(jobs), desc="apply", unit="image", leave=False)
-    done, failed = _run_jobs(jobs, model, style, scales, args, progress)
+    skipped = Skipped("input(s)")
+    done = _run_jobs(jobs, model, style, scales, args, progress, skipped)
     if progress is not None:
         progress.close()
+    skipped.check_any_done(len(jobs))
     if not args.quiet and args.output != "-":
         print(f"wrote {done} image(s) to {args.output}", file=sys.stderr)
-    if failed:
-        print(f"stylelab: {len(failed)} of {len(jobs)} input(s) skipped", file=sys.stderr)
-        return EXIT_PARTIAL if done else 2
-    return 0
+    return skipped.closing(len(jobs))
+
+
+class Skipped:
+    """The inputs of a folder run that could not be read, run or written (``apply``,
+    ``instant``). Their ``stylelab: skipped:`` lines wait until an input succeeds, so that
+    a run in which none does ends with one error line naming the first reason (bad input:
+    one line, exit 2) instead of a line per input."""
+
+    def __init__(self, noun: str) -> None:
+        self.noun = noun
+        self.reasons: list[str] = []
+        self.shown = False
+
+    def add(self, reason: object) -> None:
+        self.reasons.append(str(reason))
+        if self.shown:
+            print(f"stylelab: skipped: {reason}", file=sys.stderr)
+
+    def succeeded(self) -> None:
+        """An input went through: the lines held back so far are shown, later ones at once."""
+        if not self.shown:
+            self.shown = True
+            for reason in self.reasons:
+                print(f"stylelab: skipped: {reason}", file=sys.stderr)
+
+    def check_any_done(self, total: int) -> None:
+        """One StylelabError when every one of ``total`` inputs was skipped."""
+        if self.reasons and not self.shown:
+            raise StylelabError(
+                f"none of the {total} {self.noun} could be read or run; the first: "
+                f"{self.reasons[0]}"
+            )
+
+    def closing(self, total: int) -> int:
+        """The count line when some were skipped, and the exit status."""
+        if not self.reasons:
+            return 0
+        print(f"stylelab: {len(self.reasons)} of {total} {self.noun} skipped", file=sys.stderr)
+        return EXIT_PARTIAL
 
 
 def _run_jobs(
-    jobs: list[tuple[str, str]], model: Any, style: Any, scales: list[float], args: Any, bar: Any
-) -> tuple[int, list[str]]:
+    jobs: list[tuple[str, str]],
+    model: Any,
+    style: Any,
+    scales: list[float],
+    args: Any,
+    bar: Any,
+    skipped: Skipped,
+) -> int:
     """Stylize every (source, target): the next photo is decoded and the previous result
-    encoded in background threads (Pillow releases the GIL) while the network runs."""
+    encoded in background threads (Pillow releases the GIL) while the network runs; the
+    count written (the others are in ``skipped``)."""
     import time
     from concurrent.futures import Future, ThreadPoolExecutor
 
-    done, failed = 0, []
+    done = 0
     described = _describe_style(style, model.styles)
 
     def finish(source: str, target: str, began: float, written: Future) -> None:
@@ -164,10 +209,10 @@ def _run_jobs(
         except (StylelabError, OSError) as exc:
             if len(jobs) == 1:
                 raise
-            failed.append(str(exc))
-            print(f"stylelab: skipped: {exc}", file=sys.stderr)
+            skipped.add(exc)
             return
         done += 1
+        skipped.succeeded()
         if args.json:
             record = {
                 "input": source,
@@ -197,8 +242,7 @@ def _run_jobs(
             except (StylelabError, OSError) as exc:
                 if len(jobs) == 1:
                     raise
-                failed.append(str(exc))
-                print(f"stylelab: skipped: {exc}", file=sys.stderr)
+                skipped.add(exc)
                 if bar is not None:
                     bar.update(1)
                 continue
@@ -209,7 +253,7 @@ def _run_jobs(
                 bar.update(1)
         if pending is not None:
             finish(*pending)
-    return done, failed
+    return done
 
 
 def _info(args: argparse.Namespace) -> int:

@@ -159,7 +159,7 @@ def _add_train_command(sub: Any) -> None:
 def cmd_instant(args: argparse.Namespace) -> int:
     from stylelab.adain.options import check_settings
     from stylelab.adain.runtime import choose_session, instant_onnx
-    from stylelab.cli.apply import EXIT_PARTIAL, plan_jobs, read_photo, write_result
+    from stylelab.cli.apply import Skipped, plan_jobs, read_photo, write_result
     from stylelab.cli.common import check_image_with_records, report_result
     from stylelab.safety import check_outputs, one_line
 
@@ -186,7 +186,7 @@ def cmd_instant(args: argparse.Namespace) -> int:
     model = _torch_model(args.model) if isinstance(session, str) else session
     settings = {"strength": args.strength, "internal_size": internal_size, **options}
     settings["palette"], settings["band_contrast"] = look
-    failed = 0
+    skipped = Skipped("photo(s)")
     for source, target in jobs:
         try:
             photo = read_photo(source, None, "stylelab instant - STYLE")
@@ -200,8 +200,7 @@ def cmd_instant(args: argparse.Namespace) -> int:
             # anything else (a painting, the model) would fail every photo: it stops the run
             if len(jobs) == 1 or not str(named).startswith(f"content {one_line(source)}:"):
                 raise named from None
-            failed += 1
-            print(f"stylelab: skipped: {named}", file=sys.stderr)
+            skipped.add(named)
             continue
         result.info["input"] = source
         if target == "-":
@@ -209,16 +208,15 @@ def cmd_instant(args: argparse.Namespace) -> int:
         else:
             Path(target).parent.mkdir(parents=True, exist_ok=True)
             result.save(target)
+        skipped.succeeded()
         if result.info.get("status", "done") != "done":
             # a refinement stopped by a signal (or left no finite image): said, and the
             # run ends there with stylize's exit status
             return report_result(result, Path(target), args.quiet)
         if not args.quiet and target != "-":
             print(f"wrote {target} ({result.info['seconds']:.2f} s)", file=sys.stderr)
-    if failed:
-        print(f"stylelab: {failed} of {len(jobs)} photo(s) skipped", file=sys.stderr)
-        return EXIT_PARTIAL if failed < len(jobs) else 2
-    return 0
+    skipped.check_any_done(len(jobs))
+    return skipped.closing(len(jobs))
 
 
 def _named(exc: Exception, source: str) -> StylelabError:
