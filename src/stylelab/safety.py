@@ -45,17 +45,25 @@ IMAGE_FORMATS = {  # output extension -> Pillow format
     ".tiff": "TIFF",
     ".webp": "WEBP",
 }
-_CONTROL = {i: f"\\x{i:02x}" for i in (*range(32), *range(127, 160))} | {
-    10: "\\n",
-    13: "\\r",
-    9: " ",
-    0x2028: "\\u2028",  # line and paragraph separators: str.splitlines() breaks on them
-    0x2029: "\\u2029",
-}
+_CONTROL = (
+    {i: f"\\x{i:02x}" for i in (*range(32), *range(127, 160))}
+    | {
+        10: "\\n",
+        13: "\\r",
+        9: " ",
+        0x2028: "\\u2028",  # line and paragraph separators: str.splitlines() breaks on them
+        0x2029: "\\u2029",
+    }
+    | {  # bidirectional controls: a name could reorder the rest of the line on a terminal
+        i: f"\\u{i:04x}"
+        for i in (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+    }
+)
 
 
 def one_line(text: object) -> str:
-    """``text`` with newlines and control characters escaped: a message is one line."""
+    """``text`` with newlines, control characters and bidirectional controls escaped: a
+    message is one line, shown as written."""
     return str(text).translate(_CONTROL)
 
 

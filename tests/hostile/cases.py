@@ -1447,6 +1447,11 @@ CASES: list[Case] = [
         lambda t: stylize(t, content="x\x1b[2Jy.png"),
     ),
     Case(
+        "evaluate: missing name with a right-to-left override (a held-out probe: shown raw)",
+        lambda t: evaluate(t, output="a\u202egnp.png"),
+        r"a\\u202egnp\.png: no such file",
+    ),
+    Case(
         "stylize: -o a name with a newline into a missing folder",
         lambda t: stylize(t, output="new\nline/o.png"),
     ),

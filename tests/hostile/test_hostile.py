@@ -39,7 +39,7 @@ from tests.hostile.cases import (
 
 TIMEOUT_S = 60
 # Control characters that would garble or rewrite a terminal line (tab and newline allowed).
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 TEMP_NAME = re.compile(r"\.tmp\b")
 # shell redirections: close a stream, or feed a device
 CLOSE = {"stdin": "0<&-", "stdout": "1>&-", "stdin-zero": "0</dev/zero"}
