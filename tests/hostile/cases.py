@@ -1720,6 +1720,11 @@ CASES: list[Case] = [
     # --- layers: a backbone's layer names --------------------------------------------------
     Case("layers: --backbone nope", lambda t: ["layers", "--backbone", "nope"], "nope"),
     Case("layers: --backbone empty", lambda t: ["layers", "--backbone", ""], "backbone"),
+    Case(
+        "layers: --backbone ' vgg19' (a held-out probe: it said unknown backbone 'vgg19')",
+        lambda t: ["layers", "--backbone", " vgg19"],
+        "unknown backbone ' vgg19'",
+    ),
     Case("layers: --backbone vit_b_16", lambda t: ["layers", "--backbone", "vit_b_16"], "vit_b_16"),
     # --- demo: a built-in example; its output path and numbers ---------------------------
     Case("demo: -o a/b/c/x.xyz makes no folder", lambda t: demo(t, output="a/b/c/x.xyz"), r"\.xyz"),

@@ -193,7 +193,10 @@ def _families(names: Sequence[str]) -> list[str]:
 
 
 def _clip(text: str, limit: int = 60) -> str:
-    text = " ".join(text.split())  # a newline in a name would split the message
+    """The name as given (a space kept: ' vgg19' is not vgg19), escaped to one line."""
+    from stylelab.safety import one_line
+
+    text = one_line(text)  # a newline in a name would split the message
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
