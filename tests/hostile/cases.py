@@ -2230,6 +2230,11 @@ CASES: list[Case] = [
         r"summary\.csv",
     ),
     Case(
+        "report: an unterminated quote on line 3 (a held-out probe: it said line 2)",
+        lambda t: rundir(t, ONE_RUN + '"abc124,1,example:chelsea\n'),
+        r"summary\.csv: line 3: not readable CSV",
+    ),
+    Case(
         "report: sweep.json is not JSON",
         lambda t: rundir(t, ONE_RUN, {"sweep.json": lambda p: p.write_text("{bad")}),
         r"sweep\.json",

@@ -61,6 +61,7 @@ def read_rows(path: Path) -> list[dict[str, str]]:
     if not text.strip():
         raise StylelabError(f"{path}: empty; not a sweep summary (no CSV header)")
     reader = csv.DictReader(io.StringIO(text, newline=""), restval="", strict=True)
+    start = 1  # the line where the record being read begins (the reader's line_num lags)
     try:
         header = reader.fieldnames or []
         missing = [c for c in REQUIRED_COLUMNS if c not in header]
@@ -70,13 +71,15 @@ def read_rows(path: Path) -> list[dict[str, str]]:
                 f"column{'s' * (len(missing) > 1)})"
             )
         rows = []
-        for row in reader:
+        while True:
+            start = reader.line_num + 1
+            row = next(reader, None)
+            if row is None:
+                break
             row.pop(None, None)  # cells past the header
             rows.append({k: v if isinstance(v, str) else "" for k, v in row.items()})
     except csv.Error as exc:
-        raise StylelabError(
-            f"{path}: line {reader.line_num}: not readable CSV ({one_line(exc)})"
-        ) from None
+        raise StylelabError(f"{path}: line {start}: not readable CSV ({one_line(exc)})") from None
     return rows
 
 
