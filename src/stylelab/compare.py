@@ -79,11 +79,13 @@ class Outcome:
 def combinations(
     backbones: Sequence[str], weights: Sequence[str], smoothings: Sequence[str]
 ) -> list[Combination]:
-    """Every backbone x weights x smoothing, in that nesting order."""
+    """Every backbone x weights x smoothing, in that nesting order; a name given twice
+    counts once (as a sweep's grid merges repeated values)."""
     for name, values in (("backbones", backbones), ("weights", weights), ("smoothing", smoothings)):
         if not values:
             raise StylelabError(f"--{name} is empty")
-    return [Combination(*c) for c in itertools.product(backbones, weights, smoothings)]
+    lists = [list(dict.fromkeys(values)) for values in (backbones, weights, smoothings)]
+    return [Combination(*c) for c in itertools.product(*lists)]
 
 
 def run_one(
