@@ -2212,6 +2212,7 @@ CASES: list[Case] = [
     ),
     # --- report: figures for a RUNDIR ------------------------------------------------------
     Case("report: missing RUNDIR", lambda t: ["report", "nope"], "nope"),
+    Case("report: RUNDIR '' (a held-out probe: shown as '.')", lambda t: ["report", ""], "empty"),
     Case("report: RUNDIR is a file", lambda t: ["report", text(t, "r")], r"\br\b"),
     Case("report: RUNDIR without summary.csv", lambda t: ["report", mkdir(t, "r")], r"\br\b"),
     Case(

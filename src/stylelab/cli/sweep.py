@@ -168,6 +168,8 @@ def check_inputs_are_not_outputs(config: str, sweep: Any, rundir: str) -> None:
 def cmd_report(args: argparse.Namespace) -> int:
     from stylelab.experiments.report import make_report
 
+    if not args.rundir:  # Path("") would read as "."
+        raise StylelabError("RUNDIR is empty; give a sweep's output folder")
     study_only = {"--yardsticks": args.yardsticks, "--eval-size": args.eval_size}
     study_only["--resamples"] = args.resamples
     study_only["--quiet"] = args.quiet or None
