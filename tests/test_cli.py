@@ -355,6 +355,39 @@ def test_nonfinite_loss_is_reported_and_the_image_kept(
     assert (tmp_path / "out.png").exists()
 
 
+def test_instant_refine_over_a_folder_goes_on_after_a_non_finite_loss(
+    tmp_path: Path,
+    content_path: Path,
+    style_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A review: the first photo's refinement whose loss turns NaN ended the whole folder
+    run; it is said (its last finite image kept) and the next photo still runs; exit 1."""
+    import shutil
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("a.png", "b.png"):
+        shutil.copy(content_path, photos / name)
+    original = GatysObjective.__call__
+    calls = 0
+
+    def blow_up_once(self, image):
+        nonlocal calls
+        calls += 1
+        total, terms = original(self, image)
+        return (total * float("nan") if calls == 3 else total), terms
+
+    monkeypatch.setattr(GatysObjective, "__call__", blow_up_once)
+    out = tmp_path / "out"
+    args = [str(photos), str(style_path), "-o", str(out), "--size", "32", "--refine", "4"]
+    code, _, err = run(["instant", *args], capsys)
+    assert code == 1 and "kept the last finite image" in err, err
+    assert (out / "a.png").exists() and (out / "b.png").exists()
+    assert json.loads((out / "b.json").read_text())["status"] == "done"
+
+
 def test_layers_lists_names_channels_and_aliases(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["layers", "--backbone", "vgg19"], capsys)
     assert code == 0
@@ -475,3 +508,4 @@ def test_python_dash_m_runs_the_command_line(module: str) -> None:
     )
     assert run.returncode == 0, run.stderr
     assert __version__ in run.stdout.decode()
+

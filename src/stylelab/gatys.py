@@ -206,25 +206,33 @@ def load_sources(
 def check_min_size(
     network: LossNetwork, stages: Sequence[Stage], named: Sequence[tuple[str, torch.Tensor]]
 ) -> None:
-    """One line when an image (``named``: label, full-size image) would be smaller than
-    the backbone's minimum at the coarsest stage (:func:`check_min_edge`)."""
-    backbone = network.backbone
+    """One line when an image (``named``: label, full-size image; the photo first) would
+    be smaller than the backbone's minimum at the coarsest stage (:func:`check_min_edge`)."""
+    backbone, config = network.backbone, network.config
     shapes = [(name, tuple(image.shape[-2:])) for name, image in named]
-    check_min_edge(backbone.name, backbone.min_size, stages, network.config.size, shapes)
+    check_min_edge(backbone.name, backbone.min_size, stages, config.style_scale, shapes)
 
 
 def check_min_edge(
     backbone: str,
     min_size: int,
     stages: Sequence[Stage],
-    size: int,
+    style_scale: float,
     named: Sequence[tuple[str, Sequence[int]]],
 ) -> None:
-    """One line when an image (``named``: label, (H, W) at full size) would have a side
-    under ``min_size`` px at the coarsest of ``stages`` (a sweep checks its runs with this
-    before any starts)."""
-    coarsest = min(stage.size for stage in stages) / size
-    smallest, which = min((round(min(shape) * coarsest), n) for n, shape in named)
+    """One line when an image (``named``: label, (H, W); the photo first, then the
+    paintings) would have a side under ``min_size`` px at the coarsest of ``stages``,
+    sized as :func:`stylelab.stages.stage_inputs` sizes it there (the photo at the stage's
+    edge, the paintings at :func:`stylelab.stages.style_edge` of it). A sweep checks its
+    runs with this before any starts."""
+    from stylelab.limits import long_edge_shape
+
+    coarsest = min(stage.size for stage in stages)
+    edges = [coarsest] + [style_edge(coarsest, style_scale)] * (len(named) - 1)
+    smallest, which = min(
+        (min(long_edge_shape(shape, edge)), name)
+        for (name, shape), edge in zip(named, edges, strict=True)
+    )
     if smallest < min_size:
         raise StylelabError(
             f"{which}: {backbone} needs images of at least {min_size} px per "

@@ -186,7 +186,7 @@ def cmd_instant(args: argparse.Namespace) -> int:
     model = _torch_model(args.model) if isinstance(session, str) else session
     settings = {"strength": args.strength, "internal_size": internal_size, **options}
     settings["palette"], settings["band_contrast"] = look
-    skipped = Skipped("photo(s)")
+    skipped, nonfinite = Skipped("photo(s)"), 0
     for source, target in jobs:
         try:
             photo = read_photo(source, None, "stylelab instant - STYLE")
@@ -209,14 +209,20 @@ def cmd_instant(args: argparse.Namespace) -> int:
             Path(target).parent.mkdir(parents=True, exist_ok=True)
             result.save(target)
         skipped.succeeded()
-        if result.info.get("status", "done") != "done":
-            # a refinement stopped by a signal (or left no finite image): said, and the
-            # run ends there with stylize's exit status
-            return report_result(result, Path(target), args.quiet)
+        status = result.info.get("status", "done")
+        if status != "done":
+            # a refinement stopped by a signal ends the run; one whose loss went non-finite
+            # is said (its last finite image kept) and the next photo goes on
+            shown = Path("stdout" if target == "-" else target)
+            code = report_result(result, shown, args.quiet)
+            if status == "interrupted":
+                return code
+            nonfinite = code
+            continue
         if not args.quiet and target != "-":
             print(f"wrote {target} ({result.info['seconds']:.2f} s)", file=sys.stderr)
     skipped.check_any_done(len(jobs))
-    return skipped.closing(len(jobs))
+    return skipped.closing(len(jobs)) or nonfinite
 
 
 def _named(exc: Exception, source: str) -> StylelabError:

@@ -186,8 +186,8 @@ def parse_sweep(
     )
     check_blends(runs, where, varied)
     shapes = check_images(runs, base_dir, where)
+    check_layers(runs, base_dir, where)  # an unknown backbone is named before a size
     check_min_edges(runs, shapes, where, varied)
-    check_layers(runs, base_dir, where)
     return Sweep(settings, tuple(runs), varied, text, base_dir, shapes, where)
 
 

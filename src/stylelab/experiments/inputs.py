@@ -144,19 +144,16 @@ def check_min_edges(
     image too narrow stops the sweep before RUNDIR exists, not each run after."""
     from stylelab.backbones.registry import MIN_INPUT_EDGE
     from stylelab.gatys import check_min_edge
-    from stylelab.limits import long_edge_shape
     from stylelab.schedule import plan_schedule
-    from stylelab.stages import style_edge
 
     for run in runs:
         cfg = run.config
         stages = plan_schedule(cfg.size, cfg.steps, cfg.scales, cfg.multiscale)
-        edge = style_edge(cfg.size, cfg.style_scale)
         content = run.params["content"]
-        named = [(f"content {content}", long_edge_shape(shapes[content], cfg.size))]
-        named += [(f"style {s}", long_edge_shape(shapes[s], edge)) for s in _styles(run)]
+        named = [(f"content {content}", shapes[content])]
+        named += [(f"style {s}", shapes[s]) for s in _styles(run)]
         try:
-            check_min_edge(cfg.backbone, MIN_INPUT_EDGE, stages, cfg.size, named)
+            check_min_edge(cfg.backbone, MIN_INPUT_EDGE, stages, cfg.style_scale, named)
         except StylelabError as exc:
             raise StylelabError(f"{run_context(where, run, varied)}: {exc}") from None
 
