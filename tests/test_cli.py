@@ -509,3 +509,17 @@ def test_python_dash_m_runs_the_command_line(module: str) -> None:
     assert run.returncode == 0, run.stderr
     assert __version__ in run.stdout.decode()
 
+
+def test_the_size_check_sizes_images_as_the_coarsest_stage_does() -> None:
+    """A review: paintings were scaled from their full size (13 px here) although the
+    coarsest stage encodes them at style_edge(128, 0.1) = 16 px; the photo keeps its
+    ratio at the stage's edge (20 / 256 * 128 = 10 px: refused)."""
+    from stylelab.errors import StylelabError
+    from stylelab.gatys import check_min_edge
+    from stylelab.schedule import plan_schedule
+
+    stages = plan_schedule(256, 4)
+    assert min(stage.size for stage in stages) == 128
+    check_min_edge("vgg19", 16, stages, 0.1, [("content", (256, 192)), ("style", (26, 26))])
+    with pytest.raises(StylelabError, match=r"content: vgg19 needs .* has 10 px"):
+        check_min_edge("vgg19", 16, stages, 1.0, [("content", (256, 20)), ("style", (64, 64))])
