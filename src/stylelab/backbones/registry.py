@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from stylelab.errors import StylelabError
+from stylelab.limits import show
 
 
 @dataclass(frozen=True)
@@ -179,7 +180,7 @@ def check_backbone(name: str) -> None:
         options = close[0] if len(close) == 1 else f"{', '.join(close[:-1])} or {close[-1]}"
         hint = f"; did you mean {options}?"
     raise StylelabError(
-        f"unknown backbone {_clip(name)!r}; choose from: {', '.join(known)}, or any "
+        f"unknown backbone {show(name, 60)}; choose from: {', '.join(known)}, or any "
         f"convolutional torchvision classifier ({', '.join(_families(others))}){hint}"
     )
 
@@ -190,14 +191,6 @@ def _families(names: Sequence[str]) -> list[str]:
     for name in names:
         families.setdefault(name.split("_")[0].rstrip("0123456789"), []).append(name)
     return [group[0] if len(group) == 1 else f"{prefix}*" for prefix, group in families.items()]
-
-
-def _clip(text: str, limit: int = 60) -> str:
-    """The name as given (a space kept: ' vgg19' is not vgg19), escaped to one line."""
-    from stylelab.safety import one_line
-
-    text = one_line(text)  # a newline in a name would split the message
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def check_pooling(name: str, pooling: str) -> None:
