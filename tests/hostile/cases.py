@@ -2236,6 +2236,11 @@ CASES: list[Case] = [
         r"summary\.csv: line 3: not readable CSV",
     ),
     Case(
+        "report: an unterminated quote on line 5, after two blank lines",
+        lambda t: rundir(t, ONE_RUN + '\n\n"abc124,1,example:chelsea\n'),
+        r"summary\.csv: line 5: not readable CSV",
+    ),
+    Case(
         "report: sweep.json is not JSON",
         lambda t: rundir(t, ONE_RUN, {"sweep.json": lambda p: p.write_text("{bad")}),
         r"sweep\.json",

@@ -60,10 +60,15 @@ def read_rows(path: Path) -> list[dict[str, str]]:
         text = text[: text.rfind("\n") + 1]
     if not text.strip():
         raise StylelabError(f"{path}: empty; not a sweep summary (no CSV header)")
-    reader = csv.DictReader(io.StringIO(text, newline=""), restval="", strict=True)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     start = 1  # the line where the record being read begins (the reader's line_num lags)
     try:
-        header = reader.fieldnames or []
+        header: list[str] = []
+        while not header:  # blank lines before the header are passed over, as csv's are
+            start = reader.line_num + 1
+            header = next(reader, [])
+            if reader.line_num < start:  # the end: no header at all
+                break
         missing = [c for c in REQUIRED_COLUMNS if c not in header]
         if missing:
             raise StylelabError(
@@ -73,11 +78,13 @@ def read_rows(path: Path) -> list[dict[str, str]]:
         rows = []
         while True:
             start = reader.line_num + 1
-            row = next(reader, None)
-            if row is None:
+            cells = next(reader, None)
+            if cells is None:
                 break
-            row.pop(None, None)  # cells past the header
-            rows.append({k: v if isinstance(v, str) else "" for k, v in row.items()})
+            if not cells:  # a blank line
+                continue
+            # cells past the header are dropped; missing ones are ""
+            rows.append(dict(zip(header, cells + [""] * (len(header) - len(cells)), strict=False)))
     except csv.Error as exc:
         raise StylelabError(f"{path}: line {start}: not readable CSV ({one_line(exc)})") from None
     return rows
