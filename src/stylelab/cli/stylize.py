@@ -365,7 +365,14 @@ def cmd_examples(args: argparse.Namespace) -> int:
     names = [n for n in (PHOTOS if args.photos else list_examples()) if n not in exclude]
     names = [n for n in names if n in only] if only else names
     if not names:
-        given = f"--only {args.only}" if only else f"--exclude {args.exclude}"
+        given = " with ".join(
+            f"{flag} {value}"
+            for flag, value, used in (
+                ("--only", args.only, only),
+                ("--exclude", args.exclude, exclude),
+            )
+            if used
+        )
         raise StylelabError(
             f"{given}: no example left" + (" (--photos keeps photos only)" if args.photos else "")
         )
