@@ -8,6 +8,7 @@ from scipy.ndimage import gaussian_filter
 
 from stylelab import color
 from stylelab.adain import bands
+from stylelab.adain.options import blend_stats
 
 
 def _image(shape=(40, 56), seed=0, amplitude=0.1) -> np.ndarray:
@@ -70,9 +71,10 @@ def test_each_band_is_scaled_by_the_clipped_gain_to_the_power_of_the_amount(
     np.testing.assert_allclose(change[0, 0], change[0, 2], atol=1e-6)
 
 
-def test_the_blend_weights_the_paintings_targets() -> None:
+def test_the_band_targets_blend_as_adain_statistics_do() -> None:
+    """options.blend_stats, AdaIN's interpolation, on the paintings' (L,) band arrays."""
     a, b = np.array([1.0, 2.0, 3.0, 4.0]), np.array([5.0, 6.0, 7.0, 8.0])
-    np.testing.assert_allclose(bands.blended([a, b], [1.0, 3.0]), (a + 3 * b) / 4)
+    np.testing.assert_allclose(blend_stats([a, b], [1.0, 3.0]), (a + 3 * b) / 4)
 
 
 def test_an_image_larger_than_the_working_size_is_measured_there() -> None:

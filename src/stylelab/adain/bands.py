@@ -35,6 +35,7 @@ import numpy as np
 
 from stylelab import color
 from stylelab.adain.detail import REC601, bicubic, sandwich
+from stylelab.adain.options import blend_stats
 
 LEVELS = 4
 GAIN_RANGE = (0.5, 3.0)
@@ -117,19 +118,13 @@ def band_stds(image: np.ndarray, levels: int = LEVELS) -> np.ndarray:
     return np.array([float(layer.std()) for layer in layers])
 
 
-def blended(targets: Sequence[np.ndarray], blend: Sequence[float]) -> np.ndarray:
-    """The paintings' band deviations averaged with the blend's weights, (L,)."""
-    weights = np.asarray(blend, dtype=np.float64)
-    return (weights[:, None] * np.stack(targets)).sum(axis=0) / weights.sum()
-
-
 def match_band_contrast(
     image: np.ndarray, target: np.ndarray, amount: float, working_edge: int | None = None
 ) -> np.ndarray:
     """``image`` (1, 3, H, W) with each luminance band's contrast moved towards ``target``
-    (the paintings' :func:`band_stds`, :func:`blended`) by ``amount`` (the module's
-    formula), measured at ``working_edge`` (long edge) when the image is larger; ``amount``
-    0 returns the image as it is."""
+    (the paintings' :func:`band_stds`, blended as AdaIN's statistics are: ``blend_stats``)
+    by ``amount`` (the module's formula), measured at ``working_edge`` (long edge) when the
+    image is larger; ``amount`` 0 returns the image as it is."""
     from stylelab.pixels import long_edge_shape, resize_array
 
     pixels = np.asarray(image, dtype=np.float32)
@@ -171,7 +166,8 @@ def finish(
     )
     band_contrast = max(band_contrast, 0.0) + 0.0  # never -0.0 in the record
     if band_contrast > 0:
-        image = match_band_contrast(image, blended(targets, blend), band_contrast, working_edge)
+        target = blend_stats(targets, blend)
+        image = match_band_contrast(image, target, band_contrast, working_edge)
     return image, {"palette": palette_applied + 0.0, "band_contrast": band_contrast}
 
 

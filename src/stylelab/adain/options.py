@@ -79,7 +79,8 @@ def check_sources_fit(
 
 def blend_stats(stats: Sequence[Any], weights: Sequence[float]) -> Any:
     """AdaIN's style interpolation: the convex combination sum_i w_i (mu_i, sigma_i) / sum_i w_i
-    of (1, 2, C) statistics, torch tensors or numpy arrays (both runtimes use this)."""
+    of (1, 2, C) statistics, torch tensors or numpy arrays (both runtimes use this; the band
+    contrast blends its paintings' band deviations with it too)."""
     total = sum(float(w) for w in weights)
     return sum(float(w) / total * s for w, s in zip(weights, stats, strict=True))
 
