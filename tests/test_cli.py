@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -265,6 +266,25 @@ def test_several_styles_are_blended(
     assert summary["resolved"]["style_blend"] == pytest.approx([0.7, 0.3])
 
 
+def spoil_evaluations(
+    monkeypatch: pytest.MonkeyPatch, spoiled: Callable[[int], bool], how: str
+) -> None:
+    """The Gatys objective's k-th evaluation (from 1, over the whole process) raises Ctrl-C
+    (``how="interrupt"``) or gives a NaN loss (``"nan"``) where ``spoiled(k)``."""
+    original = GatysObjective.__call__
+    calls = 0
+
+    def spoiled_call(self, image):
+        nonlocal calls
+        calls += 1
+        if spoiled(calls) and how == "interrupt":
+            raise KeyboardInterrupt
+        total, terms = original(self, image)
+        return (total * float("nan") if spoiled(calls) else total), terms
+
+    monkeypatch.setattr(GatysObjective, "__call__", spoiled_call)
+
+
 def test_ctrl_c_keeps_the_current_image_and_log(
     tmp_path: Path,
     content_path: Path,
@@ -272,17 +292,7 @@ def test_ctrl_c_keeps_the_current_image_and_log(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    calls = 0
-    original = GatysObjective.__call__
-
-    def interrupt_on_third(self, image):
-        nonlocal calls
-        calls += 1
-        if calls == 3:
-            raise KeyboardInterrupt
-        return original(self, image)
-
-    monkeypatch.setattr(GatysObjective, "__call__", interrupt_on_third)
+    spoil_evaluations(monkeypatch, lambda k: k == 3, "interrupt")
     code, _, err = run(
         [
             "stylize",
@@ -311,17 +321,7 @@ def test_ctrl_c_in_instant_refine_exits_130_with_the_current_image(
 ) -> None:
     """A held-out probe: an interrupted --refine ended with exit 0 and "wrote OUT", as if
     it had finished; now as stylize: the line says so, exit 130, the image is kept."""
-    calls = 0
-    original = GatysObjective.__call__
-
-    def interrupt_on_third(self, image):
-        nonlocal calls
-        calls += 1
-        if calls == 3:
-            raise KeyboardInterrupt
-        return original(self, image)
-
-    monkeypatch.setattr(GatysObjective, "__call__", interrupt_on_third)
+    spoil_evaluations(monkeypatch, lambda k: k == 3, "interrupt")
     out = tmp_path / "out.png"
     args = [str(content_path), str(style_path), "-o", str(out), "--size", "32"]
     code, _, err = run(["instant", *args, "--refine", "10"], capsys)
@@ -337,16 +337,7 @@ def test_nonfinite_loss_is_reported_and_the_image_kept(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    original = GatysObjective.__call__
-    calls = 0
-
-    def blow_up(self, image):
-        nonlocal calls
-        calls += 1
-        total, terms = original(self, image)
-        return (total * float("nan") if calls > 2 else total), terms
-
-    monkeypatch.setattr(GatysObjective, "__call__", blow_up)
+    spoil_evaluations(monkeypatch, lambda k: k > 2, "nan")
     code, _, err = run(
         ["stylize", str(content_path), str(style_path), "-o", str(tmp_path / "out.png"), *FAST],
         capsys,
@@ -370,16 +361,7 @@ def test_instant_refine_over_a_folder_goes_on_after_a_non_finite_loss(
     photos.mkdir()
     for name in ("a.png", "b.png"):
         shutil.copy(content_path, photos / name)
-    original = GatysObjective.__call__
-    calls = 0
-
-    def blow_up_once(self, image):
-        nonlocal calls
-        calls += 1
-        total, terms = original(self, image)
-        return (total * float("nan") if calls == 3 else total), terms
-
-    monkeypatch.setattr(GatysObjective, "__call__", blow_up_once)
+    spoil_evaluations(monkeypatch, lambda k: k == 3, "nan")  # the first photo's only
     out = tmp_path / "out"
     args = [str(photos), str(style_path), "-o", str(out), "--size", "32", "--refine", "4"]
     code, _, err = run(["instant", *args], capsys)
