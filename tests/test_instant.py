@@ -611,6 +611,31 @@ def test_cli_instant_takes_an_example_as_the_photo(tmp_path: Path, tiny_model) -
         assert image.size == (40, 40)
 
 
+def test_ctrl_c_in_a_folder_run_still_says_what_was_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from stylelab import cli
+    from stylelab.adain import runtime
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "0.png").write_bytes(b"")  # unreadable: skipped, its line held back
+    gradient_image(40, 32, seed=1).save(folder / "1.png")
+    stripes_image(48).save(tmp_path / "style.png")
+
+    def interrupted(*_: object, **__: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runtime, "choose_session", lambda *_, **__: object())
+    monkeypatch.setattr(runtime, "instant_onnx", interrupted)
+    argv = ["instant", str(folder), str(tmp_path / "style.png"), "-o", str(tmp_path / "out")]
+    assert cli.main([*argv, "--quiet"]) == 130
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2 and lines[1].startswith("stylelab: interrupted"), lines
+    assert lines[0].startswith(f"stylelab: skipped: content {folder / '0.png'}: "), lines
+    assert not (tmp_path / "out").exists()
+
+
 def test_demo_painting_is_none_of_the_training_paintings() -> None:
     import tomllib
 

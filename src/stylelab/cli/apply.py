@@ -135,8 +135,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
         from tqdm import tqdm
 
         progress = tqdm(total=len(jobs), desc="apply", unit="image", leave=False)
-    skipped = Skipped("input(s)")
-    done = _run_jobs(jobs, model, style, scales, args, progress, skipped)
+    with Skipped("input(s)") as skipped:
+        done = _run_jobs(jobs, model, style, scales, args, progress, skipped)
     if progress is not None:
         progress.close()
     skipped.check_any_done(len(jobs))
@@ -149,12 +149,20 @@ class Skipped:
     """The inputs of a folder run that could not be read, run or written (``apply``,
     ``instant``). Their ``stylelab: skipped:`` lines wait until an input succeeds, so that
     a run in which none does ends with one error line naming the first reason (bad input:
-    one line, exit 2) instead of a line per input."""
+    one line, exit 2) instead of a line per input. Used as a context manager around the
+    run, it shows the held lines when Ctrl-C or a signal ends the run before that."""
 
     def __init__(self, noun: str) -> None:
         self.noun = noun
         self.reasons: list[str] = []
         self.shown = False
+
+    def __enter__(self) -> Skipped:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is not None and issubclass(kind, KeyboardInterrupt):
+            self.succeeded()  # the run is over: what was skipped is said, not lost
 
     def add(self, reason: object) -> None:
         self.reasons.append(str(reason))

@@ -186,41 +186,42 @@ def cmd_instant(args: argparse.Namespace) -> int:
     model = _torch_model(args.model) if isinstance(session, str) else session
     settings = {"strength": args.strength, "internal_size": internal_size, **options}
     settings["palette"], settings["band_contrast"] = look
-    skipped, nonfinite = Skipped("photo(s)"), 0
-    for source, target in jobs:
-        try:
-            photo = read_photo(source, None, "stylelab instant - STYLE")
-            if isinstance(session, str):
-                result = _torch_run(photo, args, model, session, settings)
+    nonfinite = 0
+    with Skipped("photo(s)") as skipped:
+        for source, target in jobs:
+            try:
+                photo = read_photo(source, None, "stylelab instant - STYLE")
+                if isinstance(session, str):
+                    result = _torch_run(photo, args, model, session, settings)
+                else:
+                    result = instant_onnx(photo, args.styles, model=session, **settings)
+            except (StylelabError, OSError) as exc:
+                named = _named(exc, source)
+                # a folder: a photo that cannot be read or run is skipped, as apply skips it;
+                # anything else (a painting, the model) would fail every photo: it stops the run
+                if len(jobs) == 1 or not str(named).startswith(f"content {one_line(source)}:"):
+                    raise named from None
+                skipped.add(named)
+                continue
+            result.info["input"] = source
+            if target == "-":
+                write_result(result.array, "-")
             else:
-                result = instant_onnx(photo, args.styles, model=session, **settings)
-        except (StylelabError, OSError) as exc:
-            named = _named(exc, source)
-            # a folder: a photo that cannot be read or run is skipped, as apply skips it;
-            # anything else (a painting, the model) would fail every photo: it stops the run
-            if len(jobs) == 1 or not str(named).startswith(f"content {one_line(source)}:"):
-                raise named from None
-            skipped.add(named)
-            continue
-        result.info["input"] = source
-        if target == "-":
-            write_result(result.array, "-")
-        else:
-            Path(target).parent.mkdir(parents=True, exist_ok=True)
-            result.save(target)
-        skipped.succeeded()
-        status = result.info.get("status", "done")
-        if status != "done":
-            # a refinement stopped by a signal ends the run; one whose loss went non-finite
-            # is said (its last finite image kept) and the next photo goes on
-            shown = Path("stdout" if target == "-" else target)
-            code = report_result(result, shown, args.quiet)
-            if status == "interrupted":
-                return code
-            nonfinite = code
-            continue
-        if not args.quiet and target != "-":
-            print(f"wrote {target} ({result.info['seconds']:.2f} s)", file=sys.stderr)
+                Path(target).parent.mkdir(parents=True, exist_ok=True)
+                result.save(target)
+            skipped.succeeded()
+            status = result.info.get("status", "done")
+            if status != "done":
+                # a refinement stopped by a signal ends the run; one whose loss went non-finite
+                # is said (its last finite image kept) and the next photo goes on
+                shown = Path("stdout" if target == "-" else target)
+                code = report_result(result, shown, args.quiet)
+                if status == "interrupted":
+                    return code
+                nonfinite = code
+                continue
+            if not args.quiet and target != "-":
+                print(f"wrote {target} ({result.info['seconds']:.2f} s)", file=sys.stderr)
     skipped.check_any_done(len(jobs))
     return skipped.closing(len(jobs)) or nonfinite
 
