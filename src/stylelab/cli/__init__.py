@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from stylelab import __version__
+from stylelab.allocator import configure_allocator
 from stylelab.cli import apply, deploy, fast, instant, serve, stereo, study, stylize, sweep
 from stylelab.cli.common import EXIT_BUG, EXIT_PIPE, EXIT_USAGE, OneLineParser, config_from_args
 from stylelab.errors import StylelabError
@@ -86,6 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the whole process
     os.environ["MPLBACKEND"] = "Agg"  # headless figures; an invalid user value cannot break us
     configure_torch_threads()  # before torch starts: threads from the usable cores
+    configure_allocator()  # large tensors' memory kept between steps (glibc)
     try:
         with warnings.catch_warnings(), signals_as_interrupts():
             if not debug:

@@ -103,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     path = Path(args[0])
     spec = json.loads(path.read_text())
     _die_with_parent(spec.get("parent_pid"))
+    from stylelab.allocator import configure_allocator
+
+    configure_allocator()  # as the command line does: large tensors' memory kept
     record = run(spec, path.parent)
     return 0 if record["status"] == "done" else 1
 
