@@ -136,9 +136,11 @@ def cmd_apply(args: argparse.Namespace) -> int:
 
         progress = tqdm(total=len(jobs), desc="apply", unit="image", leave=False)
     with Skipped("input(s)") as skipped:
-        done = _run_jobs(jobs, model, style, scales, args, progress, skipped)
-    if progress is not None:
-        progress.close()
+        try:
+            done = _run_jobs(jobs, model, style, scales, args, progress, skipped)
+        finally:  # the bar goes before any held skip lines are shown
+            if progress is not None:
+                progress.close()
     skipped.check_any_done(len(jobs))
     if not args.quiet and args.output != "-":
         print(f"wrote {done} image(s) to {args.output}", file=sys.stderr)
