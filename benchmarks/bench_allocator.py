@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import cpu_model, inputs, interleave, median, table  # noqa: E402
 from bench_fast import REPO, command, load_average, run_process  # noqa: E402
 
-from stylelab.allocator import ENV  # noqa: E402
+from stylelab.allocator import _USER_SETTINGS, ENV  # noqa: E402
 
 CONTENDERS = {"glibc default": "system", "stylelab's settings": ""}
 
@@ -44,8 +44,12 @@ def main() -> None:
 def run(args: argparse.Namespace, work: Path) -> None:
     photo, painting = inputs(work)
     cli = command("stylelab")
-    base = {k: v for k, v in os.environ.items() if k != ENV}
-    base["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), base.get("PYTHONPATH", "")])
+    # neither contender inherits the user's malloc settings (they would turn ours off)
+    tuned = (*_USER_SETTINGS, "GLIBC_TUNABLES", ENV)
+    base = {k: v for k, v in os.environ.items() if k not in tuned}
+    base["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO / "src")] + ([base["PYTHONPATH"]] if base.get("PYTHONPATH") else [])
+    )
     workloads = {
         f"stylize ({args.steps} steps)": ["stylize", "--steps", str(args.steps)],
         "instant --refine 25": ["instant", "--refine", "25", "--runtime", "torch"],

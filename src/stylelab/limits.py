@@ -30,6 +30,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from stylelab.allocator import kept_bytes
 from stylelab.errors import StylelabError
 
 # --- bounds (each: the value and the reason) ------------------------------------------
@@ -162,7 +163,8 @@ def estimate_stylize_bytes(
 def available_memory_bytes(device: Any = None) -> int | None:
     """Memory a run may still take: free memory of a CUDA ``device`` (torch.cuda.mem_get_info),
     else MemAvailable from /proc/meminfo (capped by a cgroup v2 memory.max), else
-    os.sysconf's available pages; None when none of them is known."""
+    os.sysconf's available pages, plus the freed memory this process keeps
+    (:func:`stylelab.allocator.kept_bytes`); None when none of them is known."""
     if getattr(device, "type", device) == "cuda":
         import torch
 
@@ -179,8 +181,10 @@ def available_memory_bytes(device: Any = None) -> int | None:
             found = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
         except (ValueError, OSError, AttributeError):
             return None
+    # freed memory this process keeps for its next steps (stylelab.allocator) is ours too
+    kept = kept_bytes()
     limit = _cgroup_room()
-    return found if limit is None else min(found, limit)
+    return found + kept if limit is None else min(found, limit) + kept
 
 
 def _meminfo_available() -> int | None:

@@ -87,12 +87,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the whole process
     os.environ["MPLBACKEND"] = "Agg"  # headless figures; an invalid user value cannot break us
     configure_torch_threads()  # before torch starts: threads from the usable cores
-    configure_allocator()  # large tensors' memory kept between steps (glibc)
     try:
         with warnings.catch_warnings(), signals_as_interrupts():
             if not debug:
                 warnings.showwarning = _one_line_warning
             args = build_parser().parse_args(arguments)
+            if getattr(args, "gradient_steps", False) or getattr(args, "refine", 0):
+                configure_allocator()  # steps in this process: their memory kept (glibc)
             return int(args.handler(args))
     except StylelabError as exc:
         _print_traceback(debug)

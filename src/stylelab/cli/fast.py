@@ -99,7 +99,7 @@ def add_commands(sub: Any) -> None:
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     skip = [f.name for f in dataclasses.fields(StylizeConfig) if f.name not in LOSS_FIELDS]
     add_config_arguments(train, skip=skip, defaults=LOSS_DEFAULTS)
-    train.set_defaults(handler=cmd_train)
+    train.set_defaults(handler=cmd_train, gradient_steps=True)
 
 
 # ---------------------------------------------------------------------------------- train

@@ -150,7 +150,7 @@ def _add_train_command(sub: Any) -> None:
         )
     train.add_argument("--resume", action="store_true", help="continue from the checkpoint")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
-    train.set_defaults(handler=cmd_train_instant)
+    train.set_defaults(handler=cmd_train_instant, gradient_steps=True)
 
 
 # ---------------------------------------------------------------------------- instant

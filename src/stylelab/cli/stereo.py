@@ -92,7 +92,7 @@ def add_commands(sub: Any) -> None:
     )
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     add_config_arguments(run)
-    run.set_defaults(handler=cmd_stereo)
+    run.set_defaults(handler=cmd_stereo, gradient_steps=True)
 
 
 def split_inputs(args: argparse.Namespace, method: str) -> tuple[list[str], list[str]]:

@@ -68,7 +68,7 @@ def add_compare_parser(sub: Any) -> None:
         "--yes", action="store_true", help="run grids of more than 48 combinations too"
     )
     add_config_arguments(compare, skip=("backbone", "weights", "smoothing"))
-    compare.set_defaults(handler=cmd_compare)
+    compare.set_defaults(handler=cmd_compare, gradient_steps=True)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

@@ -57,7 +57,7 @@ def add_commands(sub: Any) -> None:
     )
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     add_config_arguments(run)
-    run.set_defaults(handler=cmd_stylize)
+    run.set_defaults(handler=cmd_stylize, gradient_steps=True)
 
     layers = sub.add_parser(
         "layers",
@@ -115,7 +115,7 @@ def add_commands(sub: Any) -> None:
         "steps (default: 150)",
     )
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
-    demo.set_defaults(handler=cmd_demo)
+    demo.set_defaults(handler=cmd_demo, gradient_steps=True)
 
     score = sub.add_parser(
         "evaluate",
