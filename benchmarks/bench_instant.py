@@ -249,6 +249,9 @@ def main() -> None:
             f"\n4. instant --refine N against stylize's defaults, 512 px, {pairs[0][0].stem} x "
             f"{pairs[0][1].stem}; load average before {load_average()}"
         )
+        from stylelab.allocator import configure_allocator
+
+        configure_allocator()  # as the command line does for stylize and instant --refine
         rows, verdict = refine_search(pairs[0], model, steps, folder)
         header = ["run", "seconds", "CPU s", "style vgg", "content vgg", "CPU / stylize's"]
         print(table(header, [row[:-1] for row in rows]))
