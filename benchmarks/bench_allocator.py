@@ -5,9 +5,11 @@ the command line, whole process, rounds interleaved (default, settings, default,
 - ``stylelab instant PHOTO PAINTING --refine 25`` (PyTorch, 25 full-size steps).
 
     PYTHONPATH=src python benchmarks/bench_allocator.py [--repeats 2] [--steps 300] [--size 512]
+        [--load N]
 
-"glibc default" runs with ``STYLELAB_ALLOCATOR=system``. Prints wall seconds, the run's
-own seconds (OUT.json) and peak RSS of each, and the ratios (settings / default).
+"glibc default" runs with ``STYLELAB_ALLOCATOR=system``. With ``--load N`` each round runs
+again beside N busy processes (``_common.busy_load``). Prints wall seconds, the run's own
+seconds (OUT.json) and peak RSS of each, and the ratios (settings / default).
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import cpu_model, inputs, interleave, median, table  # noqa: E402
+from _common import cpu_model, inputs, median, quiet_and_loaded, table  # noqa: E402
 from bench_fast import REPO, command, load_average, run_process  # noqa: E402
 
-from stylelab.allocator import _USER_SETTINGS, ENV  # noqa: E402
+from stylelab.allocator import DECIDING_VARIABLES, ENV  # noqa: E402
 
 CONTENDERS = {"glibc default": "system", "stylelab's settings": ""}
 
@@ -34,9 +36,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="rounds (default 2)")
     parser.add_argument("--steps", type=int, default=300, help="stylize's steps (default 300)")
     parser.add_argument("--size", type=int, default=512, help="longer edge, px (default 512)")
+    parser.add_argument("--load", type=int, default=0, help="busy processes beside (default 0)")
     args = parser.parse_args()
     if not 1 <= args.repeats <= 20 or not 1 <= args.steps <= 3000 or not 64 <= args.size <= 4096:
         raise SystemExit("bench_allocator: --repeats 1..20, --steps 1..3000, --size 64..4096")
+    if not 0 <= args.load <= 16:
+        raise SystemExit("bench_allocator: --load must be from 0 to 16")
     with tempfile.TemporaryDirectory(prefix="stylelab-bench-allocator-") as work:
         run(args, Path(work))
 
@@ -45,8 +50,7 @@ def run(args: argparse.Namespace, work: Path) -> None:
     photo, painting = inputs(work)
     cli = command("stylelab")
     # neither contender inherits the user's malloc settings (they would turn ours off)
-    tuned = (*_USER_SETTINGS, "GLIBC_TUNABLES", ENV)
-    base = {k: v for k, v in os.environ.items() if k not in tuned}
+    base = {k: v for k, v in os.environ.items() if k not in DECIDING_VARIABLES}
     base["PYTHONPATH"] = os.pathsep.join(
         [str(REPO / "src")] + ([base["PYTHONPATH"]] if base.get("PYTHONPATH") else [])
     )
@@ -79,13 +83,19 @@ def run(args: argparse.Namespace, work: Path) -> None:
             return call
 
         contenders = {name: contender(name, value) for name, value in CONTENDERS.items()}
-        walls = interleave(contenders, args.repeats)
+        walls = quiet_and_loaded(contenders, args.repeats, args.load)
+        # each round calls every contender quiet, then (with --load) loaded: their records
+        # alternate in that order
+        phases = ["quiet"] + ([f"load {args.load}"] if args.load else [])
         default = next(iter(CONTENDERS))
-        for name in CONTENDERS:
-            seconds = median([r["seconds"] for r in records[name]])
-            rss = median([r["rss"] for r in records[name]])
-            reference = median([r["seconds"] for r in records[default]])
-            rows.append([workload, name, median(walls[name]), seconds, seconds / reference, rss])
+        for index, phase in enumerate(phases):
+            kept = {n: r[index :: len(phases)] for n, r in records.items()}
+            reference = median([r["seconds"] for r in kept[default]])
+            for name in CONTENDERS:
+                seconds = median([r["seconds"] for r in kept[name]])
+                rss = median([r["rss"] for r in kept[name]])
+                wall = median(walls[(name, phase)])
+                rows.append([workload, phase, name, wall, seconds, seconds / reference, rss])
         print(f"done: {workload} (load average {load_average()})", flush=True)
     print()
     print(
@@ -93,7 +103,8 @@ def run(args: argparse.Namespace, work: Path) -> None:
         f"photo {photo.name}, painting {painting.name}"
     )
     print()
-    header = ["run", "malloc", "wall s", "run s (OUT.json)", "run s / default's", "peak RSS MB"]
+    header = ["run", "added load", "malloc", "wall s", "run s (OUT.json)", "run s / default's"]
+    header += ["peak RSS MB"]
     print(table(header, rows))
     print(f"load average at the end {load_average()}")
 

@@ -30,8 +30,7 @@ print(configured, mapped, kept_bytes() >= 1 << 26)
 
 
 def _probe(**env: str) -> list[str]:
-    names = (*allocator._USER_SETTINGS, "GLIBC_TUNABLES", allocator.ENV)
-    clean = {k: v for k, v in os.environ.items() if k not in names}
+    clean = {k: v for k, v in os.environ.items() if k not in allocator.DECIDING_VARIABLES}
     done = subprocess.run(
         [sys.executable, "-c", _PROBE],
         capture_output=True,
@@ -82,9 +81,12 @@ def test_commands_with_gradient_steps_configure_the_allocator(
     out = ["-o", str(tmp_path / "out.png")]
     assert cli.main(["stylize", missing, missing, *out]) == 2  # bad input, after parsing
     assert cli.main(["instant", missing, missing, "--refine", "3", *out]) == 2
-    assert calls == ["configured", "configured"]
-    assert cli.main(["instant", missing, missing, *out]) == 2  # one pass: glibc as it is
+    assert cli.main(["stereo", missing, missing, missing, *out]) == 2  # gatys: both views
+    assert calls == ["configured"] * 3
+    # one pass each: glibc as it is
+    assert cli.main(["instant", missing, missing, *out]) == 2
+    assert cli.main(["stereo", missing, missing, missing, "--method", "instant", *out]) == 2
     assert cli.main(["evaluate", missing, missing, missing]) == 2
     with pytest.raises(SystemExit):
         cli.main(["--version"])
-    assert calls == ["configured", "configured"]
+    assert calls == ["configured"] * 3

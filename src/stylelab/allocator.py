@@ -14,7 +14,8 @@ The price: the process keeps most of the memory it freed until it ends (as with 
 or tcmalloc, which PyTorch's CPU performance guide preloads for the same reason), and a
 run of varied sizes can peak higher. So the command line sets it only for the commands
 that take gradient steps in their own process (``stylize``, ``compare``, ``demo``,
-``train``, ``train-instant``, ``stereo``, ``instant --refine``), and each sweep worker;
+``train``, ``train-instant``, ``stereo`` by its Gatys method, ``instant --refine``: the
+``gradient_steps`` default of their parsers), and each sweep worker;
 :func:`stylelab.limits.available_memory_bytes` counts the kept memory as free
 (:func:`kept_bytes`). In Python, call it yourself. Only the main thread's heap gains:
 other threads' blocks over 64 MiB still come from ``mmap``. Measured with
@@ -47,6 +48,8 @@ _USER_SETTINGS = (
     "MALLOC_ARENA_MAX",
     "LD_PRELOAD",
 )
+#: Every variable that decides whether :func:`configure_allocator` acts (ours and the user's).
+DECIDING_VARIABLES = (*_USER_SETTINGS, "GLIBC_TUNABLES", ENV)
 _configured = False
 
 
@@ -122,6 +125,7 @@ def kept_bytes() -> int:
 
 
 __all__ = [
+    "DECIDING_VARIABLES",
     "ENV",
     "TRIM_THRESHOLD",
     "configure_allocator",

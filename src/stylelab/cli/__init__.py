@@ -92,7 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not debug:
                 warnings.showwarning = _one_line_warning
             args = build_parser().parse_args(arguments)
-            if getattr(args, "gradient_steps", False) or getattr(args, "refine", 0):
+            steps = getattr(args, "gradient_steps", False)  # True, or a rule on the args
+            if steps is True or (callable(steps) and steps(args)):
                 configure_allocator()  # steps in this process: their memory kept (glibc)
             return int(args.handler(args))
     except StylelabError as exc:

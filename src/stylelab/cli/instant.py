@@ -58,7 +58,8 @@ def add_commands(sub: Any) -> None:
         "--size and --internal-size (larger: bigger strokes)"
     }
     add_config_arguments(run, skip=skip, helps=helps)
-    run.set_defaults(handler=cmd_instant)
+    # only --refine takes gradient steps (the allocator settings: stylelab.cli.main)
+    run.set_defaults(handler=cmd_instant, gradient_steps=lambda args: args.refine > 0)
     _add_train_command(sub)
 
 

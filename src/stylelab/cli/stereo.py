@@ -92,7 +92,7 @@ def add_commands(sub: Any) -> None:
     )
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     add_config_arguments(run)
-    run.set_defaults(handler=cmd_stereo, gradient_steps=True)
+    run.set_defaults(handler=cmd_stereo, gradient_steps=lambda args: chosen_method(args) == "gatys")
 
 
 def split_inputs(args: argparse.Namespace, method: str) -> tuple[list[str], list[str]]:
@@ -113,9 +113,14 @@ def split_inputs(args: argparse.Namespace, method: str) -> tuple[list[str], list
     return pair, styles
 
 
+def chosen_method(args: argparse.Namespace) -> str:
+    """--method, or its default: fast with --model, else gatys."""
+    return str(args.method or ("fast" if args.model else "gatys"))
+
+
 def check_options(args: argparse.Namespace) -> str:
     """The method, after one-line checks of the stereo options."""
-    method = args.method or ("fast" if args.model else "gatys")
+    method = chosen_method(args)
     if method == "fast" and args.model is None:
         raise StylelabError("--method fast needs --model FAST.safetensors|.onnx")
     if method == "gatys" and args.model is not None:
