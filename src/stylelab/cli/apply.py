@@ -17,12 +17,12 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from stylelab.cli.common import EXIT_PARTIAL
 from stylelab.errors import StylelabError
 from stylelab.fast import open_model
 from stylelab.safety import check_input_file, check_new_folder, check_outputs, is_inside, one_line
 
 MAX_STDIN_BYTES = 256 << 20  # an image piped in; a device or an endless pipe is refused
-EXIT_PARTIAL = 1
 
 
 def add_commands(sub: Any) -> None:

@@ -26,6 +26,7 @@ CAFFE_ENV = "STYLELAB_CAFFE_VGG19"
 
 EXIT_USAGE = 2
 EXIT_NONFINITE = 1
+EXIT_PARTIAL = 1  # a folder run or a grid: some inputs failed, the others were written
 EXIT_INTERRUPTED = 130  # Ctrl-C; SIGTERM / SIGHUP give 143 / 129 (safety.interrupted_exit_code)
 EXIT_BUG = 70  # EX_SOFTWARE: an exception stylelab did not expect
 EXIT_PIPE = 141  # stdout's reader left: as a process killed by SIGPIPE (128 + 13)

@@ -10,12 +10,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from stylelab.cli.common import add_config_arguments, config_from_args, csv_of
+from stylelab.cli.common import EXIT_PARTIAL, add_config_arguments, config_from_args, csv_of
 from stylelab.config import WEIGHT_KEYWORDS
 from stylelab.errors import StylelabError
 from stylelab.safety import interrupted_exit_code
 
-EXIT_PARTIAL = 1  # some combinations failed; the grid shows the others
 MAX_HARD_LIMIT = 10_000  # even with --yes: a grid this large is a typo
 MAX_STATS_SIZE = 4096
 
