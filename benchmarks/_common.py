@@ -131,10 +131,11 @@ def cpu_model() -> str:
 
 
 def machine() -> str:
+    """:func:`cpu_model`, torch's version and threads, and the load average now."""
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     return (
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, load average {load}"
+        f"{cpu_model()}; torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"load average {load}"
     )
 
 

@@ -226,7 +226,7 @@ def main() -> None:
         "--only", default="", help="speed | quality | process | refine: that part only"
     )
     args = parser.parse_args()
-    print(f"machine: {machine()} (a 2-core Xeon shared with other work)")
+    print(f"machine: {machine()}")
     if args.paintings is None:
         paintings = [EVAL_IMAGES / name for name in PAINTINGS]
     else:

@@ -27,8 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -43,6 +42,9 @@ from stylelab.gatys import stylize
 from stylelab.images import resize_long_edge, save_image
 from stylelab.stereo import StereoPair, from_left, load_pair, stereo_stylize
 from stylelab.stereo.warp import consistency_error
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _common import cpu_model  # noqa: E402
 
 
 def main() -> int:
@@ -76,7 +78,7 @@ def main() -> int:
     gt = from_left(truth, "ground truth").resized(shape).left
     config = StylizeConfig(size=args.size, steps=args.steps)
     print(f"stereo_motorcycle at {shape[1]}x{shape[0]}, {args.steps} steps, style {args.style}")
-    print(f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores (shared)")
+    print(f"CPU: {cpu_model()} (shared)")
     rows: dict[str, dict[str, float]] = {}
 
     def row(name: str, left: torch.Tensor, right: torch.Tensor, seconds: float) -> None:
