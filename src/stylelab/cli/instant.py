@@ -160,8 +160,8 @@ def _add_train_command(sub: Any) -> None:
 def cmd_instant(args: argparse.Namespace) -> int:
     from stylelab.adain.options import check_settings
     from stylelab.adain.runtime import choose_session, instant_onnx
-    from stylelab.cli.apply import Skipped, plan_jobs, read_photo, write_result
     from stylelab.cli.common import check_image_with_records, report_result
+    from stylelab.cli.folders import Skipped, plan_jobs, read_photo, write_result
     from stylelab.safety import check_outputs, one_line
 
     options = {k: getattr(args, k) for k in SHARED if getattr(args, k, None) is not None}
@@ -338,7 +338,7 @@ def cmd_train_instant(args: argparse.Namespace) -> int:
 
 def expand_styles(styles: list[str]) -> list[str]:
     """Paintings as given, folders replaced by their image files (sorted, recursive)."""
-    from stylelab.cli.apply import IMAGE_SUFFIXES
+    from stylelab.cli.folders import IMAGE_SUFFIXES
 
     out: list[str] = []
     for style in styles:
