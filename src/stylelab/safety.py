@@ -112,9 +112,7 @@ def input_paths(sources: Sequence[object]) -> list[Path]:
 def check_output_file(path: PathLike, suffixes: Collection[str] | None = None) -> Path:
     """``path`` if a file can be written there: a known extension (``suffixes``, lower
     case with the dot), not a folder or a device, in an existing writable folder."""
-    out = Path(path)
-    if not os.fspath(path) or not out.name or os.fspath(path).endswith(os.sep):
-        raise StylelabError(f"{os.fspath(path)!r}: not a file name")
+    out = check_file_name(path)
     if suffixes is not None:
         check_extension(out, suffixes)
     if out.is_dir():
@@ -122,6 +120,14 @@ def check_output_file(path: PathLike, suffixes: Collection[str] | None = None) -
     if out.exists() and not out.is_file():
         raise StylelabError(f"{out}: not a regular file; stylelab writes files only")
     check_writable_folder(out.parent)
+    return out
+
+
+def check_file_name(path: PathLike) -> Path:
+    """``path`` if it names a file: not empty, not a folder's spelling ("", ".", "/", "x/")."""
+    out = Path(path)
+    if not os.fspath(path) or not out.name or os.fspath(path).endswith(os.sep):
+        raise StylelabError(f"{os.fspath(path)!r}: not a file name")
     return out
 
 

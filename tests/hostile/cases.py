@@ -3544,6 +3544,14 @@ STEREO_CASES: list[Case] = [
     Case("stereo: --disparity .txt", lambda t: stereo(t, "--disparity", text(t, "d.txt")), "d.txt"),
     Case("stereo: --disparity missing", lambda t: stereo(t, "--disparity", "no.npy"), "no.npy"),
     Case(
+        "stereo: --disparity a PFM whose data is no whole number of floats",
+        lambda t: stereo(t, "--disparity", blob(t, "d.pfm", b"Pf\n48 40\n-1.0\n" + bytes(10))),
+        r"d\.pfm: PFM truncated \(2 of 1920 values\)",
+    ),
+    Case("stereo: -o ''", lambda t: stereo(t, output=""), "'': not a file name"),
+    Case("stereo: -o .", lambda t: stereo(t, output="."), "'.': not a file name"),
+    Case("stereo: -o /", lambda t: stereo(t, output="/"), "'/': not a file name"),
+    Case(
         "stereo: --sbs image of odd width",
         lambda t: also(stereo(t, "--sbs", right=""), png(t, "l.png", 97, 40)),
         r"l\.png.*97 px is odd",

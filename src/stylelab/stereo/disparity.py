@@ -168,7 +168,8 @@ def read_pfm(path: str | os.PathLike) -> np.ndarray:
         if count == 0 or count * 4 > MAX_PFM_BYTES:
             raise StylelabError(f"{name}: PFM of {width_px}x{height_px} px refused")
         order = "<" if float(scale) < 0 else ">"
-        data = np.frombuffer(handle.read(count * 4), dtype=f"{order}f4")
+        raw = handle.read(count * 4)
+        data = np.frombuffer(raw[: len(raw) - len(raw) % 4], dtype=f"{order}f4")
     if data.size != count:
         raise StylelabError(f"{name}: PFM truncated ({data.size} of {count} values)")
     return np.flipud(data.reshape(height_px, width_px)).astype(np.float32)

@@ -23,7 +23,7 @@ import stylelab.stereo.views as views
 from stylelab.config import StylizeConfig
 from stylelab.errors import StylelabError
 from stylelab.images import ImageSource, encode_image, resize_long_edge, style_sources
-from stylelab.safety import write_together
+from stylelab.safety import check_file_name, write_together
 from stylelab.stereo.pair import StereoPair
 from stylelab.stereo.warp import consistency_error
 
@@ -69,7 +69,7 @@ def output_paths(
     output: str | os.PathLike, save_disparity: bool = False, wiggle: str | None = None
 ) -> list[Path]:
     """OUT.png, OUT_left, OUT_right, OUT_anaglyph, OUT.json [, OUT_disparity.png, wiggle]."""
-    out = Path(output)
+    out = check_file_name(output)
     named = [out.with_name(f"{out.stem}_{part}{out.suffix}") for part in ("left", "right")]
     paths = [out, *named, out.with_name(f"{out.stem}_anaglyph{out.suffix}")]
     paths.append(out.with_suffix(".json"))
