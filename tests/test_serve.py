@@ -395,6 +395,7 @@ def test_bodies_that_are_not_json_objects_are_refused(client: TestClient) -> Non
     refused(client.post("/api/jobs", content=b"{nope"), 400, "not JSON")
     refused(client.post("/api/jobs", content=b"[1]"), 400, "JSON object")
     refused(client.post("/api/jobs", content=b" " * 70_000), 413, "too large")
+    refused(client.post("/api/jobs", content=b"[" * 60_000), 400, "nests too deep")
 
 
 @pytest.mark.parametrize(
@@ -588,6 +589,10 @@ def test_fast_models_are_listed_and_applied(
         escape = {**body, "model": "../tiny.safetensors"}
         refused(app.post("/api/fast", json=escape), 400, "no such model")
         refused(app.post("/api/fast", json={**body, "size": 100000}), 400, "size")
+        for field in ("model", "image"):  # a lone surrogate, echoed escaped: still UTF-8
+            raw = json.dumps({**body, field: "\ud800"}).encode()
+            surrogate = app.post("/api/fast", content=raw)
+            refused(surrogate, 400, r"\ud800")
 
 
 def test_a_model_whose_network_returns_no_image_is_a_400_not_a_500(

@@ -58,12 +58,13 @@ _CONTROL = (
         i: f"\\u{i:04x}"
         for i in (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
     }
+    | {i: f"\\u{i:04x}" for i in range(0xD800, 0xE000)}  # lone surrogates: no UTF-8 has them
 )
 
 
 def one_line(text: object) -> str:
-    """``text`` with newlines, control characters and bidirectional controls escaped: a
-    message is one line, shown as written."""
+    """``text`` with newlines, control characters, bidirectional controls and lone
+    surrogates escaped: a message is one line, shown as written, and encodes as UTF-8."""
     return str(text).translate(_CONTROL)
 
 

@@ -3771,7 +3771,7 @@ ODD_BUT_VALID_IMAGES: dict[str, Callable[[Path], None]] = {
 }
 
 
-# --- the web app's instant jobs (issue 30): POST /api/jobs bodies -----------------------
+# --- the web app's jobs (issue 30 and the probes): POST /api/jobs bodies -----------------
 # id -> (what the body adds to {"content": "example:chelsea", "style": "example:strokes"},
 # the HTTP status, a regex of the one-line error). tests/hostile/test_hostile.py posts each
 # to one app: a JSON error of one line with that status, no traceback, no job queued.
@@ -3849,4 +3849,29 @@ SERVE_JOBS: dict[str, tuple[dict[str, object], int, str]] = {
         "--style-blend needs weights with a positive sum",
     ),
     "instant style scale 0": ({**INSTANT, "options": {"style_scale": 0}}, 400, "--style-scale"),
+    # Gatys jobs: what the run would refuse about its network, refused before it is queued
+    "content layer unknown": ({"options": {"content_layers": ["relu9_9"]}}, 400, "relu9_9"),
+    "style layers, one unknown": (
+        {"options": {"style_layers": ["conv1_1", "nope"]}},
+        400,
+        "'nope'",
+    ),
+    "smoothing layer unknown": (
+        {"options": {"smoothing": "softmax", "smoothing_layers": ["relu9_9"]}},
+        400,
+        "relu9_9",
+    ),
+    "style layer weights of the wrong count": (
+        {"options": {"style_layer_weights": [1, 2]}},
+        400,
+        "--style-layer-weights has 2 values for 5 style layers",
+    ),
+    "pretrained weights not on this machine": (
+        {"options": {"backbone": "vgg16"}},
+        400,
+        "not in the local torch cache",
+    ),
+    # strings with lone surrogates: echoed escaped, so the error still encodes as UTF-8
+    "content a lone surrogate": ({"content": "\ud800"}, 400, r"content.*\\ud800"),
+    "style upload a lone surrogate": ({"style": "upload:\udfff"}, 400, r"style.*\\udfff"),
 }

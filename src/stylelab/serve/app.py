@@ -358,6 +358,8 @@ async def _json_body(request: Request) -> dict[str, Any]:
         body = json.loads(raw or b"null")
     except ValueError:
         raise fail(400, "the request body is not JSON") from None
+    except RecursionError:  # "[[[[..." within the size limit
+        raise fail(400, "the request body nests too deep to be read") from None
     if not isinstance(body, dict):
         raise fail(400, "the request body must be a JSON object")
     return body

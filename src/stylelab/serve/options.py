@@ -71,7 +71,11 @@ def check_job(
     if method == "gatys":
         if instant is not None:
             raise StylelabError('instant options need "method": "instant"')
-        return check_options(options), None
+        config = check_options(options)
+        from stylelab.objective import resolve_network
+
+        resolve_network(config)  # layers and weights refused now, not by a failed job
+        return config, None
     if method != "instant":
         raise StylelabError(f"method must be {' or '.join(METHODS)}, got {show(method)}")
     from stylelab.adain.options import SHARED, InstantOptions
