@@ -400,6 +400,19 @@ def test_demo_sheet_instant_then_refined(
     assert "style distance <= 0.5 x the photo's" in err and "instant" in err
 
 
+def test_ctrl_c_in_the_demo_exits_130_and_says_how_far_it_got(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A held-out probe: Ctrl-C (SIGTERM, SIGHUP) in the instant demo's refinement exited 0
+    and its figures claimed every step; now exit 130, and the record says where it stopped."""
+    spoil_evaluations(monkeypatch, lambda k: k == 3, "interrupt")
+    out = tmp_path / "demo.png"
+    code, _, err = run(["demo", "-o", str(out), "--size", "32", "--steps", "10"], capsys)
+    assert code == 130 and "interrupted after 2 of 10 refine steps" in err, err
+    figures = json.loads(out.with_suffix(".json").read_text())
+    assert figures["status"] == "interrupted" and figures["refine_steps"] == 2
+
+
 def test_demo_plain_and_evaluate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "demo" / "demo.png"
     argv = ["demo", "--plain", "-o", str(out), "--size", "32", "--steps", "2", "--quiet"]

@@ -60,7 +60,8 @@ def run_demo(sheet: Path, size: int = SIZE, steps: int = STEPS, progress: bool =
         "photo": PHOTO,
         "painting": f"brush_strokes(seed={PAINTING_SEED})",
         "size": size,
-        "refine_steps": steps,
+        "refine_steps": int(refined.info.get("iterations", steps)),  # fewer when stopped
+        "status": refined.status,
         "instant_s": first.info["seconds"],
         "refine_s": refine_seconds,
         "style_distance": style,

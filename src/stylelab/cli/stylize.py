@@ -290,12 +290,19 @@ def _demo_instant(output: Path, args: argparse.Namespace) -> int:
         f"{figures['seconds']:.1f} s",
         f"  instant      {figures['instant_s']:6.2f} s  style {style['instant']:.3f}  "
         f"content {content['instant']:.3f}",
-        f"  +{steps:<4} steps {figures['refine_s']:6.2f} s  style {style['refined']:.3f}  "
+        f"  +{figures['refine_steps']:<4} steps {figures['refine_s']:6.2f} s  "
+        f"style {style['refined']:.3f}  "
         f"content {content['refined']:.3f}",
         f"  the photo itself    style {style['photo']:.3f}",
         *(f"  {'ok    ' if ok else 'MISSED'} {name}" for name, ok in figures["checks"].items()),
         f"wrote {output} and {record}",
     ]
+    if figures["status"] == "interrupted":  # Ctrl-C or a signal during the refinement
+        lines[-1] = (
+            f"interrupted after {figures['refine_steps']} of {steps} refine steps; " + lines[-1]
+        )
+        print("\n".join(lines), file=sys.stderr)
+        return interrupted_exit_code()
     print("\n".join(lines), file=sys.stderr)
     return 0
 
