@@ -1231,6 +1231,21 @@ INSTANT_CASES: list[Case] = [
         "inside the --data folder",
     ),
     train_instant_case(
+        "-o inside a --styles folder",
+        lambda t: [
+            "--styles",
+            also(str(_mkdir(t / "paintings")), stripes_image(64).save(t / "paintings" / "a.png")),
+            "-o",
+            str(t / "paintings" / "m.safetensors"),
+        ],
+        "inside the --styles folder .* training paintings",
+    ),
+    train_instant_case(
+        "--styles '' (not the current folder)",
+        lambda t: ["--styles", "", "-o", str(t / "m.safetensors")],
+        "'': an empty painting name",
+    ),
+    train_instant_case(
         "--resume without a checkpoint",
         lambda t: ["--styles", str(t / "style.png"), "-o", str(t / "m.safetensors"), "--resume"],
         "no checkpoint",

@@ -195,15 +195,17 @@ def _check_training_memory(config: Any) -> None:
     check_bytes(needed(batch, crop), f"--train-size {crop} with --batch-size {batch}", advice)
 
 
-def check_records_outside_data(output: Path, records: Path, data: str) -> None:
+def check_records_outside_data(
+    output: Path, records: Path, data: str, flag: str = "--data", what: str = "photos"
+) -> None:
     """One line if the model ``output`` or its ``records`` folder would lie inside the
-    ``--data`` folder: its samples would become training photos of the next run."""
+    ``data`` folder (``flag``'s): its samples would become training ``what`` of the next run."""
     folder = Path(data)
     inside = [output.parent, records, output]
     if folder.is_dir() and any(is_inside(path, folder) for path in inside):
         raise StylelabError(
-            f"{output}: its records ({records}) would be inside the --data folder {folder} "
-            "and its samples would become training photos: write the model elsewhere"
+            f"{output}: its records ({records}) would be inside the {flag} folder {folder} "
+            f"and its samples would become training {what}: write the model elsewhere"
         )
 
 

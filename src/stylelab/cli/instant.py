@@ -322,6 +322,8 @@ def cmd_train_instant(args: argparse.Namespace) -> int:
     output = check_model_output(args.output)
     workdir = workdir_for(output)
     check_records_outside_data(output, workdir, config.data)
+    for style in args.styles:  # a folder of paintings is read again by the next run too
+        check_records_outside_data(output, workdir, style, "--styles", "paintings")
     records = [workdir / n for n in ("train.csv", "train.json", "checkpoint.safetensors")]
     inputs = [s for s in config.styles if not s.startswith("example:")]
     check_outputs([output, *records], inputs)
@@ -342,6 +344,8 @@ def expand_styles(styles: list[str]) -> list[str]:
 
     out: list[str] = []
     for style in styles:
+        if not style:  # Path("") is the current folder
+            raise StylelabError("'': an empty painting name (a file, a folder or example:NAME)")
         path = Path(style)
         if not style.startswith("example:") and path.is_dir():
             found = sorted(
