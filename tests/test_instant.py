@@ -458,6 +458,8 @@ def test_training_writes_a_model_and_resumes(tmp_path: Path) -> None:
     assert resumed.step == 3
     rows = (tmp_path / "m_train" / "train.csv").read_text().splitlines()
     assert len(rows) == 4  # header + 3 steps
+    with pytest.raises(StylelabError, match="at step 3, past --steps 2"):  # not "damaged"
+        train_instant(InstantTrainConfig(steps=2, **base), out, resume=True)
     with pytest.raises(StylelabError, match="other settings"):
         train_instant(InstantTrainConfig(steps=4, **{**base, "lr": 0.5}), out, resume=True)
     log = tmp_path / "m_train" / "train.csv"

@@ -21,7 +21,12 @@ import torch
 from stylelab.adain import SHIPPED
 from stylelab.adain.nets import DESIGNS, Decoder
 from stylelab.errors import StylelabError
-from stylelab.fast.modelfile import read_rows, read_safetensors, restore_checkpoint
+from stylelab.fast.modelfile import (
+    check_resumable_step,
+    read_rows,
+    read_safetensors,
+    restore_checkpoint,
+)
 from stylelab.safety import atomic_path
 
 FORMAT = "stylelab-instant"
@@ -173,6 +178,7 @@ def load_checkpoint(
                 f"--resume: the checkpoint was trained with other settings ({', '.join(different)})"
             )
         step, elapsed = restore_checkpoint(decoder, optimizer, tensors, metadata)
+        check_resumable_step(step, config.steps)
         for group in optimizer.param_groups:
             if not 0 < float(group["lr"]) <= 1e6 or not math.isfinite(float(group["eps"])):
                 raise ValueError("optimizer settings out of range")

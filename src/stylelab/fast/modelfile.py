@@ -180,6 +180,15 @@ def save_checkpoint(
         tmp.write_bytes(save(tensors, metadata=metadata))
 
 
+def check_resumable_step(step: int, steps: int) -> None:
+    """One line when a sound checkpoint is already past ``--steps`` (not a damaged one)."""
+    if steps < step <= 10**9:
+        raise StylelabError(
+            f"--resume: the checkpoint is at step {step}, past --steps {steps}: give --steps "
+            f"{step} or more to continue it (it is kept)"
+        )
+
+
 def restore_checkpoint(
     net: torch.nn.Module,
     optimizer: torch.optim.Optimizer,

@@ -45,6 +45,7 @@ from stylelab.fast import data as fastdata
 from stylelab.fast.config import TrainConfig
 from stylelab.fast.modelfile import (
     CHECKPOINT_FORMAT,
+    check_resumable_step,
     read_rows,
     read_safetensors,
     restore_checkpoint,
@@ -576,6 +577,7 @@ def _restore(
         )
     _check_resampling(saved, float(config.temporal_weight))
     step, elapsed = restore_checkpoint(net, optimizer, tensors, metadata)
+    check_resumable_step(step, config.steps)
     if not 0 <= step <= config.steps or not math.isfinite(elapsed) or elapsed < 0:
         raise ValueError(f"step {step} or time {elapsed} out of range")
     for group in optimizer.param_groups:
