@@ -577,6 +577,20 @@ def build_objective(
     return LossNetwork(backbone, plan, extractor, config, device)
 
 
+#: The fields that decide whether :func:`resolve_network` succeeds (it reads ``seed`` too,
+#: which only sets random weights' values).
+NETWORK_FIELDS = (
+    "backbone",
+    "weights",
+    "pooling",
+    "content_layers",
+    "style_layers",
+    "style_layer_weights",
+    "smoothing",
+    "smoothing_layers",
+)
+
+
 def resolve_network(config: StylizeConfig) -> tuple[Backbone, LayerPlan]:
     """The backbone with its weights (``backbone``, ``weights``, ``pooling``, ``seed``) and
     the layer plan on it: what :func:`build_objective` refuses about the network (unknown
@@ -590,6 +604,7 @@ __all__ = [
     "ContentTerm",
     "GatysObjective",
     "LayerFeatures",
+    "NETWORK_FIELDS",
     "LayerPlan",
     "LossNetwork",
     "RegionMasks",

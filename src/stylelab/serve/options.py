@@ -8,6 +8,8 @@ No Starlette here: the form and the rule are plain data and functions.
 
 from __future__ import annotations
 
+import json
+import threading
 from typing import Any
 
 from stylelab.config import FieldSpec, StylizeConfig, field_names, field_spec, field_specs
@@ -61,6 +63,27 @@ def check_options(options: dict[str, Any]) -> StylizeConfig:
     return config
 
 
+_NETWORK_LOCK = threading.Lock()
+_NETWORKS_CHECKED: set[str] = set()  # the settings of jobs whose network resolved
+
+
+def check_network(config: StylizeConfig) -> None:
+    """:func:`stylelab.objective.resolve_network` for a job's settings, one job at a time
+    (twenty requests at once would each load a backbone) and once per distinct network
+    settings (:data:`stylelab.objective.NETWORK_FIELDS`; a failure is checked again:
+    weights may have been copied in since)."""
+    from stylelab.objective import NETWORK_FIELDS, resolve_network
+
+    fields = {name: getattr(config, name) for name in NETWORK_FIELDS}
+    key = json.dumps(fields, sort_keys=True, default=str)
+    with _NETWORK_LOCK:
+        if key in _NETWORKS_CHECKED:
+            return
+        resolve_network(config)
+        if len(_NETWORKS_CHECKED) < 1024:
+            _NETWORKS_CHECKED.add(key)
+
+
 def check_job(
     method: object, options: dict[str, Any], instant: object
 ) -> tuple[StylizeConfig, Any]:
@@ -72,9 +95,7 @@ def check_job(
         if instant is not None:
             raise StylelabError('instant options need "method": "instant"')
         config = check_options(options)
-        from stylelab.objective import resolve_network
-
-        resolve_network(config)  # layers and weights refused now, not by a failed job
+        check_network(config)  # layers and weights refused now, not by a failed job
         return config, None
     if method != "instant":
         raise StylelabError(f"method must be {' or '.join(METHODS)}, got {show(method)}")
