@@ -332,13 +332,17 @@ def stereo(
     output: str = "o.png",
 ) -> list[str]:
     """``stereo LEFT RIGHT STYLE... -o OUTPUT`` at a tiny size (views 48 x 40, made unless
-    already there); ``extra`` flags come last."""
+    already there), with the fast Gatys flags unless the method is a network's; ``extra``
+    flags come last."""
     images(t)
     for name, seed in ((left, 1), (right, 2)):
         if name and not (t / name).exists():
             gradient_image(48, 40, seed=seed).save(t / name)
     pair = [p for p in (left, right) if p]
-    return ["stereo", *pair, *styles, "-o", output, *STYLIZE_FAST, *extra]
+    method = extra[extra.index("--method") + 1] if "--method" in extra else None
+    network = method in ("fast", "instant") or (method is None and "--model" in extra)
+    sized = ["--size", "32"] if network else STYLIZE_FAST  # the networks take no Gatys flags
+    return ["stereo", *pair, *styles, "-o", output, *sized, *extra]
 
 
 def npy(t: Path, name: str, array: np.ndarray) -> str:
@@ -3613,6 +3617,16 @@ STEREO_CASES: list[Case] = [
     Case("stereo: no style", lambda t: stereo(t, styles=()), "no style image"),
     Case(
         "stereo: --method fast without --model", lambda t: stereo(t, "--method", "fast"), "--model"
+    ),
+    Case(
+        "stereo: --steps with --method instant (a Gatys setting it would ignore)",
+        lambda t: stereo(t, "--method", "instant", "--steps", "5"),
+        "--steps goes with --method gatys; --method instant takes --size",
+    ),
+    Case(
+        "stereo: --optimizer with a fast --model",
+        lambda t: stereo(t, "--model", "m.safetensors", "--optimizer", "adam"),
+        "--optimizer goes with --method gatys; --method fast takes --size, --device, --precision",
     ),
     Case(
         "stereo: --model missing",

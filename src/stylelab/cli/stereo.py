@@ -138,6 +138,19 @@ def check_options(args: argparse.Namespace) -> str:
         )
     if method == "fast" and (args.mask or args.region_style):
         raise StylelabError("--mask/--region-style go with --method gatys or instant, not fast")
+    if method != "gatys":  # the joint optimization's settings would be ignored: refused
+        from stylelab.config import field_names, field_spec
+        from stylelab.stereo.run import network_fields
+
+        taken = network_fields(method)
+        given = [n for n in field_names() if getattr(args, n, None) is not None]
+        ignored = [n for n in given if n not in taken]
+        if ignored:
+            flags = ", ".join(field_spec(n).flag for n in taken)
+            raise StylelabError(
+                f"{field_spec(ignored[0]).flag} goes with --method gatys; --method {method} "
+                f"takes {flags}"
+            )
     weight = args.consistency_weight
     if weight is not None and not (math.isfinite(weight) and 0 <= weight <= 1e9):
         raise StylelabError(f"--consistency-weight must be from 0 to 1e9, got {weight}")

@@ -160,7 +160,6 @@ def _network_views(
         record["model_style"] = model_style
         raw = stylize_views(options["model"], photos[0].numpy(), photos[1].numpy(), model_style)
         return [torch.from_numpy(view) for view in raw]
-    from stylelab.adain.options import SHARED
     from stylelab.stereo.regions import view_regions
 
     styles = style_sources(style)
@@ -168,9 +167,20 @@ def _network_views(
     regions = view_regions(config, styles, shape, disparity)
     views, info = instant_views(photos, styles, config, regions, **options)
     record["instant"] = {**info["instant"], "model": info["model"]}
-    fields = (*SHARED, "precision")  # the stylize settings instant reads
+    fields = network_fields("instant")
     record["config"] = {k: v for k, v in config.to_dict().items() if k in fields}
     return views
+
+
+def network_fields(method: str) -> tuple[str, ...]:
+    """The :class:`StylizeConfig` fields that the ``fast`` or ``instant`` method reads (the
+    rest are the joint optimization's): the size, the precision and the fast model's device;
+    for instant the settings it shares with stylize (:data:`stylelab.adain.options.SHARED`)."""
+    if method == "fast":
+        return ("size", "device", "precision")
+    from stylelab.adain.options import SHARED
+
+    return (*SHARED, "precision")
 
 
 def _disparity_record(disparity: disparities.PairDisparity) -> dict[str, Any]:
