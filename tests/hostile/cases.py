@@ -2580,6 +2580,11 @@ CASES: list[Case] = [
         "unknown style 'starry'",
     ),
     apply_case(
+        "style-mix naming a style twice",
+        lambda t, m, p, o: [m, p, "-o", o, "--style-mix", "strokes:1,strokes:2"],
+        "--style-mix names 'strokes' twice",
+    ),
+    apply_case(
         "style-mix zero sum",
         lambda t, m, p, o: [m, p, "-o", o, "--style-mix", "0,0"],
         "positive sum",

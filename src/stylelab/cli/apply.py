@@ -279,8 +279,15 @@ def style_choice(style: str | None, mix: str | None, names: Sequence[str]) -> An
             raise StylelabError("--style-mix is empty")
         try:
             if all(":" in p for p in parts):
-                pairs = [p.rsplit(":", 1) for p in parts]
-                return {name.strip(): float(weight) for name, weight in pairs}
+                pairs = [
+                    (name.strip(), float(weight))
+                    for name, weight in (p.rsplit(":", 1) for p in parts)
+                ]
+                names = [name for name, _ in pairs]
+                twice = [name for name in names if names.count(name) > 1]
+                if twice:  # a dict would keep only the last weight
+                    raise StylelabError(f"--style-mix names {twice[0]!r} twice; once each")
+                return dict(pairs)
             return [float(p) for p in parts]
         except ValueError:
             raise StylelabError(
