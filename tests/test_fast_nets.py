@@ -53,6 +53,19 @@ def test_banded_forward_equals_the_whole_forward(architecture: str) -> None:
 
 
 @pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))
+def test_the_stride_is_the_smallest_multiple_that_keeps_the_size(architecture: str) -> None:
+    """Architecture.stride, which --train-size is checked against: sides that are odd
+    multiples of it keep their size; odd multiples of half of it do not."""
+    net = TransformerNet(architecture, 1).eval()
+    stride = ARCHITECTURES[architecture].stride
+    with torch.no_grad():
+        kept = net(torch.rand(1, 3, 9 * stride, 7 * stride), torch.ones(1, 1))
+        changed = net(torch.rand(1, 3, 9 * stride // 2, 7 * stride), torch.ones(1, 1))
+    assert kept.shape[-2:] == (9 * stride, 7 * stride)
+    assert changed.shape[-2] != 9 * stride // 2
+
+
+@pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))
 def test_output_is_an_image_of_the_input_size(architecture: str) -> None:
     net = _randomized(architecture, styles=3)
     x = torch.rand(2, 3, 64, 48)

@@ -2360,14 +2360,14 @@ CASES: list[Case] = [
         "train-size 8", lambda t: _args(t, "--train-size", "8"), "--train-size must be an integer"
     ),
     train_case(
-        "train-size 63 (no multiple of the networks' stride)",
+        "train-size 63 (no multiple of the network's stride)",
         lambda t: _args(t, "--train-size", "63"),
-        r"--train-size must be a multiple of 8 .*got 63: use 56 or 64",
+        r"--train-size must be a multiple of 8 for --arch compact .*got 63: use 56 or 64",
     ),
     train_case(
         "train-size 66 --arch johnson",
         lambda t: _args(t, "--train-size", "66", "--arch", "johnson"),
-        r"--train-size must be a multiple of 8 .*got 66",
+        r"--train-size must be a multiple of 4 for --arch johnson .*got 66: use 64 or 68",
     ),
     train_case(
         "batch-size 0", lambda t: _args(t, "--batch-size", "0"), "--batch-size must be an integer"

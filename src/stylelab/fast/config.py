@@ -11,11 +11,11 @@ from typing import Any
 
 from stylelab.config import StylizeConfig
 from stylelab.errors import StylelabError
-from stylelab.fast.choices import STRIDE_MULTIPLE
+from stylelab.fast.designs import ARCHITECTURES
 from stylelab.limits import MAX_LIST_LENGTH, MAX_LR, in_range, show
 
 BUILTIN_PHOTOS = "example:photos"
-ARCHITECTURE_NAMES = ("compact", "compact4", "johnson")
+ARCHITECTURE_NAMES = tuple(sorted(ARCHITECTURES))
 
 DEFAULT_LR = 2e-3
 #: lambda of the warp-consistency term (stylelab.fast.temporal); chosen by
@@ -103,12 +103,13 @@ class TrainConfig:
                 f"{', '.join(ARCHITECTURE_NAMES)}"
             )
         _int_in("train-size", self.train_size, 32, MAX_TRAIN_SIZE)
-        if self.train_size % STRIDE_MULTIPLE:  # the crops go through the network unpadded
-            lower = self.train_size - self.train_size % STRIDE_MULTIPLE
+        stride = ARCHITECTURES[self.architecture].stride
+        if self.train_size % stride:  # the crops go through the network unpadded
+            lower = self.train_size - self.train_size % stride
             raise StylelabError(
-                f"--train-size must be a multiple of {STRIDE_MULTIPLE} (the networks' total "
-                f"stride), got {self.train_size}: use {max(lower, 32)} or "
-                f"{lower + STRIDE_MULTIPLE}"
+                f"--train-size must be a multiple of {stride} for --arch {self.architecture} "
+                f"(its total stride), got {self.train_size}: use {max(lower, 32)} or "
+                f"{lower + stride}"
             )
         _int_in("batch-size", self.batch_size, 1, MAX_BATCH)
         _int_in("steps", self.steps, 1, 10**9)
