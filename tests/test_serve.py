@@ -391,6 +391,39 @@ def test_bad_sources_are_refused(client: TestClient, body: dict, message: str) -
     refused(client.post("/api/jobs", json=body), 400, message)
 
 
+def test_the_network_check_loads_each_backbone_once_and_retries_failures(monkeypatch) -> None:
+    """The web app's pre-queue check: one load per (backbone, weights, pooling), the layer
+    plan checked on its table for every job; a load that failed is tried again."""
+    import stylelab.backbones as backbones
+    from stylelab.config import StylizeConfig
+    from stylelab.errors import StylelabError
+    from stylelab.serve import options
+
+    real, calls = backbones.load_backbone, []
+
+    def counted(name: str, weights: str, pooling: str) -> object:
+        calls.append((name, weights, pooling))
+        if weights == "torchvision":
+            raise StylelabError("not in the local torch cache")
+        return real(name, weights, pooling)
+
+    monkeypatch.setattr(backbones, "load_backbone", counted)
+    options._layer_table.cache_clear()
+    random = StylizeConfig(weights="random")
+    options.check_network(random)
+    options.check_network(random.replace(style_layers=("relu1_1", "relu2_1")))
+    with pytest.raises(StylelabError, match="unknown layer 'nope'"):
+        options.check_network(random.replace(content_layers=("nope",)))
+    with pytest.raises(StylelabError, match="has 2 values for 5 style layers"):
+        options.check_network(random.replace(style_layer_weights=(1.0, 2.0)))
+    assert calls == [("vgg19", "random", "max")]
+    for _ in range(2):
+        with pytest.raises(StylelabError, match="torch cache"):
+            options.check_network(StylizeConfig(weights="torchvision"))
+    assert calls[1:] == [("vgg19", "torchvision", "max")] * 2
+    options._layer_table.cache_clear()
+
+
 def test_bodies_that_are_not_json_objects_are_refused(client: TestClient) -> None:
     refused(client.post("/api/jobs", content=b"{nope"), 400, "not JSON")
     refused(client.post("/api/jobs", content=b"[1]"), 400, "JSON object")

@@ -572,39 +572,16 @@ def build_objective(
     if device is None or isinstance(device, str):
         device = resolve_device(config.device if device is None else device)
     precision = resolve_precision(precision or config.precision, device)
-    backbone, plan = resolve_network(config)
+    backbone = load_backbone(config.backbone, config.weights, config.pooling, config.seed)
+    plan = plan_layers(backbone, config)
     extractor = prepare_extractor(backbone.extractor(plan.content + plan.style), device, precision)
     return LossNetwork(backbone, plan, extractor, config, device)
-
-
-#: The fields that decide whether :func:`resolve_network` succeeds (it reads ``seed`` too,
-#: which only sets random weights' values).
-NETWORK_FIELDS = (
-    "backbone",
-    "weights",
-    "pooling",
-    "content_layers",
-    "style_layers",
-    "style_layer_weights",
-    "smoothing",
-    "smoothing_layers",
-)
-
-
-def resolve_network(config: StylizeConfig) -> tuple[Backbone, LayerPlan]:
-    """The backbone with its weights (``backbone``, ``weights``, ``pooling``, ``seed``) and
-    the layer plan on it: what :func:`build_objective` refuses about the network (unknown
-    layers, weights that are missing or damaged, a style-layer-weight count that does not
-    match), for a caller that queues the run for later (the web app) to check at once."""
-    backbone = load_backbone(config.backbone, config.weights, config.pooling, config.seed)
-    return backbone, plan_layers(backbone, config)
 
 
 __all__ = [
     "ContentTerm",
     "GatysObjective",
     "LayerFeatures",
-    "NETWORK_FIELDS",
     "LayerPlan",
     "LossNetwork",
     "RegionMasks",
@@ -612,5 +589,4 @@ __all__ = [
     "TotalVariationTerm",
     "build_objective",
     "plan_layers",
-    "resolve_network",
 ]

@@ -241,8 +241,10 @@ def serve_client(tmp_path_factory: pytest.TempPathFactory):
     from stylelab.serve.app import Settings, create_app
 
     workdir = tmp_path_factory.mktemp("serve-hostile")
-    with TestClient(create_app(Settings(workdir=workdir))) as client:
-        yield client
+    with pytest.MonkeyPatch.context() as patch:  # no torchvision weights, on any machine
+        patch.setenv("TORCH_HOME", str(tmp_path_factory.mktemp("empty-torch-home")))
+        with TestClient(create_app(Settings(workdir=workdir))) as client:
+            yield client
 
 
 @pytest.mark.parametrize("name", sorted(SERVE_JOBS))

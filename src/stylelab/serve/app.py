@@ -182,6 +182,7 @@ async def submit(request: Request) -> Response:
     style, style_label = _source(store, body.get("style"), "style")
     method, instant = body.get("method", "gatys"), body.get("instant")
     try:
+        store.check_room()  # a full queue answers before the network is checked
         config, checked = await run_in_threadpool(check_job, method, options, instant)
         job = store.submit(content, style, config, (content_label, style_label), checked)
     except QueueFull as exc:

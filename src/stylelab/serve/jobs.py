@@ -210,14 +210,7 @@ class JobStore:
         ``instant`` (:class:`~stylelab.adain.options.InstantOptions`) an instant job,
         which keeps only the options instant shares with stylize."""
         with self.lock:
-            waiting = sum(1 for j in self.jobs.values() if j.status == "queued")
-            if self.closing:
-                raise QueueFull("the server is shutting down")
-            if waiting >= self.max_queued:
-                raise QueueFull(
-                    f"queue full: {waiting} jobs are waiting (at most {self.max_queued}); "
-                    "try again when one has finished"
-                )
+            self._check_room()
             for source in (content, style):  # an upload may have made room since it was named
                 if not source.startswith("example:") and not Path(source).is_file():
                     raise StylelabError("no such upload (upload the image again)")
@@ -231,6 +224,22 @@ class JobStore:
             self.jobs[job_id] = job
         self.pending.put(job)
         return job
+
+    def check_room(self) -> None:
+        """QueueFull when the server is closing or ``max_queued`` jobs wait: before a
+        request's costlier checks (:meth:`submit` checks again)."""
+        with self.lock:
+            self._check_room()
+
+    def _check_room(self) -> None:
+        waiting = sum(1 for j in self.jobs.values() if j.status == "queued")
+        if self.closing:
+            raise QueueFull("the server is shutting down")
+        if waiting >= self.max_queued:
+            raise QueueFull(
+                f"queue full: {waiting} jobs are waiting (at most {self.max_queued}); "
+                "try again when one has finished"
+            )
 
     def save_upload(self, data: bytes) -> str:
         """Store an upload under a new id and return the id. Within ``uploads_budget``

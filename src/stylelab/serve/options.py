@@ -8,7 +8,8 @@ No Starlette here: the form and the rule are plain data and functions.
 
 from __future__ import annotations
 
-import json
+import dataclasses
+import functools
 import threading
 from typing import Any
 
@@ -64,24 +65,31 @@ def check_options(options: dict[str, Any]) -> StylizeConfig:
 
 
 _NETWORK_LOCK = threading.Lock()
-_NETWORKS_CHECKED: set[str] = set()  # the settings of jobs whose network resolved
 
 
 def check_network(config: StylizeConfig) -> None:
-    """:func:`stylelab.objective.resolve_network` for a job's settings, one job at a time
-    (twenty requests at once would each load a backbone) and once per distinct network
-    settings (:data:`stylelab.objective.NETWORK_FIELDS`; a failure is checked again:
-    weights may have been copied in since)."""
-    from stylelab.objective import NETWORK_FIELDS, resolve_network
+    """What :func:`stylelab.objective.build_objective` refuses about a job's network (the
+    backbone and its weights, the layer names, the count of style layer weights), checked
+    before the job is queued: the backbone is loaded once per (name, weights, pooling),
+    one request at a time, and only its layer table kept (:func:`_layer_table`)."""
+    from stylelab.objective import plan_layers
 
-    fields = {name: getattr(config, name) for name in NETWORK_FIELDS}
-    key = json.dumps(fields, sort_keys=True, default=str)
     with _NETWORK_LOCK:
-        if key in _NETWORKS_CHECKED:
-            return
-        resolve_network(config)
-        if len(_NETWORKS_CHECKED) < 1024:
-            _NETWORKS_CHECKED.add(key)
+        table = _layer_table(config.backbone, config.weights, config.pooling)
+    plan_layers(table, config)
+
+
+@functools.lru_cache(maxsize=16)
+def _layer_table(name: str, weights: str, pooling: str) -> Any:
+    """The backbone's names, layers and defaults without its network (a failure is not
+    cached: weights copied in later are found)."""
+    from stylelab.backbones import load_backbone
+
+    return dataclasses.replace(load_backbone(name, weights, pooling), make_extractor=_unbuilt)
+
+
+def _unbuilt(*_: object) -> Any:
+    raise StylelabError("a layer table for checks: it has no network")
 
 
 def check_job(
