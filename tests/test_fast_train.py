@@ -88,10 +88,11 @@ def test_resume_gives_the_same_model_as_an_uninterrupted_run(
     assert first.step == 3
     resumed = train(_config(photo_folder, steps=6), split, resume=True)
     assert resumed.step == 6
-    kept = split.read_bytes()  # a sound checkpoint past --steps: said so, and kept
-    with pytest.raises(StylelabError, match="at step 6, past --steps 3: give --steps 6 or more"):
+    checkpoint = workdir_for(split) / "checkpoint.safetensors"
+    kept = checkpoint.read_bytes()  # a sound checkpoint past --steps: said so, and kept
+    with pytest.raises(StylelabError, match="at step 6, past --steps 3: give --steps 7 or more"):
         train(_config(photo_folder, steps=3), split, resume=True)
-    assert split.read_bytes() == kept
+    assert checkpoint.read_bytes() == kept
     a, b = load_model(straight).net.state_dict(), load_model(split).net.state_dict()
     for name in a:
         assert torch.equal(a[name], b[name]), name

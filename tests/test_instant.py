@@ -458,8 +458,11 @@ def test_training_writes_a_model_and_resumes(tmp_path: Path) -> None:
     assert resumed.step == 3
     rows = (tmp_path / "m_train" / "train.csv").read_text().splitlines()
     assert len(rows) == 4  # header + 3 steps
-    with pytest.raises(StylelabError, match="at step 3, past --steps 2"):  # not "damaged"
+    checkpoint = tmp_path / "m_train" / "checkpoint.safetensors"
+    kept = checkpoint.read_bytes()
+    with pytest.raises(StylelabError, match="at step 3, past --steps 2: give --steps 4"):
         train_instant(InstantTrainConfig(steps=2, **base), out, resume=True)
+    assert checkpoint.read_bytes() == kept  # said so, not called damaged, and kept
     with pytest.raises(StylelabError, match="other settings"):
         train_instant(InstantTrainConfig(steps=4, **{**base, "lr": 0.5}), out, resume=True)
     log = tmp_path / "m_train" / "train.csv"

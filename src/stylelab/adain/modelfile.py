@@ -20,6 +20,7 @@ import torch
 
 from stylelab.adain import SHIPPED
 from stylelab.adain.nets import DESIGNS, Decoder
+from stylelab.adain.trainconfig import MAX_STEPS
 from stylelab.errors import StylelabError
 from stylelab.fast.modelfile import (
     check_resumable_step,
@@ -178,7 +179,7 @@ def load_checkpoint(
                 f"--resume: the checkpoint was trained with other settings ({', '.join(different)})"
             )
         step, elapsed = restore_checkpoint(decoder, optimizer, tensors, metadata)
-        check_resumable_step(step, config.steps)
+        check_resumable_step(step, config.steps, MAX_STEPS)
         for group in optimizer.param_groups:
             if not 0 < float(group["lr"]) <= 1e6 or not math.isfinite(float(group["eps"])):
                 raise ValueError("optimizer settings out of range")

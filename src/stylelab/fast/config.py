@@ -16,6 +16,7 @@ from stylelab.limits import MAX_LIST_LENGTH, MAX_LR, in_range, show
 
 BUILTIN_PHOTOS = "example:photos"
 ARCHITECTURE_NAMES = tuple(sorted(ARCHITECTURES))
+MAX_TRAIN_STEPS = 10**9
 
 DEFAULT_LR = 2e-3
 #: lambda of the warp-consistency term (stylelab.fast.temporal); chosen by
@@ -112,7 +113,7 @@ class TrainConfig:
                 f"{lower + stride}"
             )
         _int_in("batch-size", self.batch_size, 1, MAX_BATCH)
-        _int_in("steps", self.steps, 1, 10**9)
+        _int_in("steps", self.steps, 1, MAX_TRAIN_STEPS)
         _int_in("checkpoint-every", self.checkpoint_every, 1, 10**9)
         _int_in("sample-every", self.sample_every, 1, 10**9)
         if not in_range(self.lr, 0.0, MAX_LR, open_low=True):

@@ -180,12 +180,13 @@ def save_checkpoint(
         tmp.write_bytes(save(tensors, metadata=metadata))
 
 
-def check_resumable_step(step: int, steps: int) -> None:
-    """One line when a sound checkpoint is already past ``--steps`` (not a damaged one)."""
-    if steps < step <= 10**9:
+def check_resumable_step(step: int, steps: int, max_steps: int) -> None:
+    """One line when a checkpoint is already past ``--steps`` but within what ``--steps``
+    may be (``max_steps``: beyond it the checkpoint is damaged, which the caller says)."""
+    if steps < step <= max_steps:
         raise StylelabError(
             f"--resume: the checkpoint is at step {step}, past --steps {steps}: give --steps "
-            f"{step} or more to continue it (it is kept)"
+            f"{step + 1} or more to train on from it (it is kept)"
         )
 
 

@@ -42,7 +42,7 @@ from tqdm import tqdm
 
 from stylelab.errors import StylelabError
 from stylelab.fast import data as fastdata
-from stylelab.fast.config import TrainConfig
+from stylelab.fast.config import MAX_TRAIN_STEPS, TrainConfig
 from stylelab.fast.modelfile import (
     CHECKPOINT_FORMAT,
     check_resumable_step,
@@ -577,7 +577,7 @@ def _restore(
         )
     _check_resampling(saved, float(config.temporal_weight))
     step, elapsed = restore_checkpoint(net, optimizer, tensors, metadata)
-    check_resumable_step(step, config.steps)
+    check_resumable_step(step, config.steps, MAX_TRAIN_STEPS)
     if not 0 <= step <= config.steps or not math.isfinite(elapsed) or elapsed < 0:
         raise ValueError(f"step {step} or time {elapsed} out of range")
     for group in optimizer.param_groups:
