@@ -47,7 +47,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (  # noqa: E402
     CONTENT_LAYERS,
     STYLE_LAYERS,
-    cpu_model,
     gemm_peak,
     inputs,
     interleave,
@@ -194,7 +193,6 @@ def main() -> None:
     wanted = args.precisions.split(",")
     precisions = list(dict.fromkeys(resolve_precision(p, device) for p in wanted))
     content, style = inputs()
-    print(f"CPU: {cpu_model()}; machine shared with other work")
     print(f"machine: {machine()}; OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}")
     if device.type == "cuda":
         print(f"GPU: {torch.cuda.get_device_name(device)}")
@@ -262,8 +260,7 @@ def main() -> None:
     if args.quality:
         summary.append(quality_summary(args.quality_size, args.quality_pastiche_steps, every=10))
     print("\n" + "\n".join(summary))
-    print(f"\nCPU: {cpu_model()}")
-    print(f"machine at the end: {machine()}")
+    print(f"\nmachine at the end: {machine()}")
 
 
 if __name__ == "__main__":
