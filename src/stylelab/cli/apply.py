@@ -1,9 +1,10 @@
 """``stylelab apply``: stylize images, folders or stdin with a trained fast model.
 
-A thin layer over :mod:`stylelab.fast.pipeline`: each photo is decoded once here (file or
-stdin), stylized by the model that :func:`stylelab.fast.open_model` opens (.safetensors on
-PyTorch, .onnx on onnxruntime) and encoded; the next photo is read and the previous result
-written in background threads while the network runs.
+A thin layer over :mod:`stylelab.fast.pipeline`: each photo is decoded once (file or
+stdin, :mod:`stylelab.cli.folders`), stylized by the model that
+:func:`stylelab.fast.open_model` opens (.safetensors on PyTorch, .onnx on onnxruntime) and
+encoded; the next photo is read and the previous result written in background threads
+while the network runs.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from stylelab.cli.folders import Skipped, plan_jobs, read_photo, write_result
 from stylelab.errors import StylelabError
 from stylelab.fast import open_model
+from stylelab.limits import show
 from stylelab.safety import one_line
 
 
@@ -283,10 +285,10 @@ def style_choice(style: str | None, mix: str | None, names: Sequence[str]) -> An
                     (name.strip(), float(weight))
                     for name, weight in (p.rsplit(":", 1) for p in parts)
                 ]
-                names = [name for name, _ in pairs]
-                twice = [name for name in names if names.count(name) > 1]
+                mixed = [name for name, _ in pairs]
+                twice = [name for name in mixed if mixed.count(name) > 1]
                 if twice:  # a dict would keep only the last weight
-                    raise StylelabError(f"--style-mix names {twice[0]!r} twice; once each")
+                    raise StylelabError(f"--style-mix names {show(twice[0])} twice; once each")
                 return dict(pairs)
             return [float(p) for p in parts]
         except ValueError:

@@ -156,6 +156,8 @@ def _network_views(
     settings into ``record``), before the blend."""
     from stylelab.stereo.network import instant_views, stylize_views
 
+    fields = network_fields(method)  # the stylize settings the network reads
+    record["config"] = {k: v for k, v in config.to_dict().items() if k in fields}
     if method == "fast":
         record["model_style"] = model_style
         raw = stylize_views(options["model"], photos[0].numpy(), photos[1].numpy(), model_style)
@@ -167,8 +169,6 @@ def _network_views(
     regions = view_regions(config, styles, shape, disparity)
     views, info = instant_views(photos, styles, config, regions, **options)
     record["instant"] = {**info["instant"], "model": info["model"]}
-    fields = network_fields("instant")
-    record["config"] = {k: v for k, v in config.to_dict().items() if k in fields}
     return views
 
 
