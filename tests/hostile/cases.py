@@ -2513,6 +2513,16 @@ CASES: list[Case] = [
         env={"WORLD_SIZE": "2", "RANK": "0"},
         mode="subprocess",
     ),
+    *(
+        train_case(
+            f"$MASTER_PORT {port}",
+            lambda t: _args(t),
+            rf"\$MASTER_PORT='{port}' is not an integer from 0 to 65535",
+            env={"WORLD_SIZE": "2", "RANK": "1", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port},
+            mode="subprocess",
+        )
+        for port in ("abc", "99999")
+    ),
     train_case(
         "$RANK -5 in a one-process world",
         lambda t: _args(t),

@@ -76,13 +76,15 @@ def workdir_for(output: Path) -> Path:
     return output.with_name(f"{output.stem}_train")
 
 
-def _env_int(name: str, default: int, low: int) -> int:
+def _env_int(name: str, default: int, low: int, high: int = 999_999) -> int:
     """An integer environment variable (torchrun's), or one line saying it is not one."""
     text = os.environ.get(name, "").strip()
     if not text:
         return default
-    if not (text.isascii() and text.isdecimal()) or len(text) > 6 or int(text) < low:
-        raise StylelabError(f"${name}={text!r} is not an integer >= {low} (set by torchrun)")
+    if not (text.isascii() and text.isdecimal()) or len(text) > 6 or not low <= int(text) <= high:
+        raise StylelabError(
+            f"${name}={text!r} is not an integer from {low} to {high} (set by torchrun)"
+        )
     return int(text)
 
 
@@ -105,6 +107,7 @@ class Distributed:
                     "processes with torchrun (torchrun --nproc-per-node N -m stylelab.cli "
                     "train ...), or unset WORLD_SIZE"
                 )
+            _env_int("MASTER_PORT", 0, 0, 65535)  # torch's own error is an internal one
             if not dist.is_initialized():
                 dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
 
