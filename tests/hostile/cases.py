@@ -3600,6 +3600,18 @@ STEREO_CASES: list[Case] = [
         lambda t: also(stereo(t, "--sbs", right=""), png(t, "l.png", 97, 40)),
         r"l\.png.*97 px is odd",
     ),
+    *(
+        Case(
+            f"stereo --method {method}: views 4000x20 px, 64x1 at --size 64",
+            lambda t, m=method: also(
+                stereo(t, "--method", m, left="w.png", right="v.png"),
+                png(t, "w.png", 4000, 20),
+                png(t, "v.png", 4000, 20),
+            ),
+            r"left w\.png \+ right v\.png: the views are 32x1 px at --size 32",
+        )
+        for method in ("gatys", "instant")
+    ),
     Case(
         "stereo: an MPO with one frame",
         lambda t: stereo(t, left=mpo(t, "one.mpo", 1), right=""),
