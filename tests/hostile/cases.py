@@ -3721,9 +3721,13 @@ STEREO_CASES: list[Case] = [
         "--strength",
     ),
     Case(
-        "stereo: views too narrow to estimate a disparity (--size 16)",
-        lambda t: stereo(t, "--method", "instant", "--size", "16"),
-        "16 px wide; estimating their disparity needs at least 19 px",
+        "stereo: views too narrow to estimate a disparity (18x24 px at --size 24)",
+        lambda t: also(
+            stereo(t, "--method", "instant", "--size", "24", left="p.png", right="q.png"),
+            png(t, "p.png", 36, 48),
+            png(t, "q.png", 36, 48),
+        ),
+        "18 px wide; estimating their disparity needs at least 19 px",
     ),
     Case(
         "stereo: --method instant --internal-size 8",
