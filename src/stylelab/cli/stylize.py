@@ -297,14 +297,13 @@ def _demo_instant(output: Path, args: argparse.Namespace) -> int:
         *(f"  {'ok    ' if ok else 'MISSED'} {name}" for name, ok in figures["checks"].items()),
         f"wrote {output} and {record}",
     ]
-    if figures["status"] == "interrupted":  # Ctrl-C or a signal during the refinement
+    stopped = figures["status"] == "interrupted"  # Ctrl-C or a signal during the refinement
+    if stopped:
         lines[-1] = (
             f"interrupted after {figures['refine_steps']} of {steps} refine steps; " + lines[-1]
         )
-        print("\n".join(lines), file=sys.stderr)
-        return interrupted_exit_code()
     print("\n".join(lines), file=sys.stderr)
-    return 0
+    return interrupted_exit_code() if stopped else 0
 
 
 def _demo_fast(output: Path, args: argparse.Namespace) -> int:
