@@ -3608,7 +3608,7 @@ STEREO_CASES: list[Case] = [
                 png(t, "w.png", 4000, 20),
                 png(t, "v.png", 4000, 20),
             ),
-            r"left w\.png \+ right v\.png: the views are 32x1 px at --size 32",
+            r"left w\.png \+ right v\.png at --size 32: image is 32x1 px; both sides must",
         )
         for method in ("gatys", "instant")
     ),

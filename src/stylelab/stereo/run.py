@@ -23,7 +23,7 @@ import stylelab.stereo.views as views
 from stylelab.config import StylizeConfig
 from stylelab.errors import StylelabError
 from stylelab.images import ImageSource, encode_image, resize_long_edge, style_sources
-from stylelab.pixels import MIN_SIDE
+from stylelab.pixels import check_min_side
 from stylelab.safety import check_file_name, write_together
 from stylelab.stereo.pair import StereoPair
 from stylelab.stereo.warp import consistency_error
@@ -117,12 +117,8 @@ def stereo_stylize(
     if method == "fast" and (config.mask or config.region_style):
         raise StylelabError("--mask/--region-style go with --method gatys or instant, not fast")
     photos = [resize_long_edge(view, config.size) for view in (pair.left, pair.right)]
-    height, width = (int(v) for v in photos[0].shape[-2:])
-    if min(height, width) < MIN_SIDE:  # one line naming the pair, before any method runs
-        raise StylelabError(
-            f"{pair.source}: the views are {width}x{height} px at --size {config.size}; both "
-            f"sides must be at least {MIN_SIDE} px: raise --size"
-        )
+    # one line naming the pair, before any method runs (instant's named a tensor)
+    check_min_side(photos[0].shape, f"{pair.source} at --size {config.size}")
     disparity = pair_disparity(photos, pair, disparity_file)
     record: dict[str, Any] = {"method": method, "pair": pair.source, "size": list(disparity.shape)}
     if method == "gatys":
