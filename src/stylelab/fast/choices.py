@@ -12,11 +12,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from stylelab.errors import StylelabError
+from stylelab.fast.designs import ARCHITECTURES
 from stylelab.limits import MAX_WEIGHT, in_range, show
 
 MAX_EDGE = 16384
-#: The networks' total stride: they run on heights and widths that are multiples of it.
-STRIDE_MULTIPLE = 8
+#: The largest of the networks' total strides: every one runs on heights and widths that
+#: are multiples of it (apply pads to it).
+STRIDE_MULTIPLE = max(design.stride for design in ARCHITECTURES.values())
 STROKE_SCALES = (0.25, 8.0)
 
 StyleChoice = int | str | Sequence[float] | dict[str, float] | None
