@@ -1,8 +1,52 @@
 """The one exception type users see: a clear message, no traceback."""
 
+from __future__ import annotations
+
+import difflib
+import functools
+import inspect
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
 
 class StylelabError(Exception):
     """Bad input or a missing resource, worded for the person at the keyboard.
 
     The CLI prints ``stylelab: error: <message>`` and exits with status 2.
     """
+
+
+def checked_call(func: Callable[P, R]) -> Callable[P, R]:
+    """``func`` whose calls with arguments its signature cannot take (a misspelt keyword,
+    one positional argument too many, a required one missing) raise a one-line
+    :class:`StylelabError`, with the closest keyword (difflib) for a misspelt one, instead
+    of Python's TypeError. For the public API's functions."""
+    signature = inspect.signature(func)
+    names = [
+        name
+        for name, parameter in signature.parameters.items()
+        if parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)
+    ]
+
+    @functools.wraps(func)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            where = f"{func.__name__}()"
+            for name in kwargs:
+                if name not in names and not _takes_any_keyword(signature):
+                    close = difflib.get_close_matches(name, names, n=1)
+                    hint = f"; did you mean {close[0]!r}?" if close else ""
+                    raise StylelabError(f"{where} got an unknown option {name!r}{hint}") from None
+            raise StylelabError(f"{where}: {exc}") from None
+        return func(*args, **kwargs)
+
+    return call
+
+
+def _takes_any_keyword(signature: inspect.Signature) -> bool:
+    return any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())

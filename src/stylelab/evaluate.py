@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from stylelab.errors import StylelabError
+from stylelab.errors import StylelabError, checked_call
 from stylelab.images import ImageSource, load_image, resize_long_edge, resize_to
 from stylelab.limits import (
     MAX_SIZE,
@@ -53,6 +53,7 @@ def reference_extractor() -> nn.Module:
     return backbone.extractor((*STYLE_LAYERS, CONTENT_LAYER)).float()
 
 
+@checked_call
 def evaluate(
     output: ImageSource,
     content: ImageSource,

@@ -32,7 +32,7 @@ from tqdm import tqdm
 from stylelab import color, masks, tiling
 from stylelab.backbones.registry import check_pooling
 from stylelab.config import INITS, StylizeConfig, blend_weights
-from stylelab.errors import StylelabError
+from stylelab.errors import StylelabError, checked_call
 from stylelab.images import (
     ImageSource,
     check_finite,
@@ -100,6 +100,7 @@ class StylizeResult:
         return {"config": self.config.to_dict(), **self.info}
 
 
+@checked_call
 def stylize(
     content: ImageSource,
     style: ImageSource | Sequence[ImageSource],

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from stylelab import pixels
-from stylelab.errors import StylelabError
+from stylelab.errors import StylelabError, checked_call
 from stylelab.limits import MAX_LIST_LENGTH, show
 from stylelab.safety import (
     IMAGE_FORMATS,
@@ -34,6 +34,7 @@ EXAMPLE_PREFIX = pixels.EXAMPLE_PREFIX
 ImageSource = Union[str, os.PathLike, Image.Image, torch.Tensor, np.ndarray]  # noqa: UP007
 
 
+@checked_call
 def load_image(source: ImageSource) -> torch.Tensor:
     """Load a path, ``example:NAME``, PIL image, array or tensor as a (1, 3, H, W) tensor.
 
@@ -154,6 +155,7 @@ def check_output_path(path: str | os.PathLike) -> Path:
     return check_output_file(path, SAVE_FORMATS)
 
 
+@checked_call
 def save_image(image: torch.Tensor | Image.Image, path: str | os.PathLike) -> Path:
     """Save by extension (PNG, JPEG, TIFF, WebP), through a temp file and a rename.
     ``image``: a PIL image or a finite (3, H, W) / (1, 3, H, W) tensor in [0, 1]."""

@@ -6,6 +6,8 @@ on onnxruntime) check their arguments here, so a bad value reads the same on eit
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -159,7 +161,10 @@ def check_settings(
 
     unknown = sorted(set(options) - set(SHARED))
     if unknown:
-        raise StylelabError(f"instant: unknown option {unknown[0]!r}; options: {', '.join(SHARED)}")
+        own = [field.name for field in dataclasses.fields(InstantOptions)]
+        close = difflib.get_close_matches(unknown[0], [*SHARED, *own], n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"options: {', '.join(SHARED)}"
+        raise StylelabError(f"instant() got an unknown option {unknown[0]!r}; {hint}")
     config = StylizeConfig(**options)
     InstantOptions(
         strength=strength,  # type: ignore[arg-type]

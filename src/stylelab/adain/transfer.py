@@ -52,7 +52,7 @@ from stylelab.adain.options import (
     working_edges,
 )
 from stylelab.config import StylizeConfig
-from stylelab.errors import StylelabError
+from stylelab.errors import StylelabError, checked_call
 from stylelab.images import ImageSource, load_image, resize_long_edge, resize_to
 from stylelab.limits import show
 from stylelab.precision import resolve_precision
@@ -64,6 +64,7 @@ ImageCallback = Callable[[int, torch.Tensor], None]
 RowCallback = Callable[[dict[str, Any]], None]
 
 
+@checked_call
 def instant(
     content: ImageSource,
     style: ImageSource | Sequence[ImageSource],

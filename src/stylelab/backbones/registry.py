@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from stylelab.errors import StylelabError
+from stylelab.errors import StylelabError, checked_call
 from stylelab.limits import show
 
 
@@ -136,6 +136,7 @@ def list_backbones(pattern: str = "*") -> list[str]:
     return sorted(name for name in _REGISTRY if fnmatch.fnmatch(name, pattern))
 
 
+@checked_call
 def load_backbone(
     name: str, weights: str = "pretrained", pooling: str = "max", seed: int = 0
 ) -> Backbone:
