@@ -55,7 +55,7 @@ def load_image(source: ImageSource) -> torch.Tensor:
 
         tensor = pil_to_tensor(example_image(source[len(EXAMPLE_PREFIX) :]))
     elif isinstance(source, (str, os.PathLike)) and os.fspath(source):
-        tensor = _load_path(Path(source))
+        tensor = _load_path(source)
     else:
         raise StylelabError(
             f"cannot read an image from {_describe(source)}: give a path, example:NAME, "
@@ -76,8 +76,8 @@ def _describe(source: ImageSource) -> str:
     return f"<{type(source).__name__}>"
 
 
-def _load_path(path: Path) -> torch.Tensor:
-    check_input_file(path, "image")
+def _load_path(source: str | os.PathLike) -> torch.Tensor:
+    path = check_input_file(source, "image")
     return decode_image(path, str(path))
 
 

@@ -71,13 +71,27 @@ def one_line(text: object) -> str:
 # ----------------------------------------------------------------------------- inputs
 
 
+def as_path(path: object, what: str = "file") -> Path:
+    """``path`` (a str or an ``os.PathLike`` naming a str) as a Path; one line for
+    anything else: another type, a bytes path (``__fspath__`` may return bytes), or a NUL
+    character, which no file name holds (the OS call would raise a ValueError)."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise StylelabError(f"the {what} path must be a str or a path, got {type(path).__name__}")
+    text = os.fspath(path)
+    if not isinstance(text, str):
+        raise StylelabError(f"the {what} path must be a str, got {type(text).__name__}")
+    if "\0" in text:
+        raise StylelabError(f"{one_line(text)}: a file name cannot hold a NUL character")
+    return Path(text)
+
+
 def check_input_file(path: PathLike, what: str = "file") -> Path:
     """``path`` if it is a readable regular file (links followed); else one clear error.
 
     FIFOs, sockets and devices are refused before anything opens them: reading one would
     hang (a FIFO with no writer) or never end (``/dev/zero``).
     """
-    source = Path(path)
+    source = as_path(path, what)
     try:
         info = os.stat(source)
     except FileNotFoundError:
@@ -126,7 +140,7 @@ def check_output_file(path: PathLike, suffixes: Collection[str] | None = None) -
 
 def check_file_name(path: PathLike) -> Path:
     """``path`` if it names a file: not empty, not a folder's spelling ("", ".", "/", "x/")."""
-    out = Path(path)
+    out = as_path(path)
     if not os.fspath(path) or not out.name or os.fspath(path).endswith(os.sep):
         raise StylelabError(f"{os.fspath(path)!r}: not a file name")
     return out

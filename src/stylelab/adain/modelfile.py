@@ -28,7 +28,7 @@ from stylelab.fast.modelfile import (
     read_safetensors,
     restore_checkpoint,
 )
-from stylelab.safety import atomic_path
+from stylelab.safety import as_path, atomic_path
 
 FORMAT = "stylelab-instant"
 FORMAT_VERSION = "1"
@@ -88,7 +88,7 @@ def save_decoder(
 
 def load_decoder(path: str | os.PathLike | None = None) -> InstantModel:
     """Read a model written by :func:`save_decoder` (default: the shipped one)."""
-    source = SHIPPED if path is None else Path(path)
+    source = SHIPPED if path is None else as_path(path, "model")
     if path is None and not SHIPPED.is_file():
         raise StylelabError(f"the shipped instant model is missing ({SHIPPED}); reinstall stylelab")
     tensors, metadata = read_safetensors(source, "stylelab instant model (.safetensors)")
