@@ -47,6 +47,35 @@ def test_16_bit_gray_keeps_its_precision(tmp_path: Path) -> None:
     assert float(tensor.max()) == pytest.approx(1.0)  # not clipped at 255/65535
 
 
+@pytest.mark.parametrize("maxval", [65535, 1000, 255 * 2])
+def test_16_bit_pgm_is_read_on_its_own_scale(tmp_path: Path, maxval: int) -> None:
+    """Pillow reads a PGM of maxval > 255 as mode I, rescaled to 0-65535: a dark value
+    stays dark (it was read as 8-bit when all values were at most 255: 255x too bright)."""
+    path = tmp_path / "dark.pgm"
+    header = f"P5 32 20 {maxval}\n".encode()
+    path.write_bytes(header + np.full(32 * 20, 200, ">u2").tobytes())
+    tensor = images.load_image(path)
+    assert float(tensor.mean()) == pytest.approx(200 / maxval, abs=1 / 65535)
+
+
+def test_float_images_slightly_out_of_range_are_clipped() -> None:
+    """Resampling overshoot (within FLOAT_SLACK of [0, 1]) is clipped; farther is refused."""
+    array = np.full((20, 20, 3), 1.2, np.float32)
+    array[:10] = -0.3
+    tensor = images.load_image(array)
+    assert float(tensor.max()) == 1.0 and float(tensor.min()) == 0.0
+    with pytest.raises(StylelabError, match="give values in"):
+        images.load_image(array * 2)
+
+
+def test_premultiplied_la_is_composited_over_white() -> None:
+    """L = 100 at alpha 128/255 over white: 100 a + 255 (1 - a)."""
+    image = Image.new("LA", (20, 20), (100, 128)).convert("La")
+    alpha = 128 / 255
+    expected = (100 / 255) * alpha + (1 - alpha)
+    assert float(images.load_image(image).mean()) == pytest.approx(expected, abs=2 / 255)
+
+
 def test_alpha_is_composited_over_white(tmp_path: Path) -> None:
     rgba = np.zeros((20, 20, 4), np.uint8)
     rgba[..., 0] = 255  # red, fully transparent on the left half
@@ -67,6 +96,24 @@ def test_palette_with_transparency(tmp_path: Path) -> None:
     tensor = images.load_image(path)
     assert torch.allclose(tensor[0, :, 5, 5], torch.ones(3))
     assert torch.allclose(tensor[0, :, 5, 15], torch.tensor([0.0, 1.0, 0.0]))
+
+
+@pytest.mark.parametrize(
+    ("mode", "key", "kept"),
+    [("RGB", (10, 20, 30), (200, 0, 0)), ("L", 7, (100, 100, 100))],
+)
+def test_a_transparent_colour_key_is_composited_over_white(
+    tmp_path: Path, mode: str, key: object, kept: tuple[int, int, int]
+) -> None:
+    """A PNG tRNS colour key on an RGB or gray image: pixels of that colour are
+    transparent (they kept their colour before: only palettes were composited)."""
+    image = Image.new(mode, (20, 20), key)  # type: ignore[arg-type]
+    image.paste(kept if mode == "RGB" else kept[0], (10, 0, 20, 20))  # type: ignore[arg-type]
+    path = tmp_path / "keyed.png"
+    image.save(path, transparency=key)
+    tensor = images.load_image(path)
+    assert torch.allclose(tensor[0, :, 5, 5], torch.ones(3))
+    assert torch.allclose(tensor[0, :, 5, 15], torch.tensor(kept) / 255)
 
 
 @pytest.mark.parametrize("suffix", [".jpg", ".png", ".webp", ".tif", ".bmp", ".gif"])

@@ -1,7 +1,8 @@
 """Images in and out: load anything Pillow reads, resize, convert, save atomically.
 
 Inside stylelab an image is a float32 tensor of shape (1, 3, H, W) with values in [0, 1],
-RGB. Converting to float right after decoding keeps 16-bit sources at full precision.
+RGB. Converting to float right after decoding keeps 16-bit gray sources at full precision
+(Pillow decodes 16-bit colour to 8 bits).
 """
 
 from __future__ import annotations
@@ -101,6 +102,8 @@ def _tensor_to_batch(tensor: torch.Tensor) -> torch.Tensor:
     uint8 tensor, as ``torchvision.io.decode_image`` gives, is divided by 255)."""
     if tensor.is_meta:
         raise StylelabError("a tensor on the meta device holds no pixels")
+    if tensor.is_nested:
+        raise StylelabError("a nested tensor is no image: give one (3, H, W) tensor")
     if tensor.layout != torch.strided:
         raise StylelabError(f"a {tensor.layout} tensor is no image: give a dense one")
     if tensor.ndim == 3:
@@ -116,9 +119,14 @@ def _tensor_to_batch(tensor: torch.Tensor) -> torch.Tensor:
         tensor = tensor / scale
     if tensor.shape[1] == 1:
         tensor = tensor.expand(1, 3, *tensor.shape[2:])
+    if not tensor.numel():
+        raise StylelabError(f"tensor of shape {tuple(tensor.shape)} has no pixels")
     clamped = tensor.clamp(0, 1)
     finite = torch.isfinite(tensor)  # NaN and inf stay, for check_finite to refuse
-    return (clamped if bool(finite.all()) else torch.where(finite, clamped, tensor)).contiguous()
+    if not bool(finite.all()):
+        return torch.where(finite, clamped, tensor).contiguous()
+    pixels.check_unit_range(float(tensor.min()), float(tensor.max()))
+    return clamped.contiguous()
 
 
 def resize_long_edge(image: torch.Tensor, long_edge: int) -> torch.Tensor:
@@ -166,9 +174,10 @@ def save_image(image: torch.Tensor | Image.Image, path: str | os.PathLike) -> Pa
             )
         if not image.is_floating_point():
             raise StylelabError(f"save_image needs a float image in [0, 1], got {image.dtype}")
-        if not bool(torch.isfinite(image).all()):
-            raise StylelabError("save_image: the image has NaN or infinite values")
-        image = _tensor_to_batch(image)  # one line for any other shape
+        image = _tensor_to_batch(image)  # one line for any other shape, device or range
+        check_finite(image, "save_image")
+    elif 0 in image.size:
+        raise StylelabError(f"save_image: the image is {image.width}x{image.height} px")
     out = check_output_path(path)
     with atomic_path(out) as tmp:
         encode_image(image, tmp, out.suffix)

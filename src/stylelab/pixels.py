@@ -5,7 +5,9 @@ onnxruntime model applied by ``stylelab apply model.onnx``, video). An image her
 float32 array of shape (1, 3, H, W) in [0, 1], RGB: the layout of stylelab's tensors, so
 ``np.asarray(tensor)`` and ``torch.from_numpy(array)`` go between the two for free.
 Decoding rules are those of :mod:`stylelab.images` (which calls this module): EXIF
-orientation applied, every Pillow mode to RGB, alpha over white, 16-bit kept.
+orientation applied, every Pillow mode to RGB, alpha (and a PNG's transparent colour) over
+white, 16-bit gray kept (16-bit colour is 8-bit after Pillow's decoding), float pixels
+in [0, 1] (a little outside is clipped; 0-255 floats are refused), 32-bit integers refused.
 """
 
 from __future__ import annotations
@@ -22,7 +24,13 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
 from stylelab.errors import StylelabError
 from stylelab.limits import show
-from stylelab.safety import IMAGE_FORMATS, atomic_path, check_input_file, check_output_file
+from stylelab.safety import (
+    IMAGE_FORMATS,
+    atomic_path,
+    check_input_file,
+    check_output_file,
+    one_line,
+)
 
 MIN_SIDE = 16
 EXAMPLE_PREFIX = "example:"
@@ -48,6 +56,8 @@ def decode_pil(source: str | os.PathLike | IO[bytes], name: str) -> np.ndarray:
         raise StylelabError(f"{name}: not an image file Pillow can read") from None
     except MemoryError:
         raise StylelabError(f"{name}: too large to decode in the memory available") from None
+    except StylelabError as exc:  # the pixels' own rules (pil_to_rgb), named by the file
+        raise StylelabError(f"{name}: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - any decoder failure is the file's fault
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise StylelabError(f"{name}: cannot decode image ({reason})") from None
@@ -61,19 +71,36 @@ def readable_formats() -> list[str]:
 
 
 def pil_to_rgb(image: Image.Image) -> np.ndarray:
-    """PIL image of any mode -> (H, W, 3) float32 RGB in [0, 1]."""
-    image.load()  # decoding errors are the caller's to see, not swallowed below
+    """PIL image of any mode -> (H, W, 3) float32 RGB in [0, 1].
+
+    16-bit gray (``I;16*``) is divided by 65535, as is mode ``I`` from a PGM/PPM file (Pillow
+    scales those to 0-65535 whatever their maxval) or a 16-bit TIFF; any other 32-bit
+    integer image is refused, since its white level is unknown; ``F`` (float) must hold
+    values in [0, 1] (:func:`clip_unit`)."""
+    try:
+        image.load()  # decoding errors are the caller's to see, not swallowed below
+    except ValueError as exc:  # a closed image, for one
+        raise StylelabError(f"cannot read the PIL image ({one_line(exc)})") from None
+    if 0 in image.size:
+        raise StylelabError(f"image is {image.width}x{image.height} px: it has no pixels")
+    if image.mode == "I" and not _sixteen_bit(image):  # read before the transpose's copy
+        raise StylelabError(
+            "a 32-bit integer image (Pillow mode I): its white level is unknown; save it "
+            "as 8- or 16-bit"
+        )
     with suppress(Exception):  # a damaged EXIF block: keep the pixels as stored
         image = ImageOps.exif_transpose(image) or image
     mode = image.mode
     if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
         array = np.asarray(image).astype(np.float32)
         if mode != "F":
-            array = array / (65535.0 if mode.startswith("I;16") or array.max() > 255 else 255.0)
+            array /= 65535.0
         return array_to_rgb(clip_unit(array))
-    if mode == "P" and "transparency" in image.info:
+    if mode in ("P", "L", "RGB") and "transparency" in image.info:  # PNG tRNS, GIF
         image = image.convert("RGBA")
-    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa"):
+    if mode == "La":  # premultiplied: Pillow converts La only to LA
+        image = image.convert("LA")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa"):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(background, rgba)
@@ -81,7 +108,17 @@ def pil_to_rgb(image: Image.Image) -> np.ndarray:
     return np.asarray(rgb, dtype=np.float32) / 255.0
 
 
+def _sixteen_bit(image: Image.Image) -> bool:
+    """Whether a mode ``I`` image holds 16-bit values: a PGM/PPM (Pillow scales its
+    samples to 0-65535) or a TIFF of 16 bits per sample."""
+    if image.format == "PPM":
+        return True
+    tags = getattr(image, "tag_v2", None)
+    return image.format == "TIFF" and tags is not None and tags.get(258) in (16, (16,))
+
+
 IMAGE_DTYPES = "uint8 (0-255), uint16 (0-65535), bool, or floats in [0, 1]"
+FLOAT_SLACK = 0.5  # float pixels this far outside [0, 1] are clipped (resampling overshoot)
 
 
 def label(source: object, what: str) -> str:
@@ -144,7 +181,8 @@ def array_to_rgb(array: np.ndarray) -> np.ndarray:
         raise StylelabError(f"array of shape {array.shape} is not an H x W x {{1,3,4}} image")
     check_pixel_count(array.shape[0], array.shape[1])
     scale = pixel_scale(array.dtype)
-    array = array.astype(np.float32)
+    with np.errstate(over="ignore"):  # 1e300 becomes inf, which the finite check refuses
+        array = array.astype(np.float32)
     if scale != 1.0:
         array /= scale
     if array.ndim == 2:
@@ -160,10 +198,25 @@ def array_to_rgb(array: np.ndarray) -> np.ndarray:
 def clip_unit(array: np.ndarray) -> np.ndarray:
     """``array`` clipped to [0, 1], except NaN and infinities, which stay as they are: an
     image of +inf is no white image, and :func:`check_finite_array` (or stylize's
-    ``check_finite``) must still see it to refuse it."""
-    clipped = np.clip(array, 0, 1)
+    ``check_finite``) must still see it to refuse it. Values more than
+    :data:`FLOAT_SLACK` outside [0, 1] are refused (:func:`check_unit_range`)."""
     finite = np.isfinite(array)
-    return clipped if finite.all() else np.where(finite, clipped, array)
+    if not finite.all():
+        return np.where(finite, np.clip(array, 0, 1), array)
+    if array.size:
+        check_unit_range(float(array.min()), float(array.max()))
+    return np.clip(array, 0, 1)
+
+
+def check_unit_range(low: float, high: float) -> None:
+    """One line when an image's finite values reach more than :data:`FLOAT_SLACK` outside
+    [0, 1]: such an image is on another scale (0-255 floats, say), and clipping it would
+    give a white or black picture without a word."""
+    if low < -FLOAT_SLACK or high > 1 + FLOAT_SLACK:
+        hint = "; 0-255 values: divide by 255" if high > 2 else ""
+        raise StylelabError(
+            f"float pixel values in [{low:.4g}, {high:.4g}]: give values in [0, 1]{hint}"
+        )
 
 
 def array_to_batch(array: np.ndarray) -> np.ndarray:
@@ -172,7 +225,8 @@ def array_to_batch(array: np.ndarray) -> np.ndarray:
     if array.ndim == 4 and array.shape[:2] == (1, 3):
         check_pixel_count(array.shape[2], array.shape[3])
         scale = pixel_scale(array.dtype)
-        return clip_unit(np.ascontiguousarray(array, dtype=np.float32) / scale)
+        with np.errstate(over="ignore"):  # 1e300 becomes inf, which the finite check refuses
+            return clip_unit(np.ascontiguousarray(array, dtype=np.float32) / scale)
     return to_batch(array_to_rgb(array))
 
 
@@ -249,7 +303,11 @@ def encode_pil(image: Image.Image, path: Path, suffix: str) -> None:
     """Write ``image`` to ``path`` in the format of ``suffix`` (``.png``, ``.jpg``, ...)."""
     fmt = IMAGE_FORMATS[suffix.lower()]
     options = {"quality": 95} if fmt in ("JPEG", "WEBP") else {}
-    image.save(path, format=fmt, **options)
+    try:
+        image.save(path, format=fmt, **options)
+    except ValueError as exc:  # the format's own limits (WebP: 16383 px a side), a closed image
+        reason = one_line(" ".join(str(exc).split()))  # Pillow's may span lines
+        raise StylelabError(f"cannot write the image as {fmt} ({reason})") from None
 
 
 def save_array(image: np.ndarray | Image.Image, path: str | os.PathLike) -> Path:
