@@ -170,3 +170,23 @@ def test_regions_as_arrays_are_the_mask_files_regions_resized(tmp_path: Path) ->
         resolve_regions(StylizeConfig(), np.ones((1, 4, 4)), shape, ["a"])  # type: ignore[arg-type]
     with pytest.raises(StylelabError, match="masks of shape"):
         masks.Regions(np.ones((4, 4), dtype=np.float32), (0,))
+
+
+def test_masks_of_ones_at_another_size_stay_within_zero_and_one() -> None:
+    """Bilinear upscaling of an all-ones mask gives 1 + 1e-7 here and there: clamped, not
+    refused as out of [0, 1] (the values were checked before the resize)."""
+    from stylelab.config import StylizeConfig
+    from stylelab.gatys import resolve_regions
+
+    regions = masks.Regions(np.ones((1, 10, 10), np.float32), (0,))
+    resolved = resolve_regions(StylizeConfig(), regions, (1, 3, 40, 32), ["a.png"])
+    assert resolved is not None
+    assert float(resolved.masks.max()) == 1.0 and float(resolved.masks.min()) == 1.0
+
+
+def test_regions_take_tensors_lists_and_numpy_indices() -> None:
+    from_tensor = masks.Regions(torch.ones(2, 4, 4), [np.int64(0), None])  # type: ignore[arg-type]
+    assert from_tensor.masks.dtype == np.float32 and from_tensor.styles == (0, None)
+    assert isinstance(from_tensor.styles[0], int)
+    from_lists = masks.Regions([[[0.5] * 4] * 4], (1,))  # type: ignore[arg-type]
+    assert from_lists.masks.shape == (1, 4, 4)

@@ -266,9 +266,10 @@ def resolve_regions(
         return None
     if not isinstance(regions, masks.Regions):
         raise StylelabError(f"regions must be a stylelab.masks.Regions, got {show(regions)}")
+    masks.check_mask_values(regions.masks)
     table = torch.from_numpy(np.ascontiguousarray(regions.masks, dtype=np.float32))
     if tuple(table.shape[1:]) != (height, width):
-        table = F.interpolate(table[None], size=(height, width), mode="bilinear")[0]
+        table = F.interpolate(table[None], size=(height, width), mode="bilinear")[0].clamp(0, 1)
     masks.check_regions(masks.Regions(table.numpy(), regions.styles), len(styles), shape)
     return RegionMasks(table, regions.styles)
 

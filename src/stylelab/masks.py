@@ -24,6 +24,7 @@ import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from numbers import Integral
 
 import numpy as np
 
@@ -44,10 +45,32 @@ class Regions:
     colors: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.masks.ndim != 3 or self.masks.shape[0] != len(self.styles):
+        """Arrays and tensors become float32 arrays, lists of styles a tuple; anything else,
+        or masks that are not one (H, W) map per style, is one line."""
+        if not isinstance(self.styles, (tuple, list)):
             raise StylelabError(
-                f"masks of shape {self.masks.shape} for {len(self.styles)} region styles"
+                f"region styles must be a tuple of style indices (or None), got {show(self.styles)}"
             )
+        for index in self.styles:
+            if index is not None and (isinstance(index, bool) or not isinstance(index, Integral)):
+                raise StylelabError(f"a region style is a style index or None, got {show(index)}")
+        if not 1 <= len(self.styles) <= MAX_REGIONS:
+            raise StylelabError(f"{len(self.styles)} regions; give 1 to {MAX_REGIONS}")
+        masks = self.masks
+        try:
+            if hasattr(masks, "detach"):  # a torch tensor, read without importing torch
+                masks = masks.detach().cpu().float().numpy()
+            array = np.asarray(masks, dtype=np.float32)
+        except (TypeError, ValueError, RuntimeError, NotImplementedError):
+            raise StylelabError(f"region masks must be numbers, got {show(self.masks)}") from None
+        if array.ndim != 3 or array.shape[0] != len(self.styles) or 0 in array.shape:
+            raise StylelabError(
+                f"masks of shape {array.shape} for {len(self.styles)} region styles: give "
+                "(regions, H, W)"
+            )
+        object.__setattr__(self, "masks", array)
+        styles = tuple(None if i is None else int(i) for i in self.styles)
+        object.__setattr__(self, "styles", styles)
 
 
 def hex_color(rgb: Sequence[int]) -> str:
@@ -60,11 +83,12 @@ def read_mask(path: str | os.PathLike, shape: Sequence[int]) -> tuple[np.ndarray
     one-line warning; more than :data:`MAX_REGIONS` colours is an error."""
     from PIL import Image
 
-    from stylelab.pixels import decode_pil
+    from stylelab.pixels import check_finite_array, decode_pil
     from stylelab.safety import check_input_file, one_line
 
     file = check_input_file(path, "mask")
-    rgb = np.round(decode_pil(file, str(file)) * 255).astype(np.uint8)
+    rgb = np.round(check_finite_array(decode_pil(file, str(file)), f"mask {file}") * 255)
+    rgb = rgb.astype(np.uint8)
     height, width = (int(v) for v in shape[-2:])
     mask_h, mask_w = rgb.shape[:2]
     # The photo's size is rounded to whole pixels: allow that much, and 1 %, of difference.
@@ -149,6 +173,13 @@ def regions_from_labels(
     return Regions(masks, styles, tuple(colors))
 
 
+def check_mask_values(masks: np.ndarray) -> None:
+    """Region masks hold finite values in [0, 1] (checked before any resize, whose
+    overshoot is clamped)."""
+    if not np.isfinite(masks).all() or masks.min() < 0 or masks.max() > 1:
+        raise StylelabError("region masks must hold finite values in [0, 1]")
+
+
 def check_regions(regions: Regions, style_count: int, shape: Sequence[int]) -> None:
     """Masks of the photo's size, values in [0, 1], every style index among the styles."""
     height, width = (int(v) for v in shape[-2:])
@@ -157,8 +188,7 @@ def check_regions(regions: Regions, style_count: int, shape: Sequence[int]) -> N
             f"region masks are {regions.masks.shape[2]}x{regions.masks.shape[1]}; the photo is "
             f"{width}x{height} at this size"
         )
-    if not np.isfinite(regions.masks).all() or regions.masks.min() < 0 or regions.masks.max() > 1:
-        raise StylelabError("region masks must hold finite values in [0, 1]")
+    check_mask_values(regions.masks)
     for index in regions.styles:
         if index is not None and not 0 <= index < style_count:
             raise StylelabError(
