@@ -15,14 +15,16 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
-from stylelab import StylizeConfig, stylize
+from stylelab import StylizeConfig, instant, load_backbone, load_image, save_image, stylize
 from stylelab.errors import StylelabError
 from stylelab.evaluate import evaluate
 from stylelab.fast.apply import FastModel, load
 from stylelab.fast.config import TrainConfig
 from stylelab.fast.modelfile import ModelRecord
 from stylelab.fast.nets import TransformerNet
+from stylelab.masks import Regions
 
 C = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
 S = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(1))
@@ -207,7 +209,75 @@ BAD_CALLS: dict[str, tuple[Callable[[], object], str]] = {
         "loss must be a StylizeConfig",
     ),  # type: ignore[arg-type]
     "train size str": (lambda: TrainConfig(styles=("a",), train_size="256"), "--train-size"),  # type: ignore[arg-type]
+    # the fourth held-out probe (2026-12-07, night): Python's own errors, and silent clipping
+    "load NUL path": (lambda: load_image("a\0b"), "a file name cannot hold a NUL character"),
+    "load bytes PathLike": (lambda: load_image(BytesPath()), "the image path must be a str"),
+    "load closed PIL": (lambda: load_image(_closed()), "cannot read the PIL image (Operation on"),
+    "load mode I 0x0": (lambda: load_image(Image.new("I", (0, 0))), "image is 0x0 px"),
+    "load mode I": (
+        lambda: load_image(Image.new("I", (20, 20))),
+        "a 32-bit integer image (Pillow mode I): its white level is unknown",
+    ),
+    "load nested tensor": (
+        lambda: load_image(torch.nested.nested_tensor([C[0], S[0, :, :20]], layout=torch.jagged)),
+        "a nested tensor is no image",
+    ),
+    "load 0-255 floats": (
+        lambda: load_image(np.full((20, 20, 3), 128.0, np.float32)),
+        "float pixel values in [128, 128]: give values in [0, 1]; 0-255 values: divide by 255",
+    ),
+    "load 0-255 float tensor": (lambda: load_image(C * 255), "give values in [0, 1]"),
+    "load negative floats": (lambda: load_image(C - 1), "give values in [0, 1]"),
+    "load misspelt keyword": (lambda: load_image(sourc=C), "did you mean 'source'?"),  # type: ignore[call-arg]
+    "save closed PIL": (lambda: save_image(_closed(), "x.png"), "cannot write the image as PNG"),
+    "save PIL 0x0": (lambda: save_image(Image.new("RGB", (0, 0)), "x.png"), "is 0x0 px"),
+    "save meta": (lambda: save_image(C.to("meta"), "x.png"), "on the meta device"),
+    "save empty": (lambda: save_image(torch.rand(3, 0, 5), "x.png"), "has no pixels"),
+    "save bytes PathLike": (lambda: save_image(C, BytesPath()), "the file path must be a str"),
+    "save too wide for WebP": (
+        lambda: save_image(Image.new("RGB", (20000, 16)), "x.webp"),
+        "cannot write the image as WEBP (encoding error 5: Image size exceeds WebP limit",
+    ),
+    "evaluate misspelt keyword": (
+        lambda: evaluate(C, C, S, sise=32),  # type: ignore[call-arg]
+        "evaluate() got an unknown option 'sise'; did you mean 'size'?",
+    ),
+    "load_backbone misspelt keyword": (
+        lambda: load_backbone("vgg19", wieghts="random"),  # type: ignore[call-arg]
+        "did you mean 'weights'?",
+    ),
+    "stylize positional extra": (
+        lambda: stylize(C, S, None, None, None),  # type: ignore[misc]
+        "stylize(): too many positional arguments",
+    ),
+    "stylize no style": (lambda: stylize(C), "missing a required argument: 'style'"),  # type: ignore[call-arg]
+    "instant model int": (lambda: instant(C, S, model=3), "the model path must be a str"),  # type: ignore[arg-type]
+    "instant misspelt keyword": (
+        lambda: instant(C, S, strenght=0.5),
+        "instant() got an unknown option 'strenght'; did you mean 'strength'?",
+    ),
+    "regions list styles int": (lambda: Regions(np.ones((1, 4, 4)), 0), "region styles must be"),  # type: ignore[arg-type]
+    "regions style str": (lambda: Regions(np.ones((1, 4, 4)), ("a",)), "a region style is"),  # type: ignore[arg-type]
+    "regions none": (lambda: Regions(np.zeros((0, 4, 4)), ()), "0 regions; give 1 to 16"),
+    "regions masks of str": (
+        lambda: Regions(np.full((1, 4, 4), "x", object), (0,)),
+        "region masks must be numbers",
+    ),
+    "regions masks 2-D": (lambda: Regions(np.ones((4, 4)), (0,)), "give (regions, H, W)"),
 }
+
+
+class BytesPath:
+    """A path-like object whose path is bytes (``os.fspath`` returns them)."""
+
+    def __fspath__(self) -> bytes:
+        return b"/tmp/x.png"
+
+
+def _closed() -> Image.Image:
+    image = Image.new("RGB", (20, 20))
+    image.close()
+    return image
 
 
 @pytest.mark.parametrize("case", list(BAD_CALLS))
@@ -237,7 +307,11 @@ def test_friendly_values_are_normalized() -> None:
         style_layer_weights=[np.float32(1.0), 2],
         seed=np.int64(3),
         style_weight=np.float32(5.0),
+        init=Path("start.png"),
+        mask=Path("m.png"),
+        region_style="#ff0000=0",
     )
+    assert config.init == "start.png" and config.mask == "m.png"
     assert config.style_layers == ("relu1_1", "relu2_1")
     assert config.style_layer_weights == (1.0, 2)
     assert type(config.seed) is int and type(config.style_weight) is float

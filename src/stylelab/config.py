@@ -15,6 +15,7 @@ import difflib
 import functools
 import math
 import numbers
+import os
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -371,8 +372,9 @@ def check_field_names(
 
 
 def _normalized(config: StylizeConfig) -> dict[str, Any]:
-    """Lossless conversions of friendly values: lists to tuples for the tuple fields, and
-    numpy scalars to Python's int and float (so the config stays hashable and JSON-able)."""
+    """Lossless conversions of friendly values: lists to tuples for the tuple fields,
+    numpy scalars to Python's int and float, and paths (``pathlib.Path``) to their text
+    (so the config stays hashable and JSON-able)."""
     changes: dict[str, Any] = {}
     for spec in field_specs(type(config)):
         value = getattr(config, spec.name)
@@ -387,6 +389,10 @@ def _normalized(config: StylizeConfig) -> dict[str, Any]:
                     )
         elif type(value) in (bool, int, float, str) or _is_bool(value):
             continue
+        elif spec.path and isinstance(value, os.PathLike):
+            path = os.fspath(value)  # a pathlib.Path: its text (bytes are refused below)
+            if isinstance(path, str):
+                changes[spec.name] = path
         elif spec.kind is int and isinstance(value, numbers.Integral):
             changes[spec.name] = int(value)
         elif spec.kind is float and is_real(value) and (number := as_float(value)) is not None:

@@ -206,6 +206,12 @@ def inf_tiff(t: Path, name: str, value: float = np.inf) -> str:
     return name
 
 
+def int_tiff(t: Path, name: str) -> str:
+    """A 40 x 32 TIFF of 32-bit integers (Pillow mode I), all 200: 200 of what white?"""
+    Image.fromarray(np.full((32, 40), 200, np.int32)).save(t / name)
+    return name
+
+
 def tiny_image(t: Path, name: str, width: int = 1, height: int = 1) -> str:
     Image.new("RGB", (width, height), (200, 30, 30)).save(t / name)
     return name
@@ -3492,6 +3498,27 @@ CASES: list[Case] = [
         "evaluate: a float TIFF of +inf as output",
         lambda t: evaluate(t, output=inf_tiff(t, "inf.tif")),
         r"inf\.tif: the image has NaN or infinite values",
+    ),
+    # --- the fourth held-out probe (2026-12-07, night): pixels on another scale -----------
+    Case(
+        "stylize: a float TIFF of 0-255 values as content (was a white photo)",
+        lambda t: stylize(t, content=inf_tiff(t, "f255.tif", 128.0)),
+        r"f255\.tif: float pixel values in \[128, 128\]: give values in \[0, 1\]",
+    ),
+    Case(
+        "evaluate: a float TIFF of negative values as output",
+        lambda t: evaluate(t, output=inf_tiff(t, "neg.tif", -3.0)),
+        r"neg\.tif: float pixel values in \[-3, -3\]",
+    ),
+    Case(
+        "stylize: a 32-bit integer TIFF as style (white level unknown)",
+        lambda t: stylize(t, styles=(int_tiff(t, "i32.tif"),)),
+        r"i32\.tif: a 32-bit integer image \(Pillow mode I\)",
+    ),
+    Case(
+        "stylize: a float TIFF of NaN as --mask (was a warning and a run)",
+        lambda t: stylize(t, "--mask", inf_tiff(t, "m.tif", np.nan), "--region-style", "#000000=0"),
+        r"mask m\.tif: the image has NaN or infinite values",
     ),
     apply_case(
         "a float TIFF of +inf as photo",
