@@ -433,3 +433,8 @@ def test_available_memory_is_known_here() -> None:
 def test_model_path_of_wrong_kind_is_refused(tmp_path: Path) -> None:
     with pytest.raises(StylelabError):
         load(tmp_path)  # a folder, not a model file
+
+
+def test_evaluate_takes_a_numpy_size_as_stylize_does() -> None:
+    scores = evaluate(C, C, S, size=np.int64(32), yardstick="texture")  # type: ignore[arg-type]
+    assert scores["size"] == 32 and type(scores["size"]) is int

@@ -21,6 +21,7 @@ the same two keys, with ``style_distance_per_group`` in place of the per-layer v
 from __future__ import annotations
 
 import functools
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -76,10 +77,15 @@ def evaluate(
     from stylelab.images import check_finite, check_source, style_sources
     from stylelab.pixels import label
 
-    if isinstance(size, bool) or not isinstance(size, int) or not MIN_SIZE <= size <= MAX_SIZE:
+    if (
+        isinstance(size, bool)
+        or not isinstance(size, numbers.Integral)  # numpy integers too, as stylize takes
+        or not MIN_SIZE <= size <= MAX_SIZE
+    ):
         raise StylelabError(
             f"--size must be an integer from {MIN_SIZE} to {MAX_SIZE}, got {show(size)}"
         )
+    size = int(size)
     check_yardstick(yardstick)
     check_source(output, "output")
     check_source(content, "content")
