@@ -3513,7 +3513,7 @@ CASES: list[Case] = [
     Case(
         "stylize: a 32-bit integer TIFF as style (white level unknown)",
         lambda t: stylize(t, styles=(int_tiff(t, "i32.tif"),)),
-        r"i32\.tif: a 32-bit integer image \(Pillow mode I\)",
+        r"i32\.tif: an integer image of Pillow mode I \(32-bit or signed\)",
     ),
     Case(
         "stylize: a float TIFF of NaN as --mask (was a warning and a run)",
@@ -3857,7 +3857,10 @@ ODD_BUT_VALID_IMAGES: dict[str, Callable[[Path], None]] = {
     "rgba.png": lambda p: gradient_image(40, 32).convert("RGBA").save(p),
     "bilevel.png": lambda p: gradient_image(40, 32).convert("1").save(p),
     "gray.jpg": lambda p: gradient_image(40, 32).convert("L").save(p),
-    "float.tif": lambda p: gradient_image(40, 32).convert("F").save(p),
+    # a float TIFF holds [0, 1]; Pillow's convert("F") keeps 0-255, which is refused (above)
+    "float.tif": lambda p: Image.fromarray(
+        np.asarray(gradient_image(40, 32).convert("L"), np.float32) / 255, mode="F"
+    ).save(p),
     "animated.gif": _animated,
     "pages.tif": _pages,
     "exif-rotated.jpg": _exif_rotated,
