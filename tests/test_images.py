@@ -58,6 +58,38 @@ def test_16_bit_pgm_is_read_on_its_own_scale(tmp_path: Path, maxval: int) -> Non
     assert float(tensor.mean()) == pytest.approx(200 / maxval, abs=1 / 65535)
 
 
+def test_16_bit_gray_png_opened_as_mode_i_is_on_its_16_bit_scale() -> None:
+    """Pillow before 10.3 opened a 16-bit gray PNG as mode I: read on 0-65535 (a PNG
+    holds at most 16 bits), not refused as a 32-bit image."""
+    image = Image.new("I", (20, 20), 300)
+    image.format = "PNG"  # type: ignore[misc]  # as Image.open gave it
+    assert float(images.load_image(image).mean()) == pytest.approx(300 / 65535, abs=1e-7)
+
+
+def test_a_signed_16_bit_tiff_is_refused_not_misread(tmp_path: Path) -> None:
+    """Pillow opens a signed int16 TIFF as mode I: negative values would be black, the
+    rest too dark; its white level is unknown, so it is refused."""
+    tifffile = pytest.importorskip("tifffile")
+    path = tmp_path / "signed.tif"
+    tifffile.imwrite(path, np.linspace(-20000, 30000, 400).astype(np.int16).reshape(20, 20))
+    with pytest.raises(StylelabError, match="32-bit or signed"):
+        images.load_image(path)
+
+
+def test_a_colour_key_carried_by_the_callers_convert_is_not_applied() -> None:
+    """A palette image whose index 0 (black) is transparent and index 1 (black) opaque,
+    converted to RGB by the caller: Pillow keeps info["transparency"] as the RGB black,
+    and the opaque black outline must stay black (it is no PNG file's tRNS)."""
+    image = Image.new("P", (20, 20), 0)
+    image.putpalette([0, 0, 0, 0, 0, 0] + [255] * 762)
+    image.paste(1, (10, 0, 20, 20))
+    image.info["transparency"] = 0
+    rgb = image.convert("RGB")
+    assert "transparency" in rgb.info  # the premise
+    tensor = images.load_image(rgb)
+    assert torch.allclose(tensor[0, :, 5, 15], torch.zeros(3))
+
+
 def test_float_images_slightly_out_of_range_are_clipped() -> None:
     """Resampling overshoot (within FLOAT_SLACK of [0, 1]) is clipped; farther is refused."""
     array = np.full((20, 20, 3), 1.2, np.float32)

@@ -121,12 +121,8 @@ def _tensor_to_batch(tensor: torch.Tensor) -> torch.Tensor:
         tensor = tensor.expand(1, 3, *tensor.shape[2:])
     if not tensor.numel():
         raise StylelabError(f"tensor of shape {tuple(tensor.shape)} has no pixels")
-    clamped = tensor.clamp(0, 1)
-    finite = torch.isfinite(tensor)  # NaN and inf stay, for check_finite to refuse
-    if not bool(finite.all()):
-        return torch.where(finite, clamped, tensor).contiguous()
-    pixels.check_unit_range(float(tensor.min()), float(tensor.max()))
-    return clamped.contiguous()
+    # the arrays' rule: clipped to [0, 1], NaN and inf kept for check_finite, far out refused
+    return torch.from_numpy(np.ascontiguousarray(pixels.clip_unit(tensor.numpy())))
 
 
 def resize_long_edge(image: torch.Tensor, long_edge: int) -> torch.Tensor:

@@ -73,10 +73,12 @@ def readable_formats() -> list[str]:
 def pil_to_rgb(image: Image.Image) -> np.ndarray:
     """PIL image of any mode -> (H, W, 3) float32 RGB in [0, 1].
 
-    16-bit gray (``I;16*``) is divided by 65535, as is mode ``I`` from a PGM/PPM file (Pillow
-    scales those to 0-65535 whatever their maxval) or a 16-bit TIFF; any other 32-bit
-    integer image is refused, since its white level is unknown; ``F`` (float) must hold
-    values in [0, 1] (:func:`clip_unit`)."""
+    16-bit gray (``I;16*``) is divided by 65535, as is mode ``I`` when it holds unsigned
+    16-bit values (:func:`_sixteen_bit`); any other mode ``I`` image (32-bit or signed
+    integers) is refused, since its white level is unknown; ``F`` (float) must hold
+    values in [0, 1] (:func:`clip_unit`). A PNG's transparent colour (tRNS) on a decoded
+    gray or RGB file is composited like alpha; a colour key that a caller's own
+    ``convert("RGB")`` carried over is not (it would erase opaque pixels of that colour)."""
     try:
         image.load()  # decoding errors are the caller's to see, not swallowed below
     except ValueError as exc:  # a closed image, for one
@@ -85,9 +87,10 @@ def pil_to_rgb(image: Image.Image) -> np.ndarray:
         raise StylelabError(f"image is {image.width}x{image.height} px: it has no pixels")
     if image.mode == "I" and not _sixteen_bit(image):  # read before the transpose's copy
         raise StylelabError(
-            "a 32-bit integer image (Pillow mode I): its white level is unknown; save it "
-            "as 8- or 16-bit"
+            "an integer image of Pillow mode I (32-bit or signed): its white level is "
+            "unknown; save it as 8- or 16-bit unsigned"
         )
+    keyed_png = image.format == "PNG" and "transparency" in image.info
     with suppress(Exception):  # a damaged EXIF block: keep the pixels as stored
         image = ImageOps.exif_transpose(image) or image
     mode = image.mode
@@ -96,7 +99,7 @@ def pil_to_rgb(image: Image.Image) -> np.ndarray:
         if mode != "F":
             array /= 65535.0
         return array_to_rgb(clip_unit(array))
-    if mode in ("P", "L", "RGB") and "transparency" in image.info:  # PNG tRNS, GIF
+    if (mode == "P" and "transparency" in image.info) or (mode in ("L", "RGB") and keyed_png):
         image = image.convert("RGBA")
     if mode == "La":  # premultiplied: Pillow converts La only to LA
         image = image.convert("LA")
@@ -109,12 +112,15 @@ def pil_to_rgb(image: Image.Image) -> np.ndarray:
 
 
 def _sixteen_bit(image: Image.Image) -> bool:
-    """Whether a mode ``I`` image holds 16-bit values: a PGM/PPM (Pillow scales its
-    samples to 0-65535) or a TIFF of 16 bits per sample."""
-    if image.format == "PPM":
+    """Whether a mode ``I`` image holds unsigned 16-bit values: a PGM/PPM (Pillow scales
+    its samples to 0-65535), a PNG (at most 16 bits; Pillow before 10.3 opened 16-bit gray
+    as ``I``) or a TIFF of 16 unsigned bits per sample (SampleFormat 1 or absent)."""
+    if image.format in ("PPM", "PNG"):
         return True
     tags = getattr(image, "tag_v2", None)
-    return image.format == "TIFF" and tags is not None and tags.get(258) in (16, (16,))
+    if image.format != "TIFF" or tags is None:
+        return False
+    return tags.get(258) in (16, (16,)) and tags.get(339, 1) in (1, (1,))
 
 
 IMAGE_DTYPES = "uint8 (0-255), uint16 (0-65535), bool, or floats in [0, 1]"
@@ -213,7 +219,8 @@ def check_unit_range(low: float, high: float) -> None:
     [0, 1]: such an image is on another scale (0-255 floats, say), and clipping it would
     give a white or black picture without a word."""
     if low < -FLOAT_SLACK or high > 1 + FLOAT_SLACK:
-        hint = "; 0-255 values: divide by 255" if high > 2 else ""
+        looks_8_bit = 50 < high <= 256 and low > -1  # Pillow's convert("F") keeps 0-255
+        hint = "; these look like 0-255 values (divide by 255)" if looks_8_bit else ""
         raise StylelabError(
             f"float pixel values in [{low:.4g}, {high:.4g}]: give values in [0, 1]{hint}"
         )
@@ -315,6 +322,8 @@ def save_array(image: np.ndarray | Image.Image, path: str | os.PathLike) -> Path
     if not isinstance(image, Image.Image):
         if not np.isfinite(image).all():
             raise StylelabError("the image has NaN or infinite values")
+        if image.size:  # the rule of clip_unit: no 0-255 floats clipped to a white picture
+            check_unit_range(float(image.min()), float(image.max()))
         image = array_to_pil(image)
     out = check_output_file(path, IMAGE_FORMATS)
     with atomic_path(out) as tmp:
