@@ -216,7 +216,7 @@ BAD_CALLS: dict[str, tuple[Callable[[], object], str]] = {
     "load mode I 0x0": (lambda: load_image(Image.new("I", (0, 0))), "image is 0x0 px"),
     "load mode I": (
         lambda: load_image(Image.new("I", (20, 20))),
-        "a 32-bit integer image (Pillow mode I): its white level is unknown",
+        "an integer image of Pillow mode I (32-bit or signed): its white level is unknown",
     ),
     "load nested tensor": (
         lambda: load_image(torch.nested.nested_tensor([C[0], S[0, :, :20]], layout=torch.jagged)),
@@ -224,7 +224,7 @@ BAD_CALLS: dict[str, tuple[Callable[[], object], str]] = {
     ),
     "load 0-255 floats": (
         lambda: load_image(np.full((20, 20, 3), 128.0, np.float32)),
-        "float pixel values in [128, 128]: give values in [0, 1]; 0-255 values: divide by 255",
+        "float pixel values in [128, 128]: give values in [0, 1]; these look like 0-255 values",
     ),
     "load 0-255 float tensor": (lambda: load_image(C * 255), "give values in [0, 1]"),
     "load negative floats": (lambda: load_image(C - 1), "give values in [0, 1]"),
@@ -251,6 +251,11 @@ BAD_CALLS: dict[str, tuple[Callable[[], object], str]] = {
         "stylize(): too many positional arguments",
     ),
     "stylize no style": (lambda: stylize(C), "missing a required argument: 'style'"),  # type: ignore[call-arg]
+    "stylize misspelt own keyword": (_run(progres=True), "did you mean 'progress'?"),
+    "instant misspelt own keyword": (
+        lambda: instant(C, S, modle="m.safetensors"),
+        "instant() got an unknown option 'modle'; did you mean 'model'?",
+    ),
     "instant model int": (lambda: instant(C, S, model=3), "the model path must be a str"),  # type: ignore[arg-type]
     "instant misspelt keyword": (
         lambda: instant(C, S, strenght=0.5),

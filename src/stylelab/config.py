@@ -355,16 +355,21 @@ def _spec(item: dataclasses.Field[Any], hint: Any) -> FieldSpec:
 
 
 def check_field_names(
-    names: Iterable[str], where: str = "stylize()", cls: type | None = None
+    names: Iterable[str],
+    where: str = "stylize()",
+    cls: type | None = None,
+    keywords: Sequence[str] = (),
 ) -> None:
     """A one-line StylelabError for the first name that is not a StylizeConfig field,
-    with the closest field (difflib) as a suggestion."""
+    with the closest field or ``keywords`` (the calling function's own: ``progress``,
+    ``callback``, ...) as a suggestion (difflib)."""
     known = field_names(cls)
     for name in names:
         if name in known:
             continue
-        close = difflib.get_close_matches(str(name), known, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else f"; options: {', '.join(known)}"
+        close = difflib.get_close_matches(str(name), [*keywords, *known], n=1)
+        every = ", ".join([*known, *keywords])
+        hint = f"; did you mean {close[0]!r}?" if close else f"; options: {every}"
         raise StylelabError(f"{where} got an unknown option {show(name)}{hint}")
 
 

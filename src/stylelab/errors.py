@@ -25,11 +25,7 @@ def checked_call(func: Callable[P, R]) -> Callable[P, R]:
     :class:`StylelabError`, with the closest keyword (difflib) for a misspelt one, instead
     of Python's TypeError. For the public API's functions."""
     signature = inspect.signature(func)
-    names = [
-        name
-        for name, parameter in signature.parameters.items()
-        if parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)
-    ]
+    names = keyword_names(func)
 
     @functools.wraps(func)
     def call(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -46,6 +42,16 @@ def checked_call(func: Callable[P, R]) -> Callable[P, R]:
         return func(*args, **kwargs)
 
     return call
+
+
+def keyword_names(func: Callable[..., object]) -> list[str]:
+    """The names ``func`` takes as keywords (not ``*args`` or ``**options``): the
+    candidates of a did-you-mean for a misspelt one."""
+    return [
+        name
+        for name, parameter in inspect.signature(func).parameters.items()
+        if parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)
+    ]
 
 
 def _takes_any_keyword(signature: inspect.Signature) -> bool:

@@ -32,7 +32,7 @@ from tqdm import tqdm
 from stylelab import color, masks, tiling
 from stylelab.backbones.registry import check_pooling
 from stylelab.config import INITS, StylizeConfig, blend_weights
-from stylelab.errors import StylelabError, checked_call
+from stylelab.errors import StylelabError, checked_call, keyword_names
 from stylelab.images import (
     ImageSource,
     check_finite,
@@ -129,7 +129,7 @@ def stylize(
     NaN, and a run whose memory estimate exceeds what the machine has. So does a run in
     which no image ever had a finite loss (there is no image to return).
     """
-    config = resolve_config(config, options)
+    config = resolve_config(config, options, keyword_names(stylize))
     check_callbacks(progress, callback, on_row)
     check_source(content, "content")
     styles_in = style_sources(style)

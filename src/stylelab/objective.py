@@ -84,11 +84,14 @@ def plan_layers(backbone: Backbone, config: StylizeConfig) -> LayerPlan:
 
 
 def resolve_config(
-    config: StylizeConfig | Mapping[str, Any] | None, options: Mapping[str, Any]
+    config: StylizeConfig | Mapping[str, Any] | None,
+    options: Mapping[str, Any],
+    keywords: Sequence[str] = (),
 ) -> StylizeConfig:
     """The run's config: ``config`` (a StylizeConfig, a dict of its fields or None for the
-    defaults) with ``options`` on top; a StylelabError for anything else."""
-    check_field_names(options)
+    defaults) with ``options`` on top; a StylelabError for anything else (a misspelt
+    option is matched against the fields and the caller's ``keywords``)."""
+    check_field_names(options, keywords=keywords)
     if config is None:
         return StylizeConfig(**options)
     if isinstance(config, Mapping):

@@ -6,7 +6,6 @@ on onnxruntime) check their arguments here, so a bad value reads the same on eit
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import numbers
 from collections.abc import Mapping, Sequence
@@ -154,16 +153,18 @@ def check_settings(
     internal_size: object,
     palette: object = 1.0,
     band_contrast: object = DEFAULT_BAND_CONTRAST,
+    keywords: Sequence[str] = (),
 ) -> Any:
     """The :class:`StylizeConfig` of ``options`` after every check of instant's own
-    arguments; one line for the first bad one."""
+    arguments; one line for the first bad one (a misspelt option is matched against
+    :data:`SHARED` and the caller's ``keywords``)."""
     from stylelab.config import StylizeConfig
 
     unknown = sorted(set(options) - set(SHARED))
     if unknown:
-        own = [field.name for field in dataclasses.fields(InstantOptions)]
-        close = difflib.get_close_matches(unknown[0], [*SHARED, *own], n=1)
-        hint = f"did you mean {close[0]!r}?" if close else f"options: {', '.join(SHARED)}"
+        every = [*SHARED, *keywords]
+        close = difflib.get_close_matches(unknown[0], every, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"options: {', '.join(every)}"
         raise StylelabError(f"instant() got an unknown option {unknown[0]!r}; {hint}")
     config = StylizeConfig(**options)
     InstantOptions(

@@ -52,7 +52,7 @@ from stylelab.adain.options import (
     working_edges,
 )
 from stylelab.config import StylizeConfig
-from stylelab.errors import StylelabError, checked_call
+from stylelab.errors import StylelabError, checked_call, keyword_names
 from stylelab.images import ImageSource, load_image, resize_long_edge, resize_to
 from stylelab.limits import show
 from stylelab.precision import resolve_precision
@@ -108,7 +108,9 @@ def instant(
     from stylelab.pixels import label
 
     started = time.perf_counter()
-    config = check_settings(options, strength, refine, internal_size, palette, band_contrast)
+    config = check_settings(
+        options, strength, refine, internal_size, palette, band_contrast, keyword_names(instant)
+    )
     strength, refine, palette = float(strength), int(refine), float(palette)  # checked
     band_contrast = float(band_contrast)
     check_callbacks(progress, callback, on_row)
