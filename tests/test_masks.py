@@ -175,13 +175,19 @@ def test_regions_as_arrays_are_the_mask_files_regions_resized(tmp_path: Path) ->
 def test_masks_of_ones_at_another_size_stay_within_zero_and_one() -> None:
     """Bilinear upscaling of an all-ones mask gives 1 + 1e-7 here and there: clamped, not
     refused as out of [0, 1] (the values were checked before the resize)."""
+    import torch.nn.functional as F
+
     from stylelab.config import StylizeConfig
     from stylelab.gatys import resolve_regions
 
-    regions = masks.Regions(np.ones((1, 10, 10), np.float32), (0,))
-    resolved = resolve_regions(StylizeConfig(), regions, (1, 3, 40, 32), ["a.png"])
+    ones = np.ones((1, 3, 4), np.float32)
+    overshoot = F.interpolate(torch.from_numpy(ones)[None], size=(41, 48), mode="bilinear")
+    assert float(overshoot.max()) > 1.0  # the premise: these shapes overshoot
+    regions = masks.Regions(ones, (0,))
+    resolved = resolve_regions(StylizeConfig(), regions, (1, 3, 41, 48), ["a.png"])
     assert resolved is not None
-    assert float(resolved.masks.max()) == 1.0 and float(resolved.masks.min()) == 1.0
+    assert float(resolved.masks.max()) == 1.0  # clamped
+    assert float(resolved.masks.min()) == pytest.approx(1.0, abs=1e-6)
 
 
 def test_regions_take_tensors_lists_and_numpy_indices() -> None:
