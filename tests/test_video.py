@@ -237,13 +237,84 @@ def test_size_and_odd_input_sizes(
     assert len(decode(out)[0]) == 6
 
 
+def halves_clip(
+    path: Path, width: int, height: int, rotation: int | None = None, aspect: Fraction | None = None
+) -> Path:
+    """Six H.264 frames, the top half red and the bottom half blue, with a display
+    rotation (counter-clockwise degrees, as a phone writes it) or a pixel aspect ratio."""
+    pixels = np.zeros((height, width, 3), np.uint8)
+    pixels[: height // 2], pixels[height // 2 :] = (220, 30, 30), (30, 30, 220)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        if rotation is not None:
+            stream.set_display_rotation(rotation)
+        if aspect is not None:
+            stream.codec_context.sample_aspect_ratio = aspect
+        for index in range(6):
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+
+
+@pytest.mark.parametrize(("rotation", "left"), [(90, "red"), (270, "blue")])
+def test_a_rotated_phone_video_comes_out_upright(tmp_path: Path, rotation: int, left: str) -> None:
+    """Stored 96x64 with a display rotation: shown 64x96. Turned 90 degrees counter-
+    clockwise, the red top half is on the left; turned 270, on the right."""
+    source = halves_clip(tmp_path / "phone.mp4", 96, 64, rotation=rotation)
+    record = stylize_video(source, tmp_path / "out.mp4", identity, progress=False)
+    frames, _ = decode(tmp_path / "out.mp4")
+    assert frames.shape[1:3] == (96, 64) and (record["width"], record["height"]) == (64, 96)
+    assert record["input_rotation_deg"] == rotation
+    red = frames[0, 48, 16, 0] > 150 and frames[0, 48, 16, 2] < 100  # the left half
+    assert red == (left == "red")
+    assert (frames[0, 48, 48, 0] > 150) == (left == "blue")  # the right half
+
+
+def test_anamorphic_pixels_come_out_square(tmp_path: Path) -> None:
+    """72x64 stored at a pixel aspect of 4/3 is shown 96x64: written 96x64, square."""
+    source = halves_clip(tmp_path / "dv.mp4", 72, 64, aspect=Fraction(4, 3))
+    record = stylize_video(source, tmp_path / "out.mp4", identity, progress=False)
+    assert decode(tmp_path / "out.mp4")[0].shape[1:3] == (64, 96)
+    assert record["input_pixel_aspect"] == "4/3"
+
+
+def test_the_output_is_tagged_bt709_and_its_colours_read_back_as_written(
+    tmp_path: Path,
+) -> None:
+    """Players read an untagged HD video as BT.709; swscale's default matrix is BT.601.
+    The output is converted and tagged BT.709, so a player reading the tags (or assuming
+    BT.709) sees the colours given, within the encoder's loss."""
+    from av.video.reformatter import ColorRange, Colorspace
+
+    colours = ((16, (230, 20, 20)), (48, (20, 230, 20)), (80, (20, 20, 230)))
+    bars = np.zeros((6, 64, 96, 3), np.uint8)
+    for column, colour in colours:  # three bars, 32 px wide, centred on these columns
+        bars[:, :, column - 16 : column + 16] = colour
+    source = write_lossless(tmp_path / "bars.mkv", bars)
+    stylize_video(source, tmp_path / "out.mp4", identity, progress=False)
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        context = container.streams.video[0].codec_context
+        assert (context.colorspace, context.color_range) == (Colorspace.ITU709, ColorRange.MPEG)
+        frame = next(container.decode(video=0))
+        as_709 = frame.reformat(
+            format="rgb24", src_colorspace=Colorspace.ITU709, src_color_range=ColorRange.MPEG
+        ).to_ndarray()
+    for column, colour in colours:
+        got = as_709[32, column]
+        assert np.abs(got.astype(int) - colour).max() <= 6, (column, got)
+
+
 def test_variable_frame_rate_survives(tmp_path: Path) -> None:
     pts = [0, 40, 80, 200, 240, 500, 520, 540, 900, 1000]
     source = write_lossless(tmp_path / "vfr.mkv", random_frames(len(pts)), pts=pts)
     for suffix in (".mp4", ".webm"):
         out = tmp_path / f"out{suffix}"
-        stylize_video(source, out, invert, progress=False)
+        record = stylize_video(source, out, invert, progress=False)
         assert decode(out)[1] == pytest.approx([p / 1000 for p in pts], abs=1e-3)
+        assert record["input_frames"] == len(pts)  # counted (duration x fps guessed 24)
 
 
 # ----------------------------------------------------------------------------- the record

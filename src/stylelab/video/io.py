@@ -11,6 +11,7 @@ its codec. Every ffmpeg failure is one :class:`StylelabError` line.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import shutil
@@ -28,6 +29,7 @@ import numpy as np
 from av.audio.stream import AudioStream
 from av.container import InputContainer, OutputContainer
 from av.packet import Packet
+from av.video.reformatter import ColorPrimaries, ColorRange, Colorspace, ColorTrc
 from av.video.stream import VideoStream
 
 from stylelab.errors import StylelabError
@@ -61,13 +63,21 @@ COPYABLE_AUDIO: dict[str, frozenset[str] | None] = {
 class VideoInfo:
     """What :func:`probe_video` finds in a video file."""
 
-    width: int
+    width: int  # as stored
     height: int
     fps: float
     frames: int  # from the container's index when it has one, else duration * fps
     duration_s: float
     video_codec: str
     audio_codec: str | None
+    turns: int = 0  # quarter turns counter-clockwise that show it upright (display matrix)
+    pixel_aspect: Fraction = Fraction(1)  # a stored pixel's width / height (anamorphic)
+
+    @property
+    def display_size(self) -> tuple[int, int]:
+        """(width, height) as a player shows it: square pixels, turned upright."""
+        width = max(1, round(self.width * self.pixel_aspect))
+        return (self.height, width) if self.turns % 2 else (width, self.height)
 
 
 def check_video_output(path: PathLike) -> Path:
@@ -112,7 +122,18 @@ def probe_video(path: PathLike) -> VideoInfo:
     source = check_input_file(path, "video")
     with open_input(source) as container:
         video = first_video_stream(container, source)
-        return describe_streams(container, video, first_audio_stream(container))
+        info = describe_streams(container, video, first_audio_stream(container))
+        return dataclasses.replace(info, turns=first_frame_turns(container, video))
+
+
+def first_frame_turns(container: InputContainer, video: VideoStream) -> int:
+    """Quarter turns counter-clockwise (0-3) that the first frame's display matrix asks
+    for: a phone's portrait video is stored on its side. 0 when no frame decodes here (the
+    run says why)."""
+    with suppress(av.error.FFmpegError, StopIteration):
+        frame = next(container.decode(video))
+        return round((frame.rotation or 0) / 90) % 4
+    return 0
 
 
 @contextmanager
@@ -169,6 +190,7 @@ def describe_streams(
     elif container.duration:
         duration = container.duration / av.time_base
     frames = video.frames or round(duration * fps)
+    aspect = video.codec_context.sample_aspect_ratio
     return VideoInfo(
         width=video.codec_context.width,
         height=video.codec_context.height,
@@ -177,6 +199,7 @@ def describe_streams(
         duration_s=duration,
         video_codec=video.codec_context.name,
         audio_codec=audio.codec_context.name if audio and audio.codec_context else None,
+        pixel_aspect=Fraction(aspect) if aspect and aspect > 0 else Fraction(1),
     )
 
 
@@ -264,7 +287,7 @@ class VideoOutput:
         pts = source.pts
         if pts is None or (self.last_pts is not None and pts <= self.last_pts):
             pts = 0 if self.last_pts is None else self.last_pts + self.step
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+        frame = tagged_frame(image)
         frame.pts = pts
         frame.time_base = self.time_base
         if source.duration > 0:
@@ -302,13 +325,28 @@ def add_video_stream(
     options: dict[str, str],
     size: tuple[int, int],
 ) -> VideoStream:
-    """A new yuv420p video stream of ``size`` encoded by ``codec``."""
+    """A new yuv420p video stream of ``size`` encoded by ``codec``, tagged BT.709 (matrix,
+    primaries, transfer) and limited range: the frames of :func:`tagged_frame`. Untagged,
+    players read HD video as BT.709 and SD as BT.601, and swscale's default is BT.601:
+    an HD output's colours shifted (green lost about 33 levels)."""
     stream = output.add_stream(codec, rate=rate, options=dict(options))
     if not isinstance(stream, VideoStream):
         raise StylelabError(f"{codec} is not a video encoder")
     stream.width, stream.height = size
     stream.pix_fmt = "yuv420p"
+    context = stream.codec_context
+    context.colorspace, context.color_range = Colorspace.ITU709, ColorRange.MPEG
+    context.color_primaries, context.color_trc = ColorPrimaries.BT709, ColorTrc.BT709
     return stream
+
+
+def tagged_frame(image: np.ndarray) -> av.VideoFrame:
+    """An (H, W, 3) uint8 sRGB image as a yuv420p frame in BT.709, limited range (what
+    :func:`add_video_stream` tags)."""
+    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+    return frame.reformat(
+        format="yuv420p", dst_colorspace=Colorspace.ITU709, dst_color_range=ColorRange.MPEG
+    )
 
 
 def add_audio_stream(output: OutputContainer, codec: str, rate: int) -> AudioStream:
@@ -418,7 +456,8 @@ def decoded_frames(
     size: tuple[int, int],
     source: Path,
 ) -> Iterator[DecodedFrame]:
-    """The video's frames at ``size`` as RGB arrays, in order; audio packets on the way
+    """The video's frames at ``size`` (upright: each frame turned by its display matrix,
+    stored pixels scaled to square ones) as RGB arrays, in order; audio packets on the way
     go to ``audio``. A decoder error is one :class:`StylelabError`."""
     width, height = size
     scaling = (
@@ -436,13 +475,21 @@ def decoded_frames(
                 audio.add(packet)
                 continue
             frames = video.decode(packet)
-            arrays = [
-                frame.to_ndarray(format="rgb24", width=width, height=height, interpolation=scaling)
-                for frame in frames
-            ]
+            arrays = [upright(frame, width, height, scaling) for frame in frames]
         for frame, pixels in zip(frames, arrays, strict=True):
             done += 1
             yield DecodedFrame(pixels, frame.pts, int(frame.duration or 0))
+
+
+def upright(frame: av.VideoFrame, width: int, height: int, scaling: str | None) -> np.ndarray:
+    """``frame`` as an (height, width, 3) RGB array, turned as its display matrix says
+    (decoded at the turned size, then rotated by quarter turns: no resampling twice)."""
+    turns = round((frame.rotation or 0) / 90) % 4
+    stored = (height, width) if turns % 2 else (width, height)
+    array = frame.to_ndarray(
+        format="rgb24", width=stored[0], height=stored[1], interpolation=scaling
+    )
+    return np.ascontiguousarray(np.rot90(array, turns)) if turns else array
 
 
 @contextmanager

@@ -182,7 +182,7 @@ def checked_job(
     return VideoJob(
         source=Path(source),
         output=target,
-        size=output_size(info.width, info.height, checked_size),
+        size=output_size(*info.display_size, checked_size),
         batch=checked_batch,
         deflicker=strength,
         audio=bool(audio),
@@ -264,6 +264,7 @@ def video_record(
     ratio = flicker_ratio(flicker_in, flicker_out)
     warping = result.frames.warping
     width, height = job.size
+    done = result.status == "done"  # then the frames were counted, not estimated
     return {
         "status": result.status,
         "input": str(job.source),
@@ -273,10 +274,12 @@ def video_record(
         "height": height,
         "input_width": job.info.width,
         "input_height": job.info.height,
-        "input_frames": job.info.frames,
+        "input_frames": video.frames if done else job.info.frames,
+        "input_rotation_deg": 90 * job.info.turns,  # counter-clockwise, to show it upright
+        "input_pixel_aspect": str(job.info.pixel_aspect),
         "fps": round(job.info.fps, 3),
         "duration_s": round(video.duration_s, 3),
-        "input_duration_s": round(job.info.duration_s, 3),
+        "input_duration_s": round(job.info.duration_s or (video.duration_s if done else 0), 3),
         "video_codec": codec_name(video.stream),
         "audio": result.audio.description if result.audio is not None else None,
         "seconds": round(seconds, 3),
