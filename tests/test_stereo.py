@@ -327,10 +327,12 @@ def test_cli_reads_a_side_by_side_image_and_writes_an_mp4_wiggle(
     argv += ["-o", str(tmp_path / "o.png"), "--wiggle", str(tmp_path / "w.mp4")]
     assert main([*argv, "--size", "64", "--device", "cpu", "--quiet"]) == 0
     record = json.loads((tmp_path / "o.json").read_text())
-    assert record["pair"].startswith("side-by-side") and record["size"] == [64, 64]
+    assert record["pair"] == f"side-by-side {tmp_path / 'p.png'}" and record["size"] == [64, 64]
     import av
 
     with av.open(str(tmp_path / "w.mp4")) as video:
+        assert "mp4" in video.format.name  # an H.264 MP4 (it was a GIF under the name)
+        assert video.streams.video[0].codec_context.name == "h264"
         frames = [f.to_ndarray(format="rgb24") for f in video.decode(video=0)]
     assert len(frames) >= 2 and frames[0].shape == (64, 64, 3)
     assert np.abs(frames[0].astype(int) - frames[1].astype(int)).mean() > 1  # views alternate

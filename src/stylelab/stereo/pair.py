@@ -57,7 +57,7 @@ def load_side_by_side(source: ImageSource) -> StereoPair:
             "image is two views of equal width"
         )
     half = width // 2
-    return _checked(image[..., :half], image[..., half:], f"side-by-side {label(source, '')}")
+    return _checked(image[..., :half], image[..., half:], label(source, "side-by-side"))
 
 
 def load_mpo(path: str | os.PathLike) -> StereoPair:

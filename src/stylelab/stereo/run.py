@@ -62,7 +62,7 @@ class StereoResult:
             if save_disparity:
                 disparities.write_png16(self.disparity.left, rest.pop(0))
             if wiggle is not None:
-                views.write_wiggle([left, right], rest.pop(0))
+                views.write_wiggle([left, right], rest.pop(0), Path(wiggle).suffix)
         return targets
 
 

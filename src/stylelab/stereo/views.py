@@ -49,10 +49,13 @@ def anaglyph(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return linear_to_srgb(mixed).astype(np.float32)
 
 
-def write_wiggle(views: Sequence[np.ndarray], path: str | os.PathLike) -> None:
-    """The views alternating: an endless GIF (Pillow) or a 4 s MP4 (PyAV, H.264)."""
+def write_wiggle(
+    views: Sequence[np.ndarray], path: str | os.PathLike, suffix: str | None = None
+) -> None:
+    """The views alternating: an endless GIF (Pillow) or a 4 s MP4 (PyAV, H.264), by
+    ``suffix`` (default: ``path``'s; a staged temporary file has none of its own)."""
     frames = [_pixels(view) for view in views]
-    if Path(path).suffix.lower() == ".mp4":
+    if (suffix if suffix is not None else Path(path).suffix).lower() == ".mp4":
         _write_mp4(frames, path)
         return
     from PIL import Image
@@ -76,15 +79,16 @@ def _pixels(view: np.ndarray) -> np.ndarray:
 def _write_mp4(frames: Sequence[np.ndarray], path: str | os.PathLike) -> None:
     import av  # the video extra; checked by the caller before any work
 
+    from stylelab.video.io import add_video_stream, tagged_frame
+
     height, width = frames[0].shape[:2]
     fps = round(1000 / WIGGLE_PERIOD_MS)
     with av.open(os.fspath(path), mode="w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height = width - width % 2, height - height % 2
-        stream.pix_fmt = "yuv420p"
+        size = (width - width % 2, height - height % 2)
+        stream = add_video_stream(container, "libx264", fps, {}, size)
         for index in range(4 * fps):
             frame = frames[index % len(frames)][: stream.height, : stream.width]
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+            for packet in stream.encode(tagged_frame(frame)):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
