@@ -212,6 +212,12 @@ def int_tiff(t: Path, name: str) -> str:
     return name
 
 
+def _animated_webp(t: Path, name: str) -> str:
+    frames = [Image.new("RGB", (32, 32), colour) for colour in ((255, 0, 0), (0, 0, 255))]
+    frames[0].save(t / name, save_all=True, append_images=frames[1:], duration=100)
+    return name
+
+
 def tiny_image(t: Path, name: str, width: int = 1, height: int = 1) -> str:
     Image.new("RGB", (width, height), (200, 30, 30)).save(t / name)
     return name
@@ -3017,6 +3023,11 @@ CASES: list[Case] = [
         "a PNG as the video",
         lambda t, m, c: [m, png(t, "p.png"), "-o", "o.mp4"],
         "p\\.png: a still image, not a video",
+    ),
+    video_case(
+        "an animated WebP as the video (ffmpeg decodes no animation of it)",
+        lambda t, m, c: [m, _animated_webp(t, "a.webp"), "-o", "o.mp4"],
+        r"a\.webp: a WebP image \(ffmpeg reads no animated WebP\), not a video",
     ),
     video_case("missing video", lambda t, m, c: [m, "nope.mp4", "-o", "o.mp4"], "no such"),
     video_case("video is a folder", lambda t, m, c: [m, mkdir(t, "d"), "-o", "o.mp4"], "d"),

@@ -161,9 +161,14 @@ def first_video_stream(container: InputContainer, source: Path) -> VideoStream:
     """The first video stream that is a moving picture (not a cover image), or an error
     (also for a still image, which ffmpeg would read as a one-frame video)."""
     if is_still_image(container.format.name):
+        what = (
+            "a WebP image (ffmpeg reads no animated WebP)"
+            if container.format.name == "webp_pipe"
+            else "a still image"
+        )
         raise StylelabError(
             one_line(
-                f"{source}: a still image, not a video; 'stylelab apply' (a fast model) or "
+                f"{source}: {what}, not a video; 'stylelab apply' (a fast model) or "
                 "'stylelab instant' (any painting) stylizes images"
             )
         )
