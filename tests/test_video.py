@@ -450,6 +450,34 @@ def test_sound_is_copied_or_re_encoded_to_fit_the_container(
     assert len(decode(out)[0]) == 12
 
 
+@pytest.mark.parametrize(("written_as", "codec"), [(".mp4", "aac"), (".webm", "opus")])
+def test_surround_sound_keeps_its_channels_when_re_encoded(
+    tmp_path: Path, written_as: str, codec: str
+) -> None:
+    """5.1 FLAC, which neither MP4 nor WebM takes, becomes 5.1 AAC or Opus (it was mixed
+    down to stereo); each channel keeps its own tone."""
+    source = write_lossless(tmp_path / "in.mkv", random_frames(6))
+    with av.open(str(source)) as video, av.open(str(tmp_path / "51.mkv"), "w") as out:
+        frames = out.add_stream("ffv1", rate=24)
+        frames.width, frames.height, frames.pix_fmt = 64, 48, "bgr0"
+        sound = out.add_stream("flac", rate=48000)
+        sound.codec_context.layout = "5.1"
+        for frame in video.decode(video=0):
+            out.mux(frames.encode(frame))
+        out.mux(frames.encode(None))
+        seconds = np.arange(12000) / 48000
+        tones = np.stack([np.sin(2 * np.pi * 220 * (k + 1) * seconds) * 0.2 for k in range(6)])
+        block = av.AudioFrame.from_ndarray(tones.astype(np.float32), format="fltp", layout="5.1")
+        block.sample_rate, block.pts = 48000, 0
+        out.mux(sound.encode(block))
+        out.mux(sound.encode(None))
+    out_path = tmp_path / f"out{written_as}"
+    record = stylize_video(tmp_path / "51.mkv", out_path, invert, progress=False)
+    assert record["audio"]["mode"] != "copied" and record["audio"]["codec"] == codec
+    with av.open(str(out_path)) as written:
+        assert written.streams.audio[0].codec_context.channels == 6
+
+
 def test_audio_false_writes_no_sound(clip: Path, tmp_path: Path) -> None:
     record = stylize_video(clip, tmp_path / "out.mp4", invert, audio=False, progress=False)
     assert record["audio"] is None

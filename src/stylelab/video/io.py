@@ -26,6 +26,7 @@ from pathlib import Path
 import av
 import av.error
 import numpy as np
+from av.audio.codeccontext import AudioCodecContext
 from av.audio.stream import AudioStream
 from av.container import InputContainer, OutputContainer
 from av.packet import Packet
@@ -398,8 +399,7 @@ class AudioTrack:
         if rates and rate not in rates:
             rate = 48_000
         stream = add_audio_stream(self.output, name, rate)
-        channels = self.source.codec_context.channels or 2
-        stream.codec_context.layout = "mono" if channels == 1 else "stereo"
+        stream.codec_context.layout = encodable_layout(name, rate, self.source.codec_context)
         stream.codec_context.bit_rate = AUDIO_BIT_RATES[name]
         stream.time_base = Fraction(1, rate)
         return stream
@@ -439,6 +439,27 @@ class AudioTrack:
                 for frame in self.source.decode(None):
                     self.output.mux(self.stream.encode(frame))
                 self.output.mux(self.stream.encode(None))
+
+
+def encodable_layout(name: str, rate: int, source: object) -> str:
+    """The source's channel layout when encoder ``name`` opens with it (AAC and Opus
+    take 5.1 and 7.1; Opus not 2.1), else stereo (mono stays mono): surround sound is
+    kept rather than mixed down."""
+    layout = getattr(source, "layout", None)
+    channels = getattr(source, "channels", 0) or 2
+    fallback = "mono" if channels == 1 else "stereo"
+    if layout is None or channels <= 2:
+        return fallback
+    trial = av.CodecContext.create(name, "w")
+    formats = av.Codec(name, "w").audio_formats
+    if not isinstance(trial, AudioCodecContext) or not formats:
+        return fallback
+    try:
+        trial.sample_rate, trial.layout, trial.format = rate, layout.name, formats[0]
+        trial.open()
+    except (ValueError, av.error.FFmpegError):
+        return fallback
+    return str(layout.name)
 
 
 def codec_name(stream: VideoStream | AudioStream) -> str:
