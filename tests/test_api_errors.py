@@ -443,3 +443,14 @@ def test_model_path_of_wrong_kind_is_refused(tmp_path: Path) -> None:
 def test_evaluate_takes_a_numpy_size_as_stylize_does() -> None:
     scores = evaluate(C, C, S, size=np.int64(32), yardstick="texture")  # type: ignore[arg-type]
     assert scores["size"] == 32 and type(scores["size"]) is int
+
+
+def test_evaluate_says_when_the_content_is_stretched_to_the_output() -> None:
+    wide = torch.rand(1, 3, 32, 64, generator=torch.Generator().manual_seed(2))
+    with pytest.warns(UserWarning, match=r"content is 32x32 and the output 64x32"):
+        evaluate(wide, C, S, size=64, yardstick="texture")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the same aspect: no word
+        evaluate(C, C, S, size=32, yardstick="texture")

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import numbers
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -94,10 +95,9 @@ def evaluate(
     loaded = check_finite(load_image(output), label(output, "output"))
     check_evaluate_memory(size, loaded.shape[-2:])
     image = resize_long_edge(loaded, size)
-    reference = resize_to(
-        check_finite(load_image(content), label(content, "content")),
-        (image.shape[-2], image.shape[-1]),
-    )
+    photo = check_finite(load_image(content), label(content, "content"))
+    warn_if_stretched(photo.shape[-2:], loaded.shape[-2:], label(content, "content"))
+    reference = resize_to(photo, (image.shape[-2], image.shape[-1]))
     if yardstick == "texture":
         from stylelab import texture
 
@@ -137,6 +137,21 @@ def evaluate(
         "style_distance_per_layer": per_layer,
         "size": size,
     }
+
+
+def warn_if_stretched(content: Sequence[int], output: Sequence[int], name: str) -> None:
+    """A one-line warning when the content's aspect ratio is not the output's (beyond 1 %
+    and a pixel of rounding): it is resized to the output's shape, so the content
+    distance then measures the stretch too."""
+    (ch, cw), (oh, ow) = (int(v) for v in content), (int(v) for v in output)
+    tolerance = 0.01 + 1.5 / min(oh, ow)
+    if abs(cw / ch - ow / oh) > tolerance * (ow / oh):
+        warnings.warn(
+            f"{name} is {cw}x{ch} and the output {ow}x{oh} (another aspect ratio): the "
+            "content was stretched to the output's shape, and the content distance counts "
+            "the stretch",
+            stacklevel=3,
+        )
 
 
 def check_deep_enough(image: torch.Tensor, name: str, size: int) -> None:
