@@ -241,7 +241,8 @@ def halves_clip(
     path: Path, width: int, height: int, rotation: int | None = None, aspect: Fraction | None = None
 ) -> Path:
     """Six H.264 frames, the top half red and the bottom half blue, with a display
-    rotation (counter-clockwise degrees, as a phone writes it) or a pixel aspect ratio."""
+    rotation (counter-clockwise degrees; a phone's portrait clip has -90, that is 270) or
+    a pixel aspect ratio."""
     pixels = np.zeros((height, width, 3), np.uint8)
     pixels[: height // 2], pixels[height // 2 :] = (220, 30, 30), (30, 30, 220)
     with av.open(str(path), "w") as container:
@@ -305,6 +306,30 @@ def test_the_output_is_tagged_bt709_and_its_colours_read_back_as_written(
     for column, colour in colours:
         got = as_709[32, column]
         assert np.abs(got.astype(int) - colour).max() <= 6, (column, got)
+
+
+def test_an_untagged_hd_clip_is_read_as_players_read_it(tmp_path: Path) -> None:
+    """An untagged 1280x720 clip written with the BT.709 matrix: players read it as BT.709
+    (HD), and so does stylelab; swscale alone would read BT.601 (green 180 became 203)."""
+    from av.video.reformatter import ColorRange, Colorspace
+
+    colour = (40, 180, 60)
+    pixels = np.full((720, 1280, 3), colour, np.uint8)
+    source = tmp_path / "hd.mp4"
+    with av.open(str(source), "w") as container:
+        stream = container.add_stream("libx264", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 1280, 720, "yuv420p"
+        for index in range(2):
+            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24").reformat(
+                format="yuv420p", dst_colorspace=Colorspace.ITU709, dst_color_range=ColorRange.MPEG
+            )
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    stylize_video(source, tmp_path / "out.mp4", identity, size=160, progress=False)
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        shown = next(container.decode(video=0)).to_ndarray(format="rgb24")  # by its tags
+    assert np.abs(shown[45, 80].astype(int) - colour).max() <= 6, shown[45, 80]
 
 
 def test_variable_frame_rate_survives(tmp_path: Path) -> None:
@@ -476,6 +501,20 @@ def test_surround_sound_keeps_its_channels_when_re_encoded(
     assert record["audio"]["mode"] != "copied" and record["audio"]["codec"] == codec
     with av.open(str(out_path)) as written:
         assert written.streams.audio[0].codec_context.channels == 6
+
+
+def test_side_surround_becomes_the_standard_layout(tmp_path: Path) -> None:
+    """AC-3, DTS and PCM 5.1 come as "5.1(side)": written as "5.1" (AAC would need a
+    program config element, which players misread; Opus refuses it)."""
+    from stylelab.video.io import encodable_layout
+
+    for encoder in ("aac", "libopus"):
+        context = av.CodecContext.create("flac", "w")
+        context.layout = "5.1(side)"  # type: ignore[attr-defined]
+        assert encodable_layout(encoder, 48000, context) == "5.1"
+    stereo = av.CodecContext.create("flac", "w")
+    stereo.layout = "stereo"  # type: ignore[attr-defined]
+    assert encodable_layout("libopus", 48000, stereo) == "stereo"
 
 
 def test_audio_false_writes_no_sound(clip: Path, tmp_path: Path) -> None:

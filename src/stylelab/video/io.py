@@ -399,8 +399,10 @@ class AudioTrack:
         if rates and rate not in rates:
             rate = 48_000
         stream = add_audio_stream(self.output, name, rate)
-        stream.codec_context.layout = encodable_layout(name, rate, self.source.codec_context)
-        stream.codec_context.bit_rate = AUDIO_BIT_RATES[name]
+        layout = encodable_layout(name, rate, self.source.codec_context)
+        stream.codec_context.layout = layout
+        channels = len(av.AudioLayout(layout).channels)  # the stereo rate per pair of them
+        stream.codec_context.bit_rate = AUDIO_BIT_RATES[name] * max(2, channels) // 2
         stream.time_base = Fraction(1, rate)
         return stream
 
@@ -441,25 +443,33 @@ class AudioTrack:
                 self.output.mux(self.stream.encode(None))
 
 
+#: The layout written for 5, 6 or 8 channels (FFmpeg's names): AC-3, DTS and PCM 5.1 come as
+#: "5.1(side)", which Opus refuses and AAC writes only with a program config element that
+#: many players misread; swresample maps side to back channels.
+STANDARD_LAYOUTS = {5: "5.0", 6: "5.1", 8: "7.1"}
+
+
 def encodable_layout(name: str, rate: int, source: object) -> str:
-    """The source's channel layout when encoder ``name`` opens with it (AAC and Opus
-    take 5.1 and 7.1; Opus not 2.1), else stereo (mono stays mono): surround sound is
-    kept rather than mixed down."""
+    """The layout encoder ``name`` is given: the standard one of the source's channel
+    count (:data:`STANDARD_LAYOUTS`), or for other counts the source's own, when the
+    encoder opens with it; else stereo (mono stays mono). Surround sound is kept rather
+    than mixed down."""
     layout = getattr(source, "layout", None)
     channels = getattr(source, "channels", 0) or 2
     fallback = "mono" if channels == 1 else "stereo"
     if layout is None or channels <= 2:
         return fallback
+    wanted = STANDARD_LAYOUTS.get(channels, str(layout.name))
     trial = av.CodecContext.create(name, "w")
     formats = av.Codec(name, "w").audio_formats
     if not isinstance(trial, AudioCodecContext) or not formats:
         return fallback
     try:
-        trial.sample_rate, trial.layout, trial.format = rate, layout.name, formats[0]
+        trial.sample_rate, trial.layout, trial.format = rate, wanted, formats[0]
         trial.open()
     except (ValueError, av.error.FFmpegError):
         return fallback
-    return str(layout.name)
+    return wanted
 
 
 def codec_name(stream: VideoStream | AudioStream) -> str:
@@ -481,10 +491,12 @@ def decoded_frames(
     audio: AudioTrack | None,
     size: tuple[int, int],
     source: Path,
+    turns: int = 0,
 ) -> Iterator[DecodedFrame]:
-    """The video's frames at ``size`` (upright: each frame turned by its display matrix,
-    stored pixels scaled to square ones) as RGB arrays, in order; audio packets on the way
-    go to ``audio``. A decoder error is one :class:`StylelabError`."""
+    """The video's frames at ``size`` (upright: turned by ``turns`` quarter turns, the
+    first frame's display matrix, :attr:`VideoInfo.turns`; stored pixels scaled to square
+    ones) as RGB arrays, in order; audio packets on the way go to ``audio``. A decoder
+    error is one :class:`StylelabError`."""
     width, height = size
     scaling = (
         "AREA" if width * height < video.codec_context.width * video.codec_context.height else None
@@ -501,21 +513,41 @@ def decoded_frames(
                 audio.add(packet)
                 continue
             frames = video.decode(packet)
-            arrays = [upright(frame, width, height, scaling) for frame in frames]
+            arrays = [upright(frame, width, height, scaling, turns) for frame in frames]
         for frame, pixels in zip(frames, arrays, strict=True):
             done += 1
             yield DecodedFrame(pixels, frame.pts, int(frame.duration or 0))
 
 
-def upright(frame: av.VideoFrame, width: int, height: int, scaling: str | None) -> np.ndarray:
-    """``frame`` as an (height, width, 3) RGB array, turned as its display matrix says
-    (decoded at the turned size, then rotated by quarter turns: no resampling twice)."""
-    turns = round((frame.rotation or 0) / 90) % 4
+def upright(
+    frame: av.VideoFrame, width: int, height: int, scaling: str | None, turns: int
+) -> np.ndarray:
+    """``frame`` as an (height, width, 3) RGB array, turned by ``turns`` quarter turns
+    counter-clockwise (decoded at the turned size, then rotated: no resampling twice), its
+    colours read as :func:`source_colorspace` says."""
     stored = (height, width) if turns % 2 else (width, height)
     array = frame.to_ndarray(
-        format="rgb24", width=stored[0], height=stored[1], interpolation=scaling
+        format="rgb24",
+        width=stored[0],
+        height=stored[1],
+        interpolation=scaling,
+        src_colorspace=source_colorspace(frame),
     )
     return np.ascontiguousarray(np.rot90(array, turns)) if turns else array
+
+
+UNSPECIFIED_COLORSPACE = 2  # AVCOL_SPC_UNSPECIFIED
+
+
+def source_colorspace(frame: av.VideoFrame) -> Colorspace | None:
+    """None (the frame's own tag) for a tagged frame; for an untagged one the matrix
+    players assume: BT.709 at HD sizes (1280 wide or more, or over 576 lines), BT.601
+    below. swscale alone would read every untagged frame as BT.601 (an HD green came out
+    brighter than a player shows it)."""
+    if int(frame.colorspace) != UNSPECIFIED_COLORSPACE:
+        return None
+    hd = frame.width >= 1280 or frame.height > 576
+    return Colorspace.ITU709 if hd else Colorspace.ITU601
 
 
 @contextmanager

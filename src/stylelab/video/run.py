@@ -236,7 +236,8 @@ def stylize_all(
     )
     waiting: list[DecodedFrame] = []
     try:
-        for frame in decoded_frames(container, video_in, audio, job.size, job.source):
+        frames_in = decoded_frames(container, video_in, audio, job.size, job.source, job.info.turns)
+        for frame in frames_in:
             waiting.append(frame)
             if len(waiting) == job.batch:
                 frames.write_batch(waiting, stylize)
