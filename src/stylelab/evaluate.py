@@ -140,12 +140,13 @@ def evaluate(
 
 
 def warn_if_stretched(content: Sequence[int], output: Sequence[int], name: str) -> None:
-    """A one-line warning when the content's aspect ratio is not the output's (beyond 1 %
-    and a pixel of rounding): it is resized to the output's shape, so the content
+    """A one-line warning when the content's aspect ratio is not the output's
+    (:func:`stylelab.pixels.same_aspect`): it is resized to the output's shape, so the content
     distance then measures the stretch too."""
+    from stylelab.pixels import same_aspect
+
     (ch, cw), (oh, ow) = (int(v) for v in content), (int(v) for v in output)
-    tolerance = 0.01 + 1.5 / min(oh, ow)
-    if abs(cw / ch - ow / oh) > tolerance * (ow / oh):
+    if not same_aspect(content, output):
         warnings.warn(
             f"{name} is {cw}x{ch} and the output {ow}x{oh} (another aspect ratio): the "
             "content was stretched to the output's shape, and the content distance counts "

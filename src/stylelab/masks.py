@@ -83,7 +83,7 @@ def read_mask(path: str | os.PathLike, shape: Sequence[int]) -> tuple[np.ndarray
     one-line warning; more than :data:`MAX_REGIONS` colours is an error."""
     from PIL import Image
 
-    from stylelab.pixels import check_finite_array, decode_pil
+    from stylelab.pixels import check_finite_array, decode_pil, same_aspect
     from stylelab.safety import check_input_file, one_line
 
     file = check_input_file(path, "mask")
@@ -91,9 +91,7 @@ def read_mask(path: str | os.PathLike, shape: Sequence[int]) -> tuple[np.ndarray
     rgb = rgb.astype(np.uint8)
     height, width = (int(v) for v in shape[-2:])
     mask_h, mask_w = rgb.shape[:2]
-    # The photo's size is rounded to whole pixels: allow that much, and 1 %, of difference.
-    tolerance = 0.01 + 1.5 / min(height, width)
-    if abs(mask_w / mask_h - width / height) > tolerance * (width / height):
+    if not same_aspect(rgb.shape[:2], (height, width)):
         warnings.warn(
             one_line(
                 f"{file}: the mask is {mask_w}x{mask_h} and the photo {width}x{height} "

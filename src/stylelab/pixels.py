@@ -262,6 +262,15 @@ def load_array(source: str | os.PathLike | Image.Image | np.ndarray) -> np.ndarr
     return batch
 
 
+def same_aspect(shape: Sequence[int], target: Sequence[int]) -> bool:
+    """Whether an image of ``shape`` (..., H, W) has the aspect ratio of ``target``
+    (..., H, W) within 1 % and the 1.5 px that rounding a size to whole pixels costs: the
+    rule for saying that one was stretched to the other (masks, evaluate)."""
+    (height, width), (to_h, to_w) = (int(v) for v in shape[-2:]), (int(v) for v in target[-2:])
+    tolerance = 0.01 + 1.5 / min(to_h, to_w)
+    return abs(width / height - to_w / to_h) <= tolerance * (to_w / to_h)
+
+
 def check_min_side(shape: Sequence[int], source: object) -> None:
     height, width = shape[-2:]
     if min(height, width) < MIN_SIDE:
