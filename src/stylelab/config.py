@@ -11,7 +11,6 @@ Validation needs no network and no torch, and happens at construction.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import functools
 import math
 import numbers
@@ -21,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from stylelab.errors import StylelabError
+from stylelab.errors import StylelabError, unknown_option
 from stylelab.limits import (
     MAX_LIST_LENGTH,
     MAX_LR,
@@ -365,12 +364,8 @@ def check_field_names(
     ``callback``, ...) as a suggestion (difflib)."""
     known = field_names(cls)
     for name in names:
-        if name in known:
-            continue
-        close = difflib.get_close_matches(str(name), [*keywords, *known], n=1)
-        every = ", ".join([*known, *keywords])
-        hint = f"; did you mean {close[0]!r}?" if close else f"; options: {every}"
-        raise StylelabError(f"{where} got an unknown option {show(name)}{hint}")
+        if name not in known:
+            raise unknown_option(where, name, [*known, *keywords])
 
 
 # ---------------------------------------------------------------------- validation

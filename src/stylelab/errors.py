@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import ParamSpec, TypeVar
 
 P = ParamSpec("P")
@@ -26,6 +26,8 @@ def checked_call(func: Callable[P, R]) -> Callable[P, R]:
     of Python's TypeError. For the public API's functions."""
     signature = inspect.signature(func)
     names = keyword_names(func)
+    # with **options, an unknown keyword is the options' check to name (stylize, instant)
+    open_ended = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
 
     @functools.wraps(func)
     def call(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -33,15 +35,27 @@ def checked_call(func: Callable[P, R]) -> Callable[P, R]:
             signature.bind(*args, **kwargs)
         except TypeError as exc:
             where = f"{func.__name__}()"
-            for name in kwargs:
-                if name not in names and not _takes_any_keyword(signature):
-                    close = difflib.get_close_matches(name, names, n=1)
-                    hint = f"; did you mean {close[0]!r}?" if close else ""
-                    raise StylelabError(f"{where} got an unknown option {name!r}{hint}") from None
+            unknown = [name for name in kwargs if name not in names]
+            if unknown and not open_ended:
+                raise unknown_option(where, unknown[0], names) from None
             raise StylelabError(f"{where}: {exc}") from None
         return func(*args, **kwargs)
 
     return call
+
+
+def unknown_option(where: str, name: object, known: Sequence[str]) -> StylelabError:
+    """The one line for an option ``where`` does not take: the closest of ``known``
+    (difflib) as a suggestion, else the list of them."""
+    close = difflib.get_close_matches(str(name), list(known), n=1)
+    hint = f"did you mean {close[0]!r}?" if close else f"options: {', '.join(known)}"
+    return StylelabError(f"{where} got an unknown option {_shown(name)}; {hint}")
+
+
+def _shown(name: object) -> str:
+    from stylelab.limits import show  # limits imports this module
+
+    return show(name)
 
 
 def keyword_names(func: Callable[..., object]) -> list[str]:
@@ -52,7 +66,3 @@ def keyword_names(func: Callable[..., object]) -> list[str]:
         for name, parameter in inspect.signature(func).parameters.items()
         if parameter.kind in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY)
     ]
-
-
-def _takes_any_keyword(signature: inspect.Signature) -> bool:
-    return any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())

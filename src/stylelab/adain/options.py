@@ -6,14 +6,13 @@ on onnxruntime) check their arguments here, so a bad value reads the same on eit
 
 from __future__ import annotations
 
-import difflib
 import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from stylelab.config import check_field_names, check_value, field_specs, option
-from stylelab.errors import StylelabError
+from stylelab.errors import StylelabError, unknown_option
 from stylelab.limits import MAX_SIZE, show
 
 DEFAULT_INTERNAL_SIZE = 512
@@ -162,10 +161,7 @@ def check_settings(
 
     unknown = sorted(set(options) - set(SHARED))
     if unknown:
-        every = [*SHARED, *keywords]
-        close = difflib.get_close_matches(unknown[0], every, n=1)
-        hint = f"did you mean {close[0]!r}?" if close else f"options: {', '.join(every)}"
-        raise StylelabError(f"instant() got an unknown option {unknown[0]!r}; {hint}")
+        raise unknown_option("instant()", unknown[0], [*SHARED, *keywords])
     config = StylizeConfig(**options)
     InstantOptions(
         strength=strength,  # type: ignore[arg-type]
