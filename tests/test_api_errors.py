@@ -99,6 +99,7 @@ BAD_CALLS: dict[str, tuple[Callable[[], object], str]] = {
     "config dict int key": (lambda: stylize(C, S, {1: 2}), "named by strings"),
     "unknown option": (_run(sise=3), "unknown option 'sise'; did you mean 'size'?"),
     "unknown option far": (_run(colour=3), "unknown option 'colour'; options: size,"),
+    "unknown option case": (_run(Steps=3), "unknown option 'Steps'; did you mean 'steps'?"),
     "seed 2**70": (_run(seed=2**70), "--seed must be an integer from 0 to"),
     "seed -1": (_run(seed=-1), "--seed must be an integer"),
     "seed float": (_run(seed=1.0), "--seed must be an integer"),
@@ -454,3 +455,12 @@ def test_evaluate_says_when_the_content_is_stretched_to_the_output() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the same aspect: no word
         evaluate(C, C, S, size=32, yardstick="texture")
+
+
+def test_the_did_you_mean_rule_ignores_case_and_keeps_the_known_spelling() -> None:
+    from stylelab.errors import closest
+
+    assert closest("STPES", ["size", "steps", "seed"]) == ["steps"]
+    assert closest("vgg-19", ["VGG19", "resnet50"]) == ["VGG19"]
+    assert closest("colour", ["size", "steps"]) == []  # nothing near enough: no guess
+    assert closest("ste", ["step", "steps", "stem"], n=2) == ["step", "stem"]

@@ -44,10 +44,19 @@ def checked_call(func: Callable[P, R]) -> Callable[P, R]:
     return call
 
 
+def closest(name: object, known: Sequence[str], n: int = 1) -> list[str]:
+    """The did-you-mean rule, for every message that has one: at most ``n`` of ``known``
+    nearest to ``name`` (difflib's ratio at least 0.6, case ignored), as ``known`` spells
+    them, nearest first."""
+    spelt = {str(option).lower(): str(option) for option in known}
+    found = difflib.get_close_matches(str(name).lower(), list(spelt), n=n, cutoff=0.6)
+    return [spelt[option] for option in found]
+
+
 def unknown_option(where: str, name: object, known: Sequence[str]) -> StylelabError:
     """The one line for an option ``where`` does not take: the closest of ``known``
-    (difflib) as a suggestion, else the list of them."""
-    close = difflib.get_close_matches(str(name), list(known), n=1)
+    (:func:`closest`) as a suggestion, else the list of them."""
+    close = closest(name, known)
     hint = f"did you mean {close[0]!r}?" if close else f"options: {', '.join(known)}"
     return StylelabError(f"{where} got an unknown option {_shown(name)}; {hint}")
 

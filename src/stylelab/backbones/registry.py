@@ -7,7 +7,6 @@ requested layer, and returns ``{canonical_layer_name: features}``.
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -17,7 +16,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from stylelab.errors import StylelabError, checked_call
+from stylelab.errors import StylelabError, checked_call, closest
 from stylelab.limits import show
 
 
@@ -175,7 +174,7 @@ def check_backbone(name: str) -> None:
         return
     known = list_backbones()
     others = [n for n in zoo.usable_models() if n not in _REGISTRY]
-    close = difflib.get_close_matches(name.lower(), known + others, n=3, cutoff=0.6)
+    close = closest(name, known + others, n=3)
     hint = ""
     if close:
         options = close[0] if len(close) == 1 else f"{', '.join(close[:-1])} or {close[-1]}"

