@@ -380,6 +380,18 @@ def test_refine_continues_with_stylize_from_the_instant_image(tiny_model, photo,
     assert [i for i, _ in images[1:]] == [1]  # iteration 2's on_row stopped it before its image
     assert result.info["instant"]["refine"] == 5
     assert result.config.init.endswith("instant.png")
+    recorded = result.summary()["config"]  # the Gatys settings that ran, not a temporary path
+    assert recorded["init"] == "the instant image" and recorded["steps"] == 5
+    assert recorded["optimizer"] == result.config.optimizer
+
+
+def test_the_record_shows_only_the_settings_instant_reads(tiny_model, photo, painting) -> None:
+    """Without --refine no Gatys step runs: the record's config is the shared fields."""
+    from stylelab.adain.options import SHARED
+
+    result = instant(photo, painting, model=tiny_model, size=32, runtime="torch")
+    assert list(result.summary()["config"]) == list(SHARED)
+    assert result.summary()["config"]["size"] == 32
 
 
 @pytest.mark.parametrize(
@@ -541,6 +553,7 @@ def test_cli_instant_file_folder_and_stdin(tmp_path: Path, tiny_model) -> None:
     assert run.returncode == 0, run.stderr
     record = json.loads((tmp_path / "out.json").read_text())
     assert record["config"]["size"] == 40 and record["seconds"] > 0
+    assert "steps" not in record["config"] and "optimizer" not in record["config"]
     assert record["model"]["path"] == model
     folder = tmp_path / "in"
     folder.mkdir()

@@ -75,6 +75,9 @@ class StylizeResult:
     history: list[dict[str, float]]
     config: StylizeConfig
     info: dict[str, Any] = field(default_factory=dict)
+    #: the settings the record shows, when a method reads only some of ``config``'s
+    #: fields (instant); None: all of them
+    settings: dict[str, Any] | None = None
 
     @property
     def image(self) -> Image.Image:
@@ -97,7 +100,8 @@ class StylizeResult:
         return out
 
     def summary(self) -> dict[str, Any]:
-        return {"config": self.config.to_dict(), **self.info}
+        settings = self.config.to_dict() if self.settings is None else self.settings
+        return {"config": settings, **self.info}
 
 
 @checked_call

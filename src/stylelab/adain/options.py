@@ -28,6 +28,13 @@ PRECISIONS = ("auto", "fp32", "bf16")
 SHARED = ("size", "style_scale", "style_blend", "preserve_color", "mask", "region_style")
 
 
+def shared_settings(config: Any) -> dict[str, Any]:
+    """The fields of ``config`` (a :class:`StylizeConfig`) that instant reads
+    (:data:`SHARED`): what its record shows, not the Gatys settings it does not run."""
+    settings = config.to_dict()
+    return {name: settings[name] for name in SHARED}
+
+
 def working_edges(size: int, internal_size: int, style_scale: float) -> tuple[int, int]:
     """The network's working edge, min(size, internal_size), and the paintings' edge,
     round(working * style_scale) but 32 px at least and MAX_SIZE at most (else one line):

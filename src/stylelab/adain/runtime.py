@@ -36,6 +36,7 @@ from stylelab.adain.options import (
     check_settings,
     check_sources_fit,
     run_record,
+    shared_settings,
     torch_only,
     working_edges,
 )
@@ -175,7 +176,7 @@ class ArrayResult:
     info: dict[str, Any]
 
     def summary(self) -> dict[str, Any]:
-        return {"config": self.config.to_dict(), **self.info}
+        return {"config": shared_settings(self.config), **self.info}
 
     def save(self, path: str | os.PathLike) -> Path:
         """The image, ``<stem>.csv`` (no iterations) and ``<stem>.json``, written together."""

@@ -49,6 +49,7 @@ from stylelab.adain.options import (
     check_settings,
     check_sources_fit,
     run_record,
+    shared_settings,
     working_edges,
 )
 from stylelab.config import StylizeConfig
@@ -158,7 +159,7 @@ def instant(
     info = run_record(described, settings, "torch", seconds, amounts)
     if fallback != "--runtime torch":
         info["runtime_fallback"] = fallback
-    result = StylizeResult(output, [], config, info)
+    result = StylizeResult(output, [], config, info, shared_settings(config))
     if callback is not None:
         callback(0, output)
     if refine:
@@ -185,7 +186,9 @@ def _try_onnx(
     if isinstance(session, str):
         return session
     result = run_onnx(session)
-    return StylizeResult(torch.from_numpy(result.array), [], config, result.info)
+    return StylizeResult(
+        torch.from_numpy(result.array), [], config, result.info, shared_settings(config)
+    )
 
 
 @dataclass(frozen=True)
@@ -365,6 +368,8 @@ def refine_from(
             )
         except StylelabError as exc:  # the start is ours, not a file the user knows
             raise StylelabError(str(exc).replace(str(start), "the instant image")) from None
+    # the start was a temporary file: the record names what it held
+    refined.settings = {**refined.config.to_dict(), "init": "the instant image"}
     refined.info["method"] = "instant + refine (Gatys objective)"
     refined.info["model"] = result.info["model"]
     refined.info["instant"] = {
