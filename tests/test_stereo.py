@@ -130,13 +130,22 @@ def test_png16_round_trip_within_half_a_step(tmp_path: Path) -> None:
         (np.full((5, 6), np.nan), (5, 6), "NaN"),
         (-np.ones((5, 6)), (5, 6), "negative"),
         (np.full((5, 6), np.inf), (5, 6), "no pixel"),
-        (np.ones((2, 5, 6)), (5, 6), r"\(H, W\)"),
+        (np.ones((2, 5, 6)), (5, 6), r"\(H, W\) or one channel of it, got shape \(2, 5, 6\)"),
+        (np.ones((5, 6, 3)), (5, 6), r"\(H, W\) or one channel"),
+        (np.ones((1, 1, 5, 6)), (5, 6), r"\(H, W\) or one channel"),
     ],
 )
 def test_bad_disparity_arrays_are_refused(tmp_path: Path, array, shape, message) -> None:
     np.save(tmp_path / "d.npy", array)
     with pytest.raises(StylelabError, match=message):
         read_disparity(tmp_path / "d.npy", shape)
+
+
+@pytest.mark.parametrize("shape", [(5, 6, 1), (1, 5, 6)])
+def test_one_channel_disparity_arrays_are_read_as_the_map(tmp_path: Path, shape) -> None:
+    disparity = np.arange(30, dtype=np.float32).reshape(5, 6) / 10
+    np.save(tmp_path / "d.npy", disparity.reshape(shape))
+    np.testing.assert_array_equal(read_disparity(tmp_path / "d.npy", (5, 6)), disparity)
 
 
 def test_resize_scales_disparities_by_the_width_ratio() -> None:

@@ -4,7 +4,8 @@ Convention (Middlebury's): a disparity map belongs to the **left** view and is i
 the map's own width; the left pixel (x, y) is seen in the right view at (x - d, y), so d >= 0
 for a rectified pair. Unknown values are NaN in memory. In files:
 
-- ``.npy``: float (H, W); ``inf`` marks unknown pixels (NaN is refused: it is usually a bug).
+- ``.npy``: float (H, W), or one channel of it, (H, W, 1) or (1, H, W); ``inf`` marks
+  unknown pixels (NaN is refused: it is usually a bug).
 - ``.pfm``: Middlebury's Portable Float Map, one channel, ``inf`` for unknown (as
   ``disp0GT.pfm``); rows are stored bottom to top, as the format says.
 - ``.png``: 16-bit gray, d = value / 256, 0 for unknown (the KITTI convention); such a file
@@ -92,8 +93,14 @@ def read_disparity(path: str | os.PathLike, shape: tuple[int, int] | None = None
             f"{name}: unknown disparity format {source.suffix!r}; use one of "
             + ", ".join(DISPARITY_SUFFIXES)
         )
+    if disparity.ndim == 3 and 1 in (disparity.shape[0], disparity.shape[2]):
+        disparity = disparity.reshape(
+            [n for axis, n in enumerate(disparity.shape) if axis == 1 or n != 1]
+        )  # one channel, last (OpenCV's, image libraries') or first (PyTorch's)
     if disparity.ndim != 2:
-        raise StylelabError(f"{name}: a disparity map is (H, W), got shape {disparity.shape}")
+        raise StylelabError(
+            f"{name}: a disparity map is (H, W) or one channel of it, got shape {disparity.shape}"
+        )
     if shape is not None and tuple(disparity.shape) != tuple(shape):
         raise StylelabError(
             f"{name}: disparity is {disparity.shape[1]}x{disparity.shape[0]} px, the pair "
