@@ -155,12 +155,29 @@ def test_every_format_loads(tmp_path: Path, suffix: str) -> None:
     _check_rgb(images.load_image(path), 30, 40)
 
 
-def test_first_frame_of_an_animated_gif(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("suffix", "says"),
+    [(".gif", "an animation of 2 frames"), (".png", "an animation \\(APNG\\) of 2 frames")],
+)
+def test_first_frame_of_an_animation_with_a_word(tmp_path: Path, suffix: str, says: str) -> None:
     frames = [Image.new("RGB", (20, 20), c) for c in ((255, 0, 0), (0, 0, 255))]
-    path = tmp_path / "anim.gif"
+    path = tmp_path / f"anim{suffix}"
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=100)
-    tensor = images.load_image(path)
+    with pytest.warns(UserWarning, match=f"anim{suffix}: {says}; its first is used"):
+        tensor = images.load_image(path)
     assert float(tensor[0, 0].mean()) > 0.9 and float(tensor[0, 2].mean()) < 0.1
+
+
+def test_a_still_gif_and_an_mpo_say_nothing(tmp_path: Path) -> None:
+    import warnings
+
+    Image.new("RGB", (20, 20), (255, 0, 0)).save(tmp_path / "still.gif")
+    views = [Image.new("RGB", (20, 20), c) for c in ((255, 0, 0), (0, 0, 255))]
+    views[0].save(tmp_path / "v.mpo", format="MPO", save_all=True, append_images=views[1:])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        images.load_image(tmp_path / "still.gif")
+        images.load_image(tmp_path / "v.mpo")  # its second frame is a view, not a moment
 
 
 def test_exif_orientation_is_applied(tmp_path: Path) -> None:

@@ -44,9 +44,12 @@ def decode_pil(source: str | os.PathLike | IO[bytes], name: str) -> np.ndarray:
             warnings.simplefilter("ignore")  # e.g. "Corrupt EXIF data": the pixels still load
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(source, formats=readable_formats()) as image:
+                frames = int(getattr(image, "n_frames", 1))
+                animated = bool(getattr(image, "is_animated", False))
+                kind = image.format
                 image.seek(0)  # first frame of animations
                 image.load()
-                return pil_to_rgb(image)
+                pixels = pil_to_rgb(image)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise StylelabError(
             f"{name}: refused as a possible decompression bomb (more than "
@@ -61,6 +64,21 @@ def decode_pil(source: str | os.PathLike | IO[bytes], name: str) -> np.ndarray:
     except Exception as exc:  # noqa: BLE001 - any decoder failure is the file's fault
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise StylelabError(f"{name}: cannot decode image ({reason})") from None
+    if animated and kind in ANIMATED_FORMATS:
+        warnings.warn(one_line(f"{name}: {animation_note(kind, frames)}"), stacklevel=2)
+    return pixels
+
+
+#: Pillow's formats whose frames are moments (an MPO's second frame is a view, not a moment).
+ANIMATED_FORMATS = ("GIF", "PNG", "WEBP")
+
+
+def animation_note(kind: str, frames: int) -> str:
+    """What a still-image command says of an animation it reads the first frame of."""
+    what = "an animation (APNG)" if kind == "PNG" else "an animation"
+    # ffmpeg reads GIF and APNG but no animated WebP (stylelab.video.io)
+    video = "" if kind == "WEBP" else " ('stylelab video' stylizes them all)"
+    return f"{what} of {frames} frames; its first is used{video}"
 
 
 def readable_formats() -> list[str]:

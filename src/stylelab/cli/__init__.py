@@ -91,6 +91,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         with warnings.catch_warnings(), signals_as_interrupts():
             if not debug:
                 warnings.showwarning = _one_line_warning
+            # stylelab's own warnings are lines for the user, shown whatever the filters
+            # (PYTHONWARNINGS=error would make an animated GIF an internal error)
+            warnings.filterwarnings("default", category=UserWarning, module=r"stylelab(\.|$)")
             args = build_parser().parse_args(arguments)
             steps = getattr(args, "gradient_steps", False)  # True, or a rule on the args
             if steps is True or (callable(steps) and steps(args)):
