@@ -173,9 +173,6 @@ class Objective:
         self.cache = cache
         self.config = config
         self.encoder = encoder(design.depth, tuple(sorted(set(STYLE_LAYERS) | {self.layer})))
-        # the encoder of the warped crops x' (the temporal term only)
-        temporal = config.temporal_weight > 0
-        self.content_encoder = encoder(design.depth, (self.layer,)) if temporal else None
         self.style_scale = {layer: float((s**2).mean()) for layer, s in cache.styles.items()}
 
     def batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -223,14 +220,13 @@ class Objective:
     ) -> torch.Tensor:
         """L_temp / B for the batch's crops (:func:`stylelab.fast.temporal.temporal_loss`):
         the network x' -> D(AdaIN(E(x'), s)) with each crop's own style statistics."""
-        assert self.cache.crops is not None and self.content_encoder is not None  # the term's
-        content_encoder = self.content_encoder
+        assert self.cache.crops is not None  # kept when the term is on
         pair = warped_pair(self.cache.crops[photos].float(), self.config.seed, step)
         statistics = self.cache.styles[self.layer][styles]
 
         def network(moved: torch.Tensor) -> torch.Tensor:
             with torch.no_grad(), _autocast(self.config.precision):
-                features = content_encoder(moved)[self.layer].float()
+                features = self.encoder(moved)[self.layer].float()  # the same convolutions
             target = adain(features, statistics)  # as for the crop itself, in fp32
             with _autocast(self.config.precision):
                 return decoder(target.contiguous(memory_format=torch.channels_last))
