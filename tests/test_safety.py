@@ -112,6 +112,70 @@ def test_write_together_renames_all_or_nothing(tmp_path: Path) -> None:
     assert oct(targets[0].stat().st_mode & 0o777) == oct(0o666 & ~_umask())
 
 
+@pytest.mark.parametrize("failing", ["a.csv", "a.json"])
+def test_a_rename_that_fails_late_undoes_the_renames_before_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    """An old a.json that cannot be replaced (another user's, in a sticky folder; an
+    immutable file) after a.png was: the old a.png is back, the new a.csv gone."""
+    targets = [tmp_path / "a.png", tmp_path / "a.csv", tmp_path / "a.json"]
+    targets[0].write_text("old png")
+    targets[2].write_text("old json")
+    commit = safety._Staged.commit
+
+    def refused(self: safety._Staged) -> None:
+        if self.final.name == failing:
+            raise PermissionError(errno.EPERM, "Operation not permitted", str(self.named))
+        commit(self)
+
+    monkeypatch.setattr(safety._Staged, "commit", refused)
+    said = rf"{failing.replace('.', '[.]')}: operation not permitted; nothing was written"
+    with pytest.raises(StylelabError, match=said), safety.write_together(targets) as temporaries:
+        for tmp in temporaries:
+            tmp.write_text("new")
+    assert targets[0].read_text() == "old png" and targets[2].read_text() == "old json"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "a.png"]  # nothing hidden
+
+
+def test_another_users_file_in_a_sticky_folder_is_refused_up_front(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    (shared / "out.json").write_text("theirs")  # owned by this (root) user, as the folder
+    safety.check_output_file(shared / "out.json")  # its owner may replace it
+    monkeypatch.setattr(os, "geteuid", lambda: 4242)  # another user
+    with pytest.raises(StylelabError, match="out.json: belongs to another user"):
+        safety.check_output_file(shared / "out.json")
+    safety.check_output_file(shared / "new.json")  # a new name is fine
+    shared.chmod(0o777)  # not sticky: anyone who may write the folder may replace it
+    safety.check_output_file(shared / "out.json")
+
+
+def test_temporaries_fit_beside_a_name_of_the_longest_length(tmp_path: Path) -> None:
+    target = tmp_path / ("c" * 251 + ".png")  # 255 bytes: the limit of most file systems
+    with safety.write_together([target]) as (tmp,):
+        tmp.write_text("new")
+    assert target.read_text() == "new"
+
+
+def test_without_proc_the_temporaries_are_named_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """O_TMPFILE works but /proc is not mounted (a chroot): the writes still land."""
+    real_exists = Path.exists
+    monkeypatch.setattr(
+        Path, "exists", lambda self: False if str(self).startswith("/proc/") else real_exists(self)
+    )
+    target = tmp_path / "a.png"
+    with safety.write_together([target]) as (tmp,):
+        assert not str(tmp).startswith("/proc/")
+        tmp.write_text("new")
+    assert target.read_text() == "new"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.png"]
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

@@ -135,7 +135,24 @@ def check_output_file(path: PathLike, suffixes: Collection[str] | None = None) -
     if out.exists() and not out.is_file():
         raise StylelabError(f"{out}: not a regular file; stylelab writes files only")
     check_writable_folder(out.parent)
+    check_replaceable(out)
     return out
+
+
+def check_replaceable(out: Path) -> None:
+    """One line, before any work, for an existing ``out`` this user may not replace: in a
+    sticky folder (as /tmp) only the file's owner, the folder's owner and root may."""
+    try:
+        found = os.stat(out, follow_symlinks=False)
+        folder = os.stat(out.parent if str(out.parent) else ".")
+    except (OSError, ValueError):
+        return  # not there yet: nothing to replace
+    user = os.geteuid()
+    if folder.st_mode & stat.S_ISVTX and user not in (0, found.st_uid, folder.st_uid):
+        raise StylelabError(
+            f"{out}: belongs to another user, in a folder where only its owner may replace "
+            "it (sticky, as /tmp); choose another name"
+        )
 
 
 def check_file_name(path: PathLike) -> Path:
@@ -319,8 +336,10 @@ def write_together(targets: Sequence[PathLike]) -> Iterator[list[Path]]:
     """Yield one temporary path per target; when the block ends normally, every temporary
     gets its target's name (an atomic rename each); on any error none does and no file is
     left. The temporaries are anonymous files where the system allows (Linux ``O_TMPFILE``),
-    so even a SIGKILL leaves no partial file. An ``OSError`` becomes a :class:`StylelabError`
-    naming the user's file.
+    so even a SIGKILL leaves no partial file. A rename that fails after others succeeded
+    (a target another user owns in a sticky folder, an immutable file) undoes them: each
+    replaced file comes back from a hard link kept until the end, each new one goes.
+    An ``OSError`` becomes a :class:`StylelabError` naming the user's file.
     """
     finals = [Path(t) for t in targets]
     staged: list[_Staged] = []
@@ -335,8 +354,7 @@ def write_together(targets: Sequence[PathLike]) -> Iterator[list[Path]]:
             yield [s.writable_path for s in staged]
             for item in staged:
                 item.prepare()
-            for item in staged:
-                item.commit()
+            _commit_all(staged)
         except OSError as exc:
             raise StylelabError(
                 _describe_write_error(exc, staged) + "; nothing was written"
@@ -344,6 +362,31 @@ def write_together(targets: Sequence[PathLike]) -> Iterator[list[Path]]:
     finally:
         for item in staged:
             item.discard()
+
+
+def _commit_all(staged: Sequence[_Staged]) -> None:
+    """Rename every staged file to its target, or none: on a failure the targets renamed
+    so far get their old files back (from hard links made first) or are removed."""
+    kept = [item.keep_old() for item in staged]
+    done: list[int] = []
+    try:
+        for index, item in enumerate(staged):
+            item.commit()
+            done.append(index)
+    except OSError:
+        for index in reversed(done):
+            with suppress(OSError):
+                if kept[index] is not None:
+                    os.replace(kept[index], staged[index].final)  # type: ignore[arg-type]
+                    kept[index] = None
+                else:
+                    staged[index].final.unlink()
+        raise
+    finally:
+        for old in kept:
+            if old is not None:
+                with suppress(OSError):
+                    old.unlink()
 
 
 @contextmanager
@@ -364,27 +407,37 @@ class _Staged:
         try:
             self.fd = os.open(self.folder, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o666)
             self.writable_path = Path(f"/proc/self/fd/{self.fd}")
+            if not self.writable_path.exists():  # no /proc (a chroot, a sandbox)
+                raise OSError(errno.ENOENT, "no /proc/self/fd")
         except (AttributeError, OSError):  # no O_TMPFILE here: a hidden named temp file
+            if self.fd is not None:
+                os.close(self.fd)
             self.fd = None
-            handle, name = tempfile.mkstemp(
-                prefix=f".{final.name}.", suffix=".tmp", dir=self.folder
-            )
-            os.close(handle)
-            self.named = Path(name)
-            os.chmod(name, 0o666 & ~_umask())
+            self.named = hidden_temporary(self.folder)
+            os.chmod(self.named, 0o666 & ~_umask())
             self.writable_path = self.named
 
     def prepare(self) -> None:
         """Give the anonymous file a hidden name next to its target (nanoseconds)."""
         if self.fd is None:
             return
-        handle, name = tempfile.mkstemp(
-            prefix=f".{self.final.name}.", suffix=".tmp", dir=self.folder
-        )
-        os.close(handle)
+        name = hidden_temporary(self.folder)
         os.unlink(name)
-        _link_anonymous(self.fd, name)
-        self.named = Path(name)
+        _link_anonymous(self.fd, str(name))
+        self.named = name
+
+    def keep_old(self) -> Path | None:
+        """A hidden hard link to the file the commit will replace (None: there is none, or
+        this file system or its owner allows no link)."""
+        if not self.final.is_file() or self.final.is_symlink():
+            return None
+        try:
+            old = hidden_temporary(self.folder)
+            os.unlink(old)
+            os.link(self.final, old)
+        except OSError:
+            return None
+        return old
 
     def commit(self) -> None:
         assert self.named is not None
@@ -398,6 +451,14 @@ class _Staged:
         if self.fd is not None:
             os.close(self.fd)
             self.fd = None
+
+
+def hidden_temporary(folder: Path) -> Path:
+    """A new empty hidden file in ``folder``; its name has a fixed length, so a target
+    name of up to the system's limit still gets a temporary beside it."""
+    handle, name = tempfile.mkstemp(prefix=".stylelab-", suffix=".tmp", dir=folder)
+    os.close(handle)
+    return Path(name)
 
 
 def _link_anonymous(fd: int, name: str) -> None:

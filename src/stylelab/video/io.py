@@ -15,7 +15,6 @@ import dataclasses
 import math
 import os
 import shutil
-import tempfile
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -34,7 +33,13 @@ from av.video.reformatter import ColorPrimaries, ColorRange, Colorspace, ColorTr
 from av.video.stream import VideoStream
 
 from stylelab.errors import StylelabError
-from stylelab.safety import PathLike, check_input_file, check_output_file, one_line
+from stylelab.safety import (
+    PathLike,
+    check_input_file,
+    check_output_file,
+    hidden_temporary,
+    one_line,
+)
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".webm")
 MIN_EDGE, MAX_EDGE = 16, 8192
@@ -558,9 +563,7 @@ def encoder_path(staged: Path, final: Path) -> Iterator[Path]:
     if can_reopen(staged):
         yield staged
         return
-    handle, name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
-    os.close(handle)
-    hidden = Path(name)
+    hidden = hidden_temporary(final.parent if str(final.parent) else Path("."))
     try:
         yield hidden
         copy_into(hidden, staged)
