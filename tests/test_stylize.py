@@ -140,6 +140,23 @@ def test_init_modes() -> None:
         initial_image("sketch", content, style, 0)
 
 
+def test_an_init_image_in_memory_starts_the_run_as_the_same_image_from_a_file(
+    tmp_path: Path,
+) -> None:
+    """init_image (instant's refinement hands its result over so) is --init PATH without
+    the file: the same start, so the same run; multi-scale resizes it for the first stage."""
+    start = stripes_image(40).rotate(90)
+    start.save(tmp_path / "start.png")
+    photo, painting = gradient_image(), stripes_image(40)
+    for multiscale in (False, True):
+        options = {**CPU, "size": 64, "multiscale": multiscale}
+        from_file = stylize(photo, painting, init=str(tmp_path / "start.png"), **options)
+        in_memory = stylize(photo, painting, init_image=start, **options)
+        assert torch.equal(from_file.tensor, in_memory.tensor)
+    plain = stylize(photo, painting, **CPU)
+    assert not torch.equal(plain.tensor, stylize(photo, painting, init_image=start, **CPU).tensor)
+
+
 def test_custom_layers_and_weights_and_aliases() -> None:
     result = stylize(
         gradient_image(),

@@ -114,6 +114,7 @@ def stylize(
     callback: ImageCallback | None = None,
     regions: masks.Regions | None = None,
     on_row: RowCallback | None = None,
+    init_image: ImageSource | None = None,
     **options: Any,
 ) -> StylizeResult:
     """Stylize ``content`` with ``style`` (one image or several to blend).
@@ -126,7 +127,9 @@ def stylize(
     history (iteration, elapsed_s, scale, size and the loss terms). Either callback may
     raise :class:`stylelab.optim.StopRequested` to end the run with the current image
     (status ``interrupted``). The run goes through the stages of
-    :func:`stylelab.schedule.plan_schedule`, each starting from the previous result.
+    :func:`stylelab.schedule.plan_schedule`, each starting from the previous result; the
+    first from ``init_image`` if given (any image, resized: e.g. instant's result, handed
+    over in memory), else from ``config.init``.
 
     Every bad argument raises :class:`StylelabError` with a one-line message before any
     work: unknown options, wrong types, values out of :mod:`stylelab.limits`, images with
@@ -139,12 +142,17 @@ def stylize(
     styles_in = style_sources(style)
     blend = blend_weights(config.style_blend, len(styles_in))
     check_init(config.init)
+    if init_image is not None:
+        check_source(init_image, "init_image")
     stages = plan_schedule(config.size, config.steps, config.scales, config.multiscale)
     check_pooling(config.backbone, config.pooling)  # the registry's one-line name check too
     started = time.perf_counter()
     device = resolve_device(config.device)
     precision = resolve_precision(config.precision, device)
     content_full, styles_full, style_hw = load_sources(config, content, styles_in, device)
+    start = None
+    if init_image is not None:
+        start = check_finite(load_image(init_image), label(init_image, "init_image"))
     photo_full = content_full
     content_full, styles_full = colour_inputs(config.preserve_color, content_full, styles_full)
     if config.preserve_color == "luminance" and callback is not None:
@@ -158,7 +166,7 @@ def stylize(
     bar = tqdm(total=config.steps, disable=not progress, desc="stylize", unit="it", leave=False)
     run = Run([], bar, callback, time.perf_counter(), on_row=on_row)
     try:
-        image, outcome, schedule = run_stages(stages, problem, run, style_hw)
+        image, outcome, schedule = run_stages(stages, problem, run, style_hw, start)
     finally:
         bar.close()
     if tuple(image.shape[-2:]) != tuple(content_full.shape[-2:]):  # stopped at a coarse stage

@@ -275,14 +275,19 @@ def _optimize_tile(
 
 
 def run_stages(
-    stages: Sequence[Stage], problem: Problem, run: Run, style_hw: Sequence[tuple[int, ...]]
+    stages: Sequence[Stage],
+    problem: Problem,
+    run: Run,
+    style_hw: Sequence[tuple[int, ...]],
+    start: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, Outcome, list[dict[str, Any]]]:
     """Each stage from the previous one's result, whole or tiled (:func:`stylelab.tiling.
     stage_tile` decides, from the styles' source shapes ``style_hw``), until the last or
-    one that does not end ``done``. A run in which not one evaluation had a finite loss
-    has no image to return: one line says so."""
+    one that does not end ``done``; the first from ``start`` (resized) if given, else
+    from ``config.init``. A run in which not one evaluation had a finite loss has no image
+    to return: one line says so."""
     config, device = problem.config, problem.device
-    image: torch.Tensor | None = None
+    image: torch.Tensor | None = start
     schedule: list[dict[str, Any]] = []
     outcome = Outcome("done", 0)
     for stage in stages:

@@ -28,11 +28,9 @@ the model, its card, the seconds spent), saved like stylize's.
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -351,24 +349,17 @@ def refine_from(
     from the instant ``result``'s image; ``progress``, ``callback`` and ``on_row`` as
     stylize takes them. Returns the refined ``StylizeResult``."""
     from stylelab.gatys import stylize
-    from stylelab.images import save_image
 
-    with tempfile.TemporaryDirectory(prefix="stylelab-instant-") as folder:
-        start = Path(folder) / "instant.png"
-        save_image(result.tensor, start)
-        try:
-            refined = stylize(
-                content,
-                list(styles),
-                config.replace(steps=steps, init=str(start), multiscale=False),
-                regions=regions,
-                progress=progress,
-                callback=callback,
-                on_row=on_row,
-            )
-        except StylelabError as exc:  # the start is ours, not a file the user knows
-            raise StylelabError(str(exc).replace(str(start), "the instant image")) from None
-    # the start was a temporary file: the record names what it held
+    refined = stylize(
+        content,
+        list(styles),
+        config.replace(steps=steps, multiscale=False),
+        regions=regions,
+        progress=progress,
+        callback=callback,
+        on_row=on_row,
+        init_image=result.tensor,
+    )
     refined.settings = {**refined.config.to_dict(), "init": "the instant image"}
     refined.info["method"] = "instant + refine (Gatys objective)"
     refined.info["model"] = result.info["model"]
