@@ -206,3 +206,24 @@ def test_export_that_fails_its_check_writes_nothing(tiny_model: Path, tmp_path: 
     with pytest.raises(StylelabError, match=r"differs from PyTorch by .*nothing was written"):
         export_model(tiny_model, output, tolerance=-1.0)  # any difference fails
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_exporter_failure_names_its_innermost_cause_in_one_line() -> None:
+    from stylelab.fast.export import exporter_failure
+
+    def failure(inner: BaseException) -> BaseException:
+        try:
+            try:
+                raise inner
+            except BaseException as exc:
+                raise RuntimeError(
+                    "Failed to export the model with torch.export. \x1b[96mThis is step 1/3\x1b[0m"
+                ) from exc
+        except RuntimeError as outer:
+            return outer
+
+    plain = exporter_failure(failure(ValueError("\x1b[1mshape 3 is not 4\x1b[0m\nmore")))
+    assert str(plain) == "ONNX export failed (shape 3 is not 4)"
+    no_tmp = FileNotFoundError(2, "No usable temporary directory found in ['/tmp', '/var/tmp']")
+    assert "set TMPDIR to a writable folder" in str(exporter_failure(failure(no_tmp)))
+    assert str(exporter_failure(RuntimeError())) == "ONNX export failed (RuntimeError)"

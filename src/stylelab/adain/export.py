@@ -43,6 +43,7 @@ from stylelab.fast.export import (
     ExportReport,
     _require_onnx,
     check_export_output,
+    exporter_failure,
     write_checked,
 )
 
@@ -196,8 +197,7 @@ def _export(
                 dynamic_shapes=shapes,
             )
     except Exception as exc:  # noqa: BLE001 - an exporter failure is one line
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise StylelabError(f"ONNX export failed ({reason})") from None
+        raise exporter_failure(exc) from None
     assert program is not None
     return onnx.inliner.inline_local_functions(program.model_proto)
 

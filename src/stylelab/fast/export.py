@@ -28,6 +28,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import time
 import warnings
 from dataclasses import dataclass
@@ -176,6 +177,26 @@ def write_checked(out: Path, data: bytes, difference: float, tolerance: float) -
         tmp.write_bytes(data)
 
 
+def exporter_failure(exc: BaseException) -> StylelabError:
+    """One line for a failure inside ``torch.onnx.export`` (fast and instant models): the
+    innermost cause's first line, which names the reason (the outer one says only which
+    step failed), without terminal colour codes; no usable temporary folder is named."""
+    cause = exc
+    for _ in range(10):  # the chain of causes, as a traceback would show it
+        inner = cause.__cause__ or cause.__context__
+        if inner is None:
+            break
+        cause = inner
+    text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", str(cause)).strip()
+    if isinstance(cause, FileNotFoundError) and "temporary directory" in text:
+        return StylelabError(
+            "ONNX export failed: no usable temporary folder (the exporter writes there); "
+            "set TMPDIR to a writable folder"
+        )
+    reason = text.splitlines()[0] if text else type(cause).__name__
+    return StylelabError(f"ONNX export failed ({reason})")
+
+
 def _require_onnx() -> None:
     missing = []
     for module in ("onnx", "onnxscript", "onnxruntime"):
@@ -243,8 +264,7 @@ def _onnx_bytes(record: ModelRecord, opset: int) -> bytes:
                 dynamic_shapes={"image": {0: batch, 2: height, 3: width}, "style": None},
             )
     except Exception as exc:  # noqa: BLE001 - an exporter failure is one line
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise StylelabError(f"ONNX export failed ({reason})") from None
+        raise exporter_failure(exc) from None
     assert program is not None
     proto = program.model_proto
     onnx.helper.set_model_props(proto, metadata(record))
