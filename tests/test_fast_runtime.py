@@ -18,6 +18,8 @@ from stylelab.errors import StylelabError
 from stylelab.fast import cache, open_model
 from tests.conftest import gradient_image
 
+REPO = Path(__file__).resolve().parent.parent
+
 ONE_LEVEL = 1 / 255
 
 
@@ -328,3 +330,26 @@ def test_each_export_format_is_read_in_its_own_version() -> None:
         other = next(k for k in VERSIONS if k != kind)
         with pytest.raises(StylelabError, match=re.escape(EXPORT_KINDS[other][0])):
             check_export_metadata({"format": other, "format_version": "1"}, "m.onnx", kind, "it")
+
+
+@pytest.mark.parametrize("user_setting", [None, "0"])
+def test_onnxruntime_is_imported_without_telemetry_or_warning_lines(
+    user_setting: str | None,
+) -> None:
+    """Under an unwritable $HOME, onnxruntime 1.29+ printed a coloured warning at import
+    (no telemetry device ID); stylelab turns its telemetry off unless the user chose."""
+    env = {**os.environ, "HOME": "/dev/null", "PYTHONPATH": str(REPO / "src")}
+    env.pop("ORT_DISABLE_TELEMETRY", None)
+    if user_setting is not None:
+        env["ORT_DISABLE_TELEMETRY"] = user_setting
+    code = (
+        "import os; from stylelab.fast.runtime import quiet_onnxruntime; quiet_onnxruntime(); "
+        "print(os.environ['ORT_DISABLE_TELEMETRY'])"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == (user_setting or "1")
+    if user_setting is None:
+        assert run.stderr == ""

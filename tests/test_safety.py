@@ -312,6 +312,22 @@ def test_version_is_printed_and_exits_0(capsys: pytest.CaptureFixture[str]) -> N
     assert capsys.readouterr().out.strip() == f"stylelab {stylelab.__version__}"
 
 
+def test_an_unwritable_home_adds_no_matplotlib_lines() -> None:
+    """matplotlib's notes about its config folder (report, sweep, stats figures) under an
+    unwritable $HOME stay out of a command's stderr."""
+    code = (
+        "import contextlib\nfrom stylelab import cli\n"
+        "with contextlib.suppress(SystemExit):\n    cli.main(['--version'])\n"
+        "import matplotlib.pyplot"
+    )
+    env = {**os.environ, "HOME": "/dev/null"}
+    env.pop("MPLCONFIGDIR", None)
+    run = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0 and run.stderr == "", run.stderr
+
+
 def test_a_second_signal_does_not_interrupt_writing_the_result() -> None:
     """A wrapper forwarding Ctrl-C, or a double press: the first signal stops the run,
     the next ones (within the grace period) are ignored and the first one's code stands."""

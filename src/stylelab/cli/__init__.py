@@ -25,6 +25,7 @@ commands should appear in ``--help``.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import traceback
@@ -86,6 +87,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if sys.stderr is None:  # closed (2>&-): progress bars write nowhere rather than crash
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the whole process
     os.environ["MPLBACKEND"] = "Agg"  # headless figures; an invalid user value cannot break us
+    # matplotlib's notes on an unwritable $HOME (it uses a temporary config folder then)
+    # would be lines beside a command's one line; its errors still show
+    logging.getLogger("matplotlib").setLevel(logging.ERROR)
     configure_torch_threads()  # before torch starts: threads from the usable cores
     try:
         with warnings.catch_warnings(), signals_as_interrupts():

@@ -190,7 +190,9 @@ def onnx_unusable(device: str, precision: str) -> str | None:
     if precision not in ONNX_PRECISIONS:
         return f"--precision {precision}"
     try:
-        import onnxruntime as ort
+        from stylelab.fast.runtime import quiet_onnxruntime
+
+        ort = quiet_onnxruntime()
     except ImportError:
         return "onnxruntime is not installed"
     has_cuda = "CUDAExecutionProvider" in ort.get_available_providers()

@@ -276,9 +276,9 @@ def _onnx_bytes(record: ModelRecord, opset: int) -> bytes:
 
 
 def _run_onnx(data: bytes, image: torch.Tensor, styles: list[torch.Tensor]) -> list[torch.Tensor]:
-    import onnxruntime as ort
+    from stylelab.fast.runtime import quiet_onnxruntime
 
-    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    session = quiet_onnxruntime().InferenceSession(data, providers=["CPUExecutionProvider"])
     feeds = [{"image": image.numpy(), "style": s.numpy()} for s in styles]
     return [torch.from_numpy(np.asarray(session.run(None, f)[0])) for f in feeds]
 

@@ -96,6 +96,19 @@ def check_onnx_options(device: object, precision: object) -> None:
         )
 
 
+def quiet_onnxruntime() -> Any:
+    """onnxruntime, imported by every stylelab path that uses it. Without telemetry, unless
+    the user set ``ORT_DISABLE_TELEMETRY`` themselves: since 1.29 it sends usage events
+    from Linux too, and under an unwritable $HOME its import printed a coloured warning
+    line (it could not save a device ID) before a command's one line. Its process-wide
+    logger is set to errors only."""
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+    import onnxruntime as ort
+
+    ort.set_default_logger_severity(3)
+    return ort
+
+
 def open_session(
     source: str | bytes, label: str, path: Path, device: str = "auto", precision: str = "auto"
 ) -> tuple[Any, bool]:
@@ -103,7 +116,7 @@ def open_session(
     onnxruntime cannot load, or whose metadata is out of bounds, is one line."""
     check_onnx_options(device, precision)
     try:
-        import onnxruntime as ort
+        ort = quiet_onnxruntime()
     except ImportError:
         raise StylelabError(
             f"{label}: running an ONNX model needs onnxruntime: {ONNX_EXTRA}"
