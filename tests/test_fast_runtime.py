@@ -309,6 +309,39 @@ def test_torch_threads_are_set_before_torch_starts() -> None:
     assert done.stdout.split() == ["1", WAIT_POLICY], done.stderr
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "ours"),
+    [
+        ("OMP_NUM_THREADS", "0", "1"),
+        ("OMP_NUM_THREADS", "abc", "1"),
+        ("OMP_NUM_THREADS", "\u0661", "1"),  # a digit to Python, not to OpenMP
+        ("OMP_WAIT_POLICY", "sometimes", "PASSIVE"),
+    ],
+)
+def test_a_value_openmp_refuses_is_replaced_with_one_note(name: str, value: str, ours: str) -> None:
+    """libgomp printed its own lines (and a blank one) for these; now one note, and torch
+    runs with ours."""
+    code = (
+        "import os; os.sched_setaffinity(0, {0}); "
+        "from stylelab.threads import configure_torch_threads; configure_torch_threads(); "
+        f"import torch; torch.ones(2) + 1; print(os.environ[{name!r}])"
+    )
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("OMP_")}, name: value}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0 and done.stdout.strip() == ours
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"stylelab: note: {name}="), done.stderr
+
+
+@pytest.mark.parametrize("value", ["2", " 2", "2,1"])
+def test_thread_counts_openmp_takes_are_kept(value: str) -> None:
+    from stylelab.threads import OMP_COUNTS
+
+    assert OMP_COUNTS.fullmatch(value)
+
+
 def test_every_cached_kind_names_functions_that_exist() -> None:
     """The "module:function" strings of cache.KINDS resolve (a rename breaks this, not a user)."""
     for kind, steps in cache.KINDS.items():

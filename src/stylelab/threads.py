@@ -18,7 +18,9 @@ Both are read when torch's OpenMP runtime starts, so this runs before torch is i
 from __future__ import annotations
 
 import os
+import re
 import sys
+from collections.abc import Callable
 
 #: OpenMP's wait policy for torch's threads (measured: docs/performance.md).
 WAIT_POLICY = "PASSIVE"
@@ -32,10 +34,24 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+#: What OpenMP (libgomp) takes as ``OMP_NUM_THREADS``: positive counts, one per nesting
+#: level, ASCII digits; it prints a line of its own for anything else.
+OMP_COUNTS = re.compile(r"\s*[1-9][0-9]*(\s*,\s*[1-9][0-9]*)*\s*", re.ASCII)
+#: What it takes as ``OMP_WAIT_POLICY`` (case ignored).
+OMP_POLICIES = ("ACTIVE", "PASSIVE")
+
+
 def configure_torch_threads() -> int:
     """Set torch's intra-op threads (and OpenMP's wait policy, before torch starts) from
-    the usable cores, unless ``OMP_NUM_THREADS`` / ``OMP_WAIT_POLICY`` are set; the count."""
+    the usable cores, unless ``OMP_NUM_THREADS`` / ``OMP_WAIT_POLICY`` are set; the count.
+    A value OpenMP would refuse (``OMP_NUM_THREADS=0``, ``abc``) is replaced by ours with
+    one note, before torch starts: libgomp would print its own lines and use its default."""
     threads = usable_cores()
+    if "torch" not in sys.modules:
+        _replace_invalid("OMP_NUM_THREADS", OMP_COUNTS.fullmatch, str(threads))
+        _replace_invalid(
+            "OMP_WAIT_POLICY", lambda v: v.strip().upper() in OMP_POLICIES, WAIT_POLICY
+        )
     user_count = os.environ.get("OMP_NUM_THREADS", "").strip()
     if "torch" not in sys.modules:
         os.environ.setdefault("OMP_WAIT_POLICY", WAIT_POLICY)
@@ -49,3 +65,15 @@ def configure_torch_threads() -> int:
     if torch.get_num_threads() != threads:
         torch.set_num_threads(threads)
     return threads
+
+
+def _replace_invalid(name: str, valid: Callable[[str], object], ours: str) -> None:
+    """``$name`` = ``ours`` with a note when it is set to a value OpenMP refuses."""
+    value = os.environ.get(name)
+    if value is None or not value.strip() or valid(value):  # empty: as unset
+        return
+    os.environ[name] = ours
+    shown = ascii(value) if len(value) <= 40 else ascii(value[:40]) + "..."
+    print(
+        f"stylelab: note: {name}={shown} is not a value OpenMP takes; using {ours}", file=sys.stderr
+    )
