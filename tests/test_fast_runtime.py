@@ -208,6 +208,26 @@ def test_the_cache_folder_follows_the_environment(monkeypatch: pytest.MonkeyPatc
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", "/home/someone")
     assert cache.cache_folder() == Path("/home/someone/.cache/stylelab")
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/xdg")  # the XDG spec: ignored
+    assert cache.cache_folder() == Path("/home/someone/.cache/stylelab")
+    monkeypatch.setenv("HOME", "")  # unknown home: no cache, never a folder "~" or ".cache"
+    monkeypatch.setattr(os.path, "expanduser", lambda path: path)  # no passwd entry either
+    assert cache.cache_folder() is None
+
+
+def test_without_a_home_folder_auto_runs_on_torch_with_a_note(
+    tiny_model: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr(cache, "cache_folder", lambda: None)
+    monkeypatch.chdir(tmp_path)
+    assert cache.open_cached(tiny_model, "cpu", "auto", "auto") is None
+    said = capsys.readouterr().err
+    assert "no cache folder ($HOME is unknown): running on PyTorch" in said
+    onnx = cache.open_cached(tiny_model, "cpu", "auto", "onnx", quiet=True)  # in memory
+    assert onnx is not None and list(tmp_path.iterdir()) == []
 
 
 def test_an_unwritable_cache_falls_back_to_torch_with_a_note(

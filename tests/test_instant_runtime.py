@@ -34,7 +34,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     model = folder / "tiny.safetensors"
     modelfile.save_decoder(tiny_decoder(), model, training={}, card={"note": "random"})
     session = cache.open_cached(model, "cpu", "auto", "onnx", quiet=True, kind="instant")
-    graph, manifest = cache.entry_paths(cache.file_sha256(model))
+    graph, manifest = cache.entry_paths(cache.file_sha256(model), cache.cache_folder())
     assert session is not None and session.path == graph
     assert json.loads(manifest.read_text())["max_abs_difference"] <= LEVEL  # the self-check
     onnx_file = folder / "tiny.onnx"
@@ -135,7 +135,7 @@ def test_auto_uses_the_cached_export_and_rebuilds_a_damaged_entry(tiny, images) 
     first = instant(images["photo"], images["a"], model=str(model), size=64, precision="fp32")
     assert first.info["runtime"] == "onnx" and first.info["model"]["path"] == str(model)
     digest = cache.file_sha256(model)
-    graph, manifest = cache.entry_paths(digest)
+    graph, manifest = cache.entry_paths(digest, cache.cache_folder())
     assert first.info["model"]["onnx_file"] == str(graph)
     assert json.loads(manifest.read_text())["kind"] == "instant"
     assert sorted(p.name for p in model.parent.iterdir()) == ["tiny.onnx", "tiny.safetensors"]

@@ -16,8 +16,8 @@ bytes (read once, hashed, handed over: nothing can change between the check and 
 otherwise it is damaged and rebuilt. Both files are written atomically, the manifest last.
 
 The cache folder: ``$STYLELAB_CACHE``, else ``$XDG_CACHE_HOME/stylelab``, else
-``~/.cache/stylelab``; never beside the user's model. A folder that cannot be written
-makes ``auto`` run on PyTorch with a one-line note, never fail.
+``~/.cache/stylelab``; never beside the user's model. A folder that cannot be written,
+or none (no home folder), makes ``auto`` run on PyTorch with a one-line note, never fail.
 
 Only a miss imports torch (to export); the hit path is hashlib, json and onnxruntime.
 Two kinds of model share it (:data:`KINDS`): fast models (``stylelab apply``) and
@@ -79,12 +79,18 @@ def kind_function(kind: str, step: str) -> Callable[..., Any]:
     return getattr(import_module(module), name)
 
 
-def cache_folder() -> Path:
-    """``$STYLELAB_CACHE``, else ``$XDG_CACHE_HOME/stylelab``, else ``~/.cache/stylelab``."""
+def cache_folder() -> Path | None:
+    """``$STYLELAB_CACHE``, else ``$XDG_CACHE_HOME/stylelab`` (absolute, as the XDG spec
+    says), else ``~/.cache/stylelab``; None when the home folder is unknown (a container
+    user without a passwd entry and no $HOME: ``~`` stayed ``~`` and a folder of that name
+    was made in the working folder)."""
     if os.environ.get(CACHE_ENV):
         return Path(os.environ[CACHE_ENV])
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "stylelab"
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    if os.path.isabs(xdg):
+        return Path(xdg) / "stylelab"
+    home = os.path.expanduser("~")
+    return Path(home) / ".cache" / "stylelab" if os.path.isabs(home) else None
 
 
 def file_sha256(path: Path) -> str:
@@ -104,9 +110,10 @@ def entry_key(model_sha256: str, version: str | None = None, opset: int = OPSET)
     return hashlib.sha256(text.encode()).hexdigest()[:40]
 
 
-def entry_paths(model_sha256: str, folder: Path | None = None) -> tuple[Path, Path]:
-    """(graph, manifest) of the model whose bytes hash to ``model_sha256``."""
-    where = (folder or cache_folder()) / "onnx"
+def entry_paths(model_sha256: str, folder: Path) -> tuple[Path, Path]:
+    """(graph, manifest) of the model whose bytes hash to ``model_sha256`` in ``folder``
+    (:func:`cache_folder`)."""
+    where = folder / "onnx"
     key = entry_key(model_sha256)
     return where / f"{key}.onnx", where / f"{key}.json"
 
@@ -241,21 +248,27 @@ def open_cached(
     model = check_input_file(path, "model file")
     digest = file_sha256(model)
     folder = cache_folder()
-    graph, manifest = entry_paths(digest, folder)
-    data = read_entry(graph, manifest, digest)
-    if data is not None:
-        with contextlib.suppress(StylelabError):  # opened only if whole; else rebuilt
-            return session_model(data, one_line(model), graph, device, precision)
+    if folder is not None:
+        graph, manifest = entry_paths(digest, folder)
+        data = read_entry(graph, manifest, digest)
+        if data is not None:
+            with contextlib.suppress(StylelabError):  # opened only if whole; else rebuilt
+                return session_model(data, one_line(model), graph, device, precision)
     # a file that is no model is the user's one-line error
     record = kind_function(kind, "load")(model)
-    if not writable(graph.parent):
-        where = one_line(graph.parent)
+    if folder is None or not writable(graph.parent):
+        where = (
+            "no cache folder ($HOME is unknown)"
+            if folder is None
+            else f"cache folder {one_line(graph.parent)} is not writable"
+        )
         if not required:
-            note(f"cache folder {where} is not writable: running on PyTorch (set {CACHE_ENV})")
+            note(f"{where}: running on PyTorch (set {CACHE_ENV})")
             return None
-        note(f"cache folder {where} is not writable: the ONNX export is not kept")
+        note(f"{where}: the ONNX export is not kept")
         data = export_in_memory(record, kind)
-        return session_model(data, one_line(model), graph, device, precision)
+        kept_as = model if folder is None else graph  # where it would have been kept
+        return session_model(data, one_line(model), kept_as, device, precision)
     note(f"{one_line(model)}: exporting to ONNX once, kept in {one_line(graph.parent)}")
     try:
         data = build_entry(record, model, digest, graph, manifest, kind)
