@@ -90,6 +90,22 @@ def test_a_folder_inside_an_input_folder_is_refused(tmp_path: Path) -> None:
         safety.check_outputs([], [str(tmp_path / "photos")], folders=[tmp_path / "photos/out"])
 
 
+def test_an_input_folder_reached_through_a_bind_mount_is_still_an_input(tmp_path: Path) -> None:
+    photos, alias = tmp_path / "photos", tmp_path / "alias"
+    photos.mkdir()
+    alias.mkdir()
+    mounted = subprocess.run(["mount", "--bind", str(photos), str(alias)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip("bind mounts need root here")
+    try:
+        assert safety.is_inside(alias / "out" / "deeper", photos)
+        with pytest.raises(StylelabError, match="inside the input folder"):
+            safety.check_outputs([], [str(photos)], folders=[alias / "out"])
+        assert not safety.is_inside(tmp_path / "elsewhere", photos)
+    finally:
+        subprocess.run(["umount", str(alias)], check=True)
+
+
 # ----------------------------------------------------------------------------- writing
 
 

@@ -271,12 +271,24 @@ def check_outputs(
 
 
 def is_inside(path: Path, folder: Path) -> bool:
-    """Whether ``path`` is ``folder`` or under it, links resolved."""
+    """Whether ``path`` is ``folder`` or under it, links resolved; the same folder reached
+    by another path (a bind mount, a host folder mounted twice in a container) counts, by
+    device and inode of each existing folder on the way up."""
     try:
-        path.resolve().relative_to(folder.resolve())
-    except (ValueError, OSError, RuntimeError):
+        resolved = path.resolve()
+        if resolved.is_relative_to(folder.resolve()):
+            return True
+        found = os.stat(folder)
+    except (OSError, ValueError, RuntimeError):  # a link loop, a NUL: no folder to be in
         return False
-    return True
+    for ancestor in (resolved, *resolved.parents):
+        try:
+            seen = os.stat(ancestor)
+        except (OSError, ValueError):
+            continue  # not made yet
+        if (seen.st_dev, seen.st_ino) == (found.st_dev, found.st_ino):
+            return True
+    return False
 
 
 # ----------------------------------------------------------------------------- writing
