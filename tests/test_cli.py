@@ -493,6 +493,37 @@ def test_a_reader_that_leaves_ends_the_command_silently() -> None:
     assert proc.wait(timeout=120) == 141 and stderr == ""
 
 
+def test_an_image_on_stdout_whose_reader_leaves_part_way_exits_as_sigpipe() -> None:
+    """``instant ... -o - | head -c1``: CPython's buffered write returned a short count
+    without raising, and the command exited 0; the PNG is larger than a pipe's buffer."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent / "src")}
+    command = (
+        f"{sys.executable} -m stylelab.cli instant example:astronaut example:strokes -o - "
+        "--size 256 --quiet | head -c1 >/dev/null; echo ${PIPESTATUS[0]}"
+    )
+    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, env=env)
+    assert done.stdout.strip() == "141", done.stderr
+    assert done.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("redirect", "code", "said"),
+    [
+        (">&-", 2, "stylelab: error: stdout is closed: this command's results would be lost"),
+        (">/dev/full", 2, "stylelab: error: stdout: no space left on device"),
+        ("2>/dev/full", 0, ""),  # a log that cannot be written changes no exit status
+    ],
+)
+def test_results_on_stdout_are_never_dropped_and_messages_never_change_the_status(
+    redirect: str, code: int, said: str
+) -> None:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent / "src")}
+    command = f"{sys.executable} -m stylelab.cli examples {redirect}"
+    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, env=env)
+    assert done.returncode == code, done.stderr
+    assert done.stderr.strip().startswith(said) and (said or not done.stderr)
+
+
 @pytest.mark.parametrize("module", ["stylelab", "stylelab.cli"])
 def test_python_dash_m_runs_the_command_line(module: str) -> None:
     """``python -m stylelab`` and ``python -m stylelab.cli`` are the ``stylelab`` script."""

@@ -37,6 +37,7 @@ from stylelab import __version__
 from stylelab.allocator import configure_allocator
 from stylelab.cli import apply, deploy, fast, instant, serve, stereo, study, stylize, sweep
 from stylelab.cli.common import EXIT_BUG, EXIT_PIPE, EXIT_USAGE, OneLineParser, config_from_args
+from stylelab.cli.streams import command_streams
 from stylelab.errors import StylelabError
 from stylelab.safety import (
     describe_os_error,
@@ -80,12 +81,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; every failure ends here as one line on stderr and an exit status:
-    2 for bad input, 130 / 143 / 129 for Ctrl-C / SIGTERM / SIGHUP, 70 for a bug."""
-    arguments = list(sys.argv[1:] if argv is None else argv)
-    debug_env = os.environ.get(DEBUG_ENV, "").strip().lower()
-    debug = "--debug" in arguments[:1] or debug_env not in ("", "0", "false", "no", "off")
+    2 for bad input, 130 / 143 / 129 for Ctrl-C / SIGTERM / SIGHUP, 70 for a bug. stdout
+    and stderr are :mod:`stylelab.cli.streams`' while it runs."""
     if sys.stderr is None:  # closed (2>&-): progress bars write nowhere rather than crash
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the whole process
+    with command_streams():
+        return _main(list(sys.argv[1:] if argv is None else argv))
+
+
+def _main(arguments: list[str]) -> int:
+    debug_env = os.environ.get(DEBUG_ENV, "").strip().lower()
+    debug = "--debug" in arguments[:1] or debug_env not in ("", "0", "false", "no", "off")
     os.environ["MPLBACKEND"] = "Agg"  # headless figures; an invalid user value cannot break us
     # matplotlib's notes on an unwritable $HOME (it uses a temporary config folder then)
     # would be lines beside a command's one line; its errors still show

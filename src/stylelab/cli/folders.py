@@ -201,6 +201,7 @@ def _read_stdin(usage: str) -> Any:
 def _write_stdout(result: Any) -> None:
     import io
 
+    from stylelab.cli.streams import write_binary
     from stylelab.pixels import array_to_pil
 
     if sys.stdout is None:
@@ -208,5 +209,4 @@ def _write_stdout(result: Any) -> None:
     picture = result if not hasattr(result, "shape") else array_to_pil(result)
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG")
-    sys.stdout.buffer.write(buffer.getvalue())
-    sys.stdout.buffer.flush()
+    write_binary(buffer.getvalue())
