@@ -527,6 +527,48 @@ def test_uploads_stay_within_their_budget_and_spare_what_jobs_read(workdir: Path
         assert stored() <= budget and len(list((folder / "uploads").iterdir())) <= 2
 
 
+def test_a_full_disk_is_507_and_a_removed_work_folder_is_made_again(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The disk under the work folder fills, or the folder is removed while the server
+    runs: one line, no server path in it, and jobs go on once there is room."""
+    import errno
+    import shutil
+    from contextlib import contextmanager
+
+    from stylelab.safety import WriteFailed
+    from stylelab.serve import jobs
+
+    folder = workdir.parent / "disk"
+    with TestClient(create_app(Settings(workdir=folder))) as app:
+        real = jobs.atomic_path
+
+        @contextmanager
+        def full(path):
+            raise WriteFailed(f"{path}: no space left on device; nothing was written", errno.ENOSPC)
+            yield  # pragma: no cover - a generator for contextmanager
+
+        monkeypatch.setattr(jobs, "atomic_path", full)
+        headers = {"Content-Type": "image/png"}
+        response = app.post("/api/uploads", content=png_bytes(), headers=headers)
+        message = refused(response, 507, "the server's storage is full")
+        assert str(folder) not in message and "upload" in message
+        monkeypatch.setattr(jobs, "atomic_path", real)
+
+        shutil.rmtree(folder)  # the work folder removed under the running server
+        ids = {}
+        for role, data in (("content", png_bytes()), ("style", style_bytes())):
+            response = app.post("/api/uploads", content=data, headers=headers)
+            assert response.status_code == 201, response.text
+            ids[role] = response.json()["id"]
+        job_id = submit(app, ids, **TINY)["id"]
+        job = wait_for(lambda: job_of(app, job_id), ended, 120)
+        assert job["status"] == "done", job
+        shutil.rmtree(folder / "jobs" / job["id"])
+        gone = app.get(f"/api/jobs/{job['id']}/files/image.png")
+        refused(gone, 404, "no longer on the server")
+
+
 def test_a_restart_keeps_finished_jobs_and_marks_running_ones(
     workdir: Path, finished: dict
 ) -> None:

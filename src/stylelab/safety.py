@@ -362,18 +362,27 @@ def write_together(targets: Sequence[PathLike]) -> Iterator[list[Path]]:
                     staged.append(_Staged(final))
                 except OSError as exc:  # no temporary can be made in its folder
                     reason = describe_os_error(exc, final)
-                    raise StylelabError(f"{reason}; nothing was written") from None
+                    raise WriteFailed(f"{reason}; nothing was written", exc.errno) from None
             yield [s.writable_path for s in staged]
             for item in staged:
                 item.prepare()
             _commit_all(staged)
         except OSError as exc:
-            raise StylelabError(
-                _describe_write_error(exc, staged) + "; nothing was written"
+            raise WriteFailed(
+                _describe_write_error(exc, staged) + "; nothing was written", exc.errno
             ) from None
     finally:
         for item in staged:
             item.discard()
+
+
+class WriteFailed(StylelabError):
+    """:func:`write_together` could not write its files; ``errno`` says why (a server
+    tells a full disk, ``ENOSPC``, from its own faults)."""
+
+    def __init__(self, message: str, errno_: int | None = None) -> None:
+        super().__init__(message)
+        self.errno = errno_
 
 
 def _commit_all(staged: Sequence[_Staged]) -> None:

@@ -2,7 +2,8 @@
 
 Starlette (the ASGI toolkit FastAPI is built on) with uvicorn: few dependencies, no
 build step, server-sent events as a plain streaming response. Every refusal is JSON,
-``{"error": "<one line>"}`` with a 4xx status (507 when the uploads fill their budget),
+``{"error": "<one line>"}`` with a 4xx status (507 when the uploads fill their budget or
+the disk under the work folder is full),
 which the page shows as it is.
 
 Endpoints (all under the token when one is set):
@@ -55,6 +56,8 @@ from stylelab.serve.jobs import (
     Job,
     JobStore,
     QueueFull,
+    StorageFailed,
+    StorageFull,
     UploadsFull,
 )
 from stylelab.serve.options import check_job, option_schema
@@ -164,8 +167,10 @@ async def upload(request: Request) -> Response:
     shape = await run_in_threadpool(_check_image, data, name, request.app.state.decode_lock)
     try:
         upload_id = await run_in_threadpool(store.save_upload, data)
-    except UploadsFull as exc:
+    except (UploadsFull, StorageFull) as exc:
         raise fail(507, exc) from None
+    except StorageFailed as exc:
+        raise fail(500, exc) from None
     return JSONResponse(
         {"id": f"upload:{upload_id}", "name": name, "width": shape[1], "height": shape[0]},
         status_code=201,
@@ -187,6 +192,10 @@ async def submit(request: Request) -> Response:
         job = store.submit(content, style, config, (content_label, style_label), checked)
     except QueueFull as exc:
         raise fail(429, exc) from None
+    except StorageFull as exc:
+        raise fail(507, exc) from None
+    except StorageFailed as exc:
+        raise fail(500, exc) from None
     except StylelabError as exc:
         raise fail(400, exc) from None
     return JSONResponse(job.public(), status_code=201)
@@ -228,8 +237,10 @@ async def job_file(request: Request) -> Response:
         raise fail(404, f"no such file: {name}; a job has {', '.join(JOB_FILES)}")
     filename, media = JOB_FILES[name]
     path = job.folder / filename
-    if job.status in ACTIVE or not path.is_file():
+    if job.status in ACTIVE or (not path.is_file() and job.status != "done"):
         raise fail(404, f"{name}: not written yet (job {job.status})")
+    if not path.is_file():
+        raise fail(404, f"{name}: no longer on the server (its work folder was cleared)")
     if not is_inside(path, job.folder):  # a link planted in the folder: never followed out
         raise fail(404, f"{name}: not a file of this job")
     disposition = "attachment" if request.query_params.get("download") else "inline"

@@ -22,6 +22,7 @@ asks for that image again), and when that is not enough the upload is refused.
 
 from __future__ import annotations
 
+import errno
 import io
 import queue
 import re
@@ -37,7 +38,7 @@ from typing import Any
 from stylelab.config import StylizeConfig
 from stylelab.errors import StylelabError
 from stylelab.records import read_json, write_json
-from stylelab.safety import atomic_path, one_line
+from stylelab.safety import WriteFailed, atomic_path, one_line, os_reason
 
 JOB_ID = re.compile(r"[0-9a-f]{32}")
 #: The files of a job a client may fetch: URL name -> (file name, media type).
@@ -71,6 +72,25 @@ class QueueFull(StylelabError):
 
 class UploadsFull(StylelabError):
     """The uploads that waiting or running jobs read already fill the budget (HTTP 507)."""
+
+
+class StorageFull(StylelabError):
+    """The disk under the work folder is full (HTTP 507); no path in the message."""
+
+
+class StorageFailed(StylelabError):
+    """The work folder could not be written for another reason: the server's fault
+    (HTTP 500); no path in the message."""
+
+
+def storage_error(exc: OSError | StylelabError, what: str) -> StylelabError:
+    """The one line a client sees for ``what`` (an upload, a result) that the server could
+    not write: a full disk, or the reason, never the server's own paths."""
+    code = getattr(exc, "errno", None)
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        return StorageFull(f"the server's storage is full: {what} was not kept; try again later")
+    reason = os_reason(exc) if isinstance(exc, OSError) else "it could not be written"
+    return StorageFailed(f"the server could not store {what} ({reason})")
 
 
 @dataclass
@@ -219,7 +239,10 @@ class JobStore:
             job.sources = (content, style)
             if instant is not None:
                 _make_instant(job, instant)
-            job.folder.mkdir()
+            try:
+                job.folder.mkdir(parents=True)  # the work folder may have been removed
+            except OSError as exc:
+                raise storage_error(exc, "the job") from None
             self._save(job)
             self.jobs[job_id] = job
         self.pending.put(job)
@@ -271,8 +294,12 @@ class JobStore:
                     "try again when they have finished"
                 )
             upload_id = uuid.uuid4().hex
-            with atomic_path(self.uploads / f"{upload_id}.upload") as tmp:
-                tmp.write_bytes(data)
+            try:
+                self.uploads.mkdir(parents=True, exist_ok=True)  # removed while running
+                with atomic_path(self.uploads / f"{upload_id}.upload") as tmp:
+                    tmp.write_bytes(data)
+            except (OSError, WriteFailed) as exc:
+                raise storage_error(exc, "the upload") from None
         return upload_id
 
     def get(self, job_id: str) -> Job | None:
@@ -349,9 +376,14 @@ class JobStore:
         except MemoryError:
             self._finish(job, "failed", "out of memory: try a smaller size")
             return
-        result.save(job.folder / "image.png")
-        with atomic_path(job.folder / "thumbnail.png") as tmp:
-            tmp.write_bytes(_png(result.tensor, THUMBNAIL_EDGE))
+        try:
+            job.folder.mkdir(parents=True, exist_ok=True)  # removed while it ran
+            result.save(job.folder / "image.png")
+            with atomic_path(job.folder / "thumbnail.png") as tmp:
+                tmp.write_bytes(_png(result.tensor, THUMBNAIL_EDGE))
+        except (OSError, WriteFailed) as exc:
+            self._finish(job, "failed", str(storage_error(exc, "the result")))
+            return
         job.preview = _png(result.tensor, PREVIEW_EDGE)
         job.preview_count += 1
         job.iterations = int(result.info.get("iterations", job.iterations))
