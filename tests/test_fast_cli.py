@@ -521,6 +521,29 @@ def test_train_refuses_to_clobber_or_mix_an_earlier_run(
     assert snapshot(tmp_path) == before
 
 
+def test_a_second_run_on_the_same_model_is_refused_while_the_first_runs(
+    tmp_path: Path, earlier_run: Path, photo_folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two `train -o m.safetensors` (or --resume) at once: the second would overwrite the
+    first's model and checkpoint; it is refused while the first holds MODEL_train/.lock."""
+    from stylelab.cli.fast import TRAINING_LOCK
+    from stylelab.safety import lock_or_refuse, open_lock
+
+    records = earlier_run.with_name(f"{earlier_run.stem}_train")
+    args = [*_train_args(photo_folder, earlier_run, "example:strokes", "example:mosaic")]
+    before = snapshot(tmp_path)
+    held = open_lock(records / TRAINING_LOCK, "the test's run")  # the first run
+    try:
+        lock_or_refuse(held, "held")
+        code, _, err = run([*args, "--lr", "0.01", "--steps", "9", "--resume"], capsys)
+    finally:
+        os.close(held)
+    assert code == 2, err
+    assert_one_error_line(err, "another training run is writing this model")
+    (records / TRAINING_LOCK).unlink()  # the first run's, left as it would leave it
+    assert snapshot(tmp_path) == before
+
+
 def _damage_checkpoint(path: Path, damage: str) -> None:
     """Rewrite a training checkpoint with one optimizer moment reshaped, or NaN."""
     from safetensors import safe_open

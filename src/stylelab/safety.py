@@ -291,6 +291,41 @@ def is_inside(path: Path, folder: Path) -> bool:
     return False
 
 
+# ----------------------------------------------------------------------------- locks
+
+
+def open_lock(path: Path, what: str) -> int:
+    """The lock file ``path`` (made if missing), opened without following a link or
+    truncating anything; ``what`` names whose lock it is in the one-line errors."""
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+    flags |= getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags, 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise StylelabError(
+                f"{path}: a symbolic link, not {what}'s lock file; remove it"
+            ) from None
+        raise StylelabError(describe_os_error(exc, path)) from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise StylelabError(f"{path}: not a regular file, so it cannot lock {what}")
+    return fd
+
+
+def lock_or_refuse(fd: int, busy: str) -> None:
+    """Take the exclusive lock (``flock``) on ``fd`` now, or raise ``busy``: another
+    process holds it. No-op where there is no ``fcntl`` (Windows)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        raise StylelabError(busy) from None
+
+
 # ----------------------------------------------------------------------------- writing
 
 

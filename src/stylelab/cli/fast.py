@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +21,9 @@ from stylelab.errors import StylelabError
 from stylelab.safety import (
     check_outputs,
     is_inside,
+    lock_or_refuse,
+    open_lock,
+    undone_on_failure,
 )
 
 MODEL_SUFFIX = ".safetensors"
@@ -139,17 +145,48 @@ def cmd_train(args: argparse.Namespace) -> int:
     for path in record_files:
         if path.is_dir():
             raise StylelabError(f"{path}: is a folder; training writes a file there")
-    if not args.resume and (workdir / "checkpoint.safetensors").exists():
-        raise StylelabError(
-            f"{workdir}: holds a checkpoint of an earlier run: add --resume to continue it, "
-            "or choose another -o"
-        )
-    result = train(config, output, resume=args.resume, progress=not args.quiet)
+    with training_records(workdir, args.resume):
+        result = train(config, output, resume=args.resume, progress=not args.quiet)
     summary = result.summary
     if result.model_path is None:  # a rank other than 0 of a distributed run
         return 0
     rate = f", {summary['images_per_s']:.2f} images/s"
     return report_training(result, output, workdir, rate, args.quiet)
+
+
+#: The lock file in MODEL_train/ that one training run holds.
+TRAINING_LOCK = ".lock"
+
+
+@contextmanager
+def training_records(workdir: Path, resume: bool) -> Iterator[None]:
+    """The block runs holding ``workdir``'s lock (rank 0 of a distributed run), so that a
+    second run with the same ``-o`` is refused rather than overwrite the first's model and
+    checkpoint; under it, a checkpoint of an earlier run needs ``--resume``. A run that
+    fails leaves no folder or lock file it made."""
+    rank = os.environ.get("RANK", "0").strip() or "0"
+    with undone_on_failure() as made:
+        lock = None
+        if rank == "0":
+            made.folder(workdir)
+            path = workdir / TRAINING_LOCK
+            new = not path.exists() and not path.is_symlink()
+            lock = open_lock(path, "the training run")
+        try:
+            if lock is not None:
+                busy = f"{workdir}: another training run is writing this model (the same -o)"
+                lock_or_refuse(lock, busy)
+                if new:
+                    made.file(path)  # ours to remove on failure only once we hold it
+            if not resume and (workdir / "checkpoint.safetensors").exists():
+                raise StylelabError(
+                    f"{workdir}: holds a checkpoint of an earlier run: add --resume to "
+                    "continue it, or choose another -o"
+                )
+            yield
+        finally:
+            if lock is not None:
+                os.close(lock)
 
 
 def report_training(result: Any, output: Path, workdir: Path, extra: str, quiet: bool) -> int:

@@ -299,7 +299,12 @@ def _check_styles(styles: list[str]) -> None:
 def cmd_train_instant(args: argparse.Namespace) -> int:
     from stylelab.adain.trainconfig import InstantTrainConfig
     from stylelab.adain.training import train_instant, workdir_for
-    from stylelab.cli.fast import check_model_output, check_records_outside_data, report_training
+    from stylelab.cli.fast import (
+        check_model_output,
+        check_records_outside_data,
+        report_training,
+        training_records,
+    )
     from stylelab.safety import check_outputs
 
     config = InstantTrainConfig(
@@ -329,12 +334,8 @@ def cmd_train_instant(args: argparse.Namespace) -> int:
     check_outputs([output, *records], inputs)
     if workdir.exists() and not workdir.is_dir():
         raise StylelabError(f"{workdir}: exists and is not a folder (training records go there)")
-    if not args.resume and records[2].exists():
-        raise StylelabError(
-            f"{workdir}: holds a checkpoint of an earlier run: add --resume to continue it, "
-            "or choose another -o"
-        )
-    result = train_instant(config, output, resume=args.resume, progress=not args.quiet)
+    with training_records(workdir, args.resume):
+        result = train_instant(config, output, resume=args.resume, progress=not args.quiet)
     return report_training(result, output, workdir, "", args.quiet)
 
 

@@ -23,12 +23,10 @@ SIGHUP end the runs in flight (they are not recorded) and keep every recorded ro
 from __future__ import annotations
 
 import csv
-import errno
 import io
 import json
 import os
 import shutil
-import stat
 import sys
 import time
 from collections import Counter
@@ -64,6 +62,8 @@ from stylelab.safety import (
     check_new_folder,
     check_output_file,
     describe_os_error,
+    lock_or_refuse,
+    open_lock,
     undone_on_failure,
     write_together,
 )
@@ -413,24 +413,6 @@ def _fresh(root: Path) -> bool:
     return True
 
 
-def _open_lock(path: Path) -> int:
-    """The lock file, opened without following a link or truncating anything."""
-    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
-    flags |= getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-    try:
-        fd = os.open(path, flags, 0o644)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise StylelabError(
-                f"{path}: a symbolic link, not the sweep's lock file; remove it"
-            ) from None
-        raise StylelabError(describe_os_error(exc, path)) from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise StylelabError(f"{path}: not a regular file, so it cannot lock the sweep")
-    return fd
-
-
 def _check_folder(root: Path, sweep: Sweep, resume: bool) -> dict[str, Any]:
     """RUNDIR is new, empty, or holds this same sweep and we resume; its sweep.json."""
     if root.is_symlink() and not root.exists():
@@ -477,16 +459,9 @@ def _begin(root: Path, sweep: Sweep, resume: bool, made: Made) -> int:
     made.folder(root)
     if not (root / LOCK).exists() and not (root / LOCK).is_symlink():
         made.file(root / LOCK)
-    lock = _open_lock(root / LOCK)
+    lock = open_lock(root / LOCK, "the sweep")
     try:
-        try:
-            import fcntl
-
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except ImportError:  # pragma: no cover - Windows
-            pass
-        except OSError:
-            raise StylelabError(f"{root}: another sweep is running in this folder") from None
+        lock_or_refuse(lock, f"{root}: another sweep is running in this folder")
         existing = _check_folder(root, sweep, resume)  # again: it may have changed meanwhile
         made.folder(root / RUNS)
         if not existing:
