@@ -143,6 +143,37 @@ def test_apply_folder_mirrors_relative_names(
     assert not (out / "notes.txt").exists()
 
 
+def test_a_full_disk_ends_a_folder_run_instead_of_skipping_every_photo(
+    tmp_path: Path,
+    tiny_model: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A photo that cannot be read is skipped; a disk that cannot take results is no
+    photo's fault: the run stops at the first such write, in one line."""
+    import errno
+
+    from stylelab import pixels
+    from stylelab.safety import WriteFailed
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for seed in range(4):
+        gradient_image(30, 24, seed=seed).save(photos / f"{seed}.png")
+    tries = []
+
+    def full(result, target):
+        tries.append(target)
+        raise WriteFailed(f"{target}: no space left on device; nothing was written", errno.ENOSPC)
+
+    monkeypatch.setattr(pixels, "save_array", full)
+    out = tmp_path / "styled"
+    code, _, err = run(["apply", str(tiny_model), str(photos), "-o", str(out), *APPLY_FAST], capsys)
+    assert code == 2, err
+    assert_one_error_line(err, "no space left on device")
+    assert "skipped" not in err and len(tries) < 4
+
+
 def test_apply_several_files_to_a_folder(
     tmp_path: Path, tiny_model: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -542,6 +573,27 @@ def test_a_second_run_on_the_same_model_is_refused_while_the_first_runs(
     assert_one_error_line(err, "another training run is writing this model")
     (records / TRAINING_LOCK).unlink()  # the first run's, left as it would leave it
     assert snapshot(tmp_path) == before
+
+
+def test_a_disk_that_fills_mid_run_names_the_checkpoint_to_resume_from(tmp_path: Path) -> None:
+    import errno
+
+    from stylelab.cli.fast import training_records
+    from stylelab.safety import WriteFailed
+
+    workdir = tmp_path / "m_train"
+    full = WriteFailed("m.safetensors: no space left on device; nothing was written", errno.ENOSPC)
+    said = "no space left.*checkpoint in .*--resume when there"
+    with pytest.raises(WriteFailed, match=said), training_records(workdir, resume=False):
+        (workdir / "checkpoint.safetensors").write_bytes(b"saved at step 100")
+        raise full
+    assert (workdir / "checkpoint.safetensors").is_file()  # kept: it is the way on
+    with (
+        pytest.raises(WriteFailed, match="nothing was written$"),
+        training_records(tmp_path / "n_train", resume=False),
+    ):
+        raise full  # before any checkpoint: no advice to resume
+    assert not (tmp_path / "n_train").exists()  # and nothing left behind
 
 
 def _damage_checkpoint(path: Path, damage: str) -> None:

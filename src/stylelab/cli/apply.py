@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from stylelab.cli.folders import Skipped, plan_jobs, read_photo, write_result
+from stylelab.cli.folders import Skipped, ends_the_run, plan_jobs, read_photo, write_result
 from stylelab.errors import StylelabError
 from stylelab.fast import open_model
 from stylelab.limits import show
@@ -169,7 +169,7 @@ def _run_jobs(
         try:
             size = written.result()
         except (StylelabError, OSError) as exc:
-            if len(jobs) == 1:
+            if len(jobs) == 1 or ends_the_run(exc):
                 raise
             skipped.add(exc)
             return

@@ -19,6 +19,7 @@ from stylelab.cli.common import add_config_arguments, config_from_args, interrup
 from stylelab.config import StylizeConfig
 from stylelab.errors import StylelabError
 from stylelab.safety import (
+    WriteFailed,
     check_outputs,
     is_inside,
     lock_or_refuse,
@@ -183,7 +184,16 @@ def training_records(workdir: Path, resume: bool) -> Iterator[None]:
                     f"{workdir}: holds a checkpoint of an earlier run: add --resume to "
                     "continue it, or choose another -o"
                 )
-            yield
+            try:
+                yield
+            except WriteFailed as exc:  # a full disk mid-run: what was saved before stays
+                if not (workdir / "checkpoint.safetensors").is_file():
+                    raise
+                raise WriteFailed(
+                    f"{exc}; the last checkpoint in {workdir} is whole: run the same command "
+                    "with --resume when there is room",
+                    exc.errno,
+                ) from None
         finally:
             if lock is not None:
                 os.close(lock)

@@ -9,6 +9,7 @@ inputs that could not be read, run or written, and says them once one succeeds.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -159,6 +160,16 @@ def read_photo(source: str, size: int | None, usage: str = "stylelab apply MODEL
             f"{MIN_SIDE} px on its short side; raise --size"
         )
     return resized
+
+
+#: Write failures that no other photo of a folder run would escape: they end the run.
+DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO)
+
+
+def ends_the_run(exc: BaseException) -> bool:
+    """Whether writing a result failed for the disk's reason (full, read-only, failing),
+    not the photo's: a folder run stops there instead of skipping photo after photo."""
+    return getattr(exc, "errno", None) in DISK_ERRNOS
 
 
 def write_result(result: Any, target: str) -> list[int]:
