@@ -153,6 +153,96 @@ def test_a_rename_that_fails_late_undoes_the_renames_before_it(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "a.png"]  # nothing hidden
 
 
+def _refuse_commit_of(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    commit = safety._Staged.commit
+
+    def refused(self: safety._Staged) -> None:
+        if self.final.name == name:
+            raise PermissionError(errno.EPERM, "Operation not permitted", str(self.named))
+        commit(self)
+
+    monkeypatch.setattr(safety._Staged, "commit", refused)
+
+
+def test_without_hard_links_the_old_files_are_kept_as_copies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FAT, some FUSE mounts, another user's file under protected_hardlinks: no link, so
+    the old a.png is copied aside, and put back when a.json cannot be replaced."""
+    targets = [tmp_path / "a.png", tmp_path / "a.json"]
+    targets[0].write_text("old png")
+    (tmp_path / "elsewhere.png").write_text("linked")
+    link = tmp_path / "b.png"
+    link.symlink_to(tmp_path / "elsewhere.png")  # a symbolic link comes back as one
+    targets.insert(1, link)
+
+    def no_link(*_: object, **__: object) -> None:
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_link)
+    _refuse_commit_of(monkeypatch, "a.json")
+    refused = pytest.raises(StylelabError, match="nothing was written")
+    with refused, safety.write_together(targets) as temporaries:
+        for tmp in temporaries:
+            tmp.write_text("new")
+    assert targets[0].read_text() == "old png" and not targets[2].exists()
+    assert link.is_symlink() and link.read_text() == "linked"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png", "elsewhere.png"]
+
+
+def test_an_old_file_that_cannot_be_kept_is_replaced_last_and_never_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    targets = [tmp_path / "a.png", tmp_path / "a.json"]
+    for target in targets:
+        target.write_text("old")
+    real_keep = safety._Staged.keep_old
+    monkeypatch.setattr(
+        safety._Staged,
+        "keep_old",
+        lambda self: safety.UNKEPT if self.final.name == "a.png" else real_keep(self),
+    )
+    _refuse_commit_of(monkeypatch, "a.json")  # renamed first, so a.png is never touched
+    refused = pytest.raises(StylelabError, match="nothing was written")
+    with refused, safety.write_together(targets) as temporaries:
+        for tmp in temporaries:
+            tmp.write_text("new")
+    assert [t.read_text() for t in targets] == ["old", "old"]
+
+
+def test_an_old_file_that_cannot_be_put_back_stays_aside_and_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    targets = [tmp_path / "a.png", tmp_path / "a.json"]
+    targets[0].write_text("old png")
+    real_replace = os.replace
+
+    def replace(source: object, target: object) -> None:
+        if str(source).endswith(".tmp") and Path(str(target)) == targets[0] and restoring:
+            raise OSError(errno.EIO, "Input/output error")
+        real_replace(source, target)  # type: ignore[arg-type]
+
+    restoring = False
+    commit = safety._Staged.commit
+
+    def refused(self: safety._Staged) -> None:
+        nonlocal restoring
+        if self.final.name == "a.json":
+            restoring = True
+            raise PermissionError(errno.EPERM, "Operation not permitted", str(self.named))
+        commit(self)
+
+    monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.setattr(safety._Staged, "commit", refused)
+    kept_aside = pytest.raises(StylelabError, match=r"the old a\.png is kept as .*\.stylelab-")
+    with kept_aside as said, safety.write_together(targets) as temporaries:
+        for tmp in temporaries:
+            tmp.write_text("new")
+    aside = [p for p in tmp_path.iterdir() if p.name.startswith(".stylelab-")]
+    assert len(aside) == 1 and aside[0].read_text() == "old png"
+    assert str(aside[0]) in str(said.value)
+
+
 def test_another_users_file_in_a_sticky_folder_is_refused_up_front(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import signal
 import stat
 import tempfile
@@ -403,9 +404,9 @@ def write_together(targets: Sequence[PathLike]) -> Iterator[list[Path]]:
                 item.prepare()
             _commit_all(staged)
         except OSError as exc:
-            raise WriteFailed(
-                _describe_write_error(exc, staged) + "; nothing was written", exc.errno
-            ) from None
+            undone = getattr(exc, "stylelab_undone", None)
+            said = "; ".join(undone) if undone else "nothing was written"
+            raise WriteFailed(f"{_describe_write_error(exc, staged)}; {said}", exc.errno) from None
     finally:
         for item in staged:
             item.discard()
@@ -420,29 +421,77 @@ class WriteFailed(StylelabError):
         self.errno = errno_
 
 
+#: :meth:`_Staged.keep_old` for an old file that exists but could not be kept.
+UNKEPT = Path("<not kept>")
+
+
 def _commit_all(staged: Sequence[_Staged]) -> None:
-    """Rename every staged file to its target, or none: on a failure the targets renamed
-    so far get their old files back (from hard links made first) or are removed."""
+    """Rename every staged file to its target, or none. One rename is its own
+    transaction. With several, each old target is kept first (a hard link, else a copy;
+    a symbolic link as a link), so that a failure part-way puts back the ones renamed so
+    far; a target whose old file could not be kept is renamed last and never removed.
+    The main thread's SIGINT, SIGTERM and SIGHUP wait until the renames are done."""
+    if len(staged) == 1:
+        staged[0].commit()
+        return
     kept = [item.keep_old() for item in staged]
+    order = sorted(range(len(staged)), key=lambda i: kept[i] is UNKEPT)  # stable: unkept last
     done: list[int] = []
     try:
-        for index, item in enumerate(staged):
-            item.commit()
-            done.append(index)
-    except OSError:
-        for index in reversed(done):
-            with suppress(OSError):
-                if kept[index] is not None:
-                    os.replace(kept[index], staged[index].final)  # type: ignore[arg-type]
-                    kept[index] = None
-                else:
-                    staged[index].final.unlink()
-        raise
+        with _signals_held():
+            try:
+                for index in order:
+                    staged[index].commit()
+                    done.append(index)
+            except BaseException as exc:
+                exc.stylelab_undone = _undo(staged, kept, done)  # type: ignore[attr-defined]
+                raise
     finally:
         for old in kept:
-            if old is not None:
+            if old is not None and old is not UNKEPT:
                 with suppress(OSError):
                     old.unlink()
+
+
+def _undo(staged: Sequence[_Staged], kept: list[Path | None], done: list[int]) -> list[str]:
+    """Put back the targets renamed so far; what could not be put back, in words."""
+    notes = []
+    for index in reversed(done):
+        final, old = staged[index].final, kept[index]
+        try:
+            if old is None:  # there was none: the new one goes
+                final.unlink()
+            elif old is UNKEPT:
+                notes.append(f"{final} was replaced (its old file could not be kept aside)")
+            else:
+                os.replace(old, final)
+                kept[index] = None
+        except OSError:
+            if old is not None and old is not UNKEPT:
+                notes.append(f"the old {final.name} is kept as {old}")
+                kept[index] = None  # the only copy: never removed
+            else:
+                notes.append(f"{final} could not be removed again")
+    return notes
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT, SIGTERM and SIGHUP held back for the block (main thread, POSIX): a signal
+    then acts right after it, on a whole set of files."""
+    import threading
+
+    held = {signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)}
+    if threading.current_thread() is not threading.main_thread() or not hasattr(
+        signal, "pthread_sigmask"
+    ):
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 @contextmanager
@@ -483,16 +532,30 @@ class _Staged:
         self.named = name
 
     def keep_old(self) -> Path | None:
-        """A hidden hard link to the file the commit will replace (None: there is none, or
-        this file system or its owner allows no link)."""
-        if not self.final.is_file() or self.final.is_symlink():
+        """The file the commit will replace, kept aside under a hidden name: a hard link,
+        else a copy (file systems without links, another user's file under
+        ``protected_hardlinks``), a symbolic link as a link. None: there is none;
+        :data:`UNKEPT`: it could not be kept."""
+        final = self.final
+        if not final.is_symlink() and not final.exists():
             return None
         try:
             old = hidden_temporary(self.folder)
-            os.unlink(old)
-            os.link(self.final, old)
         except OSError:
-            return None
+            return UNKEPT
+        try:
+            os.unlink(old)
+            if final.is_symlink():
+                os.symlink(os.readlink(final), old)
+            else:
+                try:
+                    os.link(final, old)
+                except OSError:
+                    shutil.copy2(final, old)
+        except OSError:
+            with suppress(OSError):
+                old.unlink()
+            return UNKEPT
         return old
 
     def commit(self) -> None:
