@@ -128,31 +128,6 @@ def test_write_together_renames_all_or_nothing(tmp_path: Path) -> None:
     assert oct(targets[0].stat().st_mode & 0o777) == oct(0o666 & ~_umask())
 
 
-@pytest.mark.parametrize("failing", ["a.csv", "a.json"])
-def test_a_rename_that_fails_late_undoes_the_renames_before_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str
-) -> None:
-    """An old a.json that cannot be replaced (another user's, in a sticky folder; an
-    immutable file) after a.png was: the old a.png is back, the new a.csv gone."""
-    targets = [tmp_path / "a.png", tmp_path / "a.csv", tmp_path / "a.json"]
-    targets[0].write_text("old png")
-    targets[2].write_text("old json")
-    commit = safety._Staged.commit
-
-    def refused(self: safety._Staged) -> None:
-        if self.final.name == failing:
-            raise PermissionError(errno.EPERM, "Operation not permitted", str(self.named))
-        commit(self)
-
-    monkeypatch.setattr(safety._Staged, "commit", refused)
-    said = rf"{failing.replace('.', '[.]')}: operation not permitted; nothing was written"
-    with pytest.raises(StylelabError, match=said), safety.write_together(targets) as temporaries:
-        for tmp in temporaries:
-            tmp.write_text("new")
-    assert targets[0].read_text() == "old png" and targets[2].read_text() == "old json"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "a.png"]  # nothing hidden
-
-
 def _refuse_commit_of(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
     commit = safety._Staged.commit
 
@@ -162,6 +137,24 @@ def _refuse_commit_of(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
         commit(self)
 
     monkeypatch.setattr(safety._Staged, "commit", refused)
+
+
+@pytest.mark.parametrize("failing", ["a.csv", "a.json"])
+def test_a_rename_that_fails_late_undoes_the_renames_before_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    """An old a.json that cannot be replaced (another user's, in a sticky folder; an
+    immutable file) after a.png was: the old a.png is back, the new a.csv gone."""
+    targets = [tmp_path / "a.png", tmp_path / "a.csv", tmp_path / "a.json"]
+    targets[0].write_text("old png")
+    targets[2].write_text("old json")
+    _refuse_commit_of(monkeypatch, failing)
+    said = rf"{failing.replace('.', '[.]')}: operation not permitted; nothing was written"
+    with pytest.raises(StylelabError, match=said), safety.write_together(targets) as temporaries:
+        for tmp in temporaries:
+            tmp.write_text("new")
+    assert targets[0].read_text() == "old png" and targets[2].read_text() == "old json"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "a.png"]  # nothing hidden
 
 
 def test_without_hard_links_the_old_files_are_kept_as_copies(
