@@ -476,6 +476,14 @@ def test_issue_acceptance_run_at_256px(tmp_path: Path, capsys: pytest.CaptureFix
     assert result["content_distance"] < 0.8 * painting["content_distance"]
 
 
+def test_a_reader_gone_before_the_buffered_result_is_flushed_is_sigpipe() -> None:
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent / "src")}
+    env.pop("PYTHONUNBUFFERED", None)
+    command = f"{sys.executable} -m stylelab.cli examples | true; echo ${{PIPESTATUS[0]}}"
+    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, env=env)
+    assert done.stdout.strip() == "141" and done.stderr == "", done.stderr
+
+
 def test_a_reader_that_leaves_ends_the_command_silently() -> None:
     """``stylelab layers | head``: stdout's reader gone is no error of the user's; exit as
     SIGPIPE would (141), with nothing on stderr, as cat and ls do."""
@@ -512,13 +520,20 @@ def test_an_image_on_stdout_whose_reader_leaves_part_way_exits_as_sigpipe() -> N
         (">&-", 2, "stylelab: error: stdout is closed: this command's results would be lost"),
         (">/dev/full", 2, "stylelab: error: stdout: no space left on device"),
         ("2>/dev/full", 0, ""),  # a log that cannot be written changes no exit status
+        ("--json >&-", 2, "stylelab: error: --json: stdout is closed"),  # before any work
     ],
 )
+@pytest.mark.parametrize("buffered", [True, False])
 def test_results_on_stdout_are_never_dropped_and_messages_never_change_the_status(
-    redirect: str, code: int, said: str
+    redirect: str, code: int, said: str, buffered: bool
 ) -> None:
+    """With stdout buffered (no PYTHONUNBUFFERED) a short result stays in the buffer until
+    the command ends: its flush is checked too, or Python's exit would fail with 120."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent / "src")}
+    env.pop("PYTHONUNBUFFERED", None) if buffered else env.update(PYTHONUNBUFFERED="1")
     command = f"{sys.executable} -m stylelab.cli examples {redirect}"
+    if redirect.startswith("--json"):
+        command = f"{sys.executable} -m stylelab.cli export no.safetensors -o x.onnx {redirect}"
     done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, env=env)
     assert done.returncode == code, done.stderr
     assert done.stderr.strip().startswith(said) and (said or not done.stderr)

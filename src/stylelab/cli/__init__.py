@@ -37,7 +37,7 @@ from stylelab import __version__
 from stylelab.allocator import configure_allocator
 from stylelab.cli import apply, deploy, fast, instant, serve, stereo, study, stylize, sweep
 from stylelab.cli.common import EXIT_BUG, EXIT_PIPE, EXIT_USAGE, OneLineParser, config_from_args
-from stylelab.cli.streams import command_streams
+from stylelab.cli.streams import CLOSED, command_streams, stdout_closed
 from stylelab.errors import StylelabError
 from stylelab.safety import (
     describe_os_error,
@@ -86,7 +86,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     if sys.stderr is None:  # closed (2>&-): progress bars write nowhere rather than crash
         sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - for the whole process
     with command_streams():
-        return _main(list(sys.argv[1:] if argv is None else argv))
+        code = _main(list(sys.argv[1:] if argv is None else argv))
+        return _results_flushed(code)
+
+
+def _results_flushed(code: int) -> int:
+    """``code``, once what is left of the results in stdout's buffer is written (else
+    Python's exit would flush it, fail and exit 120 with its own lines)."""
+    if stdout_closed():  # nothing was written to it: a write is refused at once
+        return code
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return _pipe_closed()
+    except StylelabError as exc:  # full, or closed
+        _discard_stdout()
+        return _fail(str(exc))
+    return code
 
 
 def _main(arguments: list[str]) -> int:
@@ -105,6 +121,8 @@ def _main(arguments: list[str]) -> int:
             # (PYTHONWARNINGS=error would make an animated GIF an internal error)
             warnings.filterwarnings("default", category=UserWarning, module=r"stylelab(\.|$)")
             args = build_parser().parse_args(arguments)
+            if getattr(args, "json", False) and stdout_closed():  # before the work, not after
+                raise StylelabError(f"--json: {CLOSED}")
             steps = getattr(args, "gradient_steps", False)  # True, or a rule on the args
             if steps is True or (callable(steps) and steps(args)):
                 configure_allocator()  # steps in this process: their memory kept (glibc)
@@ -151,13 +169,18 @@ def _out_of_memory(exc: BaseException) -> bool:
 
 def _pipe_closed() -> int:
     """Exit as a process killed by SIGPIPE would (128 + 13), silently, as ``cat`` and ``ls``
-    do; stdout goes to /dev/null first so that flushing it at exit cannot fail again."""
+    do."""
+    _discard_stdout()
+    return EXIT_PIPE
+
+
+def _discard_stdout() -> None:
+    """stdout goes to /dev/null, so that flushing it at exit cannot fail again."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):  # no real stdout file: nothing left to flush into a pipe
+    except (OSError, ValueError, StylelabError):  # no real stdout file: nothing to flush
         pass
-    return EXIT_PIPE
 
 
 def _fail(message: str) -> int:

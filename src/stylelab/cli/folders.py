@@ -28,6 +28,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp", ".g
 
 def plan_jobs(inputs: Sequence[str], output: str, sheet: bool) -> Iterator[tuple[str, str]]:
     """(source, target) pairs; checks every target up front, before any work."""
+    from stylelab.cli.streams import CLOSED, stdout_closed
     from stylelab.safety import IMAGE_FORMATS as SAVE_FORMATS
     from stylelab.safety import check_output_file
 
@@ -35,6 +36,8 @@ def plan_jobs(inputs: Sequence[str], output: str, sheet: bool) -> Iterator[tuple
         raise StylelabError("'': an empty input name")
     if not output:
         raise StylelabError("'': an empty output name (-o)")
+    if output == "-" and stdout_closed():
+        raise StylelabError(f"-o -: {CLOSED}")
     single = len(inputs) == 1 and (inputs[0] == "-" or not Path(inputs[0]).is_dir())
     if sheet and not single:
         raise StylelabError("--sheet takes one input image")
@@ -215,8 +218,6 @@ def _write_stdout(result: Any) -> None:
     from stylelab.cli.streams import write_binary
     from stylelab.pixels import array_to_pil
 
-    if sys.stdout is None:
-        raise StylelabError("stdout: closed; give -o FILE instead of -o -")
     picture = result if not hasattr(result, "shape") else array_to_pil(result)
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG")

@@ -28,6 +28,11 @@ class ResultStream:
     def __init__(self, stream: TextIO | None) -> None:
         self._stream = stream
 
+    @property
+    def stream(self) -> TextIO | None:
+        """The process's own stdout (None: closed)."""
+        return self._stream
+
     def write(self, text: str) -> int:
         return int(self._call("write", text))
 
@@ -88,6 +93,13 @@ def command_streams() -> Iterator[None]:
         yield
     finally:
         sys.stdout, sys.stderr = stdout, stderr
+
+
+def stdout_closed() -> bool:
+    """Whether the command's stdout was closed when it started (``>&-``)."""
+    return sys.stdout is None or (
+        isinstance(sys.stdout, ResultStream) and sys.stdout.stream is None
+    )
 
 
 def write_binary(data: bytes) -> None:
