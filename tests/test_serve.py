@@ -568,6 +568,19 @@ def test_a_full_disk_is_507_and_a_removed_work_folder_is_made_again(
         gone = app.get(f"/api/jobs/{job['id']}/files/image.png")
         refused(gone, 404, "no longer on the server")
 
+        from stylelab.errors import StylelabError
+        from stylelab.gatys import StylizeResult
+
+        def unwritable(self, path):
+            raise StylelabError(f"{path.parent}: output folder is not writable")
+
+        monkeypatch.setattr(StylizeResult, "save", unwritable)  # read-only, no inodes, ...
+        failing = submit(app, ids, **TINY)["id"]
+        failed = wait_for(lambda: job_of(app, failing), ended, 120)
+        assert failed["status"] == "failed"
+        assert "could not store the result" in failed["message"]
+        assert str(folder) not in failed["message"], failed["message"]
+
 
 def test_a_restart_keeps_finished_jobs_and_marks_running_ones(
     workdir: Path, finished: dict

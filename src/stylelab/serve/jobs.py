@@ -38,7 +38,7 @@ from typing import Any
 from stylelab.config import StylizeConfig
 from stylelab.errors import StylelabError
 from stylelab.records import read_json, write_json
-from stylelab.safety import WriteFailed, atomic_path, one_line, os_reason
+from stylelab.safety import atomic_path, one_line, os_reason
 
 JOB_ID = re.compile(r"[0-9a-f]{32}")
 #: The files of a job a client may fetch: URL name -> (file name, media type).
@@ -85,7 +85,9 @@ class StorageFailed(StylelabError):
 
 def storage_error(exc: OSError | StylelabError, what: str) -> StylelabError:
     """The one line a client sees for ``what`` (an upload, a result) that the server could
-    not write: a full disk, or the reason, never the server's own paths."""
+    not write: a full disk, or the reason, never the server's own paths (the work folder
+    is the server's business; its log has the whole line)."""
+    print(f"stylelab serve: warning: {one_line(exc)}", file=sys.stderr)
     code = getattr(exc, "errno", None)
     if code in (errno.ENOSPC, errno.EDQUOT):
         return StorageFull(f"the server's storage is full: {what} was not kept; try again later")
@@ -298,7 +300,7 @@ class JobStore:
                 self.uploads.mkdir(parents=True, exist_ok=True)  # removed while running
                 with atomic_path(self.uploads / f"{upload_id}.upload") as tmp:
                     tmp.write_bytes(data)
-            except (OSError, WriteFailed) as exc:
+            except (OSError, StylelabError) as exc:
                 raise storage_error(exc, "the upload") from None
         return upload_id
 
@@ -381,7 +383,7 @@ class JobStore:
             result.save(job.folder / "image.png")
             with atomic_path(job.folder / "thumbnail.png") as tmp:
                 tmp.write_bytes(_png(result.tensor, THUMBNAIL_EDGE))
-        except (OSError, WriteFailed) as exc:
+        except (OSError, StylelabError) as exc:  # full, read-only, not writable: the server's
             self._finish(job, "failed", str(storage_error(exc, "the result")))
             return
         job.preview = _png(result.tensor, PREVIEW_EDGE)
