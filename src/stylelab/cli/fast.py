@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import os
 import sys
 from collections.abc import Iterator
@@ -161,24 +162,26 @@ TRAINING_LOCK = ".lock"
 
 @contextmanager
 def training_records(workdir: Path, resume: bool) -> Iterator[None]:
-    """The block runs holding ``workdir``'s lock (rank 0 of a distributed run), so that a
-    second run with the same ``-o`` is refused rather than overwrite the first's model and
-    checkpoint; under it, a checkpoint of an earlier run needs ``--resume``. A run that
-    fails leaves no folder or lock file it made."""
-    rank = os.environ.get("RANK", "0").strip() or "0"
+    """The block runs holding ``workdir``'s lock, so that a second run with the same ``-o``
+    is refused rather than overwrite the first's model and checkpoint; under it, a
+    checkpoint of an earlier run needs ``--resume``. A run that fails leaves no folder or
+    lock file it made (the lock file is removed while still held). In a distributed run
+    rank 0 holds it; when rank 0 is refused, the other ranks wait for it until torch's
+    rendezvous times out (torchrun then ends them)."""
+    from stylelab.fast.training import training_rank
+
+    path = workdir / TRAINING_LOCK
     with undone_on_failure() as made:
-        lock = None
-        if rank == "0":
+        lock, ours = None, False
+        if training_rank() == 0:
             made.folder(workdir)
-            path = workdir / TRAINING_LOCK
             new = not path.exists() and not path.is_symlink()
             lock = open_lock(path, "the training run")
         try:
             if lock is not None:
                 busy = f"{workdir}: another training run is writing this model (the same -o)"
                 lock_or_refuse(lock, busy)
-                if new:
-                    made.file(path)  # ours to remove on failure only once we hold it
+                ours = new
             if not resume and (workdir / "checkpoint.safetensors").exists():
                 raise StylelabError(
                     f"{workdir}: holds a checkpoint of an earlier run: add --resume to "
@@ -187,13 +190,18 @@ def training_records(workdir: Path, resume: bool) -> Iterator[None]:
             try:
                 yield
             except WriteFailed as exc:  # a full disk mid-run: what was saved before stays
-                if not (workdir / "checkpoint.safetensors").is_file():
+                full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+                if not full or not (workdir / "checkpoint.safetensors").is_file():
                     raise
                 raise WriteFailed(
                     f"{exc}; the last checkpoint in {workdir} is whole: run the same command "
                     "with --resume when there is room",
                     exc.errno,
                 ) from None
+        except BaseException:
+            if ours:
+                path.unlink(missing_ok=True)  # before the lock is let go: never another's
+            raise
         finally:
             if lock is not None:
                 os.close(lock)

@@ -88,12 +88,17 @@ def _env_int(name: str, default: int, low: int, high: int = 999_999) -> int:
     return int(text)
 
 
+def training_rank() -> int:
+    """This process's rank in a distributed run (torchrun's $RANK), 0 for one process."""
+    return _env_int("RANK", 0, 0)
+
+
 class Distributed:
     """Rank and world size from torchrun's environment; a no-op for one process."""
 
     def __init__(self, device: torch.device) -> None:
         self.world = _env_int("WORLD_SIZE", 1, 1)
-        self.rank = _env_int("RANK", 0, 0)
+        self.rank = training_rank()
         self.device = device
         if self.rank >= self.world:
             raise StylelabError(f"$RANK={self.rank} is not below $WORLD_SIZE={self.world}")
