@@ -309,6 +309,8 @@ def test_torch_threads_come_from_the_usable_cores(monkeypatch: pytest.MonkeyPatc
         assert torch.get_num_threads() == 1
         monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the user's choice is kept
         assert threads.configure_torch_threads() == 3
+        monkeypatch.setenv("OMP_NUM_THREADS", "4, 2")  # one count per nesting level
+        assert threads.configure_torch_threads() == 4
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)

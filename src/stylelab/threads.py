@@ -57,9 +57,9 @@ def configure_torch_threads() -> int:
         os.environ.setdefault("OMP_WAIT_POLICY", WAIT_POLICY)
         if not user_count:
             os.environ["OMP_NUM_THREADS"] = str(threads)
-        return int(user_count) if user_count.isdecimal() else threads
+        return _outer_count(user_count, threads)
     if user_count:
-        return int(user_count) if user_count.isdecimal() else threads
+        return _outer_count(user_count, threads)
     import torch
 
     if torch.get_num_threads() != threads:
@@ -77,3 +77,8 @@ def _replace_invalid(name: str, valid: Callable[[str], object], ours: str) -> No
     print(
         f"stylelab: note: {name}={shown} is not a value OpenMP takes; using {ours}", file=sys.stderr
     )
+
+
+def _outer_count(value: str, fallback: int) -> int:
+    """The threads of the outermost level that ``OMP_NUM_THREADS`` gives ("4,2": 4)."""
+    return int(value.split(",")[0]) if OMP_COUNTS.fullmatch(value) else fallback
