@@ -379,6 +379,7 @@ def test_refine_continues_with_stylize_from_the_instant_image(tiny_model, photo,
     assert images[0] == (0, tuple(result.tensor.shape))  # the instant image, first
     assert [i for i, _ in images[1:]] == [1]  # iteration 2's on_row stopped it before its image
     assert result.info["instant"]["refine"] == 5
+    assert result.info["runtime"] == "torch"  # as the docs promise, refined or not
     assert result.config.init == "content"  # the instant image came in memory, not a file
     recorded = result.summary()["config"]  # the Gatys settings that ran, not a temporary path
     assert recorded["init"] == "the instant image" and recorded["steps"] == 5

@@ -363,6 +363,9 @@ def refine_from(
     refined.settings = {**refined.config.to_dict(), "init": "the instant image"}
     refined.info["method"] = "instant + refine (Gatys objective)"
     refined.info["model"] = result.info["model"]
+    for key in ("runtime", "runtime_fallback"):  # which runtime ran the instant pass, and why
+        if key in result.info:
+            refined.info[key] = result.info[key]
     refined.info["instant"] = {
         **result.info["instant"],
         "seconds": result.info["seconds"],
