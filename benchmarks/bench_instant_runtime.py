@@ -19,6 +19,7 @@ seconds.
 
 from __future__ import annotations
 
+import argparse
 import subprocess
 import sys
 import tempfile
@@ -107,13 +108,19 @@ def gflop(photo: Path, painting: Path) -> float:
 
 
 def main() -> None:
-    repeats = int(sys.argv[sys.argv.index("--repeats") + 1]) if "--repeats" in sys.argv else 3
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3, help="in-process runs (median)")
+    parser.add_argument(
+        "--in-process-only", action="store_true", help="skip the whole-process and GFLOP parts"
+    )
+    args = parser.parse_args()
+    repeats = args.repeats
     folder = Path(tempfile.mkdtemp(prefix="stylelab-bench-runtime-"))
     photo, painting = inputs(folder)
     print(f"# instant runtimes at {SIZE} px ({machine()})\n")
     print("In process, after a warm-up, median of", repeats)
     print(table(["runtime", "seconds", "/ onnx"], in_process(photo, painting, repeats)))
-    if "--in-process-only" in sys.argv:
+    if args.in_process_only:
         return
     print("\nOne photo, whole process (CLI), median of 3")
     print(table(["runtime", "seconds", "/ onnx"], whole_process(photo, painting, folder)))

@@ -93,6 +93,9 @@ def scores(path: Path, photo: Path, painting: Path) -> list[float]:
 
 
 def main() -> int:
+    import argparse
+
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()  # --help only
     options, paintings = choice_inputs(__doc__)
     if not paintings:
         return 0
