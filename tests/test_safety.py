@@ -396,6 +396,9 @@ def test_debug_shows_the_traceback(
     missing = str(tmp_path / "missing.png")
     assert cli.main(["--debug", "stylize", missing, missing, "-o", "o.png"]) == 2
     assert "Traceback" in capsys.readouterr().err
+    assert cli.main(["stylize", missing, missing, "-o", "o.png", "--debug"]) == 2  # at the end
+    assert "Traceback" in capsys.readouterr().err
+    assert cli.debug_first(["stylize", "--", "--debug"]) == ["stylize", "--", "--debug"]  # a name
     monkeypatch.setenv(cli.DEBUG_ENV, "1")
     assert cli.main(["stylize", missing, missing, "-o", "o.png"]) == 2
     err = capsys.readouterr().err

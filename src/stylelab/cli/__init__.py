@@ -90,6 +90,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _results_flushed(code)
 
 
+def debug_first(arguments: list[str]) -> list[str]:
+    """``--debug`` anywhere before a ``--`` moved in front of the command, where the
+    parser takes it (``stylelab stylize ... --debug`` as well as ``stylelab --debug ...``)."""
+    end = arguments.index("--") if "--" in arguments else len(arguments)
+    if "--debug" not in arguments[:end]:
+        return arguments
+    rest = [a for i, a in enumerate(arguments) if i >= end or a != "--debug"]
+    return ["--debug", *rest]
+
+
 def _results_flushed(code: int) -> int:
     """``code``, once what is left of the results in stdout's buffer is written (else
     Python's exit would flush it, fail and exit 120 with its own lines)."""
@@ -106,6 +116,7 @@ def _results_flushed(code: int) -> int:
 
 
 def _main(arguments: list[str]) -> int:
+    arguments = debug_first(arguments)
     debug_env = os.environ.get(DEBUG_ENV, "").strip().lower()
     debug = "--debug" in arguments[:1] or debug_env not in ("", "0", "false", "no", "off")
     os.environ["MPLBACKEND"] = "Agg"  # headless figures; an invalid user value cannot break us
