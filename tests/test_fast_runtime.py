@@ -228,6 +228,7 @@ def test_without_a_home_folder_auto_runs_on_torch_with_a_note(
     assert "no cache folder ($HOME is unknown): running on PyTorch" in said
     onnx = cache.open_cached(tiny_model, "cpu", "auto", "onnx", quiet=True)  # in memory
     assert onnx is not None and list(tmp_path.iterdir()) == []
+    assert str(onnx.path).endswith("(exported in memory)")
 
 
 def test_an_unwritable_cache_falls_back_to_torch_with_a_note(

@@ -267,7 +267,8 @@ def open_cached(
             return None
         note(f"{where}: the ONNX export is not kept")
         data = export_in_memory(record, kind)
-        kept_as = model if folder is None else graph  # where it would have been kept
+        # the record's onnx_file: where it would have been kept, or that it never was
+        kept_as = Path(f"{model} (exported in memory)") if folder is None else graph
         return session_model(data, one_line(model), kept_as, device, precision)
     note(f"{one_line(model)}: exporting to ONNX once, kept in {one_line(graph.parent)}")
     try:
