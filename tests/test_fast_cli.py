@@ -172,6 +172,7 @@ def test_a_full_disk_ends_a_folder_run_instead_of_skipping_every_photo(
     assert code == 2, err
     assert_one_error_line(err, "no space left on device")
     assert "skipped" not in err and len(tries) < 4
+    assert not out.exists()  # the folder it made for the results, empty, is gone again
 
 
 def test_apply_several_files_to_a_folder(

@@ -767,3 +767,29 @@ def test_stylelab_instant_is_the_function_and_no_module_shares_its_name() -> Non
     assert stylelab.instant is sys.modules["stylelab.adain.transfer"].instant
     assert "instant" in stylelab.__all__
     assert importlib.util.find_spec("stylelab.instant") is None
+
+
+def test_a_folder_run_that_meets_a_full_disk_leaves_no_empty_output_folder(
+    tmp_path: Path, tiny_model, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from stylelab import cli
+    from stylelab.gatys import StylizeResult
+    from stylelab.safety import WriteFailed
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for k in range(2):
+        gradient_image(40, 32, seed=k).save(photos / f"{k}.png")
+    stripes_image(48).save(tmp_path / "style.png")
+
+    def full(self, path):
+        raise WriteFailed(f"{path}: no space left on device; nothing was written", errno.ENOSPC)
+
+    monkeypatch.setattr(StylizeResult, "save", full)
+    out = tmp_path / "out"
+    argv = ["instant", str(photos), str(tmp_path / "style.png"), "-o", str(out)]
+    argv += ["--model", str(tiny_model.path), "--runtime", "torch", "--size", "40", "--quiet"]
+    assert cli.main(argv) == 2
+    assert not out.exists()

@@ -21,7 +21,7 @@ from stylelab.cli.folders import Skipped, ends_the_run, plan_jobs, read_photo, w
 from stylelab.errors import StylelabError
 from stylelab.fast import open_model
 from stylelab.limits import show
-from stylelab.safety import one_line
+from stylelab.safety import Made, one_line, undone_on_failure
 
 
 def add_commands(sub: Any) -> None:
@@ -136,7 +136,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
         progress = tqdm(total=len(jobs), desc="apply", unit="image", leave=False)
     with Skipped("input(s)") as skipped:
         try:
-            done = _run_jobs(jobs, model, style, scales, args, progress, skipped)
+            with undone_on_failure() as made:  # a run that fails leaves no empty folder
+                done = _run_jobs(jobs, model, style, scales, args, progress, skipped, made)
         finally:  # the bar goes before any held skip lines are shown
             if progress is not None:
                 progress.close()
@@ -154,6 +155,7 @@ def _run_jobs(
     args: Any,
     bar: Any,
     skipped: Skipped,
+    made: Made,
 ) -> int:
     """Stylize every (source, target): the next photo is decoded and the previous result
     encoded in background threads (Pillow releases the GIL) while the network runs; the
@@ -210,7 +212,7 @@ def _run_jobs(
                 continue
             if pending is not None:
                 finish(*pending)
-            pending = (source, target, began, pool.submit(write_result, result, target))
+            pending = (source, target, began, pool.submit(write_result, result, target, made))
             if bar is not None:
                 bar.update(1)
         if pending is not None:

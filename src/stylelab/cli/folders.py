@@ -18,7 +18,14 @@ from typing import Any
 
 from stylelab.cli.common import EXIT_PARTIAL
 from stylelab.errors import StylelabError
-from stylelab.safety import check_input_file, check_new_folder, check_outputs, is_inside, one_line
+from stylelab.safety import (
+    Made,
+    check_input_file,
+    check_new_folder,
+    check_outputs,
+    is_inside,
+    one_line,
+)
 
 MAX_STDIN_BYTES = 256 << 20  # an image piped in; a device or an endless pipe is refused
 
@@ -175,18 +182,27 @@ def ends_the_run(exc: BaseException) -> bool:
     return getattr(exc, "errno", None) in DISK_ERRNOS
 
 
-def write_result(result: Any, target: str) -> list[int]:
-    """Save ``result`` (array or PIL image) to ``target`` or stdout; its [width, height]."""
+def write_result(result: Any, target: str, made: Made | None = None) -> list[int]:
+    """Save ``result`` (array or PIL image) to ``target`` or stdout; its [width, height].
+    The folders it makes are listed in ``made`` (a failed run takes the empty ones away)."""
     from stylelab.pixels import save_array
 
     if target == "-":
         _write_stdout(result)
     else:
-        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        output_folder(target, made)
         save_array(result, target)
     if hasattr(result, "shape"):
         return [int(result.shape[-1]), int(result.shape[-2])]
     return list(result.size)
+
+
+def output_folder(target: str, made: Made | None) -> None:
+    """``target``'s folder, made if missing (and listed in ``made``)."""
+    if made is None:
+        Path(target).parent.mkdir(parents=True, exist_ok=True)
+    else:
+        made.folder(Path(target).parent)
 
 
 def _read_stdin(usage: str) -> Any:

@@ -161,8 +161,8 @@ def cmd_instant(args: argparse.Namespace) -> int:
     from stylelab.adain.options import check_settings
     from stylelab.adain.runtime import choose_session, instant_onnx
     from stylelab.cli.common import check_image_with_records, report_result
-    from stylelab.cli.folders import Skipped, plan_jobs, read_photo, write_result
-    from stylelab.safety import check_outputs, one_line
+    from stylelab.cli.folders import Skipped, output_folder, plan_jobs, read_photo, write_result
+    from stylelab.safety import check_outputs, one_line, undone_on_failure
 
     options = {k: getattr(args, k) for k in SHARED if getattr(args, k, None) is not None}
     internal_size = args.internal_size
@@ -188,7 +188,7 @@ def cmd_instant(args: argparse.Namespace) -> int:
     settings = {"strength": args.strength, "internal_size": internal_size, **options}
     settings["palette"], settings["band_contrast"] = look
     nonfinite = 0
-    with Skipped("photo(s)") as skipped:
+    with Skipped("photo(s)") as skipped, undone_on_failure() as made:
         for source, target in jobs:
             try:
                 photo = read_photo(source, None, "stylelab instant - STYLE")
@@ -208,7 +208,7 @@ def cmd_instant(args: argparse.Namespace) -> int:
             if target == "-":
                 write_result(result.array, "-")
             else:
-                Path(target).parent.mkdir(parents=True, exist_ok=True)
+                output_folder(target, made)  # a run that fails leaves no empty folder
                 result.save(target)
             skipped.succeeded()
             status = result.info.get("status", "done")
