@@ -236,6 +236,31 @@ def test_an_old_file_that_cannot_be_put_back_stays_aside_and_is_named(
     assert str(aside[0]) in str(said.value)
 
 
+def test_a_signal_during_the_renames_acts_after_them_on_a_whole_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C between two renames (a library caller's, with Python's own handler): the
+    set is renamed whole, then KeyboardInterrupt comes; no hidden file is left."""
+    targets = [tmp_path / "a.png", tmp_path / "a.csv", tmp_path / "a.json"]
+    for target in targets:
+        target.write_text("old")
+    commit = safety._Staged.commit
+
+    def interrupted(self: safety._Staged) -> None:
+        commit(self)
+        if self.final.name == "a.png":
+            signal.raise_signal(signal.SIGINT)  # handled in this (main) thread, now
+
+    monkeypatch.setattr(safety._Staged, "commit", interrupted)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with pytest.raises(KeyboardInterrupt), safety.write_together(targets) as temporaries:
+        for tmp in temporaries:
+            tmp.write_text("new")
+    assert [t.read_text() for t in targets] == ["new"] * 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "a.json", "a.png"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+
+
 def test_another_users_file_in_a_sticky_folder_is_refused_up_front(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -400,9 +400,10 @@ def write_together(targets: Sequence[PathLike]) -> Iterator[list[Path]]:
                     reason = describe_os_error(exc, final)
                     raise WriteFailed(f"{reason}; nothing was written", exc.errno) from None
             yield [s.writable_path for s in staged]
-            for item in staged:
-                item.prepare()
-            _commit_all(staged)
+            with _signals_held():  # hidden names given and renamed, or none: no stray file
+                for item in staged:
+                    item.prepare()
+                _commit_all(staged)
         except OSError as exc:
             undone = getattr(exc, "stylelab_undone", None)
             said = "; ".join(undone) if undone else "nothing was written"
@@ -430,7 +431,7 @@ def _commit_all(staged: Sequence[_Staged]) -> None:
     transaction. With several, each old target is kept first (a hard link, else a copy;
     a symbolic link as a link), so that a failure part-way puts back the ones renamed so
     far; a target whose old file could not be kept is renamed last and never removed.
-    The main thread's SIGINT, SIGTERM and SIGHUP wait until the renames are done."""
+    Signals wait until the renames are done (:func:`_signals_held`, around it)."""
     if len(staged) == 1:
         staged[0].commit()
         return
@@ -438,14 +439,13 @@ def _commit_all(staged: Sequence[_Staged]) -> None:
     order = sorted(range(len(staged)), key=lambda i: kept[i] is UNKEPT)  # stable: unkept last
     done: list[int] = []
     try:
-        with _signals_held():
-            try:
-                for index in order:
-                    staged[index].commit()
-                    done.append(index)
-            except BaseException as exc:
-                exc.stylelab_undone = _undo(staged, kept, done)  # type: ignore[attr-defined]
-                raise
+        try:
+            for index in order:
+                staged[index].commit()
+                done.append(index)
+        except BaseException as exc:
+            exc.stylelab_undone = _undo(staged, kept, done)  # type: ignore[attr-defined]
+            raise
     finally:
         for old in kept:
             if old is not None and old is not UNKEPT:
@@ -477,21 +477,28 @@ def _undo(staged: Sequence[_Staged], kept: list[Path | None], done: list[int]) -
 
 @contextmanager
 def _signals_held() -> Iterator[None]:
-    """SIGINT, SIGTERM and SIGHUP held back for the block (main thread, POSIX): a signal
-    then acts right after it, on a whole set of files."""
+    """SIGINT, SIGTERM and SIGHUP held back for the block: in the main thread (where
+    Python runs every signal handler, whichever thread the signal reached) their handlers
+    only note the signal, which is raised again, to the handlers that were there, right
+    after the block, so that it acts on a whole set of files. Elsewhere (a worker thread)
+    a signal interrupts the main thread, not the block."""
     import threading
 
-    held = {signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)}
-    if threading.current_thread() is not threading.main_thread() or not hasattr(
-        signal, "pthread_sigmask"
-    ):
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    before = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    names = {signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)}
+    noted: list[int] = []
+    before = {number: signal.getsignal(number) for number in names}
+    for number in names:
+        signal.signal(number, lambda number, frame: noted.append(number))
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, before)
+        for number, handler in before.items():
+            signal.signal(number, handler if handler is not None else signal.SIG_DFL)
+        for number in dict.fromkeys(noted):
+            signal.raise_signal(number)
 
 
 @contextmanager
