@@ -308,6 +308,9 @@ def test_torch_threads_come_from_the_usable_cores(monkeypatch: pytest.MonkeyPatc
     try:
         assert threads.configure_torch_threads() == 1
         assert torch.get_num_threads() == 1
+        monkeypatch.setattr(threads, "usable_cores", lambda: 2)
+        assert threads.configure_torch_threads() == 1  # a host's lower choice is kept
+        assert torch.get_num_threads() == 1
         monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the user's choice is kept
         assert threads.configure_torch_threads() == 3
         monkeypatch.setenv("OMP_NUM_THREADS", "4, 2")  # one count per nesting level

@@ -793,3 +793,18 @@ def test_a_folder_run_that_meets_a_full_disk_leaves_no_empty_output_folder(
     argv += ["--model", str(tiny_model.path), "--runtime", "torch", "--size", "40", "--quiet"]
     assert cli.main(argv) == 2
     assert not out.exists()
+
+
+def test_a_library_call_leaves_the_callers_random_stream_alone(tiny_model, photo, painting) -> None:
+    """A host program's seeded draws come out the same whether instant ran in between or
+    not (the encoder's and decoder's initial weights, replaced by the file's, drew from it)."""
+    from stylelab.adain import nets
+    from stylelab.precision import cpu_bf16_is_faster
+
+    nets.encoder.cache_clear()  # built afresh, as on a first call
+    cpu_bf16_is_faster.cache_clear()
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    instant(photo, painting, model=tiny_model.path, size=32, runtime="torch")
+    assert torch.equal(torch.rand(3), expected)

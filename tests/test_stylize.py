@@ -157,6 +157,18 @@ def test_an_init_image_in_memory_starts_the_run_as_the_same_image_from_a_file(
     assert not torch.equal(plain.tensor, stylize(photo, painting, init_image=start, **CPU).tensor)
 
 
+def test_stylize_runs_inside_the_callers_inference_mode_and_hands_back_its_own_array() -> None:
+    """A host in torch.inference_mode() (or no_grad) still gets a result: the optimization
+    turns gradients on for itself. The array is a copy: changing it changes no result."""
+    plain = stylize(gradient_image(), stripes_image(40), **CPU)
+    with torch.inference_mode():
+        inside = stylize(gradient_image(), stripes_image(40), **CPU)
+    assert torch.equal(plain.tensor, inside.tensor)
+    array = inside.array
+    array *= 0
+    assert torch.equal(inside.tensor, plain.tensor)
+
+
 def test_custom_layers_and_weights_and_aliases() -> None:
     result = stylize(
         gradient_image(),
@@ -302,3 +314,19 @@ def test_on_row_sees_each_history_row_and_can_stop_the_run() -> None:
     assert "stopped after 2 iterations" in result.info["message"]
     with pytest.raises(StylelabError, match="on_row must be callable"):
         stylize(gradient_image(), stripes_image(), on_row=3, **CPU)
+
+
+def test_random_weights_built_in_two_threads_are_those_built_alone() -> None:
+    """torch's generator is the process's: two threads seeding it at once drew from each
+    other's seeds, and stylize(weights="random") gave other images in threads."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def first_layer(seed: int) -> torch.Tensor:
+        backbone = load_backbone("vgg19", "random", seed=seed)
+        return next(backbone.extractor(["relu1_1"]).parameters()).detach().clone()
+
+    alone = [first_layer(0), first_layer(1)]
+    with ThreadPoolExecutor(2) as pool:
+        for _ in range(3):
+            together = list(pool.map(first_layer, [0, 1]))
+            assert all(torch.equal(a, b) for a, b in zip(alone, together, strict=True))

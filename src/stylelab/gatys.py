@@ -86,7 +86,7 @@ class StylizeResult:
     @property
     def array(self) -> np.ndarray:
         """The image as a (1, 3, H, W) float32 array (as instant's onnxruntime result)."""
-        return self.tensor.detach().float().cpu().numpy()
+        return self.tensor.detach().float().cpu().numpy().copy()  # never the tensor's memory
 
     @property
     def status(self) -> str:
@@ -104,7 +104,21 @@ class StylizeResult:
         return {"config": settings, **self.info}
 
 
+def _with_gradients(func: Any) -> Any:
+    """``func`` with autograd on, whatever the caller's mode: the optimization needs the
+    image's gradient, and under ``torch.inference_mode()`` (or ``no_grad``) it had none."""
+    import functools
+
+    @functools.wraps(func)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        with torch.inference_mode(False), torch.enable_grad():
+            return func(*args, **kwargs)
+
+    return call
+
+
 @checked_call
+@_with_gradients
 def stylize(
     content: ImageSource,
     style: ImageSource | Sequence[ImageSource],
@@ -126,7 +140,9 @@ def stylize(
     their smaller images); ``on_row(row)`` after every iteration with its row of the
     history (iteration, elapsed_s, scale, size and the loss terms). Either callback may
     raise :class:`stylelab.optim.StopRequested` to end the run with the current image
-    (status ``interrupted``). The run goes through the stages of
+    (status ``interrupted``); so does Ctrl-C during the optimization (the
+    ``KeyboardInterrupt`` is not raised again: a loop over many calls checks
+    ``result.status``). The run goes through the stages of
     :func:`stylelab.schedule.plan_schedule`, each starting from the previous result; the
     first from ``init_image`` if given (any image, resized: e.g. instant's result, handed
     over in memory), else from ``config.init``.

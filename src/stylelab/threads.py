@@ -10,9 +10,10 @@ the user set them:
 - ``OMP_WAIT_POLICY`` = :data:`WAIT_POLICY`.
 
 Both are read when torch's OpenMP runtime starts, so this runs before torch is imported
-(the CLI calls it first thing); if torch is already in, only the thread count is set
-(``torch.set_num_threads``). The choice was measured with ``benchmarks/bench_threads.py``
-(quiet and beside 2 busy processes; docs/performance.md).
+(the CLI calls it first thing); if torch is already in, the thread count is only lowered
+to the usable cores (``torch.set_num_threads``), never raised over a host program's
+choice. The choice was measured with ``benchmarks/bench_threads.py`` (quiet and beside 2
+busy processes; docs/performance.md).
 """
 
 from __future__ import annotations
@@ -62,9 +63,11 @@ def configure_torch_threads() -> int:
         return _outer_count(user_count, threads)
     import torch
 
-    if torch.get_num_threads() != threads:
+    # torch already running: its threads are lowered to the usable cores, never raised (a
+    # host program that chose fewer, torch.set_num_threads(1), keeps its choice)
+    if torch.get_num_threads() > threads:
         torch.set_num_threads(threads)
-    return threads
+    return torch.get_num_threads()
 
 
 def _replace_invalid(name: str, valid: Callable[[str], object], ours: str) -> None:

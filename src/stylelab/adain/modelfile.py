@@ -113,7 +113,8 @@ def load_decoder(path: str | os.PathLike | None = None) -> InstantModel:
         card = json.loads(metadata.get("card", "{}"))
     except (ValueError, RecursionError):
         raise StylelabError(f"{source}: damaged metadata (training or card)") from None
-    decoder = Decoder(design)
+    with torch.random.fork_rng(devices=[]):  # its initial weights are replaced: the caller's
+        decoder = Decoder(design)  # random stream stays where it was
     expected = decoder.state_dict()
     wrong = sorted(set(expected) ^ set(tensors)) or [
         k for k in expected if tensors[k].shape != expected[k].shape

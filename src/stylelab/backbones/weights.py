@@ -19,6 +19,7 @@ import os
 import pickle
 import re
 import stat
+import threading
 import warnings
 import zipfile
 from collections.abc import Iterator
@@ -492,9 +493,16 @@ def _os_reason(exc: BaseException) -> str:
     return _clip(str(exc)) or type(exc).__name__
 
 
+#: One seeded block at a time: torch's generator is the process's, so two threads that
+#: built random-weight networks at once drew from each other's seeds.
+_SEEDED = threading.RLock()  # re-entrant: a builder may call another under it
+
+
 @contextmanager
 def seeded(seed: int) -> Iterator[None]:
-    """Run a block under ``torch.manual_seed(seed)`` without touching the caller's RNG."""
-    with torch.random.fork_rng(devices=[]):
+    """Run a block under ``torch.manual_seed(seed)`` without touching the caller's RNG
+    (torch's generator is saved and put back; another thread drawing from it meanwhile
+    gets this block's numbers). Blocks of several threads run one after another."""
+    with _SEEDED, torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         yield
