@@ -113,8 +113,10 @@ def load_decoder(path: str | os.PathLike | None = None) -> InstantModel:
         card = json.loads(metadata.get("card", "{}"))
     except (ValueError, RecursionError):
         raise StylelabError(f"{source}: damaged metadata (training or card)") from None
-    with torch.random.fork_rng(devices=[]):  # its initial weights are replaced: the caller's
-        decoder = Decoder(design)  # random stream stays where it was
+    from stylelab.backbones.weights import untouched_rng
+
+    with untouched_rng():  # the file's weights replace the initial ones
+        decoder = Decoder(design)
     expected = decoder.state_dict()
     wrong = sorted(set(expected) ^ set(tensors)) or [
         k for k in expected if tensors[k].shape != expected[k].shape

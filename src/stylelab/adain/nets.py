@@ -225,6 +225,8 @@ def _layer_order(name: str) -> tuple[int, int]:
 def encoder(depth: int, layers: tuple[str, ...] = ()) -> nn.Module:
     """The Caffe VGG19 returning a dict of ``layers`` (default: relu{depth}_1 only);
     frozen, eval mode, channels-last, built once per process."""
-    with torch.random.fork_rng(devices=[]):  # the Caffe weights replace the initial ones:
-        module = CaffeEncoder(list(layers) or [f"relu{depth}_1"])  # no draw from the caller's
+    from stylelab.backbones.weights import untouched_rng
+
+    with untouched_rng():  # the Caffe weights replace the initial ones
+        module = CaffeEncoder(list(layers) or [f"relu{depth}_1"])
     return module.to(memory_format=torch.channels_last)

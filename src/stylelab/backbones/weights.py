@@ -493,16 +493,25 @@ def _os_reason(exc: BaseException) -> str:
     return _clip(str(exc)) or type(exc).__name__
 
 
-#: One seeded block at a time: torch's generator is the process's, so two threads that
+#: One such block at a time: torch's generator is the process's, so two threads that
 #: built random-weight networks at once drew from each other's seeds.
-_SEEDED = threading.RLock()  # re-entrant: a builder may call another under it
+_GENERATOR = threading.RLock()  # re-entrant: a builder may call another under it
+
+
+@contextmanager
+def untouched_rng() -> Iterator[None]:
+    """Run a block that draws from torch's generator (e.g. initial weights that a file then
+    replaces) without moving the caller's random stream: the generator is saved and put
+    back (another thread drawing from it meanwhile gets this block's numbers); blocks of
+    several threads run one after another."""
+    with _GENERATOR, torch.random.fork_rng(devices=[]):
+        yield
 
 
 @contextmanager
 def seeded(seed: int) -> Iterator[None]:
     """Run a block under ``torch.manual_seed(seed)`` without touching the caller's RNG
-    (torch's generator is saved and put back; another thread drawing from it meanwhile
-    gets this block's numbers). Blocks of several threads run one after another."""
-    with _SEEDED, torch.random.fork_rng(devices=[]):
+    (:func:`untouched_rng`)."""
+    with untouched_rng():
         torch.manual_seed(seed)
         yield
