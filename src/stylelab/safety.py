@@ -385,8 +385,9 @@ def write_together(targets: Sequence[PathLike]) -> Iterator[list[Path]]:
     gets its target's name (an atomic rename each); on any error none does and no file is
     left. The temporaries are anonymous files where the system allows (Linux ``O_TMPFILE``),
     so even a SIGKILL leaves no partial file. A rename that fails after others succeeded
-    (a target another user owns in a sticky folder, an immutable file) undoes them: each
-    replaced file comes back from a hard link kept until the end, each new one goes.
+    (a target another user owns in a sticky folder, an immutable file) undoes them
+    (:func:`_commit_all`). A signal during the renames acts after them
+    (:func:`_signals_held`).
     An ``OSError`` becomes a :class:`StylelabError` naming the user's file.
     """
     finals = [Path(t) for t in targets]
@@ -411,6 +412,15 @@ def write_together(targets: Sequence[PathLike]) -> Iterator[list[Path]]:
     finally:
         for item in staged:
             item.discard()
+
+
+#: errno values of a disk with no room left (full, or the user's quota).
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` (an ``OSError`` or :class:`WriteFailed`) failed for want of room."""
+    return getattr(exc, "errno", None) in DISK_FULL
 
 
 class WriteFailed(StylelabError):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import errno
 import os
 import sys
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from stylelab.errors import StylelabError
 from stylelab.safety import (
     WriteFailed,
     check_outputs,
+    disk_full,
     is_inside,
     lock_or_refuse,
     open_lock,
@@ -190,8 +190,7 @@ def training_records(workdir: Path, resume: bool) -> Iterator[None]:
             try:
                 yield
             except WriteFailed as exc:  # a full disk mid-run: what was saved before stays
-                full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
-                if not full or not (workdir / "checkpoint.safetensors").is_file():
+                if not disk_full(exc) or not (workdir / "checkpoint.safetensors").is_file():
                     raise
                 raise WriteFailed(
                     f"{exc}; the last checkpoint in {workdir} is whole: run the same command "

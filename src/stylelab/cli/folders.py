@@ -23,6 +23,7 @@ from stylelab.safety import (
     check_input_file,
     check_new_folder,
     check_outputs,
+    disk_full,
     is_inside,
     one_line,
 )
@@ -172,17 +173,13 @@ def read_photo(source: str, size: int | None, usage: str = "stylelab apply MODEL
     return resized
 
 
-#: Write failures that no other photo of a folder run would escape: they end the run.
-DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO)
-
-
 def ends_the_run(exc: BaseException) -> bool:
     """Whether writing a result failed for the disk's reason (full, read-only, failing),
     not the photo's: a folder run stops there instead of skipping photo after photo."""
-    return getattr(exc, "errno", None) in DISK_ERRNOS
+    return disk_full(exc) or getattr(exc, "errno", None) in (errno.EROFS, errno.EIO)
 
 
-def write_result(result: Any, target: str, made: Made | None = None) -> list[int]:
+def write_result(result: Any, target: str, made: Made) -> list[int]:
     """Save ``result`` (array or PIL image) to ``target`` or stdout; its [width, height].
     The folders it makes are listed in ``made`` (a failed run takes the empty ones away)."""
     from stylelab.pixels import save_array
@@ -190,19 +187,11 @@ def write_result(result: Any, target: str, made: Made | None = None) -> list[int
     if target == "-":
         _write_stdout(result)
     else:
-        output_folder(target, made)
+        made.folder(Path(target).parent)
         save_array(result, target)
     if hasattr(result, "shape"):
         return [int(result.shape[-1]), int(result.shape[-2])]
     return list(result.size)
-
-
-def output_folder(target: str, made: Made | None) -> None:
-    """``target``'s folder, made if missing (and listed in ``made``)."""
-    if made is None:
-        Path(target).parent.mkdir(parents=True, exist_ok=True)
-    else:
-        made.folder(Path(target).parent)
 
 
 def _read_stdin(usage: str) -> Any:

@@ -161,7 +161,7 @@ def cmd_instant(args: argparse.Namespace) -> int:
     from stylelab.adain.options import check_settings
     from stylelab.adain.runtime import choose_session, instant_onnx
     from stylelab.cli.common import check_image_with_records, report_result
-    from stylelab.cli.folders import Skipped, output_folder, plan_jobs, read_photo, write_result
+    from stylelab.cli.folders import Skipped, plan_jobs, read_photo, write_result
     from stylelab.safety import check_outputs, one_line, undone_on_failure
 
     options = {k: getattr(args, k) for k in SHARED if getattr(args, k, None) is not None}
@@ -206,9 +206,9 @@ def cmd_instant(args: argparse.Namespace) -> int:
                 continue
             result.info["input"] = source
             if target == "-":
-                write_result(result.array, "-")
+                write_result(result.array, "-", made)
             else:
-                output_folder(target, made)  # a run that fails leaves no empty folder
+                made.folder(Path(target).parent)  # a run that fails leaves no empty folder
                 result.save(target)
             skipped.succeeded()
             status = result.info.get("status", "done")

@@ -22,7 +22,6 @@ asks for that image again), and when that is not enough the upload is refused.
 
 from __future__ import annotations
 
-import errno
 import io
 import queue
 import re
@@ -38,7 +37,7 @@ from typing import Any
 from stylelab.config import StylizeConfig
 from stylelab.errors import StylelabError
 from stylelab.records import read_json, write_json
-from stylelab.safety import atomic_path, one_line, os_reason
+from stylelab.safety import atomic_path, disk_full, one_line, os_reason
 
 JOB_ID = re.compile(r"[0-9a-f]{32}")
 #: The files of a job a client may fetch: URL name -> (file name, media type).
@@ -88,8 +87,7 @@ def storage_error(exc: OSError | StylelabError, what: str) -> StylelabError:
     not write: a full disk, or the reason, never the server's own paths (the work folder
     is the server's business; its log has the whole line)."""
     print(f"stylelab serve: warning: {one_line(exc)}", file=sys.stderr)
-    code = getattr(exc, "errno", None)
-    if code in (errno.ENOSPC, errno.EDQUOT):
+    if disk_full(exc):
         return StorageFull(f"the server's storage is full: {what} was not kept; try again later")
     reason = os_reason(exc) if isinstance(exc, OSError) else "it could not be written"
     return StorageFailed(f"the server could not store {what} ({reason})")
