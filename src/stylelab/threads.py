@@ -53,12 +53,12 @@ def configure_torch_threads() -> int:
         _replace_invalid(
             "OMP_WAIT_POLICY", lambda v: v.strip().upper() in OMP_POLICIES, WAIT_POLICY
         )
-    user_count = os.environ.get("OMP_NUM_THREADS", "").strip()
-    if "torch" not in sys.modules:
         os.environ.setdefault("OMP_WAIT_POLICY", WAIT_POLICY)
+        user_count = os.environ.get("OMP_NUM_THREADS", "").strip()
         if not user_count:
             os.environ["OMP_NUM_THREADS"] = str(threads)
         return _outer_count(user_count, threads)
+    user_count = os.environ.get("OMP_NUM_THREADS", "").strip()
     if user_count:
         return _outer_count(user_count, threads)
     import torch
