@@ -18,10 +18,10 @@ from __future__ import annotations
 import os
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 import torch
@@ -104,13 +104,17 @@ class StylizeResult:
         return {"config": settings, **self.info}
 
 
-def _with_gradients(func: Any) -> Any:
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _with_gradients(func: Callable[P, R]) -> Callable[P, R]:
     """``func`` with autograd on, whatever the caller's mode: the optimization needs the
     image's gradient, and under ``torch.inference_mode()`` (or ``no_grad``) it had none."""
     import functools
 
     @functools.wraps(func)
-    def call(*args: Any, **kwargs: Any) -> Any:
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
         with torch.inference_mode(False), torch.enable_grad():
             return func(*args, **kwargs)
 
