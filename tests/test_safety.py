@@ -181,6 +181,11 @@ def test_without_hard_links_the_old_files_are_kept_as_copies(
     assert targets[0].read_text() == "old png" and not targets[2].exists()
     assert link.is_symlink() and link.read_text() == "linked"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png", "elsewhere.png"]
+    staged = safety._Staged(targets[0])
+    kept = staged.keep_old()  # the copy itself, not only the outcome
+    staged.discard()
+    assert kept is not None and kept is not safety.UNKEPT and kept.read_text() == "old png"
+    kept.unlink()
 
 
 def test_an_old_file_that_cannot_be_kept_is_replaced_last_and_never_removed(
